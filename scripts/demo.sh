@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The README's first command: a private PostgreSQL instance with a demo shop.
+#
+#   scripts/demo.sh start [CUSTOMERS]   install, build, start, load, summarise
+#   scripts/demo.sh psql                psql on the demo database
+#   scripts/demo.sh stop                stop the instance
+#   scripts/demo.sh destroy             stop it and delete its data
+#
+# The instance lives in .demo/ in the checkout, listens on 127.0.0.1 and a
+# socket in .demo/, port $CM_DEMO_PORT (default 54329).
+source "$(dirname "$0")/lib.sh"
+
+DATA=${CM_DEMO_DIR:-$CM_ROOT/.demo}
+PORT=${CM_DEMO_PORT:-54329}
+DB=customer_mgmt_demo
+SEED=${CM_DEMO_SEED:-42}
+
+case "${1:-start}" in
+start)
+    customers=${2:-${CM_DEMO_CUSTOMERS:-10000}}
+    cm_install_packages
+    cm_build_install
+    cm_say "starting PostgreSQL in $DATA (port $PORT)"
+    cm_pg_start "$DATA" "$PORT" "$DB"
+    if ! cm_psql "$DATA" "$PORT" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
+        cm_psql "$DATA" "$PORT" postgres -qc "CREATE DATABASE $DB"
+        cm_psql "$DATA" "$PORT" "$DB" -qc "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION customer_mgmt CASCADE"
+        cm_say "generating a demo shop of $customers customers (seed $SEED)"
+        "$CM_ROOT/scripts/generate.sh" "$DATA" "$PORT" "$DB" "$customers" "$SEED"
+    else
+        cm_psql "$DATA" "$PORT" "$DB" -qc "ALTER EXTENSION customer_mgmt UPDATE"
+    fi
+    cm_psql "$DATA" "$PORT" "$DB" -f "$CM_ROOT/scripts/summary.sql"
+    cat <<TXT
+
+The demo shop is running.  Next:
+  make demo-psql      # psql on it (or: psql -h 127.0.0.1 -p $PORT -U $(cm_owner) $DB)
+  make demo-stop      # stop it
+TXT
+    ;;
+psql)
+    shift || true
+    exec bash -c "source '$CM_ROOT/scripts/lib.sh'; cm_psql '$DATA' '$PORT' '$DB' $*"
+    ;;
+stop)
+    cm_pg_stop "$DATA"
+    cm_say "stopped"
+    ;;
+destroy)
+    cm_pg_stop "$DATA"
+    rm -rf "$DATA"
+    cm_say "removed $DATA"
+    ;;
+*)
+    cm_die "usage: $0 start [CUSTOMERS] | psql | stop | destroy"
+    ;;
+esac

@@ -1,0 +1,104 @@
+# Shared shell helpers of scripts/demo.sh, scripts/test.sh and bench/run.sh.
+# Sourced, not run.
+
+set -euo pipefail
+
+CM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CM_PG_MAJOR=15
+CM_BINDIR=/usr/lib/postgresql/$CM_PG_MAJOR/bin
+CM_PGXS_DIR=/usr/lib/postgresql/$CM_PG_MAJOR/lib/pgxs
+
+cm_say() { printf '==> %s\n' "$*" >&2; }
+cm_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the build, the demo and the tests need.
+CM_PACKAGES=(make gcc postgresql-$CM_PG_MAJOR postgresql-server-dev-$CM_PG_MAJOR
+             postgresql-contrib postgresql-$CM_PG_MAJOR-cron postgresql-$CM_PG_MAJOR-pgtap
+             libxlsxwriter-dev libtap-parser-sourcehandler-pgtap-perl libipc-run-perl)
+
+# Install whatever of CM_PACKAGES is missing (as root), or say what to run.
+cm_install_packages() {
+    local missing=() p
+    for p in "${CM_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    if [[ $(id -u) -ne 0 ]]; then
+        cm_die "missing packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})"
+    fi
+    cm_say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Build and install the extension into the PostgreSQL installation.
+cm_build_install() {
+    cm_say "building and installing customer_mgmt"
+    make -C "$CM_ROOT" -s PG_CONFIG="$CM_BINDIR/pg_config"
+    if [[ $(id -u) -eq 0 || -w $("$CM_BINDIR/pg_config" --sharedir)/extension ]]; then
+        make -C "$CM_ROOT" -s install PG_CONFIG="$CM_BINDIR/pg_config" >/dev/null
+    else
+        sudo make -C "$CM_ROOT" -s install PG_CONFIG="$CM_BINDIR/pg_config" >/dev/null
+    fi
+}
+
+# The server refuses to run as root: run it, and everything that writes into
+# its data directory, as the unprivileged postgres user.
+cm_owner() { if [[ $(id -u) -eq 0 ]]; then echo postgres; else id -un; fi; }
+cm_as_owner() {
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- env PATH="$CM_BINDIR:$PATH" "$@"
+    else
+        env PATH="$CM_BINDIR:$PATH" "$@"
+    fi
+}
+
+# A directory the server owner can write to.
+cm_owned_dir() {
+    mkdir -p "$1"
+    [[ $(id -u) -eq 0 ]] && chown "$(cm_owner)" "$1"
+    return 0
+}
+
+# cm_pg_start DATADIR PORT DBNAME: initdb if needed, start a private instance
+# listening on a socket in DATADIR and on 127.0.0.1:PORT, pg_cron preloaded
+# for DBNAME.
+cm_pg_start() {
+    local data=$1 port=$2 db=$3
+    cm_owned_dir "$data"
+    if [[ ! -f $data/PG_VERSION ]]; then
+        cm_as_owner initdb -D "$data" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+        cat >>"$data/postgresql.conf" <<CONF
+# customer_mgmt private instance
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$data'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$db'
+shared_buffers = '${CM_SHARED_BUFFERS:-1GB}'
+work_mem = '64MB'
+maintenance_work_mem = '1GB'
+max_wal_size = '8GB'
+checkpoint_timeout = '30min'
+synchronous_commit = off
+log_min_messages = warning
+CONF
+    fi
+    if ! cm_as_owner pg_ctl -D "$data" status >/dev/null 2>&1; then
+        cm_as_owner pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null
+    fi
+}
+
+cm_pg_stop() {
+    local data=$1
+    [[ -f $data/PG_VERSION ]] || return 0
+    cm_as_owner pg_ctl -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# cm_psql DATADIR PORT DB [psql args...]
+cm_psql() {
+    local data=$1 port=$2 db=$3
+    shift 3
+    cm_as_owner psql -X -v ON_ERROR_STOP=1 -h "$data" -p "$port" -d "$db" "$@"
+}

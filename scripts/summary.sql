@@ -1,0 +1,37 @@
+-- Summary of the demo shop, printed by scripts/demo.sh.
+\pset footer off
+\echo
+\echo '== customer_mgmt demo shop =='
+SELECT (SELECT count(*) FROM customer_mgmt.users WHERE role = 'customer') AS customers,
+       (SELECT count(*) FROM customer_mgmt.users WHERE role <> 'customer') AS staff,
+       (SELECT count(*) FROM customer_mgmt.orders) AS orders,
+       (SELECT count(*) FROM customer_mgmt.order_items) AS order_items,
+       (SELECT count(*) FROM customer_mgmt.web_sessions) AS sessions,
+       (SELECT to_char(sum(total_amount), 'FM999G999G999G999G990') FROM customer_mgmt.orders
+         WHERE status = 'completed') AS revenue_vnd;
+
+\echo 'Orders by status'
+SELECT status, count(*) AS orders, to_char(sum(total_amount), 'FM999G999G999G999G990') AS amount_vnd
+  FROM customer_mgmt.orders GROUP BY status ORDER BY status;
+
+\echo 'Customers by number of completed orders'
+SELECT CASE WHEN n = 0 THEN '0 (never ordered)' WHEN n = 1 THEN '1' WHEN n <= 5 THEN '2-5'
+            WHEN n <= 15 THEN '6-15' ELSE '16+' END AS completed_orders,
+       count(*) AS customers
+  FROM (SELECT u.id, count(o.id) AS n
+          FROM customer_mgmt.users u
+          LEFT JOIN customer_mgmt.orders o ON o.customer_id = u.id AND o.status = 'completed'
+         WHERE u.role = 'customer' GROUP BY u.id) c
+ GROUP BY 1 ORDER BY min(n);
+
+\echo 'Top 5 provinces'
+SELECT coalesce(province, '(not given)') AS province, count(*) AS customers
+  FROM customer_mgmt.users WHERE role = 'customer'
+ GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5;
+
+\echo 'Search: customers matching "nguyen van duc" (accent-insensitive)'
+SELECT full_name, email, phone_number, province
+  FROM customer_mgmt.users
+ WHERE role = 'customer'
+   AND customer_mgmt.search_key(full_name, email, phone_number) LIKE '%' || customer_mgmt.search_fold('nguyen van duc') || '%'
+ ORDER BY created_at DESC LIMIT 5;

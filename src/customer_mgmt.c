@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * customer_mgmt.c
+ *	  Module entry point of the customer_mgmt extension.
+ *
+ * The extension's C code is split by concept:
+ *	  actor.c		who is calling (the role outside SECURITY DEFINER)
+ *	  searchkey.c	accent- and case-insensitive search keys
+ *	  phone.c		Vietnamese phone number normalisation
+ *	  demo_random.c deterministic pseudo-random values for the demo shop
+ *
+ * Everything else (tables, API functions, roles) is SQL in sql/.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+PG_MODULE_MAGIC;
