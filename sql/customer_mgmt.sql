@@ -1206,13 +1206,13 @@ AS $$
                ELSE 10 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 21)::int END
       FROM generate_series(first_n, last_n) AS g(n)
      CROSS JOIN LATERAL (SELECT width_bucket(customer_mgmt.demo_random(seed, 1, g.n),
-                                             ARRAY[0.22, 0.47, 0.75, 0.90, 0.98]::float8[]) AS persona) p
+                                             ARRAY[0.22, 0.47, 0.75, 0.90, 0.98]::float8[]) AS persona OFFSET 0) p
      CROSS JOIN LATERAL (
            SELECT (CASE p.persona WHEN 2 THEN 14 WHEN 3 THEN 60 WHEN 4 THEN 200 WHEN 5 THEN 90 ELSE 0 END)::float8
-                  AS min_age) a
+                  AS min_age OFFSET 0) a
      CROSS JOIN LATERAL (
            SELECT as_of - make_interval(secs => 86400 * (a.min_age + (1095 - a.min_age)
-                                                * power(customer_mgmt.demo_random(seed, 2, g.n), 1.5))) AS reg) r
+                                                * power(customer_mgmt.demo_random(seed, 2, g.n), 1.5))) AS reg OFFSET 0) r
      CROSS JOIN LATERAL (
            SELECT r.reg, least(as_of, greatest(r.reg, CASE p.persona
                    WHEN 0 THEN r.reg + least(interval '30 days', as_of - r.reg) * customer_mgmt.demo_random(seed, 13, g.n)
@@ -1220,7 +1220,7 @@ AS $$
                    WHEN 2 THEN as_of - least(interval '200 days', as_of - r.reg) * customer_mgmt.demo_random(seed, 13, g.n)
                    WHEN 4 THEN r.reg + (as_of - interval '100 days' - r.reg) * customer_mgmt.demo_random(seed, 13, g.n)
                    ELSE as_of - least(interval '25 days', as_of - r.reg) * customer_mgmt.demo_random(seed, 13, g.n) END))
-                  AS last_active) t
+                  AS last_active OFFSET 0) t
 $$;
 COMMENT ON FUNCTION demo_plan(bigint, timestamptz, bigint, bigint) IS
     'Demo generator: persona, registration, last activity, order and browse-session counts of customers first_n..last_n.';
@@ -1235,13 +1235,13 @@ AS $$
            CASE WHEN s.status IN ('completed', 'refunded')
                 THEN least(as_of, d.order_date + make_interval(secs => 86400 * (1 + 4 * customer_mgmt.demo_random(seed, 33, k.key))))
            END
-      FROM customer_mgmt.demo_plan(seed, as_of, first_n, last_n) p
+      FROM (SELECT * FROM customer_mgmt.demo_plan(seed, as_of, first_n, last_n) OFFSET 0) p
      CROSS JOIN LATERAL generate_series(1, p.order_count) AS j(j)
      CROSS JOIN LATERAL (SELECT p.n * 256 + j.j AS key) k
      CROSS JOIN LATERAL (
            SELECT p.registered_at + (p.last_active_at - p.registered_at)
-                  * ((j.j - customer_mgmt.demo_random(seed, 30, k.key)) / p.order_count) AS order_date) d
-     CROSS JOIN LATERAL (SELECT customer_mgmt.demo_random(seed, 31, k.key) AS r) rs
+                  * ((j.j - customer_mgmt.demo_random(seed, 30, k.key)) / p.order_count) AS order_date OFFSET 0) d
+     CROSS JOIN LATERAL (SELECT customer_mgmt.demo_random(seed, 31, k.key) AS r OFFSET 0) rs
      CROSS JOIN LATERAL (
            SELECT (CASE
                      WHEN d.order_date > as_of - interval '3 days' THEN
@@ -1253,50 +1253,19 @@ $$;
 COMMENT ON FUNCTION demo_orders(bigint, timestamptz, bigint, bigint) IS
     'Demo generator: the orders of customers first_n..last_n (timing spread over each customer''s active life).';
 
--- Items of one order: 1-4 lines from a Vietnamese shop's catalogue.
+-- Items of one order: 1-4 lines from a Vietnamese shop's catalogue (src/demo.c).
 CREATE FUNCTION demo_items(seed bigint, order_key bigint, persona integer)
     RETURNS TABLE (product_name text, category text, brand text, unit_price numeric, quantity integer)
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT b.brand || ' ' || c.kind || ' '
-               || chr(65 + floor(customer_mgmt.demo_random(seed, 44, ik) * 26)::int) || (10 + floor(customer_mgmt.demo_random(seed, 45, ik) * 90)::int),
-           c.name, b.brand,
-           round(c.lo * power(c.hi / c.lo, customer_mgmt.demo_random(seed, 41, ik)) / 1000) * 1000,
-           CASE WHEN c.lo < 200000 AND customer_mgmt.demo_random(seed, 42, ik) < 0.3 THEN 2 + floor(customer_mgmt.demo_random(seed, 46, ik) * 3)::int
-                ELSE 1 END
-      FROM generate_series(1, 1 + floor(customer_mgmt.demo_random(seed, 32, order_key) * 4)::int) AS k(k)
-     CROSS JOIN LATERAL (SELECT order_key * 8 + k.k AS ik) i
-     CROSS JOIN LATERAL (
-           SELECT width_bucket(
-                    CASE WHEN persona = 5 THEN 0.97 * customer_mgmt.demo_random(seed, 40, ik) ELSE customer_mgmt.demo_random(seed, 40, ik) END,
-                    ARRAY[0.22, 0.40, 0.55, 0.67, 0.77, 0.85, 0.91, 0.96, 0.99]::float8[]) + 1 AS ci) w
-     CROSS JOIN LATERAL (
-           SELECT (ARRAY['Thời trang', 'Mỹ phẩm', 'Thực phẩm', 'Đồ gia dụng', 'Mẹ & bé', 'Sách', 'Thể thao',
-                         'Phụ kiện điện tử', 'Điện thoại', 'Laptop'])[w.ci] AS name,
-                  (ARRAY[150000, 80000, 20000, 100000, 50000, 50000, 200000, 150000, 3000000, 10000000])[w.ci]::numeric AS lo,
-                  (ARRAY[1500000, 1200000, 500000, 5000000, 800000, 400000, 3000000, 8000000, 35000000, 45000000])[w.ci]::numeric AS hi,
-                  (ARRAY[ARRAY['Áo thun', 'Quần jean', 'Váy'], ARRAY['Sữa rửa mặt', 'Kem chống nắng', 'Son môi'],
-                         ARRAY['Cà phê', 'Sữa tươi', 'Mì gói'], ARRAY['Nồi cơm điện', 'Chảo chống dính', 'Quạt điện'],
-                         ARRAY['Tã dán', 'Sữa bột', 'Bình sữa'], ARRAY['Tiểu thuyết', 'Truyện tranh', 'Sách kỹ năng'],
-                         ARRAY['Giày chạy', 'Áo thể thao', 'Bóng đá'], ARRAY['Tai nghe', 'Sạc dự phòng', 'Loa bluetooth'],
-                         ARRAY['Điện thoại', 'Điện thoại', 'Điện thoại'], ARRAY['Laptop', 'Laptop', 'Laptop']])
-                     [w.ci][1 + floor(customer_mgmt.demo_random(seed, 43, ik) * 3)::int] AS kind
-           ) c
-     CROSS JOIN LATERAL (
-           SELECT (ARRAY[ARRAY['Canifa', 'Yody', 'Routine', 'Owen', 'Ivy moda'],
-                         ARRAY['Cocoon', 'Thorakao', 'La Roche-Posay', 'L''Oréal', 'Innisfree'],
-                         ARRAY['Trung Nguyên', 'Vinamilk', 'TH true MILK', 'Acecook', 'Vissan'],
-                         ARRAY['Sunhouse', 'Kangaroo', 'Lock&Lock', 'Điện Quang', 'Rạng Đông'],
-                         ARRAY['Bobby', 'Huggies', 'Moony', 'Pigeon', 'Vinamilk'],
-                         ARRAY['Nhã Nam', 'Kim Đồng', 'NXB Trẻ', 'Alpha Books', 'First News'],
-                         ARRAY['Biti''s', 'Nike', 'Adidas', 'Kamito', 'Li-Ning'],
-                         ARRAY['Anker', 'Xiaomi', 'JBL', 'Sony', 'Baseus'],
-                         ARRAY['Apple', 'Samsung', 'Xiaomi', 'OPPO', 'vivo'],
-                         ARRAY['Dell', 'ASUS', 'Lenovo', 'HP', 'Apple']])[w.ci][1 + floor(customer_mgmt.demo_random(seed, 47, ik) * 5)::int]
-                  AS brand) b
-$$;
+    AS 'MODULE_PATHNAME', 'cm_demo_items'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 3;
 COMMENT ON FUNCTION demo_items(bigint, bigint, integer) IS
     'Demo generator: the 1-4 lines of one order (category, brand, product, VND price, quantity).';
+
+CREATE FUNCTION demo_order_total(seed bigint, order_key bigint, persona integer) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'cm_demo_order_total'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION demo_order_total(bigint, bigint, integer) IS
+    'Demo generator: the total of demo_items(seed, order_key, persona).';
 
 -- Generate customers first_n..last_n of a demo shop of the given seed, with
 -- their addresses, orders, items and sessions.  Does not check that the shop is
@@ -1306,6 +1275,7 @@ CREATE FUNCTION generate_demo_customers(seed bigint, as_of timestamptz, first_n 
     RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path = pg_catalog, customer_mgmt, pg_temp
+    SET jit = off
 AS $$
 DECLARE
     counts jsonb := '{}';
@@ -1424,7 +1394,7 @@ BEGIN
 
     INSERT INTO orders (id, customer_id, status, total_amount, order_date, completed_at, created_at, updated_at)
     SELECT o.order_id, o.customer_id, o.status,
-           (SELECT sum(i.unit_price * i.quantity) FROM demo_items(seed, o.order_key, o.persona) i),
+           demo_order_total(seed, o.order_key, o.persona),
            o.order_date, o.completed_at, o.order_date, coalesce(o.completed_at, o.order_date)
       FROM demo_orders(seed, as_of, first_n, last_n) o;
     GET DIAGNOSTICS c = ROW_COUNT;
@@ -1467,6 +1437,25 @@ $$;
 COMMENT ON FUNCTION generate_demo_customers(bigint, timestamptz, bigint, bigint) IS
     'Demo generator: writes customers first_n..last_n of the demo shop of a seed (no emptiness check; see generate_demo_shop).';
 
+-- The secondary (non-unique) indexes of the tables the generator fills.  A
+-- bulk load into an empty shop drops them and builds them afresh afterwards,
+-- as pg_restore does: building an index once is far cheaper than growing it
+-- row by row.
+CREATE FUNCTION demo_secondary_indexes() RETURNS TABLE (index_name text, definition text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+      FROM pg_index i
+     WHERE i.indrelid IN ('customer_mgmt.users'::regclass, 'customer_mgmt.addresses'::regclass,
+                          'customer_mgmt.orders'::regclass, 'customer_mgmt.order_items'::regclass,
+                          'customer_mgmt.web_sessions'::regclass)
+       AND NOT i.indisunique
+     ORDER BY 1
+$$;
+COMMENT ON FUNCTION demo_secondary_indexes() IS
+    'Demo generator: the non-unique indexes of the tables it fills, with their definitions, for drop-and-rebuild around a bulk load.';
+
 CREATE FUNCTION generate_demo_staff(seed bigint, as_of timestamptz) RETURNS integer
     LANGUAGE sql
     SET search_path = pg_catalog, customer_mgmt, pg_temp
@@ -1502,6 +1491,8 @@ CREATE FUNCTION generate_demo_shop(
 AS $$
 DECLARE
     counts jsonb;
+    names text[];
+    definitions text[];
 BEGIN
     IF customers IS NULL OR customers NOT BETWEEN 0 AND 10000000 THEN
         PERFORM raise_invalid('customers', 'must be from 0 to 10000000', customers::text);
@@ -1513,7 +1504,14 @@ BEGIN
             DETAIL = 'Table customer_mgmt.users already has rows.',
             HINT = 'Create the extension in a new database for the demo.';
     END IF;
+    SELECT array_agg(d.index_name), array_agg(d.definition) INTO names, definitions FROM demo_secondary_indexes() d;
+    FOR i IN 1 .. coalesce(array_length(names, 1), 0) LOOP
+        EXECUTE 'DROP INDEX ' || names[i];
+    END LOOP;
     counts := generate_demo_customers(seed, as_of, 1, customers);
+    FOR i IN 1 .. coalesce(array_length(names, 1), 0) LOOP
+        EXECUTE definitions[i];
+    END LOOP;
     RETURN counts || jsonb_build_object('staff', generate_demo_staff(seed, as_of));
 END
 $$;

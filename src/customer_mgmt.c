@@ -7,7 +7,7 @@
  *	  actor.c		who is calling (the role outside SECURITY DEFINER)
  *	  searchkey.c	accent- and case-insensitive search keys
  *	  phone.c		Vietnamese phone number normalisation
- *	  demo_random.c deterministic pseudo-random values for the demo shop
+ *	  demo.c		deterministic data of the demo shop
  *
  * Everything else (tables, API functions, roles) is SQL in sql/.
  *
