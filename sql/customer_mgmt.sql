@@ -516,11 +516,18 @@ DECLARE
         WHEN length(value) > 80 THEN format(' (got %s...)', quote_literal(left(value, 80)))
         ELSE format(' (got %s)', quote_literal(value)) END;
 BEGIN
+    IF hint IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('invalid %s: %s', field, problem),
+            DETAIL = format('Field "%s" %s%s.', field, problem, shown),
+            COLUMN = field;
+    END IF;
     RAISE EXCEPTION USING
         ERRCODE = 'invalid_parameter_value',
         MESSAGE = format('invalid %s: %s', field, problem),
         DETAIL = format('Field "%s" %s%s.', field, problem, shown),
-        HINT = coalesce(hint, ''),
+        HINT = hint,
         COLUMN = field;
 END
 $$;

@@ -10,7 +10,7 @@
  *
  * A number is accepted when, after removing spaces, dots, dashes and
  * parentheses and turning a leading "+84" (or a bare "84" on a number of
- * international length) into "0", it is
+ * international length, with or without the trunk 0 after it) into "0", it is
  *	  - a mobile number: 0 followed by 3, 5, 7, 8 or 9 and 8 more digits
  *		(10 digits, the numbering plan in force since 2018), or
  *	  - a fixed-line number: 02 followed by 9 digits (11 digits).
@@ -85,6 +85,12 @@ normalize_vn_phone(const char *s, int len, char *out)
 	else
 		return false;
 
+	/* "+84 0912 345 678": a trunk prefix kept after the country code */
+	if (national != digits + 1 && nlen > 0 && national[0] == '0')
+	{
+		national++;
+		nlen--;
+	}
 	/* national is now the number without its trunk prefix 0 */
 	if (nlen > 0 && national[0] == '0')
 		return false;

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The README's second command: every test suite, on temporary instances with
+# pg_cron preloaded.
+#   1. pg_regress      test/sql/*.sql against test/expected/*.out
+#   2. isolation       test/specs/*.spec against test/expected/*.out
+#   3. pgTAP           test/pgtap/[0-9]*.sql through pg_prove
+#   4. Perl TAP        test/t/*.pl (two databases, dump and restore)
+# Exits non-zero when anything fails.  Set CM_TEST_KEEP=1 to keep the work
+# directory (diffs, logs).
+source "$(dirname "$0")/lib.sh"
+
+cm_install_packages
+cm_build_install
+
+work=$(mktemp -d /tmp/customer_mgmt_test.XXXXXX)
+cleanup() {
+    cm_pg_stop "$work/pgtap" || true
+    if [[ ${CM_TEST_KEEP:-0} == 1 || ${failed:-0} -gt 0 ]]; then
+        cm_say "test output kept in $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+cp -r "$CM_ROOT/test" "$work/test"
+[[ $(id -u) -eq 0 ]] && chown -R "$(cm_owner)" "$work"
+cd "$work"
+
+passed=0 failed=0 tests=0
+suite() {  # suite NAME COMMAND...: run one suite, count it
+    local name=$1 log="$work/$1.log"
+    shift
+    cm_say "$name"
+    if cm_as_owner "$@" 2>&1 | tee "$log"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        cm_say "$name FAILED"
+        for d in "$work"/*/regression.diffs; do
+            if [[ -s $d ]]; then cat "$d"; fi
+        done
+    fi
+}
+
+regress_opts=(--temp-config=test/pg.conf --bindir="$CM_BINDIR" --inputdir=test --dbname=contrib_regression
+              --load-extension=pg_trgm --load-extension=unaccent --load-extension=customer_mgmt)
+
+mapfile -t regress_tests < <(cd test/sql && ls ./*.sql | sed 's|^\./||; s|\.sql$||')
+suite pg_regress "$CM_PGXS_DIR/src/test/regress/pg_regress" "${regress_opts[@]}" \
+    --temp-instance="$work/tmp_regress" --outputdir="$work/regress" --port=54331 "${regress_tests[@]}"
+tests=$((tests + ${#regress_tests[@]}))
+
+mapfile -t isolation_tests < <(cd test/specs && ls ./*.spec | sed 's|^\./||; s|\.spec$||')
+suite isolation "$CM_PGXS_DIR/src/test/isolation/pg_isolation_regress" "${regress_opts[@]}" \
+    --temp-instance="$work/tmp_isolation" --outputdir="$work/isolation" --port=54332 "${isolation_tests[@]}"
+tests=$((tests + ${#isolation_tests[@]}))
+
+# pgTAP: one instance, one database, every file in its own transaction
+cm_pg_start "$work/pgtap" 54333 contrib_regression
+cm_psql "$work/pgtap" 54333 postgres -qc "CREATE DATABASE contrib_regression"
+cm_psql "$work/pgtap" 54333 contrib_regression -qc "CREATE EXTENSION pgtap" \
+    -c "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION customer_mgmt CASCADE"
+suite pgtap pg_prove -h "$work/pgtap" -p 54333 -d contrib_regression --ext .sql test/pgtap/[0-9]*.sql
+tests=$((tests + $(grep -ohE '^Files=[0-9]+, Tests=[0-9]+' "$work/pgtap.log" | sed 's/.*Tests=//' || echo 0)))
+cm_pg_stop "$work/pgtap"
+
+# Perl TAP tests with PostgreSQL::Test::Cluster
+suite tap env PERL5LIB="$CM_PGXS_DIR/src/test/perl" PG_REGRESS="$CM_PGXS_DIR/src/test/regress/pg_regress" \
+    TESTDIR="$work" PATH="$CM_BINDIR:$PATH" prove -v test/t/*.pl
+tests=$((tests + $(grep -ohE '^Files=[0-9]+, Tests=[0-9]+' "$work/tap.log" | sed 's/.*Tests=//' || echo 0)))
+
+echo
+echo "customer_mgmt test suites: $tests tests in 4 suites"
+echo "suites: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,91 @@
+-- Roles and privileges of SPEC section 6; the acting user.
+\set QUIET 1
+\ir helpers.sql
+BEGIN;
+SELECT plan(27);
+
+SELECT has_role('customer_mgmt_staff');
+SELECT has_role('customer_mgmt_admin');
+SELECT has_role('customer_mgmt_app');
+SELECT is((SELECT bool_or(rolcanlogin) FROM pg_roles WHERE rolname LIKE 'customer\_mgmt\_%'), false, 'group roles cannot log in');
+SELECT ok(pg_has_role('customer_mgmt_admin', 'customer_mgmt_staff', 'MEMBER'), 'admin is a member of staff');
+SELECT ok(NOT pg_has_role('customer_mgmt_app', 'customer_mgmt_staff', 'MEMBER'), 'app is not staff');
+
+-- PUBLIC gets nothing
+SELECT ok(NOT has_schema_privilege('public', 'customer_mgmt', 'USAGE'), 'PUBLIC has no USAGE on the schema');
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace = 'customer_mgmt'::regnamespace
+                     AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0))$$,
+                'PUBLIC may execute no function');
+SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c, aclexplode(c.relacl) a
+                   WHERE c.relnamespace = 'customer_mgmt'::regnamespace AND a.grantee <> c.relowner$$,
+                'no role but the owner has privileges on tables and sequences');
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace = 'customer_mgmt'::regnamespace AND p.prosecdef
+                     AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=%')$$,
+                'every SECURITY DEFINER function pins search_path');
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace = 'customer_mgmt'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL$$,
+                'every function has a comment');
+SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
+                   WHERE c.relnamespace = 'customer_mgmt'::regnamespace AND c.relkind = 'r'
+                     AND obj_description(c.oid, 'pg_class') IS NULL$$,
+                'every table has a comment');
+
+-- exactly these functions, per role
+SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
+                 AND has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')$$,
+              ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting'],
+              'staff executes the helpers');
+SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
+                 AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
+              ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
+                    'register_customer', 'register_staff', 'add_customer_address', 'record_order',
+                    'set_order_status', 'record_session', 'record_login'],
+              'app executes the helpers and the ingestion API');
+SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
+                 AND has_function_privilege('customer_mgmt_admin', p.oid, 'EXECUTE')$$,
+              ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
+                    'register_customer', 'register_staff', 'add_customer_address', 'record_order',
+                    'set_order_status', 'record_session', 'record_login', 'set_setting'],
+              'admin executes everything of staff and app, and set_setting');
+SELECT ok(NOT has_function_privilege('customer_mgmt_admin', 'customer_mgmt.generate_demo_shop(integer, bigint, timestamptz)', 'EXECUTE'),
+          'the demo generator is for the owner only');
+
+-- as PostgREST would call: SET ROLE and request.jwt.claims
+CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
+GRANT ALL ON ids TO PUBLIC;
+SET LOCAL ROLE customer_mgmt_app;
+INSERT INTO ids SELECT 'customer', customer_mgmt.register_customer('Võ Thị Sáu', 'sau@example.vn');
+SELECT is((SELECT count(*)::int FROM ids), 1, 'app may register a customer');
+SELECT is(customer_mgmt.invoker()::text, 'customer_mgmt_app', 'invoker() is the role set by SET ROLE');
+RESET ROLE;
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.register_customer('X', 'x@example.vn')$$), '42501',
+          'staff may not ingest');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.set_setting('shop_timezone', 'UTC')$$), '42501',
+          'staff may not change settings');
+SELECT is(pg_temp.failure($$SELECT count(*) FROM customer_mgmt.users$$), '42501', 'staff may not read tables directly');
+RESET ROLE;
+SET LOCAL ROLE customer_mgmt_admin;
+SELECT is(customer_mgmt.set_setting('insight.high_value_min_spent', '20000000'), '20000000', 'admin may change a setting');
+RESET ROLE;
+SELECT is(pg_temp.failure($$SET LOCAL ROLE customer_mgmt_app; SELECT customer_mgmt.set_setting('shop_timezone', 'UTC')$$),
+          '42501', 'app may not change settings');
+RESET ROLE;
+
+-- the acting user
+SELECT set_config('request.jwt.claims', '{"sub": "5b0f3a8e-3d0c-4c59-9c39-2f1a6a1e0c11", "role": "customer_mgmt_admin"}', true);
+SELECT is(customer_mgmt.current_actor(), '5b0f3a8e-3d0c-4c59-9c39-2f1a6a1e0c11'::uuid, 'actor from the JWT claims');
+SELECT set_config('request.jwt.claims', '', true);
+SELECT set_config('customer_mgmt.actor_id', '7c9e6679-7425-40de-944b-e07fc1f90ae7', true);
+SELECT is(customer_mgmt.current_actor(), '7c9e6679-7425-40de-944b-e07fc1f90ae7'::uuid, 'actor from customer_mgmt.actor_id');
+SELECT set_config('customer_mgmt.actor_id', 'robert''); DROP TABLE x; --', true);
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.current_actor()$$), '22023 customer_mgmt.actor_id',
+          'a malformed actor id is 22023');
+SELECT set_config('request.jwt.claims', '{not json', true);
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.current_actor()$$), '22023 request.jwt.claims',
+          'malformed claims are 22023');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,44 @@
+-- Loaded before each pgTAP file (by scripts/test.sh): helpers for the tests.
+
+-- Row counts of every table that holds shop data, as one text.
+CREATE OR REPLACE FUNCTION pg_temp.shop_counts() RETURNS text
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT string_agg(t || '=' || n, ' ' ORDER BY t)
+      FROM (SELECT 'users' t, count(*) n FROM customer_mgmt.users
+            UNION ALL SELECT 'addresses', count(*) FROM customer_mgmt.addresses
+            UNION ALL SELECT 'orders', count(*) FROM customer_mgmt.orders
+            UNION ALL SELECT 'order_items', count(*) FROM customer_mgmt.order_items
+            UNION ALL SELECT 'web_sessions', count(*) FROM customer_mgmt.web_sessions
+            UNION ALL SELECT 'settings', count(*) FROM customer_mgmt.settings) c
+$$;
+
+-- Run a statement that must fail; return 'SQLSTATE field' where field is the
+-- error's column field, and append ' DETAIL-MISSING-FIELD' when the DETAIL
+-- does not name that field, and ' WROTE' when the tables changed.
+CREATE OR REPLACE FUNCTION pg_temp.failure(sql text) RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    before text := pg_temp.shop_counts();
+    state text;
+    col text;
+    detail text;
+    result text;
+BEGIN
+    BEGIN
+        EXECUTE sql;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, col = COLUMN_NAME, detail = PG_EXCEPTION_DETAIL;
+    END;
+    IF state IS NULL THEN
+        RETURN 'no error';
+    END IF;
+    result := state || coalesce(' ' || nullif(col, ''), '');
+    IF coalesce(col, '') <> '' AND position(format('"%s"', col) IN coalesce(detail, '')) = 0 THEN
+        result := result || ' DETAIL-MISSING-FIELD';
+    END IF;
+    IF pg_temp.shop_counts() IS DISTINCT FROM before THEN
+        result := result || ' WROTE';
+    END IF;
+    RETURN result;
+END
+$$;
