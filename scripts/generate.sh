@@ -17,8 +17,9 @@ cm_psql "$data" "$port" "$db" -qtAc "SELECT customer_mgmt.generate_demo_staff($s
 
 # bulk load: drop the secondary indexes, load, build them again (pg_restore's way)
 indexes=$(mktemp)
-trap 'rm -f "$indexes"' EXIT
-cm_psql "$data" "$port" "$db" -qtA -F $'\t' -c "SELECT index_name, definition FROM customer_mgmt.demo_secondary_indexes()" >"$indexes"
+trap 'rm -f "$indexes" "$indexes.sizes"' EXIT
+cm_psql "$data" "$port" "$db" -qtA -F $'\t' -c "SELECT index_name, definition, i.indrelid::regclass
+          FROM customer_mgmt.demo_secondary_indexes() d JOIN pg_index i ON i.indexrelid = d.index_name::regclass" >"$indexes"
 cut -f1 "$indexes" | sed 's/.*/DROP INDEX &;/' | cm_psql "$data" "$port" "$db" -q
 pids=()
 for ((i = 0; i < parts; i++)); do
@@ -32,11 +33,13 @@ status=0
 t_load=$(date +%s.%N)
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 t_loaded=$(date +%s.%N)
-# rebuild the indexes two at a time, whatever happened to the load
-half=$(( ($(wc -l <"$indexes") + 1) / 2 ))
-head -n "$half" "$indexes" | cut -f2 | sed 's/$/;/' | cm_psql "$data" "$port" "$db" -q &
-tail -n +"$((half + 1))" "$indexes" | cut -f2 | sed 's/$/;/' | cm_psql "$data" "$port" "$db" -q
-wait $! || status=1
+# rebuild the indexes, biggest table first, one connection per CPU
+cm_psql "$data" "$port" "$db" -qtA -F $'\t' -c "SELECT oid::regclass, pg_relation_size(oid) FROM pg_class
+          WHERE relnamespace = 'customer_mgmt'::regnamespace AND relkind = 'r'" >"$indexes.sizes"
+awk -F '\t' 'NR == FNR { size[$1] = $2; next } { print size[$3] "\t" $2 }' "$indexes.sizes" "$indexes" |
+    sort -t $'\t' -k1,1nr | cut -f2 | tr '\n' '\0' |
+    xargs -0 -P "$(nproc)" -I{} bash -c 'source "$0"; cm_psql "$1" "$2" "$3" -qc "$4"' \
+        "$CM_ROOT/scripts/lib.sh" "$data" "$port" "$db" {} || status=1
 [[ $status == 0 ]] || cm_die "generating the demo shop failed"
 t_indexed=$(date +%s.%N)
 cm_psql "$data" "$port" "$db" -qc "ANALYZE"

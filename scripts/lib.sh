@@ -79,8 +79,9 @@ cron.database_name = '$db'
 shared_buffers = '${CM_SHARED_BUFFERS:-1GB}'
 work_mem = '64MB'
 maintenance_work_mem = '1GB'
-max_wal_size = '8GB'
-checkpoint_timeout = '30min'
+max_wal_size = '32GB'
+checkpoint_timeout = '1h'
+wal_compression = on
 synchronous_commit = off
 log_min_messages = warning
 CONF

@@ -1207,10 +1207,10 @@ AS $$
                  1 + floor(extract(epoch FROM t.last_active - t.reg) / 172800)::int),
            CASE p.persona
                WHEN 0 THEN floor(customer_mgmt.demo_random(seed, 15, g.n) * 7)::int
-               WHEN 1 THEN 2 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 9)::int
-               WHEN 2 THEN 4 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 13)::int
-               WHEN 4 THEN 4 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 9)::int
-               ELSE 10 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 21)::int END
+               WHEN 1 THEN 2 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 8)::int
+               WHEN 2 THEN 3 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 10)::int
+               WHEN 4 THEN 3 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 8)::int
+               ELSE 8 + floor(customer_mgmt.demo_random(seed, 15, g.n) * 17)::int END
       FROM generate_series(first_n, last_n) AS g(n)
      CROSS JOIN LATERAL (SELECT width_bucket(customer_mgmt.demo_random(seed, 1, g.n),
                                              ARRAY[0.22, 0.47, 0.75, 0.90, 0.98]::float8[]) AS persona OFFSET 0) p
