@@ -6,7 +6,7 @@
 #   bench/run.sh generate [CUSTOMERS]   time the demo-shop generator (default 1,000,000)
 source "$(dirname "$0")/../scripts/lib.sh"
 
-DATA=${CM_DEMO_DIR:-$CM_ROOT/.demo}
+DATA=$(cm_demo_dir)
 PORT=${CM_DEMO_PORT:-54329}
 DB=customer_mgmt_bench
 

@@ -6,11 +6,12 @@
 #   scripts/demo.sh stop                stop the instance
 #   scripts/demo.sh destroy             stop it and delete its data
 #
-# The instance lives in .demo/ in the checkout, listens on 127.0.0.1 and a
-# socket in .demo/, port $CM_DEMO_PORT (default 54329).
+# The instance lives in .demo/ in the checkout (in /var/tmp when the server's
+# unprivileged owner cannot reach the checkout), listens on 127.0.0.1 and a
+# socket in its data directory, port $CM_DEMO_PORT (default 54329).
 source "$(dirname "$0")/lib.sh"
 
-DATA=${CM_DEMO_DIR:-$CM_ROOT/.demo}
+DATA=$(cm_demo_dir)
 PORT=${CM_DEMO_PORT:-54329}
 DB=customer_mgmt_demo
 SEED=${CM_DEMO_SEED:-42}

@@ -54,6 +54,19 @@ cm_as_owner() {
     fi
 }
 
+# Where the demo instance lives: .demo/ in the checkout, unless the server
+# owner cannot reach the checkout (a clone under /root, say): then a
+# directory in /var/tmp named after the checkout.
+cm_demo_dir() {
+    if [[ -n ${CM_DEMO_DIR:-} ]]; then
+        echo "$CM_DEMO_DIR"
+    elif [[ $(id -u) -ne 0 ]] || runuser -u postgres -- test -x "$CM_ROOT"; then
+        echo "$CM_ROOT/.demo"
+    else
+        echo "/var/tmp/customer_mgmt_demo_$(printf %s "$CM_ROOT" | md5sum | cut -c1-8)"
+    fi
+}
+
 # A directory the server owner can write to.
 cm_owned_dir() {
     mkdir -p "$1"
