@@ -1364,7 +1364,7 @@ BEGIN
     INSERT INTO addresses (id, customer_id, recipient_name, phone_number, street, ward, district, province,
                            is_default_shipping, is_default_billing, created_at, updated_at)
     SELECT demo_uuid(seed, 61, u.n * 4 + k.k), u.id,
-           CASE WHEN k.k = 1 THEN u.full_name ELSE u.full_name END,
+           u.full_name,
            coalesce(u.phone_number, '09' || lpad(floor(demo_random(seed, 22, u.n) * 100000000)::bigint::text, 8, '0')),
            (1 + floor(demo_random(seed, 23, u.n * 4 + k.k) * 300)::int) || ' '
                || (ARRAY['Lê Lợi', 'Nguyễn Huệ', 'Trần Hưng Đạo', 'Hai Bà Trưng', 'Lý Thường Kiệt', 'Nguyễn Trãi',
