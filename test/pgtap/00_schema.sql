@@ -5,7 +5,7 @@ BEGIN;
 SELECT plan(40);
 
 SELECT has_schema('customer_mgmt');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'customer_mgmt'), '1.0', 'version 1.0 installed');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'customer_mgmt'), '1.1', 'version 1.1 installed');
 SELECT is((SELECT extrelocatable FROM pg_extension WHERE extname = 'customer_mgmt'), false, 'not relocatable');
 
 SELECT tables_are('customer_mgmt', ARRAY[

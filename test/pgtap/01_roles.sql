@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT has_role('customer_mgmt_staff');
 SELECT has_role('customer_mgmt_admin');
@@ -25,6 +25,11 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
                      AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=%')$$,
                 'every SECURITY DEFINER function pins search_path');
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace = 'customer_mgmt'::regnamespace AND p.prorettype = 'trigger'::regtype
+                     AND p.oid <> 'customer_mgmt.touch_updated_at()'::regprocedure
+                     AND EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=%')$$,
+                'event triggers see the caller''s search_path (to know a restore)');
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
                    WHERE p.pronamespace = 'customer_mgmt'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL$$,
                 'every function has a comment');
 SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
@@ -35,8 +40,9 @@ SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
 -- exactly these functions, per role
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')$$,
-              ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting'],
-              'staff executes the helpers');
+              ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
+                    'get_customers', 'get_customer', 'get_customer_orders'],
+              'staff executes the helpers and the reads');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
@@ -47,8 +53,9 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                  AND has_function_privilege('customer_mgmt_admin', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
-                    'set_order_status', 'record_session', 'record_login', 'set_setting'],
-              'admin executes everything of staff and app, and set_setting');
+                    'set_order_status', 'record_session', 'record_login', 'set_setting',
+                    'get_customers', 'get_customer', 'get_customer_orders', 'update_customer_status'],
+              'admin executes everything of staff and app, set_setting and update_customer_status');
 SELECT ok(NOT has_function_privilege('customer_mgmt_admin', 'customer_mgmt.generate_demo_shop(integer, bigint, timestamptz)', 'EXECUTE'),
           'the demo generator is for the owner only');
 

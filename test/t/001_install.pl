@@ -39,6 +39,37 @@ is($node->safe_psql('shop_b', "SELECT count(*) FROM customer_mgmt.users"),
 my ($ret, $out, $err) = $node->psql('shop_a', 'CREATE EXTENSION customer_mgmt CASCADE');
 is($ret, 0, 'the extension installs again after a drop') or diag($err);
 
+
+# upgrade from 1.0 with data in place: the upgrade script is what a fresh
+# install runs too, but here it meets existing customers
+$node->safe_psql('postgres', 'CREATE DATABASE shop_old');
+$node->safe_psql('shop_old', q{
+	CREATE EXTENSION customer_mgmt VERSION '1.0' CASCADE;
+	SELECT customer_mgmt.generate_demo_shop(50, 3, '2026-01-01');
+});
+is($node->safe_psql('shop_old', "SELECT count(*) FROM customer_mgmt.customer_analytics"), '0',
+	'1.0 has no analytics rows for its customers');
+($ret, $out, $err) = $node->psql('shop_old', 'ALTER EXTENSION customer_mgmt UPDATE');
+is($ret, 0, 'ALTER EXTENSION customer_mgmt UPDATE from 1.0') or diag($err);
+is($node->safe_psql('shop_old', "SELECT extversion FROM pg_extension WHERE extname = 'customer_mgmt'"),
+	$node->safe_psql('shop_a', "SELECT extversion FROM pg_extension WHERE extname = 'customer_mgmt'"),
+	'the upgraded shop is at the version of a fresh install');
+is($node->safe_psql('shop_old', "SELECT count(*) FROM customer_mgmt.customer_analytics"), '50',
+	'the upgrade gave every customer an analytics row');
+is($node->safe_psql('shop_old', "SELECT (customer_mgmt.get_customers() ->> 'total')"), '50',
+	'the upgraded shop lists its customers');
+my $objects = q{SELECT string_agg(x, ',' ORDER BY x) FROM (
+	SELECT 'f:' || p.oid::regprocedure::text || ':' || p.provolatile::text || ':' || p.prosecdef::text || ':' || coalesce(array_to_string(p.proacl, ' '), '') AS x
+	  FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
+	UNION ALL SELECT 'r:' || c.relname || ':' || c.relkind::text || ':' || coalesce(array_to_string(c.relacl, ' '), '')
+	  FROM pg_class c WHERE c.relnamespace = 'customer_mgmt'::regnamespace
+	UNION ALL SELECT 'i:' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	 WHERE c.relnamespace = 'customer_mgmt'::regnamespace
+	UNION ALL SELECT 't:' || tgname || ':' || tgrelid::regclass::text FROM pg_trigger
+	 WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'customer_mgmt'::regnamespace)) o};
+is($node->safe_psql('shop_old', $objects), $node->safe_psql('shop_a', $objects),
+	'an upgraded install has the same functions, privileges, tables, indexes and triggers as a fresh one');
+
 # pg_cron is optional: nothing fails at CREATE EXTENSION without it
 $node->safe_psql('postgres', 'CREATE DATABASE no_cron');
 $node->stop;

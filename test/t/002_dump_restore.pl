@@ -48,6 +48,14 @@ $node->safe_psql('postgres', 'CREATE DATABASE restored');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump ], 'pg_restore');
 
 my $after = $node->safe_psql('restored', $digest_sql);
+
+# a plain-format dump replayed with psql restores the same way
+my $plain = $node->basedir . '/shop.sql';
+$node->command_ok([ 'pg_dump', '-Fp', '-f', $plain, '-d', $node->connstr('shop') ], 'pg_dump, plain format');
+$node->safe_psql('postgres', 'CREATE DATABASE restored_plain');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored_plain'), '-f', $plain ],
+	'psql replays the plain dump');
+is($node->safe_psql('restored_plain', $digest_sql), $before, 'the plain dump restores every row too');
 is($after, $before, 'every row of every table is back, unchanged');
 for my $line (split /\n/, $before)
 {
