@@ -29,9 +29,7 @@ SELECT coalesce(province, '(not given)') AS province, count(*) AS customers
   FROM customer_mgmt.users WHERE role = 'customer'
  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5;
 
-\echo 'Search: customers matching "nguyen van duc" (accent-insensitive)'
-SELECT full_name, email, phone_number, province
-  FROM customer_mgmt.users
- WHERE role = 'customer'
-   AND customer_mgmt.search_key(full_name, email, phone_number) LIKE '%' || customer_mgmt.search_fold('nguyen van duc') || '%'
- ORDER BY created_at DESC LIMIT 5;
+\echo 'get_customers(search => ''nguyen van duc'', page_size => 5): accent-insensitive search'
+SELECT e ->> 'fullName' AS full_name, e ->> 'email' AS email, e ->> 'phoneNumber' AS phone, e ->> 'status' AS status
+  FROM jsonb_array_elements(customer_mgmt.get_customers(search => 'nguyen van duc', page_size => 5) -> 'data') e;
+SELECT customer_mgmt.get_customers(search => 'nguyen van duc', page_size => 5) - 'data' AS envelope;

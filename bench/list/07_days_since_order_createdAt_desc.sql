@@ -1,0 +1,2 @@
+\set d random(0, 900)
+SELECT customer_mgmt.get_customers(max_days_since_last_order => 7, sort_by => 'createdAt', sort_order => 'DESC', as_of => '2026-11-01');

@@ -1,0 +1,4 @@
+\set r random(1, 500)
+SELECT customer_mgmt.get_customers(search => split_part(t.term, ' ', 1), min_orders => 2, status => 'active',
+                                   sort_by => 'totalSpent', sort_order => 'DESC', as_of => '2026-11-01')
+  FROM bench_terms t WHERE t.kind = 'name' AND t.n = :r;
