@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 -- a digest of everything the generator writes (identity ids left out: they
 -- count rows, they are not data)
@@ -26,6 +26,10 @@ $$;
 SELECT is(customer_mgmt.generate_demo_shop(400, 7, '2026-06-01 00:00+07') ->> 'customers', '400', '400 customers generated');
 CREATE TEMP TABLE first_run AS SELECT pg_temp.shop_digest() AS digest;
 SELECT is((SELECT count(*)::int FROM customer_mgmt.users WHERE role <> 'customer'), 15, '15 staff users');
+SELECT is_empty($$SELECT u.id FROM customer_mgmt.users u WHERE u.role = 'customer'
+                   AND NOT EXISTS (SELECT FROM customer_mgmt.customer_analytics a WHERE a.customer_id = u.id)$$,
+                'every generated customer has its analytics row (the bulk load bypasses the trigger)');
+SELECT is((customer_mgmt.get_customers(exact_total => true) ->> 'total')::int, 400, 'the list shows every generated customer');
 
 -- referential integrity (the bulk load skips the foreign-key triggers)
 SELECT is_empty($$SELECT a.id FROM customer_mgmt.addresses a LEFT JOIN customer_mgmt.users u ON u.id = a.customer_id WHERE u.id IS NULL$$,
