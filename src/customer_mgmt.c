@@ -8,6 +8,7 @@
  *	  searchkey.c	accent- and case-insensitive search keys
  *	  phone.c		Vietnamese phone number normalisation
  *	  demo.c		deterministic data of the demo shop
+ *	  scoring.c		engagement, churn risk, lifecycle segment, RFM digits
  *
  * Everything else (tables, API functions, roles) is SQL in sql/.
  *

@@ -41,20 +41,24 @@ SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
+                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
                     'get_customers', 'get_customer', 'get_customer_orders'],
-              'staff executes the helpers and the reads');
+              'staff executes the helpers, the rules and the reads');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
+                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login'],
-              'app executes the helpers and the ingestion API');
+              'app executes the helpers, the rules and the ingestion API');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_admin', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login', 'set_setting',
-                    'get_customers', 'get_customer', 'get_customer_orders', 'update_customer_status'],
+                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
+                    'get_customers', 'get_customer', 'get_customer_orders', 'update_customer_status',
+                    'calculate_customer_analytics', 'recalculate_all_analytics'],
               'admin executes everything of staff and app, set_setting and update_customer_status');
 SELECT ok(NOT has_function_privilege('customer_mgmt_admin', 'customer_mgmt.generate_demo_shop(integer, bigint, timestamptz)', 'EXECUTE'),
           'the demo generator is for the owner only');

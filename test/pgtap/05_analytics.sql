@@ -1,0 +1,118 @@
+-- The analytics engine: the rules of design 6.2 and 8.1 at their boundaries,
+-- and one calculation whether per customer or for everyone (issue 4).
+\set QUIET 1
+\ir helpers.sql
+BEGIN;
+SELECT plan(65);
+
+-- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
+SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
+          format('churn_risk(days %s, orders %s, engagement %s, bounce %s) = %s', d, o, e, b, r))
+  FROM (VALUES (10, 5, 0.9, 0.1, 0.0),      -- nothing applies
+               (30, 5, 0.9, 0.1, 0.0),      -- 30 days is not > 30
+               (31, 5, 0.9, 0.1, 0.1),
+               (60, 5, 0.9, 0.1, 0.1),
+               (61, 5, 0.9, 0.1, 0.2),
+               (90, 5, 0.9, 0.1, 0.2),
+               (91, 5, 0.9, 0.1, 0.3),
+               (NULL, 5, 0.9, 0.1, 0.0),    -- no order yet: no recency factor
+               (10, 1, 0.9, 0.1, 0.2),      -- fewer than 2 orders
+               (10, 2, 0.9, 0.1, 0.0),
+               (10, 5, 0.5, 0.1, 0.0),      -- engagement 0.5 is not < 0.5
+               (10, 5, 0.49, 0.1, 0.2),
+               (10, 5, 0.3, 0.1, 0.2),      -- engagement 0.3 is not < 0.3
+               (10, 5, 0.29, 0.1, 0.3),
+               (10, 5, 0.9, 0.8, 0.0),      -- bounce 0.8 is not > 0.8
+               (10, 5, 0.9, 0.81, 0.2),
+               (91, 1, 0.1, 0.9, 1.0),      -- 0.3 + 0.2 + 0.3 + 0.2 capped at 1
+               (NULL, 0, 0.0, 0.0, 0.5)) AS t(d, o, e, b, r);
+
+-- lifecycle segment, design 8.1, rules in order, default thresholds
+SELECT is(customer_mgmt.lifecycle_segment(s, c, o, d), want,
+          format('lifecycle_segment(spent %s, churn %s, orders %s, days %s) = %s', s, c, o, d, want))
+  FROM (VALUES (50000001, 0.29, 1, 100, 'vip'),
+               (50000000, 0.29, 1, 200, 'churned'),   -- 50M is not > 50M: falls through to churned
+               (50000001, 0.30, 1, 10, 'active'),     -- churn 0.3 is not < 0.3
+               (1000, 0.1, 6, 59, 'loyal'),
+               (1000, 0.1, 5, 59, 'active'),          -- exactly 5 orders is not > 5
+               (1000, 0.1, 6, 60, 'active'),          -- 60 days is not < 60
+               (1000, 0.71, 2, 45, 'at_risk'),
+               (1000, 0.70, 2, 45, 'active'),         -- 0.7 is not > 0.7, 45 days: the final rule
+               (1000, 0.1, 2, 29, 'active'),
+               (1000, 0.1, 2, 181, 'churned'),
+               (1000, 0.1, 2, 180, 'active'),         -- 180 days is not > 180
+               (1000, 0.1, 1, 100, 'new'),
+               (0, 0.5, 0, NULL, 'new'),              -- never ordered: new, not active
+               (1000, 0.1, 3, 100, 'active')) AS t(s, c, o, d, want);
+
+-- engagement: weights .3 .3 .2 .2, each component in [0,1]
+SELECT is(customer_mgmt.engagement_score(0, 10, 50000000, 0, 300, 5)::numeric(3,2), 1.00, 'everything at its best: 1');
+SELECT is(customer_mgmt.engagement_score(NULL, 0, 0, 0, 0, 0)::numeric(3,2), 0.00, 'nothing at all: 0');
+SELECT is(customer_mgmt.engagement_score(0, 0, 0, 0, 0, 0)::numeric(3,2), 0.30, 'recency alone is 0.3');
+SELECT is(customer_mgmt.engagement_score(180, 0, 0, 0, 0, 0)::numeric(3,2), 0.00, 'recency reaches 0 at 180 days');
+SELECT is(customer_mgmt.engagement_score(90, 0, 0, 0, 0, 0)::numeric(3,2), 0.15, 'recency is linear: half at 90 days');
+SELECT is(customer_mgmt.engagement_score(NULL, 5, 0, 0, 0, 0)::numeric(3,2), 0.15, 'frequency: 5 orders is half');
+SELECT is(customer_mgmt.engagement_score(NULL, 50, 0, 0, 0, 0)::numeric(3,2), 0.30, 'frequency saturates at 10 orders');
+SELECT is(customer_mgmt.engagement_score(NULL, 0, 50000000, 0, 0, 0)::numeric(3,2), 0.20, 'monetary: the VIP threshold is 1');
+SELECT is(customer_mgmt.engagement_score(NULL, 0, 0, 1, 300, 5)::numeric(3,2), 0.00, 'sessions that all bounce count 0');
+SELECT is(customer_mgmt.engagement_score(NULL, 0, 0, 0.5, 150, 5)::numeric(3,2), 0.05, 'session: (1 - bounce) x duration / 5 min');
+SELECT ok(customer_mgmt.engagement_score(NULL, 0, 10000000, 0, 0, 0) BETWEEN 0.14 AND 0.17, 'monetary is logarithmic: 10M is about 0.77 of 50M');
+
+-- RFM digits
+SELECT is(customer_mgmt.rfm_digit(v, ARRAY[1, 2, 3, 4]::float8[]), want, format('rfm_digit(%s) = %s', v, want))
+  FROM (VALUES (0.5::float8, 1), (1, 1), (1.5, 2), (4, 4), (4.5, 5)) AS t(v, want);
+SELECT throws_ok($$SELECT customer_mgmt.rfm_digit(1, ARRAY[1, 2, 3]::float8[])$$, '22023', NULL, 'three breakpoints are refused');
+SELECT throws_ok($$SELECT customer_mgmt.rfm_digit(1, ARRAY[1, NULL, 3, 4]::float8[])$$, '22023', NULL, 'a NULL breakpoint is refused');
+
+-- the same numbers per customer and for everyone, on a generated shop
+SELECT customer_mgmt.generate_demo_shop(600, 21, '2026-08-01 00:00+07');
+SELECT is((customer_mgmt.recalculate_all_analytics('2026-08-01 00:00+07', 4) ->> 'customers')::int, 600, 'everyone recalculated');
+CREATE TEMP TABLE batch AS SELECT * FROM customer_mgmt.customer_analytics;
+CREATE TEMP TABLE batch_insights AS SELECT customer_id, type, priority FROM customer_mgmt.customer_insights;
+SELECT count(customer_mgmt.calculate_customer_analytics(customer_id::text, '2026-08-01 00:00+07')) FROM batch;
+SELECT is_empty($$SELECT customer_id FROM batch b JOIN customer_mgmt.customer_analytics a USING (customer_id)
+                  WHERE (b.total_orders, b.total_spent, b.average_order_value, b.last_order_date, b.days_since_last_order,
+                         b.total_sessions, b.total_page_views, b.average_session_duration, b.bounce_rate, b.conversion_rate,
+                         b.favorite_categories, b.favorite_brands, b.preferred_price_range, b.customer_lifetime_value,
+                         b.predicted_ltv, b.churn_risk_score, b.engagement_score, b.segment, b.rfm_score, b.last_calculated_at)
+                     IS DISTINCT FROM
+                        (a.total_orders, a.total_spent, a.average_order_value, a.last_order_date, a.days_since_last_order,
+                         a.total_sessions, a.total_page_views, a.average_session_duration, a.bounce_rate, a.conversion_rate,
+                         a.favorite_categories, a.favorite_brands, a.preferred_price_range, a.customer_lifetime_value,
+                         a.predicted_ltv, a.churn_risk_score, a.engagement_score, a.segment, a.rfm_score, a.last_calculated_at)$$,
+                'per customer and for everyone: identical analytics for all 600');
+SELECT set_eq($$SELECT customer_id, type, priority FROM customer_mgmt.customer_insights$$,
+              $$SELECT customer_id, type, priority FROM batch_insights$$, 'and identical insights');
+
+-- what was computed agrees with the rows it came from
+SELECT is_empty($$SELECT a.customer_id FROM customer_mgmt.customer_analytics a
+                  LEFT JOIN (SELECT customer_id, count(*) n, sum(total_amount) s FROM customer_mgmt.orders
+                              WHERE status = 'completed' AND order_date <= '2026-08-01 00:00+07' GROUP BY customer_id) o
+                    ON o.customer_id = a.customer_id
+                  WHERE a.total_orders <> coalesce(o.n, 0) OR a.total_spent <> coalesce(o.s, 0)$$,
+                'order statistics count completed orders only');
+SELECT is_empty($$SELECT customer_id FROM customer_mgmt.customer_analytics
+                  WHERE (total_orders = 0) <> (rfm_score IS NULL)$$, 'RFM is NULL exactly for customers without a completed order');
+SELECT is_empty($$SELECT customer_id FROM customer_mgmt.customer_analytics WHERE total_orders = 0 AND segment NOT IN ('new', 'at_risk')$$,
+                'a customer who never ordered is new (or at risk), never active');
+SELECT is_empty($$SELECT customer_id FROM customer_mgmt.customer_analytics WHERE predicted_ltv IS NOT NULL$$,
+                'predicted_ltv stays NULL');
+SELECT is_empty($$SELECT a.customer_id FROM customer_mgmt.customer_analytics a
+                  WHERE (a.total_spent > 10000000) <> EXISTS (SELECT FROM customer_mgmt.customer_insights i
+                                                               WHERE i.customer_id = a.customer_id AND i.type = 'high_value')$$,
+                'high-value insight exactly above 10M VND');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.job_runs WHERE job_name = 'recalculate_all_analytics' AND status = 'succeeded'
+             AND rows_processed = 600 AND finished_at IS NOT NULL), 1, 'the run is logged');
+SELECT cmp_ok((SELECT count(DISTINCT segment)::int FROM customer_mgmt.customer_analytics), '>=', 5, 'the demo shop has customers in most segments');
+
+-- errors
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics('nope')$$), '22023 customer_id', 'malformed id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics('00000000-0000-4000-8000-0000000000aa')$$), 'PT404', 'unknown customer');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics('infinity')$$), '22023 as_of', 'infinite as_of');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics(now(), 0)$$), '22023 batches', 'zero batches');
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics()$$), '42501', 'staff may not recalculate');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
