@@ -28,6 +28,8 @@ start)
         cm_psql "$DATA" "$PORT" "$DB" -qc "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION customer_mgmt CASCADE"
         cm_say "generating a demo shop of $customers customers (seed $SEED)"
         "$CM_ROOT/scripts/generate.sh" "$DATA" "$PORT" "$DB" "$customers" "$SEED"
+        cm_say "calculating analytics"
+        cm_psql "$DATA" "$PORT" "$DB" -qtAc "SELECT customer_mgmt.recalculate_all_analytics()" >/dev/null
     else
         cm_psql "$DATA" "$PORT" "$DB" -qc "ALTER EXTENSION customer_mgmt UPDATE"
     fi

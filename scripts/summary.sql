@@ -24,6 +24,15 @@ SELECT CASE WHEN n = 0 THEN '0 (never ordered)' WHEN n = 1 THEN '1' WHEN n <= 5 
          WHERE u.role = 'customer' GROUP BY u.id) c
  GROUP BY 1 ORDER BY min(n);
 
+\echo 'Lifecycle segments (recalculate_all_analytics)'
+SELECT segment, count(*) AS customers, round(avg(churn_risk_score), 2) AS avg_churn_risk,
+       round(avg(engagement_score), 2) AS avg_engagement,
+       to_char(avg(total_spent), 'FM999G999G999G990') AS avg_spent_vnd
+  FROM customer_mgmt.customer_analytics GROUP BY segment ORDER BY segment;
+
+\echo 'Insights'
+SELECT type, priority, count(*) AS customers FROM customer_mgmt.customer_insights GROUP BY 1, 2 ORDER BY 1;
+
 \echo 'Top 5 provinces'
 SELECT coalesce(province, '(not given)') AS province, count(*) AS customers
   FROM customer_mgmt.users WHERE role = 'customer'
