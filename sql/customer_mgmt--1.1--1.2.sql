@@ -171,7 +171,15 @@ CREATE FUNCTION write_analytics(as_of timestamptz, lo uuid, hi uuid, bp rfm_brea
 AS $$
 DECLARE
     written bigint;
+    high numeric := customer_mgmt.setting('churn.threshold_high')::numeric;
+    below_threshold uuid[];
 BEGIN
+    -- who is below the high churn threshold before this calculation (a first
+    -- calculation only sets the baseline: nothing can cross from unknown)
+    SELECT coalesce(array_agg(x.customer_id), '{}') INTO below_threshold
+      FROM customer_mgmt.customer_analytics x
+     WHERE x.customer_id BETWEEN lo AND hi AND x.last_calculated_at IS NOT NULL AND x.churn_risk_score < high;
+
     INSERT INTO customer_mgmt.customer_analytics AS a
         (customer_id, total_orders, total_spent, average_order_value, last_order_date, days_since_last_order,
          total_sessions, total_page_views, average_session_duration, bounce_rate, conversion_rate,
@@ -233,11 +241,205 @@ BEGIN
             AND a.days_since_last_order < customer_mgmt.setting('insight.loyal_max_days_since_order')::integer))
            AS r(type, title, description, priority, action, applies)
      WHERE a.customer_id BETWEEN lo AND hi AND r.applies;
+
+    -- churn detected: the risk crossed the high threshold (design 10.1)
+    PERFORM customer_mgmt.churn_detected(a.customer_id, a.churn_risk_score)
+       FROM unnest(below_threshold) AS b(customer_id)
+       JOIN customer_mgmt.customer_analytics a ON a.customer_id = b.customer_id
+      WHERE a.churn_risk_score >= high;
     RETURN written;
 END
 $$;
 COMMENT ON FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints) IS
     'Internal: computes and writes the analytics rows and insights of the customers with ids in [lo, hi] as of a time.';
+
+-------------------------------------------------------------------------------
+-- Events (design section 10): triggers, the outbox, the queue
+-------------------------------------------------------------------------------
+
+-- Put an event in the outbox and announce it.
+CREATE FUNCTION emit_event(event_type text, customer_id uuid, payload jsonb) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    event_id bigint;
+BEGIN
+    INSERT INTO customer_mgmt.event_outbox AS e (event_type, customer_id, payload)
+    VALUES (emit_event.event_type, emit_event.customer_id, payload)
+    RETURNING e.id INTO event_id;
+    PERFORM pg_notify('customer_mgmt_events',
+                      jsonb_build_object('id', event_id, 'eventType', event_type, 'customerId', customer_id)::text);
+    RETURN event_id;
+END
+$$;
+COMMENT ON FUNCTION emit_event(text, uuid, jsonb) IS
+    'Internal: writes an event to event_outbox and announces it with NOTIFY customer_mgmt_events ({"id", "eventType", "customerId"}).';
+
+-- Churn detected: the at-risk segment, a system note, the retention campaign.
+CREATE FUNCTION churn_detected(customer_id uuid, churn_risk numeric) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by)
+    VALUES (churn_detected.customer_id, '00000000-0000-4000-8000-000000000002', 'system')
+    ON CONFLICT (customer_id, segment_id) DO NOTHING;
+    INSERT INTO customer_mgmt.customer_notes (customer_id, author_id, title, content, type, priority, is_internal)
+    VALUES (churn_detected.customer_id, NULL, 'Churn Risk Detected',
+            format('Customer shows high churn risk (score: %s)', churn_risk), 'system', 'high', true);
+    PERFORM customer_mgmt.emit_event('customer.churn_detected', churn_detected.customer_id,
+                                     jsonb_build_object('customerId', churn_detected.customer_id, 'churnScore', churn_risk));
+END
+$$;
+COMMENT ON FUNCTION churn_detected(uuid, numeric) IS
+    'Internal: what happens when a customer''s churn risk crosses the high threshold: at-risk-customers segment, a system note, a customer.churn_detected event (retention campaign).';
+
+-- Registration: analytics row, the "new-customers" segment, the welcome e-mail.
+CREATE OR REPLACE FUNCTION users_after_insert() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO customer_mgmt.customer_analytics (customer_id, created_at, updated_at)
+    VALUES (NEW.id, NEW.created_at, NEW.created_at)
+    ON CONFLICT (customer_id) DO NOTHING;
+    INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by, assigned_at)
+    VALUES (NEW.id, '00000000-0000-4000-8000-000000000001', 'system', NEW.created_at)
+    ON CONFLICT (customer_id, segment_id) DO NOTHING;
+    PERFORM customer_mgmt.emit_event('customer.registered', NEW.id,
+        jsonb_build_object('customerId', NEW.id, 'fullName', NEW.full_name, 'email', NEW.email,
+                           'registeredAt', NEW.created_at));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION users_after_insert() IS
+    'Trigger (customer registered): analytics row, new-customers segment, customer.registered outbox event for the welcome e-mail; not while a dump is restored.';
+
+-- Order completed (inserted as completed, or moved to completed): the
+-- customer is queued for recalculation.  DO UPDATE, not DO NOTHING: when a
+-- worker holds the queue row, this waits for it, and once the worker has
+-- deleted the row it inserts a new one, so the order is never missed.
+CREATE FUNCTION orders_after_write() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF NEW.status = 'completed' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'completed')
+       OR TG_OP = 'UPDATE' AND OLD.status = 'completed' AND NEW.status <> 'completed' THEN
+        INSERT INTO customer_mgmt.analytics_queue AS q (customer_id, reason)
+        VALUES (NEW.customer_id, 'order.' || NEW.status)
+        ON CONFLICT (customer_id) DO UPDATE SET reason = excluded.reason, attempts = 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION orders_after_write() IS
+    'Trigger (order completed, or a completed order refunded): queues the customer for recalculation; not while a dump is restored.';
+
+CREATE TRIGGER orders_after_insert AFTER INSERT ON orders
+    FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION orders_after_write();
+CREATE TRIGGER orders_after_update AFTER UPDATE OF status ON orders
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION orders_after_write();
+
+-- The queue worker.
+CREATE FUNCTION process_analytics_queue(max_items integer DEFAULT 100) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    as_of timestamptz := now();
+    bp customer_mgmt.rfm_breakpoints;
+    item record;
+    done bigint := 0;
+    run_id bigint;
+BEGIN
+    IF max_items IS NULL OR max_items NOT BETWEEN 1 AND 100000 THEN
+        PERFORM customer_mgmt.raise_invalid('max_items', 'must be from 1 to 100000', max_items::text);
+    END IF;
+    INSERT INTO customer_mgmt.job_runs (job_name, details)
+    VALUES ('process_analytics_queue', jsonb_build_object('maxItems', max_items)) RETURNING id INTO run_id;
+    SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints r ORDER BY r.as_of DESC, r.id DESC LIMIT 1;
+    -- concurrent workers skip each other's rows: no customer twice
+    FOR item IN
+        SELECT q.customer_id FROM customer_mgmt.analytics_queue q
+         ORDER BY q.enqueued_at, q.customer_id
+         LIMIT max_items
+           FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM customer_mgmt.write_analytics(as_of, item.customer_id, item.customer_id, bp);
+        DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = item.customer_id;
+        done := done + 1;
+    END LOOP;
+    UPDATE customer_mgmt.job_runs SET finished_at = clock_timestamp(), status = 'succeeded', rows_processed = done
+     WHERE id = run_id;
+    RETURN jsonb_build_object('processed', done, 'remaining', (SELECT count(*) FROM customer_mgmt.analytics_queue),
+                              'jobRunId', run_id);
+END
+$$;
+COMMENT ON FUNCTION process_analytics_queue(integer) IS
+    'Admin (and pg_cron): recalculates up to max_items queued customers, oldest first, with FOR UPDATE SKIP LOCKED so that workers never share a customer; logged in job_runs. Returns {processed, remaining, jobRunId}.';
+
+-- The outbox, for the application that sends e-mails and campaigns:
+-- BEGIN; claim_events(); ...send...; mark_events_processed(ids); COMMIT.
+-- Claimed rows stay locked until the caller's transaction ends, so two
+-- consumers never get the same event, and a consumer that fails rolls its
+-- claim back.
+CREATE FUNCTION claim_events(max_events integer DEFAULT 100, consumer text DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    claimed jsonb;
+BEGIN
+    IF max_events IS NULL OR max_events NOT BETWEEN 1 AND 10000 THEN
+        PERFORM customer_mgmt.raise_invalid('max_events', 'must be from 1 to 10000', max_events::text);
+    END IF;
+    WITH c AS (
+        SELECT e.id FROM customer_mgmt.event_outbox e
+         WHERE e.processed_at IS NULL
+         ORDER BY e.id
+         LIMIT max_events
+           FOR UPDATE SKIP LOCKED),
+    u AS (
+        UPDATE customer_mgmt.event_outbox e
+           SET claimed_at = now(), claimed_by = left(coalesce(consumer, session_user::text), 200)
+          FROM c WHERE e.id = c.id
+        RETURNING e.*)
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'eventType', u.event_type, 'customerId', u.customer_id,
+                                                 'payload', u.payload, 'createdAt', u.created_at) ORDER BY u.id), '[]')
+      INTO claimed FROM u;
+    RETURN claimed;
+END
+$$;
+COMMENT ON FUNCTION claim_events(integer, text) IS
+    'App: claims up to max_events unprocessed outbox events (FOR UPDATE SKIP LOCKED, held until the caller''s transaction ends) and returns them.';
+
+CREATE FUNCTION mark_events_processed(event_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF event_ids IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('event_ids', 'is required');
+    END IF;
+    UPDATE customer_mgmt.event_outbox e SET processed_at = now()
+     WHERE e.id = ANY (event_ids) AND e.processed_at IS NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION mark_events_processed(bigint[]) IS 'App: marks outbox events done; returns how many were not done before.';
 
 -------------------------------------------------------------------------------
 -- The API
@@ -331,5 +533,8 @@ GRANT EXECUTE ON FUNCTION engagement_score(integer, integer, double precision, d
                       integer, integer, double precision, integer, integer),
     rfm_digit(double precision, double precision[])
 TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
-GRANT EXECUTE ON FUNCTION calculate_customer_analytics(text, timestamptz), recalculate_all_analytics(timestamptz, integer)
+GRANT EXECUTE ON FUNCTION calculate_customer_analytics(text, timestamptz), recalculate_all_analytics(timestamptz, integer),
+    process_analytics_queue(integer)
 TO customer_mgmt_admin;
+GRANT EXECUTE ON FUNCTION claim_events(integer, text), mark_events_processed(bigint[])
+TO customer_mgmt_app, customer_mgmt_admin;

@@ -49,8 +49,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
-                    'set_order_status', 'record_session', 'record_login'],
-              'app executes the helpers, the rules and the ingestion API');
+                    'set_order_status', 'record_session', 'record_login', 'claim_events', 'mark_events_processed'],
+              'app executes the helpers, the rules, the ingestion API and the outbox');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_admin', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
@@ -58,7 +58,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'set_order_status', 'record_session', 'record_login', 'set_setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
                     'get_customers', 'get_customer', 'get_customer_orders', 'update_customer_status',
-                    'calculate_customer_analytics', 'recalculate_all_analytics'],
+                    'calculate_customer_analytics', 'recalculate_all_analytics', 'process_analytics_queue',
+                    'claim_events', 'mark_events_processed'],
               'admin executes everything of staff and app, set_setting and update_customer_status');
 SELECT ok(NOT has_function_privilege('customer_mgmt_admin', 'customer_mgmt.generate_demo_shop(integer, bigint, timestamptz)', 'EXECUTE'),
           'the demo generator is for the owner only');
