@@ -19,7 +19,8 @@ generate)
     cm_build_install
     cm_pg_start "$DATA" "$PORT" customer_mgmt_demo
     cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-    cm_psql "$DATA" "$PORT" "$DB" -qc "CREATE EXTENSION customer_mgmt CASCADE"
+    # CM_BENCH_VERSION=1.1 generates the shop at an older version, to time the upgrade
+    cm_psql "$DATA" "$PORT" "$DB" -qc "CREATE EXTENSION customer_mgmt VERSION '${CM_BENCH_VERSION:-$(cm_default_version)}' CASCADE"
     start=$(date +%s.%N)
     "$CM_ROOT/scripts/generate.sh" "$DATA" "$PORT" "$DB" "$customers" 42 2026-11-01
     end=$(date +%s.%N)

@@ -43,6 +43,9 @@ cm_build_install() {
     fi
 }
 
+# The version CREATE EXTENSION installs by default.
+cm_default_version() { sed -n "s/^default_version = '\(.*\)'/\1/p" "$CM_ROOT/customer_mgmt.control"; }
+
 # The server refuses to run as root: run it, and everything that writes into
 # its data directory, as the unprivileged postgres user.
 cm_owner() { if [[ $(id -u) -eq 0 ]]; then echo postgres; else id -un; fi; }

@@ -172,8 +172,26 @@ AS $$
 DECLARE
     written bigint;
     high numeric := customer_mgmt.setting('churn.threshold_high')::numeric;
+    -- the thresholds, read once: constants to the statements below
+    vip_min_spent float8 := customer_mgmt.setting('segment.vip_min_spent')::float8;
+    vip_max_churn float8 := customer_mgmt.setting('segment.vip_max_churn_risk')::float8;
+    loyal_min_orders integer := customer_mgmt.setting('segment.loyal_min_orders')::integer;
+    loyal_max_days integer := customer_mgmt.setting('segment.loyal_max_days_since_order')::integer;
+    at_risk_min_churn float8 := customer_mgmt.setting('segment.at_risk_min_churn_risk')::float8;
+    active_max_days integer := customer_mgmt.setting('segment.active_max_days_since_order')::integer;
+    churned_min_days integer := customer_mgmt.setting('segment.churned_min_days_since_order')::integer;
+    high_value_min numeric := customer_mgmt.setting('insight.high_value_min_spent')::numeric;
+    churn_insight_min numeric := customer_mgmt.setting('insight.churn_risk_min')::numeric;
+    loyal_insight_orders integer := customer_mgmt.setting('insight.loyal_min_orders')::integer;
+    loyal_insight_days integer := customer_mgmt.setting('insight.loyal_max_days_since_order')::integer;
     below_threshold uuid[];
 BEGIN
+    -- one customer: wait for any other writer of the row first, so that the
+    -- statistics below are read after it committed (docs/architecture.md,
+    -- "Concurrent writers of the analytics")
+    IF lo = hi THEN
+        PERFORM FROM customer_mgmt.customer_analytics x WHERE x.customer_id = lo FOR UPDATE;
+    END IF;
     -- who is below the high churn threshold before this calculation (a first
     -- calculation only sets the baseline: nothing can cross from unknown)
     SELECT coalesce(array_agg(x.customer_id), '{}') INTO below_threshold
@@ -191,13 +209,8 @@ BEGIN
            c.bounce_rate, c.conversion_rate, c.favorite_categories, c.favorite_brands, c.preferred_price_range,
            c.total_spent, NULL, c.churn, c.engagement,
            customer_mgmt.lifecycle_segment(c.total_spent::float8, c.churn, c.total_orders, c.days,
-               customer_mgmt.setting('segment.vip_min_spent')::float8,
-               customer_mgmt.setting('segment.vip_max_churn_risk')::float8,
-               customer_mgmt.setting('segment.loyal_min_orders')::integer,
-               customer_mgmt.setting('segment.loyal_max_days_since_order')::integer,
-               customer_mgmt.setting('segment.at_risk_min_churn_risk')::float8,
-               customer_mgmt.setting('segment.active_max_days_since_order')::integer,
-               customer_mgmt.setting('segment.churned_min_days_since_order')::integer)::customer_mgmt.lifecycle_segment,
+               vip_min_spent, vip_max_churn, loyal_min_orders, loyal_max_days, at_risk_min_churn, active_max_days,
+               churned_min_days)::customer_mgmt.lifecycle_segment,
            CASE WHEN c.total_orders > 0 AND bp.id IS NOT NULL THEN
                customer_mgmt.rfm_digit(-c.days::float8, bp.recency)::text
                || customer_mgmt.rfm_digit(c.total_orders::float8, bp.frequency)::text
@@ -231,14 +244,14 @@ BEGIN
      CROSS JOIN LATERAL (VALUES
            ('high_value', 'High Value Customer', 'This customer has high lifetime value', 'high',
             'Consider VIP treatment and exclusive offers',
-            a.total_spent > customer_mgmt.setting('insight.high_value_min_spent')::numeric),
+            a.total_spent > high_value_min),
            ('churn_risk', 'High Churn Risk', 'Customer shows signs of potential churn', 'critical',
             'Reach out with retention campaign',
-            a.churn_risk_score > customer_mgmt.setting('insight.churn_risk_min')::numeric),
+            a.churn_risk_score > churn_insight_min),
            ('loyal', 'Loyal Customer', 'Consistent purchase behavior', 'medium',
             'Offer loyalty rewards program',
-            a.total_orders > customer_mgmt.setting('insight.loyal_min_orders')::integer
-            AND a.days_since_last_order < customer_mgmt.setting('insight.loyal_max_days_since_order')::integer))
+            a.total_orders > loyal_insight_orders
+            AND a.days_since_last_order < loyal_insight_days))
            AS r(type, title, description, priority, action, applies)
      WHERE a.customer_id BETWEEN lo AND hi AND r.applies;
 
@@ -365,6 +378,14 @@ BEGIN
     END IF;
     INSERT INTO customer_mgmt.job_runs (job_name, details)
     VALUES ('process_analytics_queue', jsonb_build_object('maxItems', max_items)) RETURNING id INTO run_id;
+    -- a full recalculation is writing everyone: leave the queue to the next run
+    IF NOT customer_mgmt.analytics_write_lock(false, false) THEN
+        UPDATE customer_mgmt.job_runs
+           SET finished_at = clock_timestamp(), status = 'succeeded', details = details || '{"deferred": true}'
+         WHERE id = run_id;
+        RETURN jsonb_build_object('processed', 0, 'remaining', (SELECT count(*) FROM customer_mgmt.analytics_queue),
+                                  'deferred', true, 'jobRunId', run_id);
+    END IF;
     SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints r ORDER BY r.as_of DESC, r.id DESC LIMIT 1;
     -- concurrent workers skip each other's rows: no customer twice
     FOR item IN
@@ -457,6 +478,7 @@ BEGIN
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
     END IF;
+    PERFORM customer_mgmt.analytics_write_lock(false, true);
     -- the breakpoints of the last full recalculation at or before as_of
     SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints r WHERE r.as_of <= calculate_customer_analytics.as_of
      ORDER BY r.as_of DESC, r.id DESC LIMIT 1;
@@ -471,19 +493,67 @@ $$;
 COMMENT ON FUNCTION calculate_customer_analytics(text, timestamptz) IS
     'Admin: calculates and stores one customer''s analytics and insights as of a time (RFM with the breakpoints of the last full recalculation); returns CustomerAnalyticsDto.';
 
-CREATE FUNCTION recalculate_all_analytics(as_of timestamptz DEFAULT now(), batches integer DEFAULT 16) RETURNS jsonb
+-------------------------------------------------------------------------------
+-- Concurrent writers of the analytics (docs/architecture.md).  Advisory lock
+-- (17229, 1): a slice of a full recalculation takes it exclusively; writers
+-- of one customer (the queue worker, calculate_customer_analytics) share it
+-- and lock that customer's analytics row.  Every writer so reads its
+-- statistics after the previous writer of the row committed, and a slow
+-- writer never overwrites a fresher row with older numbers.  (17229, 2) is
+-- held by the full recalculation in progress.
+-------------------------------------------------------------------------------
+CREATE FUNCTION analytics_write_lock(exclusive boolean, wait boolean) RETURNS boolean
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF exclusive AND wait THEN
+        PERFORM pg_advisory_xact_lock(17229, 1);
+    ELSIF exclusive THEN
+        RETURN pg_try_advisory_xact_lock(17229, 1);
+    ELSIF wait THEN
+        PERFORM pg_advisory_xact_lock_shared(17229, 1);
+    ELSE
+        RETURN pg_try_advisory_xact_lock_shared(17229, 1);
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION analytics_write_lock(boolean, boolean) IS
+    'Internal: takes the analytics writers'' advisory lock (17229, 1) for the transaction, exclusive for a full-recalculation slice, shared for one customer; without wait, returns false instead of waiting.';
+
+-- Close a job run: finished, succeeded or failed with the error, rows.
+CREATE FUNCTION finish_job_run(run_id bigint, rows_processed bigint DEFAULT NULL, error text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE sql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE customer_mgmt.job_runs r
+       SET finished_at = clock_timestamp(),
+           status = CASE WHEN error IS NULL THEN 'succeeded' ELSE 'failed' END::customer_mgmt.job_status,
+           rows_processed = coalesce(finish_job_run.rows_processed, r.rows_processed),
+           error = finish_job_run.error
+     WHERE r.id = run_id
+$$;
+COMMENT ON FUNCTION finish_job_run(bigint, bigint, text) IS
+    'Internal: marks a job run finished, succeeded (error NULL) or failed, with its row count when given.';
+
+-- Start a full recalculation: check the arguments, make sure no other one
+-- runs, store the RFM breakpoints, log the run.  The lock is the
+-- transaction's (the function) or the session's (the procedure, which
+-- commits between slices and releases it at the end).
+CREATE FUNCTION begin_full_recalculation(as_of timestamptz, batches integer, job_name text, session_lock boolean)
+    RETURNS bigint
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    SET jit = off
 AS $$
 DECLARE
-    run_id bigint;
     bp customer_mgmt.rfm_breakpoints;
-    written bigint := 0;
-    lo uuid;
-    hi uuid;
-    started timestamptz := clock_timestamp();
+    run_id bigint;
+    other customer_mgmt.job_runs;
+    locked boolean;
 BEGIN
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
@@ -491,27 +561,134 @@ BEGIN
     IF batches IS NULL OR batches NOT BETWEEN 1 AND 4096 THEN
         PERFORM customer_mgmt.raise_invalid('batches', 'must be from 1 to 4096', batches::text);
     END IF;
-    INSERT INTO customer_mgmt.job_runs (job_name, details)
-    VALUES ('recalculate_all_analytics', jsonb_build_object('asOf', as_of, 'batches', batches))
-    RETURNING id INTO run_id;
+    IF session_lock THEN
+        locked := pg_try_advisory_lock(17229, 2);
+    ELSE
+        locked := pg_try_advisory_xact_lock(17229, 2);
+    END IF;
+    IF NOT locked THEN
+        SELECT * INTO other FROM customer_mgmt.job_runs r
+         WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'running'
+         ORDER BY r.id DESC LIMIT 1;
+        RAISE EXCEPTION 'a full analytics recalculation is already running'
+            USING ERRCODE = 'P0001',
+                  DETAIL = format('Job run %s (%s) started at %s.', other.id, other.job_name, other.started_at),
+                  HINT = 'Wait for it to finish; its progress is in customer_mgmt.job_runs.';
+    END IF;
+    -- holding the lock, any other run still marked running was interrupted
+    UPDATE customer_mgmt.job_runs r
+       SET status = 'failed', finished_at = clock_timestamp(), error = 'interrupted (its session ended)'
+     WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'running';
     bp := customer_mgmt.compute_rfm_breakpoints(as_of);
-    -- ranges of the uuid space, so that each batch aggregates a slice
+    INSERT INTO customer_mgmt.job_runs (job_name, details)
+    VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'slicesDone', 0, 'rfmBreakpointsId', bp.id))
+    RETURNING id INTO run_id;
+    RETURN run_id;
+END
+$$;
+COMMENT ON FUNCTION begin_full_recalculation(timestamptz, integer, text, boolean) IS
+    'Internal: starts a full recalculation (arguments checked, one at a time, RFM breakpoints stored, run logged); returns the job run id.';
+
+-- One slice of a full recalculation: write_analytics over slice i of n of
+-- the id space, progress in the job run.
+CREATE FUNCTION recalculate_slice(run_id bigint, slice integer) RETURNS bigint
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+AS $$
+DECLARE
+    r customer_mgmt.job_runs;
+    bp customer_mgmt.rfm_breakpoints;
+    as_of timestamptz;
+    batches integer;
+    written bigint;
+BEGIN
+    SELECT * INTO r FROM customer_mgmt.job_runs x
+     WHERE x.id = run_id AND x.job_name LIKE 'recalculate_all_analytics%' AND x.status = 'running';
+    IF NOT FOUND THEN
+        PERFORM customer_mgmt.raise_invalid('run_id', 'is not a running full recalculation', run_id::text);
+    END IF;
+    as_of := (r.details ->> 'asOf')::timestamptz;
+    batches := (r.details ->> 'batches')::integer;
+    IF slice IS NULL OR slice NOT BETWEEN 0 AND batches - 1 THEN
+        PERFORM customer_mgmt.raise_invalid('slice', format('must be from 0 to %s', batches - 1), slice::text);
+    END IF;
+    SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints b WHERE b.id = (r.details ->> 'rfmBreakpointsId')::bigint;
+    PERFORM customer_mgmt.analytics_write_lock(true, true);
+    written := customer_mgmt.write_analytics(as_of, customer_mgmt.uuid_slice_bound(slice, batches),
+                                             customer_mgmt.uuid_slice_bound(slice + 1, batches, true), bp);
+    UPDATE customer_mgmt.job_runs x
+       SET rows_processed = x.rows_processed + written,
+           details = x.details || jsonb_build_object('slicesDone', slice + 1)
+     WHERE x.id = run_id;
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION recalculate_slice(bigint, integer) IS
+    'Internal: recalculates slice i of the id space for a running full recalculation and records the progress in its job run; returns the customers written.';
+
+CREATE FUNCTION recalculate_all_analytics(as_of timestamptz DEFAULT now(), batches integer DEFAULT 16) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    run_id bigint := customer_mgmt.begin_full_recalculation(as_of, batches, 'recalculate_all_analytics', false);
+    written bigint := 0;
+    started timestamptz := clock_timestamp();
+BEGIN
     FOR i IN 0 .. batches - 1 LOOP
-        lo := customer_mgmt.uuid_slice_bound(i, batches);
-        hi := customer_mgmt.uuid_slice_bound(i + 1, batches, true);
-        written := written + customer_mgmt.write_analytics(as_of, lo, hi, bp);
-        UPDATE customer_mgmt.job_runs SET rows_processed = written WHERE id = run_id;
+        written := written + customer_mgmt.recalculate_slice(run_id, i);
     END LOOP;
-    UPDATE customer_mgmt.job_runs
-       SET finished_at = clock_timestamp(), status = 'succeeded', rows_processed = written
-     WHERE id = run_id;
+    PERFORM customer_mgmt.finish_job_run(run_id, written);
     RETURN jsonb_build_object('customers', written, 'asOf', as_of, 'batches', batches,
                               'seconds', round(extract(epoch FROM clock_timestamp() - started)::numeric, 3),
                               'jobRunId', run_id);
 END
 $$;
 COMMENT ON FUNCTION recalculate_all_analytics(timestamptz, integer) IS
-    'Admin: recalculates every customer''s analytics and insights as of a time, set-based over slices of the id space; logged in job_runs. Returns {customers, asOf, batches, seconds, jobRunId}.';
+    'Admin: recalculates every customer''s analytics and insights as of a time in one transaction, set-based over slices of the id space; logged in job_runs. Returns {customers, asOf, batches, seconds, jobRunId}.';
+
+-- The same in batches with a commit after each: progress is visible in
+-- job_runs from other sessions, and the queue worker runs between slices.
+-- Not SECURITY DEFINER (a procedure that commits cannot be); everything
+-- it calls is schema-qualified and SECURITY DEFINER itself.
+CREATE PROCEDURE recalculate_all_analytics_batched(as_of timestamptz DEFAULT now(), batches integer DEFAULT 64)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    run_id bigint;
+    written bigint := 0;
+    failure text;
+    failure_state text;
+BEGIN
+    run_id := customer_mgmt.begin_full_recalculation(as_of, batches, 'recalculate_all_analytics_batched', true);
+    COMMIT;
+    FOR i IN 0 .. batches - 1 LOOP
+        BEGIN
+            written := written + customer_mgmt.recalculate_slice(run_id, i);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
+        END;
+        IF failure IS NOT NULL THEN
+            PERFORM customer_mgmt.finish_job_run(run_id, written, failure);
+            PERFORM pg_catalog.pg_advisory_unlock(17229, 2);
+            COMMIT;
+            RAISE EXCEPTION '%', failure
+                USING ERRCODE = failure_state,
+                      DETAIL = pg_catalog.format('Slice %s of %s of job run %s; the slices before it are committed.',
+                                                 i, batches, run_id);
+        END IF;
+        COMMIT;
+    END LOOP;
+    PERFORM customer_mgmt.finish_job_run(run_id, written);
+    PERFORM pg_catalog.pg_advisory_unlock(17229, 2);
+    COMMIT;
+END
+$$;
+COMMENT ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) IS
+    'Admin (and pg_cron, daily): recalculates everyone like recalculate_all_analytics, committing after each of batches slices so that progress shows in job_runs and locks stay short; a failure is logged before it is raised. CALL it outside a transaction block.';
 
 -- Bound i of n equal slices of the uuid space (the last bound is the maximum).
 CREATE FUNCTION uuid_slice_bound(i integer, n integer, upper boolean DEFAULT false) RETURNS uuid
@@ -526,6 +703,431 @@ $$;
 COMMENT ON FUNCTION uuid_slice_bound(integer, integer, boolean) IS
     'Internal: the lower (or, with upper, the upper) bound of slice i of n equal slices of the uuid space.';
 
+-------------------------------------------------------------------------------
+-- Login (design 10.1 customer.login): whichever path moves last_login_at
+-- forward, record_login or the application's own UPDATE, the login is
+-- recorded as a session.
+-------------------------------------------------------------------------------
+CREATE FUNCTION users_after_login() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO customer_mgmt.web_sessions (customer_id, started_at, duration_seconds, page_views, converted)
+    VALUES (NEW.id, NEW.last_login_at, 0, 1, false);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION users_after_login() IS
+    'Trigger (customer login): a customer''s last_login_at moved forward records a session at that time; not while a dump is restored.';
+CREATE TRIGGER users_after_login AFTER UPDATE OF last_login_at ON users
+    FOR EACH ROW WHEN (NEW.role = 'customer' AND NEW.last_login_at > coalesce(OLD.last_login_at, '-infinity'))
+    EXECUTE FUNCTION users_after_login();
+
+CREATE OR REPLACE FUNCTION record_login(customer_id uuid, logged_in_at timestamptz DEFAULT now()) RETURNS bigint
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t timestamptz := customer_mgmt.check_past_time('logged_in_at', logged_in_at);
+    session_id bigint;
+BEGIN
+    PERFORM customer_mgmt.lock_customer(customer_id);
+    UPDATE customer_mgmt.users u SET last_login_at = t
+     WHERE u.id = record_login.customer_id AND (u.last_login_at IS NULL OR u.last_login_at < t);
+    IF FOUND THEN
+        -- trigger users_after_login recorded the session
+        SELECT max(w.id) INTO session_id FROM customer_mgmt.web_sessions w
+         WHERE w.customer_id = record_login.customer_id AND w.started_at = t;
+    ELSE
+        -- a login older than the last one known: its session, the last login stays
+        INSERT INTO customer_mgmt.web_sessions AS w (customer_id, started_at, duration_seconds, page_views, converted)
+        VALUES (record_login.customer_id, t, 0, 1, false)
+        RETURNING w.id INTO session_id;
+    END IF;
+    RETURN session_id;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Expired segment assignments
+-------------------------------------------------------------------------------
+CREATE FUNCTION remove_expired_segment_assignments() RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    run_id bigint;
+    removed bigint;
+BEGIN
+    INSERT INTO customer_mgmt.job_runs (job_name) VALUES ('remove_expired_segment_assignments') RETURNING id INTO run_id;
+    DELETE FROM customer_mgmt.customer_segment_assignments a WHERE a.expires_at <= now();
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    PERFORM customer_mgmt.finish_job_run(run_id, removed);
+    RETURN jsonb_build_object('removed', removed, 'jobRunId', run_id);
+END
+$$;
+COMMENT ON FUNCTION remove_expired_segment_assignments() IS
+    'Admin (and pg_cron, every 10 minutes): deletes the segment assignments whose expires_at has passed; logged in job_runs. Returns {removed, jobRunId}.';
+
+-------------------------------------------------------------------------------
+-- pg_cron.  pg_cron lives in the one database named by cron.database_name:
+-- schedule_jobs() works when that is the shop's database; otherwise
+-- cron_script() writes the statements to run there.
+-------------------------------------------------------------------------------
+CREATE FUNCTION cron_jobs() RETURNS TABLE (job_name text, schedule text, command text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    shop_tz text := customer_mgmt.setting('shop_timezone');
+    -- pg_cron 1.4 reads schedules in GMT; later versions have cron.timezone
+    cron_tz text := coalesce(nullif(current_setting('cron.timezone', true), ''), 'GMT');
+    nightly timestamp := ((now() AT TIME ZONE shop_tz)::date + time '02:00') AT TIME ZONE shop_tz AT TIME ZONE cron_tz;
+BEGIN
+    RETURN QUERY VALUES
+        ('customer_mgmt.analytics-queue.' || current_database(), '* * * * *',
+         'SELECT customer_mgmt.process_analytics_queue(1000)'),
+        ('customer_mgmt.recalculate-all.' || current_database(),
+         format('%s %s * * *', extract(minute FROM nightly)::integer, extract(hour FROM nightly)::integer),
+         'CALL customer_mgmt.recalculate_all_analytics_batched()'),
+        ('customer_mgmt.expire-assignments.' || current_database(), '*/10 * * * *',
+         'SELECT customer_mgmt.remove_expired_segment_assignments()');
+END
+$$;
+COMMENT ON FUNCTION cron_jobs() IS
+    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes.';
+
+CREATE FUNCTION require_cron() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database %', current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN current_setting('cron.database_name', true) IS NULL
+                                THEN 'pg_cron is not in shared_preload_libraries.'
+                                ELSE format('pg_cron runs in database %s (cron.database_name).',
+                                            current_setting('cron.database_name', true)) END,
+                  HINT = 'In that database run the statements of SELECT customer_mgmt.cron_script() (docs/operations.md, "pg_cron").';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION require_cron() IS 'Internal: raises 55000 with what to do when pg_cron is not installed in this database.';
+
+CREATE FUNCTION schedule_jobs() RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j record;
+    scheduled jsonb := '[]';
+BEGIN
+    PERFORM customer_mgmt.require_cron();
+    FOR j IN SELECT * FROM customer_mgmt.cron_jobs() LOOP
+        -- cron.schedule replaces a job of the same name and owner
+        scheduled := scheduled || jsonb_build_object('jobName', j.job_name, 'schedule', j.schedule,
+                                                     'command', j.command,
+                                                     'jobId', cron.schedule(j.job_name, j.schedule, j.command));
+    END LOOP;
+    RETURN scheduled;
+END
+$$;
+COMMENT ON FUNCTION schedule_jobs() IS
+    'Admin: installs (or updates) the jobs of cron_jobs() in pg_cron, which must be installed in this database; idempotent. Returns [{jobName, schedule, command, jobId}].';
+
+CREATE FUNCTION unschedule_jobs() RETURNS integer
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := 0;
+    id bigint;
+BEGIN
+    PERFORM customer_mgmt.require_cron();
+    FOR id IN SELECT c.jobid FROM cron.job c WHERE c.jobname IN (SELECT j.job_name FROM customer_mgmt.cron_jobs() j) LOOP
+        PERFORM cron.unschedule(id);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION unschedule_jobs() IS
+    'Admin: removes exactly the jobs of cron_jobs() from pg_cron (other jobs stay); idempotent. Returns how many were removed.';
+
+CREATE FUNCTION cron_script(unschedule boolean DEFAULT false) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(CASE WHEN unschedule
+                           THEN format('SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %L;', j.job_name)
+                           ELSE format('SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                                       j.job_name, j.schedule, j.command, current_database()) END,
+                      E'\n' ORDER BY j.job_name) || E'\n'
+      FROM customer_mgmt.cron_jobs() j
+$$;
+COMMENT ON FUNCTION cron_script(boolean) IS
+    'The SQL that schedules (or, with unschedule, removes) this shop''s jobs from the database where pg_cron is installed, when that is another database: psql -d shop -Atc ''SELECT customer_mgmt.cron_script()'' | psql -d <cron database>.';
+
+-------------------------------------------------------------------------------
+-- Overview dashboard (design 14.1)
+-------------------------------------------------------------------------------
+-- The date range of the dashboard: [date_from, date_to), by default the
+-- 30 days before now.
+CREATE FUNCTION overview_range(date_from timestamptz, date_to timestamptz, OUT range_from timestamptz,
+                               OUT range_to timestamptz)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    range_to := coalesce(date_to, now());
+    range_from := coalesce(date_from, range_to - interval '30 days');
+    PERFORM customer_mgmt.check_time_range('date_from', range_from, 'date_to', range_to);
+    IF range_to - range_from > interval '5 years' THEN
+        PERFORM customer_mgmt.raise_invalid('date_to', 'must be at most 5 years after date_from', range_to::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION overview_range(timestamptz, timestamptz) IS
+    'Internal: the dashboard''s range [date_from, date_to) with its defaults (the last 30 days), or 22023.';
+
+-- The counts of the range: new, active, churned customers.
+CREATE FUNCTION overview_counts(range_from timestamptz, range_to timestamptz,
+                                OUT total_customers bigint, OUT new_customers bigint,
+                                OUT active_customers bigint, OUT churned_customers bigint)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (SELECT count(*) FROM customer_mgmt.users u WHERE u.role = 'customer' AND u.created_at < range_to),
+           (SELECT count(*) FROM customer_mgmt.users u
+             WHERE u.role = 'customer' AND u.created_at >= range_from AND u.created_at < range_to),
+           -- a session (a login is one) or a completed order in the range
+           (SELECT count(*) FROM customer_mgmt.users u
+             WHERE u.role = 'customer'
+               AND (EXISTS (SELECT FROM customer_mgmt.web_sessions w
+                             WHERE w.customer_id = u.id AND w.started_at >= range_from AND w.started_at < range_to)
+                    OR EXISTS (SELECT FROM customer_mgmt.orders o
+                                WHERE o.customer_id = u.id AND o.status = 'completed'
+                                  AND o.order_date >= range_from AND o.order_date < range_to))),
+           -- whose last completed order before the end of the range became
+           -- older than the churned threshold during the range
+           (SELECT count(*) FROM (
+                SELECT max(o.order_date) AS last_order
+                  FROM customer_mgmt.orders o
+                 WHERE o.status = 'completed' AND o.order_date < range_to
+                 GROUP BY o.customer_id) x
+             WHERE x.last_order + make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
+                   >= range_from
+               AND x.last_order + make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
+                   < range_to)
+$$;
+COMMENT ON FUNCTION overview_counts(timestamptz, timestamptz) IS
+    'Internal: customers registered before the end of the range, new in it, active in it (a session or a completed order), churned in it (their last completed order passed the churned threshold during it).';
+
+CREATE FUNCTION get_customer_overview(date_from timestamptz DEFAULT NULL, date_to timestamptz DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record := customer_mgmt.overview_range(date_from, date_to);
+    c record := customer_mgmt.overview_counts(r.range_from, r.range_to);
+    shop_tz text := customer_mgmt.setting('shop_timezone');
+    low numeric := customer_mgmt.setting('churn.threshold_low')::numeric;
+    medium numeric := customer_mgmt.setting('churn.threshold_medium')::numeric;
+    high numeric := customer_mgmt.setting('churn.threshold_high')::numeric;
+    analysed bigint;
+    result jsonb;
+BEGIN
+    SELECT count(*) INTO analysed FROM customer_mgmt.customer_analytics;
+    result := jsonb_build_object(
+        'dateFrom', r.range_from, 'dateTo', r.range_to,
+        'totalCustomers', c.total_customers, 'newCustomers', c.new_customers,
+        'activeCustomers', c.active_customers, 'churnedCustomers', c.churned_customers);
+
+    -- distributions over the stored analytics (as fresh as last_calculated_at)
+    result := result || jsonb_build_object('segmentDistribution', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('segment', s.segment, 'count', coalesce(x.n, 0),
+                                                     'percentage', round(100.0 * coalesce(x.n, 0) / greatest(analysed, 1), 2))
+                                  ORDER BY s.segment), '[]')
+          FROM unnest(enum_range(NULL::customer_mgmt.lifecycle_segment)) AS s(segment)
+          LEFT JOIN (SELECT a.segment, count(*) AS n FROM customer_mgmt.customer_analytics a GROUP BY a.segment) x
+            ON x.segment = s.segment));
+
+    result := result || jsonb_build_object('lifetimeValueDistribution', (
+        SELECT jsonb_agg(jsonb_build_object('range', b.label, 'min', b.lo, 'max', b.hi, 'count', coalesce(x.n, 0),
+                                            'percentage', round(100.0 * coalesce(x.n, 0) / greatest(analysed, 1), 2))
+                         ORDER BY b.lo)
+          FROM (VALUES ('0', 0::numeric, 0::numeric), ('under 1M', 0, 1000000), ('1M-5M', 1000000, 5000000),
+                       ('5M-10M', 5000000, 10000000), ('10M-50M', 10000000, 50000000), ('50M+', 50000000, NULL))
+               AS b(label, lo, hi)
+          LEFT JOIN LATERAL (
+               SELECT count(*) AS n FROM customer_mgmt.customer_analytics a
+                WHERE CASE WHEN b.hi = 0 THEN a.customer_lifetime_value = 0
+                           ELSE a.customer_lifetime_value > b.lo AND (b.hi IS NULL OR a.customer_lifetime_value <= b.hi) END
+               ) x ON true));
+
+    result := result || jsonb_build_object('churnRiskDistribution', (
+        SELECT jsonb_agg(jsonb_build_object('level', b.label, 'min', b.lo, 'max', b.hi, 'count', coalesce(x.n, 0),
+                                            'percentage', round(100.0 * coalesce(x.n, 0) / greatest(analysed, 1), 2))
+                         ORDER BY b.lo)
+          FROM (VALUES ('low', 0::numeric, low), ('moderate', low, medium), ('medium', medium, high), ('high', high, NULL))
+               AS b(label, lo, hi)
+          LEFT JOIN LATERAL (
+               SELECT count(*) AS n FROM customer_mgmt.customer_analytics a
+                WHERE a.churn_risk_score >= b.lo AND (b.hi IS NULL OR a.churn_risk_score < b.hi)) x ON true));
+
+    result := result || jsonb_build_object('topCustomers', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
+                                                     'customerLifetimeValue', a.customer_lifetime_value,
+                                                     'totalOrders', a.total_orders, 'segment', a.segment)
+                                  ORDER BY a.customer_lifetime_value DESC, a.customer_id), '[]')
+          FROM (SELECT * FROM customer_mgmt.customer_analytics x
+                 WHERE x.customer_lifetime_value > 0
+                 ORDER BY x.customer_lifetime_value DESC, x.customer_id LIMIT 10) a
+          JOIN customer_mgmt.users u ON u.id = a.customer_id));
+
+    result := result || jsonb_build_object('atRiskCustomers', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
+                                                     'churnRiskScore', a.churn_risk_score,
+                                                     'customerLifetimeValue', a.customer_lifetime_value,
+                                                     'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, now()),
+                                                     'segment', a.segment)
+                                  ORDER BY a.churn_risk_score DESC, a.customer_lifetime_value DESC, a.customer_id), '[]')
+          FROM (SELECT * FROM customer_mgmt.customer_analytics x
+                 WHERE x.churn_risk_score > customer_mgmt.setting('segment.at_risk_min_churn_risk')::numeric
+                 ORDER BY x.churn_risk_score DESC, x.customer_lifetime_value DESC, x.customer_id LIMIT 20) a
+          JOIN customer_mgmt.users u ON u.id = a.customer_id AND u.status = 'active'));
+
+    -- where and who: provinces as they are named since 2025, ages at date_to
+    result := result || jsonb_build_object('geographicDistribution', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('province', x.province, 'count', x.n,
+                                                     'percentage', round(100.0 * x.n / greatest(c.total_customers, 1), 2))
+                                  ORDER BY x.n DESC, x.province NULLS LAST), '[]')
+          FROM (SELECT coalesce(p.current_name, u.province) AS province, count(*) AS n
+                  FROM customer_mgmt.users u
+                  LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
+                 WHERE u.role = 'customer' AND u.created_at < r.range_to
+                 GROUP BY 1) x));
+
+    result := result || jsonb_build_object('ageDistribution', (
+        SELECT jsonb_agg(jsonb_build_object('range', b.label, 'count', coalesce(x.n, 0),
+                                            'percentage', round(100.0 * coalesce(x.n, 0) / greatest(c.total_customers, 1), 2))
+                         ORDER BY b.ord)
+          FROM (VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'), (6, '55-64'),
+                       (7, '65+'), (8, 'unknown')) AS b(ord, label)
+          LEFT JOIN (
+               SELECT coalesce(width_bucket(extract(year FROM age((r.range_to AT TIME ZONE shop_tz)::date, u.date_of_birth)),
+                                            ARRAY[18, 25, 35, 45, 55, 65]::numeric[]) + 1, 8) AS ord,
+                      count(*) AS n
+                 FROM customer_mgmt.users u
+                WHERE u.role = 'customer' AND u.created_at < r.range_to
+                GROUP BY 1) x ON x.ord = b.ord));
+
+    -- the customers registered in the range, step by step
+    result := result || jsonb_build_object('conversionFunnel', (
+        SELECT jsonb_build_array(
+                   jsonb_build_object('stage', 'registered', 'count', f.registered, 'rate', 1),
+                   jsonb_build_object('stage', 'visited', 'count', f.visited,
+                                      'rate', round(f.visited::numeric / greatest(f.registered, 1), 4)),
+                   jsonb_build_object('stage', 'ordered', 'count', f.ordered,
+                                      'rate', round(f.ordered::numeric / greatest(f.registered, 1), 4)),
+                   jsonb_build_object('stage', 'orderedAgain', 'count', f.again,
+                                      'rate', round(f.again::numeric / greatest(f.registered, 1), 4)))
+          FROM (SELECT count(*) AS registered,
+                       count(*) FILTER (WHERE y.sessions > 0) AS visited,
+                       count(*) FILTER (WHERE y.orders >= 1) AS ordered,
+                       count(*) FILTER (WHERE y.orders >= 2) AS again
+                  FROM (SELECT (SELECT count(*) FROM customer_mgmt.web_sessions w
+                                 WHERE w.customer_id = u.id AND w.started_at >= r.range_from
+                                   AND w.started_at < r.range_to) AS sessions,
+                               (SELECT count(*) FROM customer_mgmt.orders o
+                                 WHERE o.customer_id = u.id AND o.status = 'completed'
+                                   AND o.order_date >= r.range_from AND o.order_date < r.range_to) AS orders
+                          FROM customer_mgmt.users u
+                         WHERE u.role = 'customer' AND u.created_at >= r.range_from AND u.created_at < r.range_to) y) f));
+
+    -- monthly cohorts (shop time) of the customers registered in the range:
+    -- the share of each cohort with a completed order in each month since
+    result := result || jsonb_build_object('retentionCohorts', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('cohort', to_char(k.cohort, 'YYYY-MM'), 'customers', k.size,
+                                                     'months', k.months) ORDER BY k.cohort), '[]')
+          FROM (SELECT m.cohort, m.size,
+                       (SELECT jsonb_agg(jsonb_build_object('month', g.i, 'customers', coalesce(z.n, 0),
+                                                            'rate', round(coalesce(z.n, 0)::numeric / m.size, 4))
+                                         ORDER BY g.i)
+                          FROM generate_series(0, (extract(year FROM age(date_trunc('month', (r.range_to - interval '1 microsecond')
+                                                                          AT TIME ZONE shop_tz), m.cohort)) * 12
+                                                   + extract(month FROM age(date_trunc('month', (r.range_to - interval '1 microsecond')
+                                                                          AT TIME ZONE shop_tz), m.cohort)))::integer) AS g(i)
+                          LEFT JOIN (
+                               SELECT (extract(year FROM age(date_trunc('month', o.order_date AT TIME ZONE shop_tz), m.cohort)) * 12
+                                       + extract(month FROM age(date_trunc('month', o.order_date AT TIME ZONE shop_tz), m.cohort)))::integer AS i,
+                                      count(DISTINCT o.customer_id) AS n
+                                 FROM customer_mgmt.users u
+                                 JOIN customer_mgmt.orders o ON o.customer_id = u.id
+                                WHERE u.role = 'customer' AND u.created_at >= r.range_from AND u.created_at < r.range_to
+                                  AND date_trunc('month', u.created_at AT TIME ZONE shop_tz) = m.cohort
+                                  AND o.status = 'completed' AND o.order_date >= u.created_at AND o.order_date < r.range_to
+                                GROUP BY 1) z ON z.i = g.i) AS months
+                  FROM (SELECT date_trunc('month', u.created_at AT TIME ZONE shop_tz) AS cohort, count(*) AS size
+                          FROM customer_mgmt.users u
+                         WHERE u.role = 'customer' AND u.created_at >= r.range_from AND u.created_at < r.range_to
+                         GROUP BY 1) m) k));
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION get_customer_overview(timestamptz, timestamptz) IS
+    'Staff: the customer dashboard of design 14.1 for [date_from, date_to) (default the last 30 days): totals, new/active/churned in the range, segment, lifetime-value and churn-risk distributions, top 10 by value, 20 most at risk, provinces, ages, conversion funnel, monthly retention cohorts.';
+
+CREATE FUNCTION get_customer_health_score() RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record := customer_mgmt.overview_range(now() - interval '1 month', now());
+    c record := customer_mgmt.overview_counts(r.range_from, r.range_to);
+    total numeric := greatest(c.total_customers, 1);
+    gini numeric;
+    acquisition numeric;
+    retention numeric;
+    engagement numeric;
+    value_score numeric;
+BEGIN
+    -- valueScore = 1 - the Gini coefficient of the lifetime values of the
+    -- customers who spent: 1 when value is spread evenly, 0 when one
+    -- customer holds it all (docs/analytics.md)
+    SELECT CASE WHEN count(*) > 0 AND sum(v) > 0
+                THEN 2 * sum(k * v) / (count(*) * sum(v)) - (count(*) + 1)::numeric / count(*) END
+      INTO gini
+      FROM (SELECT a.customer_lifetime_value AS v, row_number() OVER (ORDER BY a.customer_lifetime_value) AS k
+              FROM customer_mgmt.customer_analytics a WHERE a.customer_lifetime_value > 0) x;
+    acquisition := least(c.new_customers / total * 100, 25);
+    retention := (1 - c.churned_customers / total) * 30;
+    engagement := c.active_customers / total * 25;
+    value_score := 1 - coalesce(gini, 1);
+    RETURN jsonb_build_object(
+        'healthScore', round(acquisition + retention + engagement + value_score * 20)::integer,
+        'dateFrom', r.range_from, 'dateTo', r.range_to,
+        'totalCustomers', c.total_customers, 'newCustomers', c.new_customers,
+        'activeCustomers', c.active_customers, 'churnedCustomers', c.churned_customers,
+        'components', jsonb_build_object(
+            'acquisition', round(acquisition, 2), 'retention', round(retention, 2),
+            'engagement', round(engagement, 2), 'valueDistribution', round(value_score * 20, 2)),
+        'valueScore', round(value_score, 4));
+END
+$$;
+COMMENT ON FUNCTION get_customer_health_score() IS
+    'Staff: design 14.1''s customer health score over the last month, 0-100: acquisition (new/total x 100, at most 25) + retention ((1 - churned/total) x 30) + engagement (active/total x 25) + valueScore x 20, valueScore = 1 - Gini of lifetime values. Returns {healthScore, components, ...}.';
+
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA customer_mgmt FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION engagement_score(integer, integer, double precision, double precision, integer, integer),
     churn_risk(integer, integer, double precision, double precision),
@@ -534,7 +1136,13 @@ GRANT EXECUTE ON FUNCTION engagement_score(integer, integer, double precision, d
     rfm_digit(double precision, double precision[])
 TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
 GRANT EXECUTE ON FUNCTION calculate_customer_analytics(text, timestamptz), recalculate_all_analytics(timestamptz, integer),
-    process_analytics_queue(integer)
+    process_analytics_queue(integer), begin_full_recalculation(timestamptz, integer, text, boolean),
+    recalculate_slice(bigint, integer), finish_job_run(bigint, bigint, text), remove_expired_segment_assignments(),
+    schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean)
 TO customer_mgmt_admin;
+REVOKE EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) TO customer_mgmt_admin;
+GRANT EXECUTE ON FUNCTION get_customer_overview(timestamptz, timestamptz), get_customer_health_score()
+TO customer_mgmt_staff, customer_mgmt_admin;
 GRANT EXECUTE ON FUNCTION claim_events(integer, text), mark_events_processed(bigint[])
 TO customer_mgmt_app, customer_mgmt_admin;
