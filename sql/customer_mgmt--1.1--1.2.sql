@@ -790,12 +790,12 @@ DECLARE
     nightly timestamp := ((now() AT TIME ZONE shop_tz)::date + time '02:00') AT TIME ZONE shop_tz AT TIME ZONE cron_tz;
 BEGIN
     RETURN QUERY VALUES
-        ('customer_mgmt.analytics-queue.' || current_database(), '* * * * *',
+        ('customer_mgmt.analytics-queue.' || (current_database()::text COLLATE "default"), '* * * * *',
          'SELECT customer_mgmt.process_analytics_queue(1000)'),
-        ('customer_mgmt.recalculate-all.' || current_database(),
+        ('customer_mgmt.recalculate-all.' || (current_database()::text COLLATE "default"),
          format('%s %s * * *', extract(minute FROM nightly)::integer, extract(hour FROM nightly)::integer),
          'CALL customer_mgmt.recalculate_all_analytics_batched()'),
-        ('customer_mgmt.expire-assignments.' || current_database(), '*/10 * * * *',
+        ('customer_mgmt.expire-assignments.' || (current_database()::text COLLATE "default"), '*/10 * * * *',
          'SELECT customer_mgmt.remove_expired_segment_assignments()');
 END
 $$;
@@ -812,9 +812,11 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = CASE WHEN current_setting('cron.database_name', true) IS NULL
                                 THEN 'pg_cron is not in shared_preload_libraries.'
+                                WHEN current_setting('cron.database_name', true) = current_database()
+                                THEN 'pg_cron is preloaded for this database, but CREATE EXTENSION pg_cron was not run here.'
                                 ELSE format('pg_cron runs in database %s (cron.database_name).',
                                             current_setting('cron.database_name', true)) END,
-                  HINT = 'In that database run the statements of SELECT customer_mgmt.cron_script() (docs/operations.md, "pg_cron").';
+                  HINT = 'Run CREATE EXTENSION pg_cron in the database pg_cron runs in; when that is not this one, run there the statements of SELECT customer_mgmt.cron_script() (docs/operations.md).';
     END IF;
 END
 $$;
@@ -998,7 +1000,7 @@ BEGIN
         SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
                                                      'churnRiskScore', a.churn_risk_score,
                                                      'customerLifetimeValue', a.customer_lifetime_value,
-                                                     'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, now()),
+                                                     'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, r.range_to),
                                                      'segment', a.segment)
                                   ORDER BY a.churn_risk_score DESC, a.customer_lifetime_value DESC, a.customer_id), '[]')
           FROM (SELECT * FROM customer_mgmt.customer_analytics x
@@ -1087,21 +1089,27 @@ $$;
 COMMENT ON FUNCTION get_customer_overview(timestamptz, timestamptz) IS
     'Staff: the customer dashboard of design 14.1 for [date_from, date_to) (default the last 30 days): totals, new/active/churned in the range, segment, lifetime-value and churn-risk distributions, top 10 by value, 20 most at risk, provinces, ages, conversion funnel, monthly retention cohorts.';
 
-CREATE FUNCTION get_customer_health_score() RETURNS jsonb
+CREATE FUNCTION get_customer_health_score(as_of timestamptz DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r record := customer_mgmt.overview_range(now() - interval '1 month', now());
-    c record := customer_mgmt.overview_counts(r.range_from, r.range_to);
-    total numeric := greatest(c.total_customers, 1);
+    r record;
+    c record;
+    total numeric;
     gini numeric;
     acquisition numeric;
     retention numeric;
     engagement numeric;
     value_score numeric;
 BEGIN
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
+    END IF;
+    r := customer_mgmt.overview_range(as_of - interval '1 month', as_of);
+    c := customer_mgmt.overview_counts(r.range_from, r.range_to);
+    total := greatest(c.total_customers, 1);
     -- valueScore = 1 - the Gini coefficient of the lifetime values of the
     -- customers who spent: 1 when value is spread evenly, 0 when one
     -- customer holds it all (docs/analytics.md)
@@ -1125,8 +1133,8 @@ BEGIN
         'valueScore', round(value_score, 4));
 END
 $$;
-COMMENT ON FUNCTION get_customer_health_score() IS
-    'Staff: design 14.1''s customer health score over the last month, 0-100: acquisition (new/total x 100, at most 25) + retention ((1 - churned/total) x 30) + engagement (active/total x 25) + valueScore x 20, valueScore = 1 - Gini of lifetime values. Returns {healthScore, components, ...}.';
+COMMENT ON FUNCTION get_customer_health_score(timestamptz) IS
+    'Staff: design 14.1''s customer health score over the month before as_of (default now), 0-100: acquisition (new/total x 100, at most 25) + retention ((1 - churned/total) x 30) + engagement (active/total x 25) + valueScore x 20, valueScore = 1 - Gini of lifetime values. Returns {healthScore, components, ...}.';
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA customer_mgmt FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION engagement_score(integer, integer, double precision, double precision, integer, integer),
@@ -1142,7 +1150,7 @@ GRANT EXECUTE ON FUNCTION calculate_customer_analytics(text, timestamptz), recal
 TO customer_mgmt_admin;
 REVOKE EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) TO customer_mgmt_admin;
-GRANT EXECUTE ON FUNCTION get_customer_overview(timestamptz, timestamptz), get_customer_health_score()
+GRANT EXECUTE ON FUNCTION get_customer_overview(timestamptz, timestamptz), get_customer_health_score(timestamptz)
 TO customer_mgmt_staff, customer_mgmt_admin;
 GRANT EXECUTE ON FUNCTION claim_events(integer, text), mark_events_processed(bigint[])
 TO customer_mgmt_app, customer_mgmt_admin;
