@@ -6,11 +6,31 @@
 #   bench/run.sh generate [CUSTOMERS]   time the demo-shop generator (default 1,000,000)
 #   bench/run.sh list [SECONDS]         get_customers shapes and get_customer, p50/p95
 #                                       (needs the shop of "generate"; SECONDS per script, default 10)
+#   bench/run.sh recalc                 full recalculation (function and procedure) against the
+#                                       floor, a CREATE TABLE AS of order and session aggregates
+#   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 source "$(dirname "$0")/../scripts/lib.sh"
 
 DATA=$(cm_demo_dir)
 PORT=${CM_DEMO_PORT:-54329}
 DB=customer_mgmt_bench
+
+# The 1,000,000-customer shop of "generate", at the current version.
+bench_shop() {
+    cm_install_packages
+    cm_build_install
+    cm_pg_start "$DATA" "$PORT" customer_mgmt_demo
+    customers=$(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT count(*) FROM customer_mgmt.users WHERE role = 'customer'" 2>/dev/null || echo 0)
+    [[ $customers -ge 1000000 ]] || cm_die "no 1,000,000-customer shop in $DB: run bench/run.sh generate first"
+    cm_psql "$DATA" "$PORT" "$DB" -qc "ALTER EXTENSION customer_mgmt UPDATE"
+}
+
+# Seconds a SQL command takes, measured by the server.
+bench_seconds() {
+    cm_psql "$DATA" "$PORT" "$DB" -qtA -c "SET client_min_messages = warning" \
+        -c "CREATE TEMP TABLE t AS SELECT clock_timestamp() AS t0" -c "$1" \
+        -c "SELECT round(extract(epoch FROM clock_timestamp() - t0)::numeric, 1) FROM t" | tail -n 1
+}
 
 case "${1:-}" in
 generate)
@@ -35,12 +55,7 @@ generate)
     ;;
 list)
     seconds=${2:-10}
-    cm_install_packages
-    cm_build_install
-    cm_pg_start "$DATA" "$PORT" customer_mgmt_demo
-    customers=$(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT count(*) FROM customer_mgmt.users WHERE role = 'customer'" 2>/dev/null || echo 0)
-    [[ $customers -ge 1000000 ]] || cm_die "no 1,000,000-customer shop in $DB: run bench/run.sh generate first"
-    cm_psql "$DATA" "$PORT" "$DB" -qc "ALTER EXTENSION customer_mgmt UPDATE"
+    bench_shop
     if [[ $(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT to_regclass('bench_terms') IS NOT NULL") != t ]]; then
         cm_say "bench fixture (analytics, search terms)"
         cm_psql "$DATA" "$PORT" "$DB" -q -f "$CM_ROOT/bench/list/setup.sql"
@@ -60,7 +75,43 @@ list)
     done
     rm -rf "$logs"
     ;;
+recalc)
+    bench_shop
+    cm_psql "$DATA" "$PORT" "$DB" -qc "VACUUM ANALYZE"
+    floor1=$(bench_seconds "\\i $CM_ROOT/bench/recalc/floor.sql")
+    fn=$(bench_seconds "SELECT customer_mgmt.recalculate_all_analytics()")
+    proc=$(bench_seconds "CALL customer_mgmt.recalculate_all_analytics_batched()")
+    floor2=$(bench_seconds "\\i $CM_ROOT/bench/recalc/floor.sql")
+    cm_psql "$DATA" "$PORT" "$DB" -qc "DROP TABLE bench_floor"
+    awk -v f1="$floor1" -v f2="$floor2" -v fn="$fn" -v p="$proc" 'BEGIN {
+        f = f1 < f2 ? f1 : f2
+        printf "| floor (CREATE TABLE AS, best of 2) | %.1f s | 1.00 |\n", f
+        printf "| recalculate_all_analytics() | %.1f s | %.2f |\n", fn, fn / f
+        printf "| CALL recalculate_all_analytics_batched() | %.1f s | %.2f |\n", p, p / f }'
+    ;;
+orders)
+    seconds=${2:-20}
+    bench_shop
+    cm_psql "$DATA" "$PORT" "$DB" -q -f "$CM_ROOT/bench/orders/setup.sql"
+    tps() {  # tps: order inserts per second over $seconds, two clients
+        cm_as_owner pgbench -n -h "$DATA" -p "$PORT" -c 2 -j 2 -T "$seconds" -f "$CM_ROOT/bench/orders/insert.sql" "$DB" \
+            | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    }
+    events() { cm_psql "$DATA" "$PORT" "$DB" -qc "ALTER TABLE customer_mgmt.orders $1 TRIGGER orders_after_insert"; }
+    # alternate, twice each, so that a drift of the machine hits both
+    events DISABLE; off1=$(tps)
+    events ENABLE; on1=$(tps)
+    events DISABLE; off2=$(tps)
+    events ENABLE; on2=$(tps)
+    cm_psql "$DATA" "$PORT" "$DB" -qc "DELETE FROM customer_mgmt.orders WHERE total_amount = 1234.56" \
+        -c "DELETE FROM customer_mgmt.analytics_queue" -c "DROP TABLE bench_customers" -c "VACUUM ANALYZE customer_mgmt.orders"
+    awk -v a="$off1" -v b="$off2" -v c="$on1" -v d="$on2" 'BEGIN {
+        off = (a + b) / 2; on = (c + d) / 2
+        printf "| without the event triggers | %.0f, %.0f | %.0f |\n", a, b, off
+        printf "| with them | %.0f, %.0f | %.0f |\n", c, d, on
+        printf "| cost (time per insert, with / without) | | %.2f |\n", off / on }'
+    ;;
 *)
-    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS]"
+    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | orders [SECONDS]"
     ;;
 esac

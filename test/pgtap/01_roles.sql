@@ -42,7 +42,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                  AND has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
-                    'get_customers', 'get_customer', 'get_customer_orders'],
+                    'get_customers', 'get_customer', 'get_customer_orders', 'get_customer_overview',
+                    'get_customer_health_score'],
               'staff executes the helpers, the rules and the reads');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
@@ -59,8 +60,12 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
                     'get_customers', 'get_customer', 'get_customer_orders', 'update_customer_status',
                     'calculate_customer_analytics', 'recalculate_all_analytics', 'process_analytics_queue',
-                    'claim_events', 'mark_events_processed'],
-              'admin executes everything of staff and app, set_setting and update_customer_status');
+                    'claim_events', 'mark_events_processed', 'get_customer_overview', 'get_customer_health_score',
+                    'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',
+                    'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script',
+                    -- what the batched procedure, which is not SECURITY DEFINER, calls
+                    'begin_full_recalculation', 'recalculate_slice', 'finish_job_run'],
+              'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT ok(NOT has_function_privilege('customer_mgmt_admin', 'customer_mgmt.generate_demo_shop(integer, bigint, timestamptz)', 'EXECUTE'),
           'the demo generator is for the owner only');
 
