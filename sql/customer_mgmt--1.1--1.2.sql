@@ -554,6 +554,7 @@ DECLARE
     run_id bigint;
     other customer_mgmt.job_runs;
     locked boolean;
+    stale regclass;
 BEGIN
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
@@ -579,6 +580,15 @@ BEGIN
     UPDATE customer_mgmt.job_runs r
        SET status = 'failed', finished_at = clock_timestamp(), error = 'interrupted (its session ended)'
      WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'running';
+    -- a bulk load that autovacuum has not analysed yet would leave the
+    -- planner estimating one row per slice: nested loops, quadratic time
+    FOR stale IN
+        SELECT t.relid::regclass FROM pg_stat_user_tables t
+         WHERE t.schemaname = 'customer_mgmt' AND t.relname IN ('users', 'orders', 'order_items', 'web_sessions')
+           AND (coalesce(t.last_analyze, t.last_autoanalyze) IS NULL OR t.n_mod_since_analyze > t.n_live_tup / 2 + 1000)
+    LOOP
+        EXECUTE format('ANALYZE %s', stale);
+    END LOOP;
     bp := customer_mgmt.compute_rfm_breakpoints(as_of);
     INSERT INTO customer_mgmt.job_runs (job_name, details)
     VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'slicesDone', 0, 'rfmBreakpointsId', bp.id))

@@ -11,11 +11,11 @@ SELECT replace(customer_mgmt.cron_script(true), current_database(), 'DB') AS cro
 -- the batched procedure gives the function's numbers, and logs its run
 -- (on the demo shop of test/sql/demo.sql, which runs before this file)
 SELECT count(*) AS customers FROM customer_mgmt.users WHERE role = 'customer';
-CALL customer_mgmt.recalculate_all_analytics_batched('2026-09-01 00:00+07', 5);
+CALL customer_mgmt.recalculate_all_analytics_batched('2026-01-01 00:00+07', 5);
 SELECT job_name, status, rows_processed, details - 'rfmBreakpointsId' AS details, error
   FROM customer_mgmt.job_runs WHERE job_name LIKE 'recalculate_all%';
 CREATE TABLE batched AS SELECT * FROM customer_mgmt.customer_analytics;
-SELECT customer_mgmt.recalculate_all_analytics('2026-09-01 00:00+07', 3) - 'seconds' - 'jobRunId' AS function_result;
+SELECT customer_mgmt.recalculate_all_analytics('2026-01-01 00:00+07', 3) - 'seconds' - 'jobRunId' AS function_result;
 SELECT count(*) AS customers,
        count(*) FILTER (WHERE to_jsonb(b) - 'updated_at' <> to_jsonb(a) - 'updated_at') AS different
   FROM batched b JOIN customer_mgmt.customer_analytics a USING (customer_id);
@@ -23,9 +23,9 @@ SELECT segment, count(*) FROM customer_mgmt.customer_analytics GROUP BY 1 ORDER 
 DROP TABLE batched;
 
 -- what it refuses
-CALL customer_mgmt.recalculate_all_analytics_batched('2026-09-01 00:00+07', 0);
+CALL customer_mgmt.recalculate_all_analytics_batched('2026-01-01 00:00+07', 0);
 CALL customer_mgmt.recalculate_all_analytics_batched('infinity');
 BEGIN;
-CALL customer_mgmt.recalculate_all_analytics_batched('2026-09-01 00:00+07', 2);
+CALL customer_mgmt.recalculate_all_analytics_batched('2026-01-01 00:00+07', 2);
 ROLLBACK;
 SELECT job_name, status, error FROM customer_mgmt.job_runs WHERE job_name LIKE 'recalculate_all%' ORDER BY id;
