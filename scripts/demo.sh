@@ -33,6 +33,7 @@ start)
     else
         cm_psql "$DATA" "$PORT" "$DB" -qc "ALTER EXTENSION customer_mgmt UPDATE"
     fi
+    cm_psql "$DATA" "$PORT" "$DB" -qtAc "SELECT customer_mgmt.schedule_jobs()" >/dev/null
     cm_psql "$DATA" "$PORT" "$DB" -f "$CM_ROOT/scripts/summary.sql"
     cat <<TXT
 

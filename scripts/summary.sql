@@ -42,3 +42,26 @@ SELECT coalesce(province, '(not given)') AS province, count(*) AS customers
 SELECT e ->> 'fullName' AS full_name, e ->> 'email' AS email, e ->> 'phoneNumber' AS phone, e ->> 'status' AS status
   FROM jsonb_array_elements(customer_mgmt.get_customers(search => 'nguyen van duc', page_size => 5) -> 'data') e;
 SELECT customer_mgmt.get_customers(search => 'nguyen van duc', page_size => 5) - 'data' AS envelope;
+
+\echo 'get_customer_overview(): the last 30 days'
+SELECT o ->> 'totalCustomers' AS total, o ->> 'newCustomers' AS new, o ->> 'activeCustomers' AS active,
+       o ->> 'churnedCustomers' AS churned
+  FROM customer_mgmt.get_customer_overview() o;
+SELECT e ->> 'segment' AS segment, e ->> 'count' AS customers, e ->> 'percentage' AS "%"
+  FROM jsonb_array_elements(customer_mgmt.get_customer_overview() -> 'segmentDistribution') e;
+SELECT e ->> 'stage' AS funnel_stage, e ->> 'count' AS customers, e ->> 'rate' AS rate
+  FROM jsonb_array_elements(customer_mgmt.get_customer_overview() -> 'conversionFunnel') e;
+SELECT e ->> 'fullName' AS top_customer, to_char((e ->> 'customerLifetimeValue')::numeric, 'FM999G999G999G990') AS value_vnd,
+       e ->> 'totalOrders' AS orders, e ->> 'segment' AS segment
+  FROM jsonb_array_elements(customer_mgmt.get_customer_overview() -> 'topCustomers') e LIMIT 3;
+
+\echo 'get_customer_health_score()'
+SELECT h ->> 'healthScore' AS health_score, h -> 'components' AS components, h ->> 'valueScore' AS value_score
+  FROM customer_mgmt.get_customer_health_score() h;
+
+\echo 'get_customer(...) -> ''analytics'' of the most at-risk active customer'
+SELECT jsonb_pretty(customer_mgmt.get_customer(
+           (customer_mgmt.get_customer_overview() -> 'atRiskCustomers' -> 0 ->> 'id')) -> 'analytics') AS analytics;
+
+\echo 'pg_cron jobs (customer_mgmt.schedule_jobs())'
+SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'customer_mgmt.%' ORDER BY jobname;
