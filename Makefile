@@ -11,7 +11,8 @@ OBJS = \
 	src/searchkey.o \
 	src/phone.o \
 	src/demo.o \
-	src/scoring.o
+	src/scoring.o \
+	src/preferences.o
 
 # sql/customer_mgmt.sql is the 1.0 base script (frozen since 1.0 was
 # released); later versions are reached through upgrade scripts, as pg_cron

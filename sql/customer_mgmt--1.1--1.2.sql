@@ -46,6 +46,29 @@ CREATE FUNCTION rfm_digit(value double precision, breakpoints double precision[]
 COMMENT ON FUNCTION rfm_digit(double precision, double precision[]) IS
     '1 + the number of the four quintile breakpoints that value exceeds (5 = best fifth); pass minus the days for recency.';
 
+-- Purchase preferences of a customer (src/preferences.c)
+CREATE FUNCTION preferences_accum(state internal, order_id uuid, category text, brand text, unit_price_cents bigint,
+                                  quantity integer)
+    RETURNS internal
+    AS 'MODULE_PATHNAME', 'cm_preferences_accum'
+    LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION preferences_accum(internal, uuid, text, text, bigint, integer) IS
+    'Internal: transition function of purchase_preferences.';
+CREATE FUNCTION preferences_final(state internal) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'cm_preferences_final'
+    LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION preferences_final(internal) IS 'Internal: final function of purchase_preferences.';
+CREATE AGGREGATE purchase_preferences(order_id uuid, category text, brand text, unit_price_cents bigint, quantity integer) (
+    SFUNC = preferences_accum,
+    STYPE = internal,
+    SSPACE = 1024,
+    FINALFUNC = preferences_final,
+    FINALFUNC_MODIFY = READ_WRITE,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE purchase_preferences(uuid, text, text, bigint, integer) IS
+    'Favourite categories and brands (top 3 by distinct orders, then spend, then name bytewise) and preferred price range (25th/50th/75th discrete percentile of unit prices) of order lines: {"favoriteCategories", "favoriteBrands", "preferredPriceRange"}.';
+
 -------------------------------------------------------------------------------
 -- RFM breakpoints of the last full recalculation
 -------------------------------------------------------------------------------
@@ -89,54 +112,26 @@ AS $$
           FROM customer_mgmt.web_sessions w
          WHERE w.customer_id BETWEEN lo AND hi AND w.started_at <= as_of
          GROUP BY w.customer_id),
-    it AS MATERIALIZED (
-        SELECT o.customer_id, o.id AS order_id, i.category, i.brand, i.unit_price, i.unit_price * i.quantity AS amount
+    -- favourites and price range in one pass over the lines (src/preferences.c)
+    pref AS (
+        SELECT o.customer_id,
+               customer_mgmt.purchase_preferences(o.id, i.category, i.brand, (i.unit_price * 100)::bigint, i.quantity) AS j
           FROM customer_mgmt.orders o
           JOIN customer_mgmt.order_items i ON i.order_id = o.id
-         WHERE o.customer_id BETWEEN lo AND hi AND o.status = 'completed' AND o.order_date <= as_of),
-    cat AS (
-        SELECT x.customer_id,
-               jsonb_agg(jsonb_build_object('category', x.category, 'orderCount', x.n, 'totalSpent', x.spent)
-                         ORDER BY x.rk) AS j
-          FROM (SELECT it.customer_id, it.category, count(DISTINCT it.order_id)::integer AS n, sum(it.amount) AS spent,
-                       row_number() OVER (PARTITION BY it.customer_id
-                                          ORDER BY count(DISTINCT it.order_id) DESC, sum(it.amount) DESC, it.category) AS rk
-                  FROM it WHERE it.category IS NOT NULL
-                 GROUP BY it.customer_id, it.category) x
-         WHERE x.rk <= 3
-         GROUP BY x.customer_id),
-    br AS (
-        SELECT x.customer_id,
-               jsonb_agg(jsonb_build_object('brand', x.brand, 'orderCount', x.n, 'totalSpent', x.spent)
-                         ORDER BY x.rk) AS j
-          FROM (SELECT it.customer_id, it.brand, count(DISTINCT it.order_id)::integer AS n, sum(it.amount) AS spent,
-                       row_number() OVER (PARTITION BY it.customer_id
-                                          ORDER BY count(DISTINCT it.order_id) DESC, sum(it.amount) DESC, it.brand) AS rk
-                  FROM it WHERE it.brand IS NOT NULL
-                 GROUP BY it.customer_id, it.brand) x
-         WHERE x.rk <= 3
-         GROUP BY x.customer_id),
-    pr AS (
-        SELECT it.customer_id,
-               jsonb_build_object(
-                   'min', percentile_disc(0.25) WITHIN GROUP (ORDER BY it.unit_price),
-                   'median', percentile_disc(0.5) WITHIN GROUP (ORDER BY it.unit_price),
-                   'max', percentile_disc(0.75) WITHIN GROUP (ORDER BY it.unit_price),
-                   'currency', 'VND') AS j
-          FROM it GROUP BY it.customer_id)
+         WHERE o.customer_id BETWEEN lo AND hi AND o.status = 'completed' AND o.order_date <= as_of
+         GROUP BY o.customer_id)
     SELECT u.id, coalesce(o.n, 0), coalesce(o.spent, 0), o.last,
            coalesce(s.n, 0), coalesce(s.pv, 0), coalesce(s.duration, 0), coalesce(s.bounce, 0), coalesce(s.conversion, 0),
-           coalesce(cat.j, '[]'), coalesce(br.j, '[]'), pr.j
+           coalesce(pref.j -> 'favoriteCategories', '[]'), coalesce(pref.j -> 'favoriteBrands', '[]'),
+           pref.j -> 'preferredPriceRange'
       FROM customer_mgmt.users u
       LEFT JOIN o ON o.customer_id = u.id
       LEFT JOIN s ON s.customer_id = u.id
-      LEFT JOIN cat ON cat.customer_id = u.id
-      LEFT JOIN br ON br.customer_id = u.id
-      LEFT JOIN pr ON pr.customer_id = u.id
+      LEFT JOIN pref ON pref.customer_id = u.id
      WHERE u.role = 'customer' AND u.id BETWEEN lo AND hi
 $$;
 COMMENT ON FUNCTION customer_stats(timestamptz, uuid, uuid) IS
-    'Order, session and preference statistics of the customers with ids in [lo, hi] as of a time (completed orders only; preferred price range = interquartile range of item prices).';
+    'Order, session and preference statistics of the customers with ids in [lo, hi] as of a time (completed orders only; preferences by purchase_preferences).';
 
 -- The RFM breakpoints as of a time, from the completed orders of every
 -- customer who has one; stored, and returned.

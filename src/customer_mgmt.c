@@ -9,6 +9,7 @@
  *	  phone.c		Vietnamese phone number normalisation
  *	  demo.c		deterministic data of the demo shop
  *	  scoring.c		engagement, churn risk, lifecycle segment, RFM digits
+ *	  preferences.c	favourite categories and brands, preferred price range
  *
  * Everything else (tables, API functions, roles) is SQL in sql/.
  *

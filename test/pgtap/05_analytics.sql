@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(65);
+SELECT plan(69);
 
 -- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
@@ -83,6 +83,63 @@ SELECT is_empty($$SELECT customer_id FROM batch b JOIN customer_mgmt.customer_an
                 'per customer and for everyone: identical analytics for all 600');
 SELECT set_eq($$SELECT customer_id, type, priority FROM customer_mgmt.customer_insights$$,
               $$SELECT customer_id, type, priority FROM batch_insights$$, 'and identical insights');
+
+-- the preference aggregate (src/preferences.c) gives what ranking and
+-- percentile_disc give in SQL
+SELECT is_empty($$
+    WITH it AS (
+        SELECT o.customer_id, o.id AS order_id, i.category COLLATE "C" AS category, i.brand COLLATE "C" AS brand,
+               i.unit_price, i.unit_price * i.quantity AS amount
+          FROM customer_mgmt.orders o JOIN customer_mgmt.order_items i ON i.order_id = o.id
+         WHERE o.status = 'completed' AND o.order_date <= '2026-08-01 00:00+07'),
+    cat AS (
+        SELECT x.customer_id, jsonb_agg(jsonb_build_object('category', x.category, 'orderCount', x.n, 'totalSpent', x.spent)
+                                        ORDER BY x.rk) AS j
+          FROM (SELECT customer_id, category, count(DISTINCT order_id)::int AS n, sum(amount) AS spent,
+                       row_number() OVER (PARTITION BY customer_id
+                                          ORDER BY count(DISTINCT order_id) DESC, sum(amount) DESC, category) AS rk
+                  FROM it WHERE category IS NOT NULL GROUP BY customer_id, category) x
+         WHERE x.rk <= 3 GROUP BY x.customer_id),
+    br AS (
+        SELECT x.customer_id, jsonb_agg(jsonb_build_object('brand', x.brand, 'orderCount', x.n, 'totalSpent', x.spent)
+                                        ORDER BY x.rk) AS j
+          FROM (SELECT customer_id, brand, count(DISTINCT order_id)::int AS n, sum(amount) AS spent,
+                       row_number() OVER (PARTITION BY customer_id
+                                          ORDER BY count(DISTINCT order_id) DESC, sum(amount) DESC, brand) AS rk
+                  FROM it WHERE brand IS NOT NULL GROUP BY customer_id, brand) x
+         WHERE x.rk <= 3 GROUP BY x.customer_id),
+    pr AS (
+        SELECT customer_id, jsonb_build_object('min', percentile_disc(0.25) WITHIN GROUP (ORDER BY unit_price),
+                                               'median', percentile_disc(0.5) WITHIN GROUP (ORDER BY unit_price),
+                                               'max', percentile_disc(0.75) WITHIN GROUP (ORDER BY unit_price),
+                                               'currency', 'VND') AS j
+          FROM it GROUP BY customer_id)
+    SELECT a.customer_id FROM customer_mgmt.customer_analytics a
+      LEFT JOIN cat ON cat.customer_id = a.customer_id
+      LEFT JOIN br ON br.customer_id = a.customer_id
+      LEFT JOIN pr ON pr.customer_id = a.customer_id
+     WHERE a.favorite_categories IS DISTINCT FROM coalesce(cat.j, '[]')
+        OR a.favorite_brands IS DISTINCT FROM coalesce(br.j, '[]')
+        OR a.preferred_price_range IS DISTINCT FROM pr.j$$,
+    'favourites and price range: the same as ranking and percentile_disc in SQL, for all 600');
+SELECT is(customer_mgmt.purchase_preferences(o::uuid, c, b, p, q),
+          '{"favoriteCategories": [{"category": "Áo", "orderCount": 2, "totalSpent": 4.00},
+                                   {"category": "Giày", "orderCount": 1, "totalSpent": 90.00},
+                                   {"category": "Kính", "orderCount": 1, "totalSpent": 5.00}],
+            "favoriteBrands": [{"brand": "\"Quote\"", "orderCount": 2, "totalSpent": 3.00}],
+            "preferredPriceRange": {"min": 1.00, "median": 5.00, "max": 30.00, "currency": "VND"}}'::jsonb,
+          'two lines of one order count one order; ties by spend, then name; NULL names skipped')
+  FROM (VALUES ('00000000-0000-4000-8000-000000000001', 'Áo', '"Quote"', 100::bigint, 1),
+               ('00000000-0000-4000-8000-000000000001', 'Áo', NULL, 100, 1),
+               ('00000000-0000-4000-8000-000000000002', 'Áo', '"Quote"', 200, 1),
+               ('00000000-0000-4000-8000-000000000002', 'Giày', NULL, 3000, 3),
+               ('00000000-0000-4000-8000-000000000003', 'Mũ', NULL, 500, 1),
+               ('00000000-0000-4000-8000-000000000003', 'Kính', NULL, 500, 1),
+               ('00000000-0000-4000-8000-000000000003', NULL, NULL, 5000, 1)) AS t(o, c, b, p, q);
+SELECT throws_ok($$SELECT customer_mgmt.purchase_preferences(gen_random_uuid(), 'x', 'y', -1, 1)$$, '22023', NULL,
+                 'a negative price is refused');
+SELECT throws_ok($$SELECT customer_mgmt.purchase_preferences(gen_random_uuid(), 'x', 'y', 9223372036854775807, 2)$$, '22003', NULL,
+                 'an amount out of range is an error, not a wrong sum');
 
 -- what was computed agrees with the rows it came from
 SELECT is_empty($$SELECT a.customer_id FROM customer_mgmt.customer_analytics a
