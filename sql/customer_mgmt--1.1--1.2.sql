@@ -58,12 +58,28 @@ CREATE FUNCTION preferences_final(state internal) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'cm_preferences_final'
     LANGUAGE C PARALLEL SAFE;
 COMMENT ON FUNCTION preferences_final(internal) IS 'Internal: final function of purchase_preferences.';
+CREATE FUNCTION preferences_combine(state internal, other internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cm_preferences_combine'
+    LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION preferences_combine(internal, internal) IS
+    'Internal: combine function of purchase_preferences (parallel aggregation; an order split between workers counts once).';
+CREATE FUNCTION preferences_serialize(state internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'cm_preferences_serialize'
+    LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION preferences_serialize(internal) IS 'Internal: serialisation function of purchase_preferences.';
+CREATE FUNCTION preferences_deserialize(data bytea, state internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cm_preferences_deserialize'
+    LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION preferences_deserialize(bytea, internal) IS 'Internal: deserialisation function of purchase_preferences.';
 CREATE AGGREGATE purchase_preferences(order_id uuid, category text, brand text, unit_price_cents bigint, quantity integer) (
     SFUNC = preferences_accum,
     STYPE = internal,
     SSPACE = 1024,
     FINALFUNC = preferences_final,
     FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = preferences_combine,
+    SERIALFUNC = preferences_serialize,
+    DESERIALFUNC = preferences_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE purchase_preferences(uuid, text, text, bigint, integer) IS

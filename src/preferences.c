@@ -32,6 +32,7 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -39,6 +40,9 @@
 
 PG_FUNCTION_INFO_V1(cm_preferences_accum);
 PG_FUNCTION_INFO_V1(cm_preferences_final);
+PG_FUNCTION_INFO_V1(cm_preferences_combine);
+PG_FUNCTION_INFO_V1(cm_preferences_serialize);
+PG_FUNCTION_INFO_V1(cm_preferences_deserialize);
 
 #define FAVOURITES	3
 
@@ -78,41 +82,49 @@ overflow(const char *name, int len)
 			 errhint("Check the unit prices and quantities of the customer's order lines.")));
 }
 
-/* Count a line into the entry of its name, creating the entry. */
-static void
-pref_add(PrefList *list, const char *name, int len, const pg_uuid_t *order,
-		 int64 amount)
+/* The entry of a name, created when it is new. */
+static PrefEntry *
+pref_entry(PrefList *list, const char *name, int len)
 {
-	PrefEntry  *e = NULL;
+	PrefEntry  *e;
 	int			i;
 
 	for (i = 0; i < list->n; i++)
 	{
 		if (strncmp(list->entries[i].name, name, len) == 0 &&
 			list->entries[i].name[len] == '\0')
-		{
-			e = &list->entries[i];
-			break;
-		}
+			return &list->entries[i];
 	}
-	if (e == NULL)
+	if (list->n == list->alloc)
 	{
-		if (list->n == list->alloc)
-		{
-			list->alloc = list->alloc == 0 ? 8 : list->alloc * 2;
-			list->entries = list->entries == NULL
-				? palloc(sizeof(PrefEntry) * list->alloc)
-				: repalloc(list->entries, sizeof(PrefEntry) * list->alloc);
-		}
-		e = &list->entries[list->n++];
-		e->name = pnstrdup(name, len);
-		e->spent_cents = 0;
-		e->norders = 0;
-		e->orders_alloc = 4;
-		e->orders = palloc(sizeof(pg_uuid_t) * e->orders_alloc);
+		list->alloc = list->alloc == 0 ? 8 : list->alloc * 2;
+		list->entries = list->entries == NULL
+			? palloc(sizeof(PrefEntry) * list->alloc)
+			: repalloc(list->entries, sizeof(PrefEntry) * list->alloc);
 	}
+	e = &list->entries[list->n++];
+	e->name = pnstrdup(name, len);
+	e->spent_cents = 0;
+	e->norders = 0;
+	e->orders_alloc = 4;
+	e->orders = palloc(sizeof(pg_uuid_t) * e->orders_alloc);
+	return e;
+}
+
+/* Count spend into an entry. */
+static void
+pref_spend(PrefEntry *e, int64 amount)
+{
 	if (pg_add_s64_overflow(e->spent_cents, amount, &e->spent_cents))
-		overflow(name, len);
+		overflow(e->name, strlen(e->name));
+}
+
+/* Count an order into an entry, once. */
+static void
+pref_order(PrefEntry *e, const pg_uuid_t *order)
+{
+	int			i;
+
 	for (i = 0; i < e->norders; i++)
 	{
 		if (memcmp(&e->orders[i], order, sizeof(pg_uuid_t)) == 0)
@@ -124,6 +136,29 @@ pref_add(PrefList *list, const char *name, int len, const pg_uuid_t *order,
 		e->orders = repalloc(e->orders, sizeof(pg_uuid_t) * e->orders_alloc);
 	}
 	e->orders[e->norders++] = *order;
+}
+
+/* Count a line into the entry of its name. */
+static void
+pref_line(PrefList *list, text *name, const pg_uuid_t *order, int64 amount)
+{
+	PrefEntry  *e = pref_entry(list, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+
+	pref_spend(e, amount);
+	pref_order(e, order);
+}
+
+static void
+pref_add_price(PrefState *state, int64 price)
+{
+	if (state->nprices == state->prices_alloc)
+	{
+		state->prices_alloc = state->prices_alloc == 0 ? 16 : state->prices_alloc * 2;
+		state->prices = state->prices == NULL
+			? palloc(sizeof(int64) * state->prices_alloc)
+			: repalloc(state->prices, sizeof(int64) * state->prices_alloc);
+	}
+	state->prices[state->nprices++] = price;
 }
 
 Datum
@@ -167,27 +202,149 @@ cm_preferences_accum(PG_FUNCTION_ARGS)
 	if (state == NULL)
 		state = palloc0(sizeof(PrefState));
 	if (!PG_ARGISNULL(2))
-	{
-		text	   *t = PG_GETARG_TEXT_PP(2);
-
-		pref_add(&state->categories, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), order, amount);
-	}
+		pref_line(&state->categories, PG_GETARG_TEXT_PP(2), order, amount);
 	if (!PG_ARGISNULL(3))
-	{
-		text	   *t = PG_GETARG_TEXT_PP(3);
-
-		pref_add(&state->brands, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), order, amount);
-	}
-	if (state->nprices == state->prices_alloc)
-	{
-		state->prices_alloc = state->prices_alloc == 0 ? 16 : state->prices_alloc * 2;
-		state->prices = state->prices == NULL
-			? palloc(sizeof(int64) * state->prices_alloc)
-			: repalloc(state->prices, sizeof(int64) * state->prices_alloc);
-	}
-	state->prices[state->nprices++] = price;
+		pref_line(&state->brands, PG_GETARG_TEXT_PP(3), order, amount);
+	pref_add_price(state, price);
 	MemoryContextSwitchTo(oldcontext);
 
+	PG_RETURN_POINTER(state);
+}
+
+/*
+ * Parallel aggregation: workers aggregate parts of the lines and the leader
+ * combines their states.  A customer's order may be split between workers,
+ * so the order ids travel with the states and are counted once.
+ */
+static void
+pref_merge_list(PrefList *into, const PrefList *from)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < from->n; i++)
+	{
+		const PrefEntry *f = &from->entries[i];
+		PrefEntry  *e = pref_entry(into, f->name, strlen(f->name));
+
+		pref_spend(e, f->spent_cents);
+		for (j = 0; j < f->norders; j++)
+			pref_order(e, &f->orders[j]);
+	}
+}
+
+Datum
+cm_preferences_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	MemoryContext oldcontext;
+	PrefState  *into;
+	PrefState  *from;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "purchase_preferences combine function called in a non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	from = (PrefState *) PG_GETARG_POINTER(1);
+
+	oldcontext = MemoryContextSwitchTo(aggcontext);
+	into = PG_ARGISNULL(0) ? palloc0(sizeof(PrefState)) : (PrefState *) PG_GETARG_POINTER(0);
+	pref_merge_list(&into->categories, &from->categories);
+	pref_merge_list(&into->brands, &from->brands);
+	for (i = 0; i < from->nprices; i++)
+		pref_add_price(into, from->prices[i]);
+	MemoryContextSwitchTo(oldcontext);
+
+	PG_RETURN_POINTER(into);
+}
+
+static void
+pref_send_list(StringInfo buf, const PrefList *list)
+{
+	int			i;
+
+	pq_sendint32(buf, list->n);
+	for (i = 0; i < list->n; i++)
+	{
+		const PrefEntry *e = &list->entries[i];
+		int			len = strlen(e->name);
+
+		pq_sendint32(buf, len);
+		pq_sendbytes(buf, e->name, len);
+		pq_sendint64(buf, e->spent_cents);
+		pq_sendint32(buf, e->norders);
+		pq_sendbytes(buf, (const char *) e->orders, sizeof(pg_uuid_t) * e->norders);
+	}
+}
+
+Datum
+cm_preferences_serialize(PG_FUNCTION_ARGS)
+{
+	PrefState  *state = (PrefState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+	int			i;
+
+	pq_begintypsend(&buf);
+	pref_send_list(&buf, &state->categories);
+	pref_send_list(&buf, &state->brands);
+	pq_sendint32(&buf, state->nprices);
+	for (i = 0; i < state->nprices; i++)
+		pq_sendint64(&buf, state->prices[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+static void
+pref_recv_list(StringInfo buf, PrefList *list)
+{
+	int			n = pq_getmsgint(buf, 4);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int			len = pq_getmsgint(buf, 4);
+		const char *name = pq_getmsgbytes(buf, len);
+		PrefEntry  *e = pref_entry(list, name, len);
+		int			norders;
+
+		e->spent_cents = pq_getmsgint64(buf);
+		norders = pq_getmsgint(buf, 4);
+		if (norders > e->orders_alloc)
+		{
+			e->orders_alloc = norders;
+			e->orders = repalloc(e->orders, sizeof(pg_uuid_t) * norders);
+		}
+		memcpy(e->orders, pq_getmsgbytes(buf, sizeof(pg_uuid_t) * norders), sizeof(pg_uuid_t) * norders);
+		e->norders = norders;
+	}
+}
+
+Datum
+cm_preferences_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	PrefState  *state;
+	int			n,
+				i;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "purchase_preferences deserialize function called in a non-aggregate context");
+	buf.data = VARDATA_ANY(data);
+	buf.len = VARSIZE_ANY_EXHDR(data);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	state = palloc0(sizeof(PrefState));
+	pref_recv_list(&buf, &state->categories);
+	pref_recv_list(&buf, &state->brands);
+	n = pq_getmsgint(&buf, 4);
+	for (i = 0; i < n; i++)
+		pref_add_price(state, pq_getmsgint64(&buf));
+	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(state);
 }
 

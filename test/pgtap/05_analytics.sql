@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(69);
+SELECT plan(71);
 
 -- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
@@ -136,6 +136,29 @@ SELECT is(customer_mgmt.purchase_preferences(o::uuid, c, b, p, q),
                ('00000000-0000-4000-8000-000000000003', 'Mũ', NULL, 500, 1),
                ('00000000-0000-4000-8000-000000000003', 'Kính', NULL, 500, 1),
                ('00000000-0000-4000-8000-000000000003', NULL, NULL, 5000, 1)) AS t(o, c, b, p, q);
+-- and the same in parallel: workers aggregate parts, the leader combines
+-- (orders split between workers count once)
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL enable_sort = off;
+ANALYZE customer_mgmt.orders, customer_mgmt.order_items;
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN ' || query LOOP plan := plan || line || E'\n'; END LOOP;
+    RETURN plan;
+END $$;
+\set parallel_query 'SELECT o.customer_id, customer_mgmt.purchase_preferences(o.id, i.category, i.brand, (i.unit_price * 100)::bigint, i.quantity) AS j FROM customer_mgmt.orders o JOIN customer_mgmt.order_items i ON i.order_id = o.id WHERE o.status = ''completed'' AND o.order_date <= ''2026-08-01 00:00+07'' GROUP BY o.customer_id'
+SELECT matches(pg_temp.plan_of(:'parallel_query'), 'Partial .*Aggregate', 'the planner aggregates in parallel');
+SELECT is_empty(format($$SELECT p.customer_id FROM (%s) p JOIN customer_mgmt.customer_analytics a USING (customer_id)
+                        WHERE a.favorite_categories IS DISTINCT FROM p.j -> 'favoriteCategories'
+                           OR a.favorite_brands IS DISTINCT FROM p.j -> 'favoriteBrands'
+                           OR a.preferred_price_range IS DISTINCT FROM p.j -> 'preferredPriceRange'$$, :'parallel_query'),
+                'in parallel, the same preferences');
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET enable_sort;
 SELECT throws_ok($$SELECT customer_mgmt.purchase_preferences(gen_random_uuid(), 'x', 'y', -1, 1)$$, '22023', NULL,
                  'a negative price is refused');
 SELECT throws_ok($$SELECT customer_mgmt.purchase_preferences(gen_random_uuid(), 'x', 'y', 9223372036854775807, 2)$$, '22003', NULL,
