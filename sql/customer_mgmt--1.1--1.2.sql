@@ -46,6 +46,19 @@ CREATE FUNCTION rfm_digit(value double precision, breakpoints double precision[]
 COMMENT ON FUNCTION rfm_digit(double precision, double precision[]) IS
     '1 + the number of the four quintile breakpoints that value exceeds (5 = best fifth); pass minus the days for recency.';
 
+CREATE FUNCTION insights(total_spent double precision, churn_risk double precision, total_orders integer,
+                         days_since_last_order integer,
+                         high_value_min_spent double precision DEFAULT 10000000,
+                         churn_risk_min double precision DEFAULT 0.7,
+                         loyal_min_orders integer DEFAULT 5,
+                         loyal_max_days integer DEFAULT 30)
+    RETURNS TABLE (type text, title text, description text, priority text, action_recommendation text)
+    AS 'MODULE_PATHNAME', 'cm_insights'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 3;
+COMMENT ON FUNCTION insights(double precision, double precision, integer, integer, double precision, double precision,
+                             integer, integer) IS
+    'The insights of design 6.2 that hold: high_value (spent above the threshold, priority high), churn_risk (risk above it, critical), loyal (more orders and fewer days since the last than the thresholds, medium), with title, description and action recommendation.';
+
 -- Purchase preferences of a customer (src/preferences.c)
 CREATE FUNCTION preferences_accum(state internal, order_id uuid, category text, brand text, unit_price_cents bigint,
                                   quantity integer)
@@ -270,20 +283,12 @@ BEGIN
     -- when an insight holds)
     WITH want AS MATERIALIZED (
         SELECT a.customer_id, r.type::customer_mgmt.insight_type AS type, r.title, r.description,
-               r.priority::customer_mgmt.note_priority AS priority, r.action
+               r.priority::customer_mgmt.note_priority AS priority, r.action_recommendation AS action
           FROM customer_mgmt.customer_analytics a
-         CROSS JOIN LATERAL (VALUES
-               ('high_value', 'High Value Customer', 'This customer has high lifetime value', 'high',
-                'Consider VIP treatment and exclusive offers',
-                a.total_spent > high_value_min),
-               ('churn_risk', 'High Churn Risk', 'Customer shows signs of potential churn', 'critical',
-                'Reach out with retention campaign',
-                a.churn_risk_score > churn_insight_min),
-               ('loyal', 'Loyal Customer', 'Consistent purchase behavior', 'medium',
-                'Offer loyalty rewards program',
-                a.total_orders > loyal_insight_orders AND a.days_since_last_order < loyal_insight_days))
-               AS r(type, title, description, priority, action, applies)
-         WHERE a.customer_id BETWEEN lo AND hi AND r.applies),
+         CROSS JOIN LATERAL customer_mgmt.insights(a.total_spent::float8, a.churn_risk_score::float8, a.total_orders,
+                                                   a.days_since_last_order, high_value_min::float8,
+                                                   churn_insight_min::float8, loyal_insight_orders, loyal_insight_days) r
+         WHERE a.customer_id BETWEEN lo AND hi),
     gone AS (
         DELETE FROM customer_mgmt.customer_insights i
          WHERE i.customer_id BETWEEN lo AND hi
@@ -1189,7 +1194,8 @@ GRANT EXECUTE ON FUNCTION engagement_score(integer, integer, double precision, d
     churn_risk(integer, integer, double precision, double precision),
     lifecycle_segment(double precision, double precision, integer, integer, double precision, double precision,
                       integer, integer, double precision, integer, integer),
-    rfm_digit(double precision, double precision[])
+    rfm_digit(double precision, double precision[]),
+    insights(double precision, double precision, integer, integer, double precision, double precision, integer, integer)
 TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
 GRANT EXECUTE ON FUNCTION calculate_customer_analytics(text, timestamptz), recalculate_all_analytics(timestamptz, integer),
     process_analytics_queue(integer), begin_full_recalculation(timestamptz, integer, text, boolean),

@@ -2,7 +2,8 @@
  *
  * scoring.c
  *	  The business rules of customer analytics (design sections 6.2, 8.1):
- *	  engagement score, churn risk, lifecycle segment and RFM digits.
+ *	  engagement score, churn risk, lifecycle segment, RFM digits and the
+ *	  customer insights.
  *
  * Each rule is a pure function of its arguments, exposed to SQL as an
  * IMMUTABLE PARALLEL SAFE function, so that the per-customer calculation
@@ -19,6 +20,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
@@ -26,6 +28,7 @@ PG_FUNCTION_INFO_V1(cm_engagement_score);
 PG_FUNCTION_INFO_V1(cm_churn_risk);
 PG_FUNCTION_INFO_V1(cm_lifecycle_segment);
 PG_FUNCTION_INFO_V1(cm_rfm_digit);
+PG_FUNCTION_INFO_V1(cm_insights);
 
 /* engagement: weights of design section 8.1 (ENGAGEMENT_SCORE_WEIGHTS) */
 #define W_RECENCY	0.3
@@ -233,4 +236,81 @@ cm_rfm_digit(PG_FUNCTION_ARGS)
 			digit++;
 	}
 	PG_RETURN_INT32(digit);
+}
+
+/*
+ * customer_mgmt.insights(total_spent, churn_risk, total_orders,
+ *		days_since_last_order, high_value_min_spent, churn_risk_min,
+ *		loyal_min_orders, loyal_max_days) returns table (type, title,
+ *		description, priority, action_recommendation)
+ *
+ * The insights of design section 6.2 that hold for a customer, each with
+ * the design's title, description, priority and recommended action:
+ * high value (spend above the threshold), churn risk (risk above it),
+ * loyal (more orders than the threshold and fewer days since the last
+ * order; a customer who never ordered is not loyal).
+ */
+typedef struct InsightDef
+{
+	const char *type;
+	const char *title;
+	const char *description;
+	const char *priority;
+	const char *action;
+} InsightDef;
+
+static const InsightDef insight_defs[] = {
+	{"high_value", "High Value Customer", "This customer has high lifetime value", "high",
+	"Consider VIP treatment and exclusive offers"},
+	{"churn_risk", "High Churn Risk", "Customer shows signs of potential churn", "critical",
+	"Reach out with retention campaign"},
+	{"loyal", "Loyal Customer", "Consistent purchase behavior", "medium",
+	"Offer loyalty rewards program"},
+};
+
+static const char *const insight_thresholds[] = {
+	"high_value_min_spent", "churn_risk_min", "loyal_min_orders", "loyal_max_days"
+};
+
+Datum
+cm_insights(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	double		spent = PG_ARGISNULL(0) ? 0.0 : PG_GETARG_FLOAT8(0);
+	double		churn = PG_ARGISNULL(1) ? 0.0 : PG_GETARG_FLOAT8(1);
+	int32		orders = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+	bool		has_days = !PG_ARGISNULL(3);
+	int32		days = has_days ? PG_GETARG_INT32(3) : 0;
+	bool		holds[lengthof(insight_defs)];
+	int			i;
+
+	for (i = 0; i < (int) lengthof(insight_thresholds); i++)
+	{
+		if (PG_ARGISNULL(4 + i))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid %s: must not be NULL", insight_thresholds[i]),
+					 errdetail("Field \"%s\" must not be NULL.", insight_thresholds[i]),
+					 errhint("Pass the threshold, or leave it out for the design's default.")));
+	}
+	holds[0] = spent > PG_GETARG_FLOAT8(4);
+	holds[1] = churn > PG_GETARG_FLOAT8(5);
+	holds[2] = orders > PG_GETARG_INT32(6) && has_days && days < PG_GETARG_INT32(7);
+
+	SetSingleFuncCall(fcinfo, 0);
+	for (i = 0; i < (int) lengthof(insight_defs); i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (!holds[i])
+			continue;
+		values[0] = CStringGetTextDatum(insight_defs[i].type);
+		values[1] = CStringGetTextDatum(insight_defs[i].title);
+		values[2] = CStringGetTextDatum(insight_defs[i].description);
+		values[3] = CStringGetTextDatum(insight_defs[i].priority);
+		values[4] = CStringGetTextDatum(insight_defs[i].action);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

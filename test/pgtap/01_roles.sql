@@ -41,14 +41,14 @@ SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
-                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
+                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
                     'get_customers', 'get_customer', 'get_customer_orders', 'get_customer_overview',
                     'get_customer_health_score'],
               'staff executes the helpers, the rules and the reads');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
-                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
+                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login', 'claim_events', 'mark_events_processed'],
               'app executes the helpers, the rules, the ingestion API and the outbox');
@@ -57,7 +57,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login', 'set_setting',
-                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit',
+                    'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
                     'get_customers', 'get_customer', 'get_customer_orders', 'update_customer_status',
                     'calculate_customer_analytics', 'recalculate_all_analytics', 'process_analytics_queue',
                     'claim_events', 'mark_events_processed', 'get_customer_overview', 'get_customer_health_score',

@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(71);
+SELECT plan(83);
 
 -- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
@@ -57,6 +57,32 @@ SELECT is(customer_mgmt.engagement_score(NULL, 0, 50000000, 0, 0, 0)::numeric(3,
 SELECT is(customer_mgmt.engagement_score(NULL, 0, 0, 1, 300, 5)::numeric(3,2), 0.00, 'sessions that all bounce count 0');
 SELECT is(customer_mgmt.engagement_score(NULL, 0, 0, 0.5, 150, 5)::numeric(3,2), 0.05, 'session: (1 - bounce) x duration / 5 min');
 SELECT ok(customer_mgmt.engagement_score(NULL, 0, 10000000, 0, 0, 0) BETWEEN 0.14 AND 0.17, 'monetary is logarithmic: 10M is about 0.77 of 50M');
+
+-- insights, design 6.2: (spent, churn, orders, days) -> the types that hold
+SELECT is(ARRAY(SELECT type FROM customer_mgmt.insights(s, c, o, d)), want,
+          format('insights(spent %s, churn %s, orders %s, days %s) = %s', s, c, o, d, want))
+  FROM (VALUES (10000000::float8, 0.5::float8, 2, 10, '{}'::text[]),       -- 10M is not > 10M
+               (10000000.01, 0.5, 2, 10, '{high_value}'),
+               (100, 0.70, 2, 10, '{}'),                                    -- 0.7 is not > 0.7
+               (100, 0.71, 2, 10, '{churn_risk}'),
+               (100, 0.1, 5, 10, '{}'),                                     -- exactly 5 orders is not > 5
+               (100, 0.1, 6, 29, '{loyal}'),
+               (100, 0.1, 6, 30, '{}'),                                     -- 30 days is not < 30
+               (100, 0.1, 6, NULL, '{}'),                                   -- no order: not loyal
+               (60000000, 0.9, 9, 1, '{high_value,churn_risk,loyal}')) AS t(s, c, o, d, want);
+SELECT results_eq($$SELECT type, title, description, priority, action_recommendation
+                      FROM customer_mgmt.insights(20000000, 0.75, 6, 3) ORDER BY type$$,
+                  $$VALUES ('churn_risk', 'High Churn Risk', 'Customer shows signs of potential churn', 'critical',
+                            'Reach out with retention campaign'),
+                           ('high_value', 'High Value Customer', 'This customer has high lifetime value', 'high',
+                            'Consider VIP treatment and exclusive offers'),
+                           ('loyal', 'Loyal Customer', 'Consistent purchase behavior', 'medium',
+                            'Offer loyalty rewards program')$$,
+                  'each with the design''s title, description, priority and action');
+SELECT is(ARRAY(SELECT type FROM customer_mgmt.insights(20000000, 0.1, 1, 3, high_value_min_spent => 50000000)), '{}'::text[],
+          'thresholds are arguments');
+SELECT throws_ok($$SELECT * FROM customer_mgmt.insights(1, 0.1, 1, 3, churn_risk_min => NULL)$$, '22023', NULL,
+                 'a NULL threshold is refused');
 
 -- RFM digits
 SELECT is(customer_mgmt.rfm_digit(v, ARRAY[1, 2, 3, 4]::float8[]), want, format('rfm_digit(%s) = %s', v, want))
