@@ -8,7 +8,7 @@
  *	  searchkey.c	accent- and case-insensitive search keys
  *	  phone.c		Vietnamese phone number normalisation
  *	  demo.c		deterministic data of the demo shop
- *	  scoring.c		engagement, churn risk, lifecycle segment, RFM digits
+ *	  scoring.c		engagement, churn risk, lifecycle segment, RFM digits, insights
  *	  preferences.c	favourite categories and brands, preferred price range
  *
  * Everything else (tables, API functions, roles) is SQL in sql/.
