@@ -101,6 +101,10 @@ COMMENT ON AGGREGATE purchase_preferences(uuid, text, text, bigint, integer) IS
 -------------------------------------------------------------------------------
 -- RFM breakpoints of the last full recalculation
 -------------------------------------------------------------------------------
+-- every completed order writes the queue: one index (the primary key) is
+-- enough; the worker sorts the queue, which is short, by age itself
+DROP INDEX analytics_queue_enqueued_at_idx;
+
 -- the nightly recalculation rewrites every row: leave room on each page so
 -- that rows whose indexed columns did not change are updated HOT
 ALTER TABLE customer_analytics SET (fillfactor = 70);
