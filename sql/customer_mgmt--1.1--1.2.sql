@@ -867,12 +867,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in database %', current_database()
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = CASE WHEN current_setting('cron.database_name', true) IS NULL
+                  DETAIL = CASE WHEN NOT 'pg_cron' = ANY (string_to_array(
+                                         translate(current_setting('shared_preload_libraries'), ' "', ''), ','))
                                 THEN 'pg_cron is not in shared_preload_libraries.'
-                                WHEN current_setting('cron.database_name', true) = current_database()
+                                WHEN coalesce(current_setting('cron.database_name', true), 'postgres') = current_database()
                                 THEN 'pg_cron is preloaded for this database, but CREATE EXTENSION pg_cron was not run here.'
                                 ELSE format('pg_cron runs in database %s (cron.database_name).',
-                                            current_setting('cron.database_name', true)) END,
+                                            coalesce(current_setting('cron.database_name', true), 'postgres')) END,
                   HINT = 'Run CREATE EXTENSION pg_cron in the database pg_cron runs in; when that is not this one, run there the statements of SELECT customer_mgmt.cron_script() (docs/operations.md).';
     END IF;
 END

@@ -58,6 +58,10 @@ is($node->safe_psql('shop_old', "SELECT count(*) FROM customer_mgmt.customer_ana
 	'the upgrade gave every customer an analytics row');
 is($node->safe_psql('shop_old', "SELECT (customer_mgmt.get_customers() ->> 'total')"), '50',
 	'the upgraded shop lists its customers');
+is($node->safe_psql('shop_old', "SELECT customer_mgmt.recalculate_all_analytics('2026-01-01') ->> 'customers'"), '50',
+	'the upgraded shop calculates its analytics');
+is($node->safe_psql('shop_old', "SELECT count(*) FROM customer_mgmt.customer_analytics WHERE last_calculated_at IS NULL"), '0',
+	'for every customer');
 my $objects = q{SELECT string_agg(x, ',' ORDER BY x) FROM (
 	SELECT 'f:' || p.oid::regprocedure::text || ':' || p.provolatile::text || ':' || p.prosecdef::text || ':' || coalesce(array_to_string(p.proacl, ' '), '') AS x
 	  FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
@@ -77,6 +81,12 @@ $node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");
 $node->start;
 ($ret, $out, $err) = $node->psql('no_cron', 'CREATE EXTENSION customer_mgmt CASCADE');
 is($ret, 0, 'CREATE EXTENSION works without pg_cron') or diag($err);
+($ret, $out, $err) = $node->psql('no_cron', 'SELECT customer_mgmt.schedule_jobs()');
+isnt($ret, 0, 'schedule_jobs fails without pg_cron');
+like($err, qr/pg_cron is not installed in database no_cron.*DETAIL:  pg_cron is not in shared_preload_libraries/s,
+	'and says why');
+like($node->safe_psql('no_cron', 'SELECT customer_mgmt.cron_script()'), qr/cron\.schedule_in_database\('customer_mgmt\.recalculate-all\.no_cron', '0 19 \* \* \*'/,
+	'cron_script still writes the statements for a pg_cron elsewhere');
 
 $node->stop;
 done_testing();
