@@ -623,23 +623,31 @@ BEGIN
                   DETAIL = format('Job run %s (%s) started at %s.', other.id, other.job_name, other.started_at),
                   HINT = 'Wait for it to finish; its progress is in customer_mgmt.job_runs.';
     END IF;
-    -- holding the lock, any other run still marked running was interrupted
-    UPDATE customer_mgmt.job_runs r
-       SET status = 'failed', finished_at = clock_timestamp(), error = 'interrupted (its session ended)'
-     WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'running';
-    -- a bulk load that autovacuum has not analysed yet would leave the
-    -- planner estimating one row per slice: nested loops, quadratic time
-    FOR stale IN
-        SELECT t.relid::regclass FROM pg_stat_user_tables t
-         WHERE t.schemaname = 'customer_mgmt' AND t.relname IN ('users', 'orders', 'order_items', 'web_sessions')
-           AND (coalesce(t.last_analyze, t.last_autoanalyze) IS NULL OR t.n_mod_since_analyze > t.n_live_tup / 2 + 1000)
-    LOOP
-        EXECUTE format('ANALYZE %s', stale);
-    END LOOP;
-    bp := customer_mgmt.compute_rfm_breakpoints(as_of);
-    INSERT INTO customer_mgmt.job_runs (job_name, details)
-    VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'slicesDone', 0, 'rfmBreakpointsId', bp.id))
-    RETURNING id INTO run_id;
+    BEGIN
+        -- holding the lock, any other run still marked running was interrupted
+        UPDATE customer_mgmt.job_runs r
+           SET status = 'failed', finished_at = clock_timestamp(), error = 'interrupted (its session ended)'
+         WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'running';
+        -- a bulk load that autovacuum has not analysed yet would leave the
+        -- planner estimating one row per slice: nested loops, quadratic time
+        FOR stale IN
+            SELECT t.relid::regclass FROM pg_stat_user_tables t
+             WHERE t.schemaname = 'customer_mgmt' AND t.relname IN ('users', 'orders', 'order_items', 'web_sessions')
+               AND (coalesce(t.last_analyze, t.last_autoanalyze) IS NULL OR t.n_mod_since_analyze > t.n_live_tup / 2 + 1000)
+        LOOP
+            EXECUTE format('ANALYZE %s', stale);
+        END LOOP;
+        bp := customer_mgmt.compute_rfm_breakpoints(as_of);
+        INSERT INTO customer_mgmt.job_runs (job_name, details)
+        VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'slicesDone', 0, 'rfmBreakpointsId', bp.id))
+        RETURNING id INTO run_id;
+    EXCEPTION WHEN OTHERS THEN
+        -- the procedure's lock is the session's: do not keep it past a failure
+        IF session_lock THEN
+            PERFORM pg_advisory_unlock(17229, 2);
+        END IF;
+        RAISE;
+    END;
     RETURN run_id;
 END
 $$;
