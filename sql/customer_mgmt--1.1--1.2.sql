@@ -554,10 +554,8 @@ CREATE FUNCTION analytics_write_lock(exclusive boolean, wait boolean) RETURNS bo
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF exclusive AND wait THEN
+    IF exclusive THEN
         PERFORM pg_advisory_xact_lock(17229, 1);
-    ELSIF exclusive THEN
-        RETURN pg_try_advisory_xact_lock(17229, 1);
     ELSIF wait THEN
         PERFORM pg_advisory_xact_lock_shared(17229, 1);
     ELSE
@@ -567,7 +565,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION analytics_write_lock(boolean, boolean) IS
-    'Internal: takes the analytics writers'' advisory lock (17229, 1) for the transaction, exclusive for a full-recalculation slice, shared for one customer; without wait, returns false instead of waiting.';
+    'Internal: takes the analytics writers'' advisory lock (17229, 1) for the transaction, exclusive for a full-recalculation slice (waiting), shared for one customer; shared without wait returns false instead of waiting.';
 
 -- Close a job run: finished, succeeded or failed with the error, rows.
 CREATE FUNCTION finish_job_run(run_id bigint, rows_processed bigint DEFAULT NULL, error text DEFAULT NULL)
