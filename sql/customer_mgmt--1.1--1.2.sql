@@ -98,6 +98,20 @@ CREATE AGGREGATE purchase_preferences(order_id uuid, category text, brand text, 
 COMMENT ON AGGREGATE purchase_preferences(uuid, text, text, bigint, integer) IS
     'Favourite categories and brands (top 3 by distinct orders, then spend, then name bytewise) and preferred price range (25th/50th/75th discrete percentile of unit prices) of order lines: {"favoriteCategories", "favoriteBrands", "preferredPriceRange"}.';
 
+-- The as_of of a calculation: a finite time, or 22023 naming as_of.
+CREATE FUNCTION check_as_of(as_of timestamptz) RETURNS timestamptz
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
+    END IF;
+    RETURN as_of;
+END
+$$;
+COMMENT ON FUNCTION check_as_of(timestamptz) IS 'Internal: checks the as_of of a calculation is a finite time, or raises 22023.';
+
 -------------------------------------------------------------------------------
 -- RFM breakpoints of the last full recalculation
 -------------------------------------------------------------------------------
@@ -522,9 +536,7 @@ DECLARE
     bp customer_mgmt.rfm_breakpoints;
     a customer_mgmt.customer_analytics;
 BEGIN
-    IF as_of IS NULL OR NOT isfinite(as_of) THEN
-        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
-    END IF;
+    PERFORM customer_mgmt.check_as_of(as_of);
     PERFORM customer_mgmt.analytics_write_lock(false, true);
     -- the breakpoints of the last full recalculation at or before as_of
     SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints r WHERE r.as_of <= calculate_customer_analytics.as_of
@@ -601,9 +613,7 @@ DECLARE
     locked boolean;
     stale regclass;
 BEGIN
-    IF as_of IS NULL OR NOT isfinite(as_of) THEN
-        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
-    END IF;
+    PERFORM customer_mgmt.check_as_of(as_of);
     IF batches IS NULL OR batches NOT BETWEEN 1 AND 4096 THEN
         PERFORM customer_mgmt.raise_invalid('batches', 'must be from 1 to 4096', batches::text);
     END IF;
@@ -984,15 +994,15 @@ AS $$
                                   AND o.order_date >= range_from AND o.order_date < range_to))),
            -- whose last completed order before the end of the range became
            -- older than the churned threshold during the range
-           (SELECT count(*) FROM (
-                SELECT max(o.order_date) AS last_order
-                  FROM customer_mgmt.orders o
-                 WHERE o.status = 'completed' AND o.order_date < range_to
-                 GROUP BY o.customer_id) x
-             WHERE x.last_order + make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
-                   >= range_from
-               AND x.last_order + make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
-                   < range_to)
+           (SELECT count(*)
+              FROM (SELECT max(o.order_date) AS last_order
+                      FROM customer_mgmt.orders o
+                     WHERE o.status = 'completed' AND o.order_date < range_to
+                     GROUP BY o.customer_id) x,
+                   -- the threshold once, not per customer
+                   (SELECT make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
+                           AS after OFFSET 0) k
+             WHERE x.last_order + k.after >= range_from AND x.last_order + k.after < range_to)
 $$;
 COMMENT ON FUNCTION overview_counts(timestamptz, timestamptz) IS
     'Internal: customers registered before the end of the range, new in it, active in it (a session or a completed order), churned in it (their last completed order passed the churned threshold during it).';
@@ -1009,46 +1019,50 @@ DECLARE
     low numeric := customer_mgmt.setting('churn.threshold_low')::numeric;
     medium numeric := customer_mgmt.setting('churn.threshold_medium')::numeric;
     high numeric := customer_mgmt.setting('churn.threshold_high')::numeric;
-    analysed bigint;
+    distributions jsonb;
     result jsonb;
 BEGIN
-    SELECT count(*) INTO analysed FROM customer_mgmt.customer_analytics;
     result := jsonb_build_object(
         'dateFrom', r.range_from, 'dateTo', r.range_to,
         'totalCustomers', c.total_customers, 'newCustomers', c.new_customers,
         'activeCustomers', c.active_customers, 'churnedCustomers', c.churned_customers);
 
-    -- distributions over the stored analytics (as fresh as last_calculated_at)
-    result := result || jsonb_build_object('segmentDistribution', (
-        SELECT coalesce(jsonb_agg(jsonb_build_object('segment', s.segment, 'count', coalesce(x.n, 0),
-                                                     'percentage', round(100.0 * coalesce(x.n, 0) / greatest(analysed, 1), 2))
-                                  ORDER BY s.segment), '[]')
-          FROM unnest(enum_range(NULL::customer_mgmt.lifecycle_segment)) AS s(segment)
-          LEFT JOIN (SELECT a.segment, count(*) AS n FROM customer_mgmt.customer_analytics a GROUP BY a.segment) x
-            ON x.segment = s.segment));
-
-    result := result || jsonb_build_object('lifetimeValueDistribution', (
-        SELECT jsonb_agg(jsonb_build_object('range', b.label, 'min', b.lo, 'max', b.hi, 'count', coalesce(x.n, 0),
-                                            'percentage', round(100.0 * coalesce(x.n, 0) / greatest(analysed, 1), 2))
-                         ORDER BY b.lo)
-          FROM (VALUES ('0', 0::numeric, 0::numeric), ('under 1M', 0, 1000000), ('1M-5M', 1000000, 5000000),
-                       ('5M-10M', 5000000, 10000000), ('10M-50M', 10000000, 50000000), ('50M+', 50000000, NULL))
-               AS b(label, lo, hi)
-          LEFT JOIN LATERAL (
-               SELECT count(*) AS n FROM customer_mgmt.customer_analytics a
-                WHERE CASE WHEN b.hi = 0 THEN a.customer_lifetime_value = 0
-                           ELSE a.customer_lifetime_value > b.lo AND (b.hi IS NULL OR a.customer_lifetime_value <= b.hi) END
-               ) x ON true));
-
-    result := result || jsonb_build_object('churnRiskDistribution', (
-        SELECT jsonb_agg(jsonb_build_object('level', b.label, 'min', b.lo, 'max', b.hi, 'count', coalesce(x.n, 0),
-                                            'percentage', round(100.0 * coalesce(x.n, 0) / greatest(analysed, 1), 2))
-                         ORDER BY b.lo)
-          FROM (VALUES ('low', 0::numeric, low), ('moderate', low, medium), ('medium', medium, high), ('high', high, NULL))
-               AS b(label, lo, hi)
-          LEFT JOIN LATERAL (
-               SELECT count(*) AS n FROM customer_mgmt.customer_analytics a
-                WHERE a.churn_risk_score >= b.lo AND (b.hi IS NULL OR a.churn_risk_score < b.hi)) x ON true));
+    -- distributions over the stored analytics (as fresh as last_calculated_at),
+    -- from one read of the table: the bands count a narrow copy of it
+    WITH a AS MATERIALIZED (
+        SELECT x.segment, x.customer_lifetime_value AS v, x.churn_risk_score AS risk
+          FROM customer_mgmt.customer_analytics x),
+    total AS (SELECT greatest(count(*), 1) AS n FROM a)
+    SELECT jsonb_build_object(
+        'segmentDistribution', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object('segment', s.segment, 'count', coalesce(x.n, 0),
+                                                         'percentage', round(100.0 * coalesce(x.n, 0) / total.n, 2))
+                                      ORDER BY s.segment), '[]')
+              FROM unnest(enum_range(NULL::customer_mgmt.lifecycle_segment)) AS s(segment)
+              CROSS JOIN total
+              LEFT JOIN (SELECT a.segment, count(*) AS n FROM a GROUP BY a.segment) x ON x.segment = s.segment),
+        'lifetimeValueDistribution', (
+            SELECT jsonb_agg(jsonb_build_object('range', b.label, 'min', b.lo, 'max', b.hi, 'count', x.n,
+                                                'percentage', round(100.0 * x.n / total.n, 2))
+                             ORDER BY b.ord)
+              FROM (VALUES (1, '0', 0::numeric, 0::numeric), (2, 'under 1M', 0, 1000000), (3, '1M-5M', 1000000, 5000000),
+                           (4, '5M-10M', 5000000, 10000000), (5, '10M-50M', 10000000, 50000000), (6, '50M+', 50000000, NULL))
+                   AS b(ord, label, lo, hi)
+              CROSS JOIN total
+              CROSS JOIN LATERAL (
+                   SELECT count(*) AS n FROM a
+                    WHERE CASE WHEN b.hi = 0 THEN a.v = 0 ELSE a.v > b.lo AND (b.hi IS NULL OR a.v <= b.hi) END) x),
+        'churnRiskDistribution', (
+            SELECT jsonb_agg(jsonb_build_object('level', b.label, 'min', b.lo, 'max', b.hi, 'count', x.n,
+                                                'percentage', round(100.0 * x.n / total.n, 2))
+                             ORDER BY b.lo)
+              FROM (VALUES ('low', 0::numeric, low), ('moderate', low, medium), ('medium', medium, high), ('high', high, NULL))
+                   AS b(label, lo, hi)
+              CROSS JOIN total
+              CROSS JOIN LATERAL (
+                   SELECT count(*) AS n FROM a WHERE a.risk >= b.lo AND (b.hi IS NULL OR a.risk < b.hi)) x))
+      INTO distributions;
+    result := result || distributions;
 
     result := result || jsonb_build_object('topCustomers', (
         SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
@@ -1168,9 +1182,7 @@ DECLARE
     engagement numeric;
     value_score numeric;
 BEGIN
-    IF as_of IS NULL OR NOT isfinite(as_of) THEN
-        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
-    END IF;
+    PERFORM customer_mgmt.check_as_of(as_of);
     r := customer_mgmt.overview_range(as_of - interval '1 month', as_of);
     c := customer_mgmt.overview_counts(r.range_from, r.range_to);
     total := greatest(c.total_customers, 1);
