@@ -14,11 +14,30 @@ OBJS = \
 	src/scoring.o \
 	src/preferences.o
 
-# sql/customer_mgmt.sql is the 1.0 base script (frozen since 1.0 was
-# released); later versions are reached through upgrade scripts, as pg_cron
-# does it.
-DATA_built = sql/$(EXTENSION)--1.0.sql
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+# SQL: the scripts of released versions are frozen copies in sql/released/
+# (checked against sql/released/SHA256SUMS).  The install script of the
+# newest version and the update script to it are built from the concept
+# files, in this order (docs/architecture.md):
+#   schema/roles, schema/types   fresh install only
+#   functions/search             C functions the tables' indexes use
+#   schema/tables, schema/seed   fresh install only
+#   FUNCTION_FILES               every function, CREATE OR REPLACE
+#   schema/triggers              fresh install only
+#   privileges                   exactly the grants, both ways
+# The update script is sql/updates/<prev>--<new>.sql (hand-written: tables,
+# types, data, functions removed or moved) followed by FUNCTION_FILES and
+# privileges.
+FUNCTION_FILES = $(addprefix sql/functions/, \
+	search.sql common.sql identity.sql settings.sql ingestion.sql customers.sql \
+	scoring.sql recalculation.sql events.sql jobs.sql dashboard.sql demo.sql)
+INSTALL_PARTS = sql/schema/roles.sql sql/schema/types.sql sql/functions/search.sql \
+	sql/schema/tables.sql sql/schema/seed.sql $(filter-out sql/functions/search.sql,$(FUNCTION_FILES)) \
+	sql/schema/triggers.sql sql/privileges.sql
+UPDATE_SOURCES = $(wildcard sql/updates/*--$(EXTVERSION).sql)
+UPDATE_SCRIPTS = $(patsubst sql/updates/%.sql,sql/$(EXTENSION)--%.sql,$(UPDATE_SOURCES))
+
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATE_SCRIPTS)
+DATA = $(wildcard sql/released/$(EXTENSION)--*.sql)
 
 PG_CPPFLAGS = -I$(srcdir)/include -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK = -lxlsxwriter
@@ -29,10 +48,29 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/$(EXTENSION)--1.0.sql: sql/$(EXTENSION).sql
-	cp $< $@
+all: check-frozen
 
-.PHONY: demo demo-psql demo-stop test bench
+# part FILE...: the files, each under a line naming it
+define cm_parts
+for f in $(1); do printf '\n-- %s\n' "$$f"; cat "$$f"; done
+endef
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS) $(EXTENSION).control
+	{ printf -- '-- customer_mgmt %s: install script, built by make from sql/ (do not edit).\n' $(EXTVERSION); \
+	  printf '\\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \\quit\n'; \
+	  $(call cm_parts,$(INSTALL_PARTS)); } > $@
+
+sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/updates/%--$(EXTVERSION).sql $(FUNCTION_FILES) sql/privileges.sql $(EXTENSION).control
+	{ printf -- '-- customer_mgmt %s to %s: update script, built by make from sql/ (do not edit).\n' $* $(EXTVERSION); \
+	  printf '\\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \\quit\n'; \
+	  $(call cm_parts,$< $(FUNCTION_FILES) sql/privileges.sql); } > $@
+
+# a released script never changes: shops have installed it
+check-frozen:
+	@cd sql/released && sha256sum --quiet -c SHA256SUMS || \
+	  { echo "error: a released script in sql/released/ changed; released scripts are frozen (docs/architecture.md)" >&2; exit 1; }
+
+.PHONY: demo demo-psql demo-stop test bench check-frozen
 
 demo:
 	scripts/demo.sh start

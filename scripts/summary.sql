@@ -61,7 +61,7 @@ SELECT h ->> 'healthScore' AS health_score, h -> 'components' AS components, h -
 
 \echo 'get_customer(...) -> ''analytics'' of the most at-risk active customer'
 SELECT jsonb_pretty(customer_mgmt.get_customer(
-           (customer_mgmt.get_customer_overview() -> 'atRiskCustomers' -> 0 ->> 'id')) -> 'analytics') AS analytics;
+           (customer_mgmt.get_customer_overview() -> 'atRiskCustomers' -> 0 ->> 'id')::uuid) -> 'analytics') AS analytics;
 
 \echo 'pg_cron jobs (customer_mgmt.schedule_jobs())'
 SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'customer_mgmt.%' ORDER BY jobname;

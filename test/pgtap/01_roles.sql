@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(28);
+SELECT plan(31);
 
 SELECT has_role('customer_mgmt_staff');
 SELECT has_role('customer_mgmt_admin');
@@ -42,8 +42,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                  AND has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
-                    'get_customers', 'get_customer', 'get_customer_orders', 'get_customer_overview',
-                    'get_customer_health_score'],
+                    'get_customers', 'get_customer', 'get_customer_analytics', 'get_customer_orders',
+                    'get_customer_overview', 'get_customer_health_score'],
               'staff executes the helpers, the rules and the reads');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
@@ -58,14 +58,27 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login', 'set_setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
-                    'get_customers', 'get_customer', 'get_customer_orders', 'update_customer_status',
+                    'get_customers', 'get_customer', 'get_customer_analytics', 'get_customer_orders',
+                    'update_customer_status',
                     'calculate_customer_analytics', 'recalculate_all_analytics', 'process_analytics_queue',
                     'claim_events', 'mark_events_processed', 'get_customer_overview', 'get_customer_health_score',
                     'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',
-                    'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script',
-                    -- what the batched procedure, which is not SECURITY DEFINER, calls
-                    'begin_full_recalculation', 'recalculate_slice', 'finish_job_run'],
+                    'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
+SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,
+              ARRAY['customer_mgmt_internal.begin_full_recalculation(timestamp with time zone,integer,text,boolean)',
+                    'customer_mgmt_internal.recalculate_slice(bigint,integer)',
+                    'customer_mgmt_internal.finish_job_run(bigint,bigint,text)'],
+              'the internal schema holds what the batched procedure, which is not SECURITY DEFINER, calls');
+SELECT ok(has_schema_privilege('customer_mgmt_admin', 'customer_mgmt_internal', 'USAGE')
+          AND NOT has_schema_privilege('customer_mgmt_staff', 'customer_mgmt_internal', 'USAGE')
+          AND NOT has_schema_privilege('customer_mgmt_app', 'customer_mgmt_internal', 'USAGE'),
+          'only admins reach the internal schema');
+SELECT ok(NOT EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace
+                         AND (has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')
+                              OR has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE'))),
+          'staff and app execute nothing internal');
 SELECT ok(NOT has_function_privilege('customer_mgmt_admin', 'customer_mgmt.generate_demo_shop(integer, bigint, timestamptz)', 'EXECUTE'),
           'the demo generator is for the owner only');
 

@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(142);
+SELECT plan(143);
 
 -- fixture: eight customers with known analytics, as of 2026-06-01 -------------
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -187,7 +187,7 @@ SELECT (SELECT id FROM c WHERE k = 'duc'), (SELECT id FROM c WHERE k = 'staff'),
 -- registration assigned new-customers; an expired assignment must not show
 INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, expires_at)
 VALUES ((SELECT id FROM c WHERE k = 'duc'), '00000000-0000-4000-8000-000000000002', '2020-01-01');
-CREATE TEMP TABLE d AS SELECT customer_mgmt.get_customer((SELECT id::text FROM c WHERE k = 'duc')) AS j;
+CREATE TEMP TABLE d AS SELECT customer_mgmt.get_customer((SELECT id FROM c WHERE k = 'duc')) AS j;
 
 SELECT is((SELECT array_agg(k ORDER BY k) FROM d, jsonb_object_keys(j) k),
           ARRAY['addresses', 'analytics', 'avatarUrl', 'createdAt', 'dateOfBirth', 'defaultBillingAddress',
@@ -213,7 +213,7 @@ SELECT is((SELECT j -> 'analytics' -> 'predictedLtv' FROM d), 'null'::jsonb, 'pr
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer('00000000-0000-4000-8000-0000000000aa')$$), 'PT404', 'unknown customer');
 SELECT throws_ok($$SELECT customer_mgmt.get_customer('00000000-0000-4000-8000-0000000000aa')$$, 'PT404',
                  'Customer with ID 00000000-0000-4000-8000-0000000000aa not found', 'the design''s message');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer('not-a-uuid')$$), '22023 customer_id', 'malformed id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer('not-a-uuid')$$), '22P02', 'malformed id: PostgreSQL''s own 22P02');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer(NULL)$$), '22023 customer_id', 'NULL id');
 SELECT is(pg_temp.failure(format($$SELECT customer_mgmt.get_customer(%L)$$, (SELECT id FROM c WHERE k = 'staff'))), 'PT404',
           'a staff user is not a customer');
@@ -255,7 +255,7 @@ UPDATE customer_mgmt.users SET last_login_at = now() - interval '23 hours 59 min
 SELECT throws_ok(format($$SELECT customer_mgmt.update_customer_status(%L, 'inactive')$$, (SELECT id FROM c WHERE k = 'lan')),
                  'P0001', 'Cannot deactivate customer with recent activity', 'a login 23h59m ago still refuses');
 UPDATE customer_mgmt.users SET last_login_at = now() - interval '24 hours 1 minute' WHERE id = (SELECT id FROM c WHERE k = 'lan');
-SELECT is(customer_mgmt.update_customer_status((SELECT id::text FROM c WHERE k = 'lan'), 'inactive', 'Khách yêu cầu khoá') ->> 'status',
+SELECT is(customer_mgmt.update_customer_status((SELECT id FROM c WHERE k = 'lan'), 'inactive', 'Khách yêu cầu khoá') ->> 'status',
           'inactive', 'a login more than 24 hours ago allows deactivation');
 SELECT results_eq(
     $$SELECT old_status::text, new_status::text, reason, actor_id FROM customer_mgmt.customer_status_history
@@ -265,16 +265,16 @@ SELECT results_eq(
 SELECT is((SELECT payload ->> 'newStatus' FROM customer_mgmt.event_outbox
             WHERE event_type = 'customer.status_changed' AND customer_id = (SELECT id FROM c WHERE k = 'lan')), 'inactive',
           'customer.status_changed goes to the outbox');
-SELECT is(customer_mgmt.update_customer_status((SELECT id::text FROM c WHERE k = 'lan'), 'inactive') -> 'statusChanged',
+SELECT is(customer_mgmt.update_customer_status((SELECT id FROM c WHERE k = 'lan'), 'inactive') -> 'statusChanged',
           'false'::jsonb, 'a no-op change is reported');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_status_history WHERE customer_id = (SELECT id FROM c WHERE k = 'lan')), 1,
           'and not recorded twice');
-SELECT is(customer_mgmt.update_customer_status((SELECT id::text FROM c WHERE k = 'mai'), 'suspended') ->> 'status', 'suspended',
+SELECT is(customer_mgmt.update_customer_status((SELECT id FROM c WHERE k = 'mai'), 'suspended') ->> 'status', 'suspended',
           'never logged in counts as no recent activity');
-SELECT is(customer_mgmt.update_customer_status((SELECT id::text FROM c WHERE k = 'mai'), 'inactive') ->> 'status', 'inactive',
+SELECT is(customer_mgmt.update_customer_status((SELECT id FROM c WHERE k = 'mai'), 'inactive') ->> 'status', 'inactive',
           'suspended -> inactive is not leaving active');
 UPDATE customer_mgmt.users SET last_login_at = now() WHERE id = (SELECT id FROM c WHERE k = 'mai');
-SELECT is(customer_mgmt.update_customer_status((SELECT id::text FROM c WHERE k = 'mai'), 'active') ->> 'status', 'active',
+SELECT is(customer_mgmt.update_customer_status((SELECT id FROM c WHERE k = 'mai'), 'active') ->> 'status', 'active',
           'reactivation is always allowed');
 SELECT is(pg_temp.failure(format($$SELECT customer_mgmt.update_customer_status(%L, 'deleted')$$, (SELECT id FROM c WHERE k = 'mai'))),
           '22023 status', 'unknown status');
@@ -282,14 +282,15 @@ SELECT is(pg_temp.failure(format($$SELECT customer_mgmt.update_customer_status(%
           '22023 reason', 'reason too long');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_customer_status('00000000-0000-4000-8000-0000000000aa', 'inactive')$$),
           'PT404', 'unknown customer');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_customer_status('123', 'inactive')$$), '22023 customer_id', 'malformed id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_customer_status('123', 'inactive')$$), '22P02', 'malformed id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_customer_status(NULL, 'inactive')$$), '22023 customer_id', 'no id');
 
 -- roles, as PostgREST calls ---------------------------------------------------------------------
 SELECT set_config('request.jwt.claims', json_build_object('sub', (SELECT id FROM c WHERE k = 'staff'), 'role', 'customer_mgmt_staff')::text, true);
 SET LOCAL ROLE customer_mgmt_staff;
 SELECT is((customer_mgmt.get_customers(as_of => '2026-06-01') ->> 'total')::int, 8, 'staff reads the list');
-SELECT is(customer_mgmt.get_customer((SELECT id::text FROM c WHERE k = 'duc')) ->> 'fullName', 'Nguyễn Văn Đức', 'staff reads the detail');
-SELECT is((customer_mgmt.get_customer_orders((SELECT id::text FROM c WHERE k = 'duc')) ->> 'total')::int, 8, 'staff reads the orders');
+SELECT is(customer_mgmt.get_customer((SELECT id FROM c WHERE k = 'duc')) ->> 'fullName', 'Nguyễn Văn Đức', 'staff reads the detail');
+SELECT is((customer_mgmt.get_customer_orders((SELECT id FROM c WHERE k = 'duc')) ->> 'total')::int, 8, 'staff reads the orders');
 SELECT is(pg_temp.failure(format($$SELECT customer_mgmt.update_customer_status(%L, 'suspended')$$, (SELECT id FROM c WHERE k = 'bao'))),
           '42501', 'staff may not change a status');
 RESET ROLE;

@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(83);
+SELECT plan(92);
 
 -- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
@@ -95,7 +95,7 @@ SELECT customer_mgmt.generate_demo_shop(600, 21, '2026-08-01 00:00+07');
 SELECT is((customer_mgmt.recalculate_all_analytics('2026-08-01 00:00+07', 4) ->> 'customers')::int, 600, 'everyone recalculated');
 CREATE TEMP TABLE batch AS SELECT * FROM customer_mgmt.customer_analytics;
 CREATE TEMP TABLE batch_insights AS SELECT customer_id, type, priority FROM customer_mgmt.customer_insights;
-SELECT count(customer_mgmt.calculate_customer_analytics(customer_id::text, '2026-08-01 00:00+07')) FROM batch;
+SELECT count(customer_mgmt.calculate_customer_analytics(customer_id, '2026-08-01 00:00+07')) FROM batch;
 SELECT is_empty($$SELECT customer_id FROM batch b JOIN customer_mgmt.customer_analytics a USING (customer_id)
                   WHERE (b.total_orders, b.total_spent, b.average_order_value, b.last_order_date, b.days_since_last_order,
                          b.total_sessions, b.total_page_views, b.average_session_duration, b.bounce_rate, b.conversion_rate,
@@ -211,8 +211,36 @@ SELECT is((SELECT count(*)::int FROM customer_mgmt.job_runs WHERE job_name = 're
              AND rows_processed = 600 AND finished_at IS NOT NULL), 1, 'the run is logged');
 SELECT cmp_ok((SELECT count(DISTINCT segment)::int FROM customer_mgmt.customer_analytics), '>=', 5, 'the demo shop has customers in most segments');
 
+-- get_customer_analytics: the stored row, daysSinceLastOrder at call time
+CREATE TEMP TABLE one AS
+    SELECT a.customer_id, a.last_order_date,
+           customer_mgmt.calculate_customer_analytics(a.customer_id, '2026-08-01 00:00+07') AS calculated
+      FROM customer_mgmt.customer_analytics a WHERE a.total_orders >= 3 ORDER BY a.customer_id LIMIT 1;
+GRANT SELECT ON one TO PUBLIC;
+SELECT is(customer_mgmt.get_customer_analytics(customer_id) - 'daysSinceLastOrder', calculated - 'daysSinceLastOrder',
+          'get_customer_analytics gives what the calculation wrote, insights included')
+  FROM one;
+SELECT is((customer_mgmt.get_customer_analytics(customer_id) ->> 'daysSinceLastOrder')::int,
+          floor(extract(epoch FROM now() - last_order_date) / 86400)::int,
+          'daysSinceLastOrder is measured at call time, not at the calculation''s as_of')
+  FROM one;
+SELECT is(customer_mgmt.get_customer_analytics(customer_id), customer_mgmt.get_customer(customer_id) -> 'analytics',
+          'the same DTO as the detail''s analytics')
+  FROM one;
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_analytics('00000000-0000-4000-8000-0000000000aa')$$), 'PT404',
+          'get_customer_analytics of an unknown customer');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_analytics('x')$$), '22P02', 'get_customer_analytics of a malformed id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_analytics(NULL)$$), '22023 customer_id', 'get_customer_analytics without an id');
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT ok(customer_mgmt.get_customer_analytics((SELECT customer_id FROM one)) ? 'churnRiskScore', 'staff reads a customer''s analytics');
+RESET ROLE;
+SET LOCAL ROLE customer_mgmt_app;
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_analytics(NULL)$$), '42501', 'app may not');
+RESET ROLE;
+
 -- errors
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics('nope')$$), '22023 customer_id', 'malformed id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics('nope')$$), '22P02', 'malformed id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics(NULL)$$), '22023 customer_id', 'no id');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics('00000000-0000-4000-8000-0000000000aa')$$), 'PT404', 'unknown customer');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics('infinity')$$), '22023 as_of', 'infinite as_of');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics(now(), 0)$$), '22023 batches', 'zero batches');

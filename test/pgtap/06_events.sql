@@ -50,10 +50,10 @@ INSERT INTO c VALUES ('hoa', customer_mgmt.register_customer('Lý Thị Hoa', 'h
 SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'hoa'), 300000, 'completed', '2026-01-05');
 SELECT customer_mgmt.record_session((SELECT id FROM c WHERE k = 'hoa'), timestamptz '2026-01-01' + g * interval '1 day', 20, 1, false)
   FROM generate_series(2, 4) g;
-SELECT is((customer_mgmt.calculate_customer_analytics((SELECT id::text FROM c WHERE k = 'hoa'), '2026-01-10') ->> 'churnRiskScore')::numeric,
+SELECT is((customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'hoa'), '2026-01-10') ->> 'churnRiskScore')::numeric,
           0.60, 'in January the risk is 0.6');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.event_outbox WHERE event_type = 'customer.churn_detected'), 0, 'below the threshold: no event');
-SELECT is((customer_mgmt.calculate_customer_analytics((SELECT id::text FROM c WHERE k = 'hoa'), '2026-06-10') ->> 'churnRiskScore')::numeric,
+SELECT is((customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'hoa'), '2026-06-10') ->> 'churnRiskScore')::numeric,
           1.00, 'in June it is 1');
 SELECT is((SELECT payload ->> 'churnScore' FROM customer_mgmt.event_outbox WHERE event_type = 'customer.churn_detected'), '1.00',
           'crossing it: a customer.churn_detected event (retention campaign)');
@@ -62,7 +62,7 @@ SELECT results_eq($$SELECT title::text, type::text, priority::text, author_id FR
                   $$VALUES ('Churn Risk Detected', 'system', 'high', NULL::uuid)$$, 'a system note');
 SELECT ok(EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments WHERE customer_id = (SELECT id FROM c WHERE k = 'hoa')
                    AND segment_id = '00000000-0000-4000-8000-000000000002'), 'and the at-risk-customers segment');
-SELECT customer_mgmt.calculate_customer_analytics((SELECT id::text FROM c WHERE k = 'hoa'), '2026-06-11');
+SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'hoa'), '2026-06-11');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.event_outbox WHERE event_type = 'customer.churn_detected'), 1,
           'staying above the threshold is not a new detection');
 

@@ -25,7 +25,7 @@ SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'a'), 9000000, 'ca
 SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'd'), 3000000, 'completed', '2025-11-15 10:00+07');
 SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'e'), 2000000, 'completed', '2025-10-01 10:00+07');
 SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'e'), 10000000, 'completed', '2026-05-25 10:00+07');
-SELECT count(customer_mgmt.calculate_customer_analytics(id::text, '2026-06-01 00:00+07')) FROM c;
+SELECT count(customer_mgmt.calculate_customer_analytics(id, '2026-06-01 00:00+07')) FROM c;
 
 CREATE TEMP TABLE o AS
 SELECT customer_mgmt.get_customer_overview('2026-05-01 00:00+07', '2026-06-01 00:00+07') AS j;

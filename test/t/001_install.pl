@@ -40,8 +40,8 @@ my ($ret, $out, $err) = $node->psql('shop_a', 'CREATE EXTENSION customer_mgmt CA
 is($ret, 0, 'the extension installs again after a drop') or diag($err);
 
 
-# upgrade from 1.0 with data in place: the upgrade script is what a fresh
-# install runs too, but here it meets existing customers
+# upgrade from 1.0 with data in place: the 1.0 -> 1.1 script gives existing
+# customers their analytics rows
 $node->safe_psql('postgres', 'CREATE DATABASE shop_old');
 $node->safe_psql('shop_old', q{
 	CREATE EXTENSION customer_mgmt VERSION '1.0' CASCADE;
@@ -62,17 +62,7 @@ is($node->safe_psql('shop_old', "SELECT customer_mgmt.recalculate_all_analytics(
 	'the upgraded shop calculates its analytics');
 is($node->safe_psql('shop_old', "SELECT count(*) FROM customer_mgmt.customer_analytics WHERE last_calculated_at IS NULL"), '0',
 	'for every customer');
-my $objects = q{SELECT string_agg(x, ',' ORDER BY x) FROM (
-	SELECT 'f:' || p.oid::regprocedure::text || ':' || p.provolatile::text || ':' || p.prosecdef::text || ':' || coalesce(array_to_string(p.proacl, ' '), '') AS x
-	  FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
-	UNION ALL SELECT 'r:' || c.relname || ':' || c.relkind::text || ':' || coalesce(array_to_string(c.relacl, ' '), '')
-	  FROM pg_class c WHERE c.relnamespace = 'customer_mgmt'::regnamespace
-	UNION ALL SELECT 'i:' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-	 WHERE c.relnamespace = 'customer_mgmt'::regnamespace
-	UNION ALL SELECT 't:' || tgname || ':' || tgrelid::regclass::text FROM pg_trigger
-	 WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'customer_mgmt'::regnamespace)) o};
-is($node->safe_psql('shop_old', $objects), $node->safe_psql('shop_a', $objects),
-	'an upgraded install has the same functions, privileges, tables, indexes and triggers as a fresh one');
+# the catalog of an updated install: test/t/003_upgrade.pl
 
 # pg_cron is optional: nothing fails at CREATE EXTENSION without it
 $node->safe_psql('postgres', 'CREATE DATABASE no_cron');

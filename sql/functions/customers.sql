@@ -1,0 +1,471 @@
+-- customer_mgmt: The customer API (design BE.03.1-3): the list with its filters and sorts,
+-- the 360 degree detail, the analytics, the order history and the account status.
+
+-- The list item of a customer (the columns an admin screen shows).
+CREATE OR REPLACE FUNCTION customer_list_item(u users, a customer_analytics, as_of timestamptz) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object(
+        'id', u.id,
+        'fullName', u.full_name,
+        'email', u.email,
+        'phoneNumber', u.phone_number,
+        'status', u.status,
+        'segment', coalesce(a.segment, 'new'),
+        'totalOrders', coalesce(a.total_orders, 0),
+        'totalSpent', coalesce(a.total_spent, 0),
+        'lastOrderDate', a.last_order_date,
+        'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, as_of),
+        'churnRiskScore', coalesce(a.churn_risk_score, 0),
+        'createdAt', u.created_at,
+        'lastLoginAt', u.last_login_at)
+$$;
+COMMENT ON FUNCTION customer_list_item(users, customer_analytics, timestamptz) IS
+    'Internal: the list item of a customer (id, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt).';
+
+-- get_customers: the customer list (BE.03.1)
+CREATE OR REPLACE FUNCTION get_customers(
+    search                     text DEFAULT NULL,
+    status                     text DEFAULT NULL,
+    segment                    text DEFAULT NULL,
+    registered_after           timestamptz DEFAULT NULL,
+    registered_before          timestamptz DEFAULT NULL,
+    min_total_spent            numeric DEFAULT NULL,
+    max_total_spent            numeric DEFAULT NULL,
+    min_orders                 integer DEFAULT NULL,
+    max_days_since_last_order  integer DEFAULT NULL,
+    sort_by                    text DEFAULT 'createdAt',
+    sort_order                 text DEFAULT 'DESC',
+    page                       integer DEFAULT 1,
+    page_size                  integer DEFAULT 20,
+    exact_total                boolean DEFAULT false,
+    as_of                      timestamptz DEFAULT now()
+) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pattern text := customer_mgmt.search_pattern(search);
+    v_status customer_mgmt.user_status;
+    v_segment customer_mgmt.lifecycle_segment;
+    v_min_spent numeric;
+    v_max_spent numeric;
+    v_last_order_after timestamptz;
+    dir text := customer_mgmt.check_sort_order(coalesce(sort_order, 'DESC'));
+    key_column text;
+    tie_column text;
+    nulls_last boolean := false;
+    user_conds text[] := ARRAY['u.role = ''customer'''];
+    analytics_conds text[] := ARRAY[]::text[];
+    needs_analytics boolean;
+    from_where text;
+    count_from_where text;
+    total bigint;
+    estimate boolean := false;
+    literals text[];
+    estimate_sql text;
+    order_by text;
+    data jsonb;
+BEGIN
+    -- arguments: every value goes to the query as a parameter ($1..$12);
+    -- only the whitelisted column names below become SQL text
+    IF status IS NOT NULL THEN
+        v_status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status);
+    END IF;
+    IF segment IS NOT NULL THEN
+        v_segment := customer_mgmt.check_enum('segment', segment, NULL::customer_mgmt.lifecycle_segment);
+    END IF;
+    PERFORM customer_mgmt.check_time_range('registered_after', registered_after, 'registered_before', registered_before);
+    IF min_total_spent IS NOT NULL THEN
+        v_min_spent := customer_mgmt.check_amount('min_total_spent', min_total_spent);
+    END IF;
+    IF max_total_spent IS NOT NULL THEN
+        v_max_spent := customer_mgmt.check_amount('max_total_spent', max_total_spent);
+    END IF;
+    IF v_min_spent > v_max_spent THEN
+        PERFORM customer_mgmt.raise_invalid('max_total_spent', 'must not be less than min_total_spent', max_total_spent::text);
+    END IF;
+    IF min_orders < 0 THEN
+        PERFORM customer_mgmt.raise_invalid('min_orders', 'must not be negative', min_orders::text);
+    END IF;
+    IF max_days_since_last_order < 0 OR max_days_since_last_order > 100000 THEN
+        PERFORM customer_mgmt.raise_invalid('max_days_since_last_order', 'must be from 0 to 100000',
+                                            max_days_since_last_order::text);
+    END IF;
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
+    END IF;
+    PERFORM customer_mgmt.check_page(page, page_size);
+    -- days since the last order <= N  <=>  the last order is after as_of - (N + 1) days
+    v_last_order_after := as_of - make_interval(days => max_days_since_last_order + 1);
+
+    CASE coalesce(sort_by, 'createdAt')
+        WHEN 'createdAt' THEN key_column := 'u.created_at'; tie_column := 'u.id';
+        WHEN 'fullName' THEN key_column := 'u.full_name'; tie_column := 'u.id';
+        WHEN 'email' THEN key_column := 'u.email'; tie_column := 'u.id';
+        WHEN 'lastLoginAt' THEN key_column := 'u.last_login_at'; tie_column := 'u.id'; nulls_last := true;
+        WHEN 'totalSpent' THEN key_column := 'a.total_spent'; tie_column := 'a.customer_id';
+        WHEN 'totalOrders' THEN key_column := 'a.total_orders'; tie_column := 'a.customer_id';
+        WHEN 'lastOrderDate' THEN key_column := 'a.last_order_date'; tie_column := 'a.customer_id'; nulls_last := true;
+        WHEN 'churnRiskScore' THEN key_column := 'a.churn_risk_score'; tie_column := 'a.customer_id';
+        ELSE
+            PERFORM customer_mgmt.raise_invalid('sort_by',
+                'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore',
+                sort_by);
+    END CASE;
+
+    IF pattern IS NOT NULL THEN
+        user_conds := array_append(user_conds, 'customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE $1'::text);
+    END IF;
+    IF v_status IS NOT NULL THEN user_conds := array_append(user_conds, 'u.status = $2'::text); END IF;
+    IF registered_after IS NOT NULL THEN user_conds := array_append(user_conds, 'u.created_at >= $4'::text); END IF;
+    IF registered_before IS NOT NULL THEN user_conds := array_append(user_conds, 'u.created_at <= $5'::text); END IF;
+    IF v_segment IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.segment = $3'::text); END IF;
+    IF v_min_spent IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.total_spent >= $6'::text); END IF;
+    IF v_max_spent IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.total_spent <= $7'::text); END IF;
+    IF min_orders IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.total_orders >= $8'::text); END IF;
+    IF max_days_since_last_order IS NOT NULL THEN
+        analytics_conds := array_append(analytics_conds, 'a.last_order_date > $9'::text);
+    END IF;
+
+    from_where := ' FROM customer_mgmt.users u JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id WHERE '
+                  || array_to_string(user_conds || analytics_conds, ' AND ');
+    -- analytics rows exist for customers only, one each: a count needs only
+    -- the tables its conditions touch
+    needs_analytics := cardinality(analytics_conds) > 0;
+    IF NOT needs_analytics THEN
+        count_from_where := ' FROM customer_mgmt.users u WHERE ' || array_to_string(user_conds, ' AND ');
+    ELSIF cardinality(user_conds) = 1 THEN
+        count_from_where := ' FROM customer_mgmt.customer_analytics a WHERE ' || array_to_string(analytics_conds, ' AND ');
+    ELSE
+        count_from_where := from_where;
+    END IF;
+
+    IF exact_total THEN
+        EXECUTE 'SELECT count(*)' || count_from_where INTO total
+          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
+                min_orders, v_last_order_after;
+    ELSE
+        EXECUTE 'SELECT count(*) FROM (SELECT 1' || count_from_where || ' LIMIT 10001) c' INTO total
+          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
+                min_orders, v_last_order_after;
+        IF total > 10000 THEN
+            -- the same conditions with the values as quoted literals ($9 first,
+            -- so that no $1 is taken for the start of another parameter)
+            literals := ARRAY[quote_nullable(pattern), quote_nullable(v_status) || '::customer_mgmt.user_status',
+                              quote_nullable(v_segment) || '::customer_mgmt.lifecycle_segment',
+                              quote_nullable(registered_after) || '::timestamptz',
+                              quote_nullable(registered_before) || '::timestamptz',
+                              quote_nullable(v_min_spent) || '::numeric', quote_nullable(v_max_spent) || '::numeric',
+                              quote_nullable(min_orders) || '::integer', quote_nullable(v_last_order_after) || '::timestamptz'];
+            estimate_sql := 'SELECT 1' || count_from_where;
+            FOR i IN REVERSE 9 .. 1 LOOP
+                estimate_sql := replace(estimate_sql, '$' || i, literals[i]);
+            END LOOP;
+            total := greatest(10001, customer_mgmt.estimate_rows(estimate_sql));
+            estimate := true;
+        END IF;
+    END IF;
+    -- The page.  The planner walks the sort key's index and filters, which
+    -- is right when matches are dense and spread out, but it assumes the
+    -- filters do not depend on the sort key, and they often do (loyal
+    -- customers registered long ago).  When the count says there are few
+    -- matches, fetch them through the filter indexes first and sort only
+    -- those; that costs at most a few milliseconds whatever the correlation.
+    order_by := format(' ORDER BY %s %s%s, %s %s', key_column, dir, CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END,
+                       tie_column, dir);
+    IF NOT estimate AND (page - 1)::bigint * page_size >= total THEN
+        data := '[]';
+    ELSIF total <= 2000 AND NOT estimate THEN
+        EXECUTE 'WITH m AS MATERIALIZED (SELECT ' || CASE WHEN needs_analytics AND cardinality(user_conds) = 1
+                                                          THEN 'a.customer_id' ELSE 'u.id' END || ' AS id'
+                || count_from_where || ')'
+                || ' SELECT coalesce(jsonb_agg(l.item), ''[]'') FROM (SELECT customer_mgmt.customer_list_item(u, a, $12) AS item'
+                || ' FROM m JOIN customer_mgmt.users u ON u.id = m.id JOIN customer_mgmt.customer_analytics a ON a.customer_id = m.id'
+                || order_by || ' LIMIT $10 OFFSET $11) l'
+           INTO data
+          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
+                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
+    ELSE
+        EXECUTE 'SELECT coalesce(jsonb_agg(l.item), ''[]'') FROM (SELECT customer_mgmt.customer_list_item(u, a, $12) AS item'
+                || from_where || order_by || ' LIMIT $10 OFFSET $11) l'
+           INTO data
+          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
+                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
+    END IF;
+    RETURN customer_mgmt.page_envelope(data, total, page, page_size, estimate);
+END
+$$;
+COMMENT ON FUNCTION get_customers(text, text, text, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                                  text, text, integer, integer, boolean, timestamptz) IS
+    'Staff: the customer list with the filters of CustomerQueryDto, a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
+
+-- get_customer: the 360° detail (BE.03.2)
+-- CustomerAnalyticsDto of an analytics row, days since the last order
+-- measured at as_of, with the saved insights.
+CREATE OR REPLACE FUNCTION customer_analytics_dto(a customer_analytics, as_of timestamptz) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object(
+        'totalOrders', coalesce(a.total_orders, 0),
+        'totalSpent', coalesce(a.total_spent, 0),
+        'averageOrderValue', coalesce(a.average_order_value, 0),
+        'lastOrderDate', a.last_order_date,
+        'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, as_of),
+        'totalSessions', coalesce(a.total_sessions, 0),
+        'totalPageViews', coalesce(a.total_page_views, 0),
+        'averageSessionDuration', coalesce(a.average_session_duration, 0),
+        'bounceRate', coalesce(a.bounce_rate, 0),
+        'conversionRate', coalesce(a.conversion_rate, 0),
+        'favoriteCategories', coalesce(a.favorite_categories, '[]'),
+        'favoriteBrands', coalesce(a.favorite_brands, '[]'),
+        'preferredPriceRange', a.preferred_price_range,
+        'customerLifetimeValue', coalesce(a.customer_lifetime_value, 0),
+        'predictedLtv', a.predicted_ltv,
+        'churnRiskScore', coalesce(a.churn_risk_score, 0),
+        'engagementScore', coalesce(a.engagement_score, 0),
+        'segment', coalesce(a.segment, 'new'),
+        'rfmScore', a.rfm_score,
+        'lastCalculatedAt', a.last_calculated_at,
+        'insights', coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'type', i.type, 'title', i.title, 'description', i.description,
+                       'priority', i.priority, 'actionRecommendation', i.action_recommendation,
+                       'generatedAt', i.generated_at)
+                   ORDER BY i.priority DESC, i.type)
+              FROM customer_mgmt.customer_insights i WHERE i.customer_id = a.customer_id), '[]'))
+$$;
+COMMENT ON FUNCTION customer_analytics_dto(customer_analytics, timestamptz) IS
+    'Internal: CustomerAnalyticsDto of an analytics row with its insights; daysSinceLastOrder measured at as_of.';
+
+CREATE OR REPLACE FUNCTION address_dto(x addresses) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object(
+        'id', x.id, 'recipientName', x.recipient_name, 'phoneNumber', x.phone_number,
+        'street', x.street, 'ward', x.ward, 'district', x.district, 'province', x.province,
+        'currentProvince', (SELECT p.current_name FROM customer_mgmt.provinces p WHERE p.name = x.province),
+        'isDefaultShipping', x.is_default_shipping, 'isDefaultBilling', x.is_default_billing,
+        'createdAt', x.created_at, 'updatedAt', x.updated_at)
+$$;
+COMMENT ON FUNCTION address_dto(addresses) IS
+    'Internal: AddressDto; currentProvince is the province in force since 2025 for a former one.';
+
+CREATE OR REPLACE FUNCTION order_summary_dto(o orders) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object(
+        'id', o.id, 'status', o.status, 'totalAmount', o.total_amount,
+        'orderDate', o.order_date, 'completedAt', o.completed_at,
+        'itemCount', coalesce(sum(i.quantity), 0), 'lineCount', count(i.id),
+        'itemsTotal', coalesce(sum(i.unit_price * i.quantity), 0))
+      FROM customer_mgmt.order_items i WHERE i.order_id = o.id
+$$;
+COMMENT ON FUNCTION order_summary_dto(orders) IS
+    'Internal: OrderSummaryDto: id, status, totalAmount, orderDate, completedAt, itemCount (units), lineCount, itemsTotal.';
+
+CREATE OR REPLACE FUNCTION note_dto(n customer_notes) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object(
+        'id', n.id, 'customerId', n.customer_id, 'authorId', n.author_id,
+        'authorName', (SELECT u.full_name FROM customer_mgmt.users u WHERE u.id = n.author_id),
+        'title', n.title, 'content', n.content, 'type', n.type, 'priority', n.priority,
+        'isInternal', n.is_internal, 'tags', n.tags, 'createdAt', n.created_at, 'updatedAt', n.updated_at)
+$$;
+COMMENT ON FUNCTION note_dto(customer_notes) IS 'Internal: CustomerNoteDto; authorName is NULL for system notes.';
+
+CREATE OR REPLACE FUNCTION get_customer(customer_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    a customer_mgmt.customer_analytics;
+    as_of timestamptz := now();
+BEGIN
+    SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
+    a.customer_id := u.id;
+    RETURN jsonb_build_object(
+        'id', u.id,
+        'fullName', u.full_name,
+        'email', u.email,
+        'phoneNumber', u.phone_number,
+        'status', u.status,
+        'emailVerifiedAt', u.email_verified_at,
+        'phoneVerifiedAt', u.phone_verified_at,
+        'avatarUrl', u.avatar_url,
+        'dateOfBirth', u.date_of_birth,
+        'gender', u.gender,
+        'province', u.province,
+        'addresses', coalesce((SELECT jsonb_agg(customer_mgmt.address_dto(x) ORDER BY x.is_default_shipping DESC,
+                                                x.is_default_billing DESC, x.created_at, x.id)
+                                 FROM customer_mgmt.addresses x WHERE x.customer_id = u.id), '[]'),
+        'defaultShippingAddress', (SELECT customer_mgmt.address_dto(x) FROM customer_mgmt.addresses x
+                                    WHERE x.customer_id = u.id AND x.is_default_shipping),
+        'defaultBillingAddress', (SELECT customer_mgmt.address_dto(x) FROM customer_mgmt.addresses x
+                                   WHERE x.customer_id = u.id AND x.is_default_billing),
+        'analytics', customer_mgmt.customer_analytics_dto(a, as_of),
+        'segments', coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'id', s.id, 'name', s.name, 'description', s.description, 'colorCode', s.color_code,
+                       'isSystem', s.is_system, 'assignedAt', sa.assigned_at, 'assignedBy', sa.assigned_by,
+                       'expiresAt', sa.expires_at)
+                   ORDER BY sa.assigned_at, s.name)
+              FROM customer_mgmt.customer_segment_assignments sa
+              JOIN customer_mgmt.customer_segments s ON s.id = sa.segment_id
+             WHERE sa.customer_id = u.id AND (sa.expires_at IS NULL OR sa.expires_at > as_of)), '[]'),
+        'recentOrders', coalesce((
+            SELECT jsonb_agg(customer_mgmt.order_summary_dto(o) ORDER BY o.order_date DESC, o.id DESC)
+              FROM (SELECT * FROM customer_mgmt.orders x WHERE x.customer_id = u.id
+                     ORDER BY x.order_date DESC, x.id DESC LIMIT 5) o), '[]'),
+        'recentNotes', coalesce((
+            SELECT jsonb_agg(customer_mgmt.note_dto(n) ORDER BY n.created_at DESC, n.id DESC)
+              FROM (SELECT * FROM customer_mgmt.customer_notes x WHERE x.customer_id = u.id
+                     ORDER BY x.created_at DESC, x.id DESC LIMIT 5) n), '[]'),
+        'createdAt', u.created_at,
+        'updatedAt', u.updated_at,
+        'lastLoginAt', u.last_login_at);
+END
+$$;
+COMMENT ON FUNCTION get_customer(uuid) IS
+    'Staff: CustomerDetailDto of a customer: profile, addresses, analytics with insights, segments, 5 most recent orders and notes. PT404 for an unknown id, 22P02 for a malformed one.';
+
+-- get_customer_analytics: the design's GET :id/analytics
+CREATE OR REPLACE FUNCTION get_customer_analytics(customer_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    a customer_mgmt.customer_analytics;
+BEGIN
+    SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
+    a.customer_id := u.id;
+    RETURN customer_mgmt.customer_analytics_dto(a, now());
+END
+$$;
+COMMENT ON FUNCTION get_customer_analytics(uuid) IS
+    'Staff: CustomerAnalyticsDto of a customer with its saved insights, as last calculated; daysSinceLastOrder measured at call time. PT404 for an unknown id.';
+
+-- get_customer_orders: order history
+CREATE OR REPLACE FUNCTION get_customer_orders(
+    customer_id  uuid,
+    status       text DEFAULT NULL,
+    date_from    timestamptz DEFAULT NULL,
+    date_to      timestamptz DEFAULT NULL,
+    sort_order   text DEFAULT 'DESC',
+    page         integer DEFAULT 1,
+    page_size    integer DEFAULT 20
+) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    v_status customer_mgmt.order_status;
+    descending boolean := customer_mgmt.check_sort_order(coalesce(sort_order, 'DESC')) = 'DESC';
+    total bigint;
+    data jsonb;
+BEGIN
+    IF status IS NOT NULL THEN
+        v_status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.order_status);
+    END IF;
+    PERFORM customer_mgmt.check_time_range('date_from', date_from, 'date_to', date_to);
+    PERFORM customer_mgmt.check_page(page, page_size);
+
+    SELECT count(*) INTO total FROM customer_mgmt.orders o
+     WHERE o.customer_id = u.id AND (v_status IS NULL OR o.status = v_status)
+       AND (date_from IS NULL OR o.order_date >= date_from) AND (date_to IS NULL OR o.order_date <= date_to);
+    SELECT coalesce(jsonb_agg(customer_mgmt.order_summary_dto(o.x) ORDER BY o.n), '[]') INTO data
+      FROM (SELECT x, row_number() OVER (ORDER BY
+                       CASE WHEN descending THEN x.order_date END DESC, CASE WHEN descending THEN x.id END DESC,
+                       CASE WHEN NOT descending THEN x.order_date END, CASE WHEN NOT descending THEN x.id END) AS n
+              FROM customer_mgmt.orders x
+             WHERE x.customer_id = u.id AND (v_status IS NULL OR x.status = v_status)
+               AND (date_from IS NULL OR x.order_date >= date_from) AND (date_to IS NULL OR x.order_date <= date_to)) o
+     WHERE o.n > (page - 1)::bigint * page_size AND o.n <= page::bigint * page_size;
+    RETURN customer_mgmt.page_envelope(data, total, page, page_size);
+END
+$$;
+COMMENT ON FUNCTION get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer) IS
+    'Staff: a customer''s orders, filtered by status and order date (both ends inclusive), newest first by default, with item counts and totals.';
+
+-- update_customer_status (BE.03.3)
+CREATE OR REPLACE FUNCTION update_customer_status(customer_id uuid, status text, reason text DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid := update_customer_status.customer_id;
+    new_status customer_mgmt.user_status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status);
+    v_reason text := customer_mgmt.check_text('reason', reason, 1000, false);
+    actor uuid := customer_mgmt.current_actor();
+    recent_hours integer := customer_mgmt.setting('status.recent_activity_hours')::integer;
+    u customer_mgmt.users;
+    a customer_mgmt.customer_analytics;
+    old_status customer_mgmt.user_status;
+    open_orders bigint;
+    changed_at timestamptz := now();
+    outbox_id bigint;
+BEGIN
+    IF v_id IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('customer_id', 'is required');
+    END IF;
+    -- the row lock orders this change after any concurrent order insert
+    -- (record_order locks the same row)
+    SELECT * INTO u FROM customer_mgmt.users x
+     WHERE x.id = v_id AND x.role = 'customer'
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM customer_mgmt.raise_not_found('Customer', v_id::text);
+    END IF;
+    SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
+    old_status := u.status;
+
+    IF old_status = new_status THEN
+        -- reported, not recorded twice
+        RETURN customer_mgmt.customer_list_item(u, a, changed_at) || jsonb_build_object('statusChanged', false);
+    END IF;
+
+    -- leaving active obeys design section 8.1; reactivation is always allowed
+    IF old_status = 'active' THEN
+        SELECT count(*) INTO open_orders FROM customer_mgmt.orders o
+         WHERE o.customer_id = u.id AND o.status IN ('pending', 'processing');
+        IF open_orders > 0 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'raise_exception',
+                MESSAGE = 'Cannot deactivate customer with pending orders',
+                DETAIL = format('Customer %s has %s pending or processing order(s).', u.id, open_orders),
+                HINT = 'Complete or cancel the orders first.';
+        END IF;
+        -- never logged in counts as no recent activity
+        IF u.last_login_at > changed_at - make_interval(hours => recent_hours) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'raise_exception',
+                MESSAGE = 'Cannot deactivate customer with recent activity',
+                DETAIL = format('Customer %s logged in at %s, within the last %s hours.', u.id, u.last_login_at, recent_hours),
+                HINT = 'Try again later; the limit is the setting status.recent_activity_hours.';
+        END IF;
+    END IF;
+
+    UPDATE customer_mgmt.users x SET status = new_status WHERE x.id = u.id RETURNING * INTO u;
+    INSERT INTO customer_mgmt.customer_status_history (customer_id, old_status, new_status, reason, actor_id, changed_at)
+    VALUES (u.id, old_status, new_status, v_reason, actor, changed_at);
+    INSERT INTO customer_mgmt.event_outbox AS e (event_type, customer_id, payload)
+    VALUES ('customer.status_changed', u.id,
+            jsonb_build_object('customerId', u.id, 'oldStatus', old_status, 'newStatus', new_status,
+                               'reason', v_reason, 'actorId', actor, 'changedAt', changed_at))
+    RETURNING e.id INTO outbox_id;
+    PERFORM pg_notify('customer_mgmt_events', jsonb_build_object('id', outbox_id, 'eventType', 'customer.status_changed',
+                                                                 'customerId', u.id)::text);
+    RETURN customer_mgmt.customer_list_item(u, a, changed_at) || jsonb_build_object('statusChanged', true);
+END
+$$;
+COMMENT ON FUNCTION update_customer_status(uuid, text, text) IS
+    'Admin: sets a customer''s status (active, inactive, suspended). Leaving active is refused (P0001) while an order is pending or processing or after a login in the last 24 hours; every change is recorded in customer_status_history with the actor and emits customer.status_changed. Returns the list item with statusChanged.';

@@ -1,0 +1,259 @@
+-- customer_mgmt: The overview dashboard (design 14.1) and the customer health score.
+
+-- Overview dashboard (design 14.1)
+-- The date range of the dashboard: [date_from, date_to), by default the
+-- 30 days before now.
+CREATE OR REPLACE FUNCTION overview_range(date_from timestamptz, date_to timestamptz, OUT range_from timestamptz,
+                               OUT range_to timestamptz)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    range_to := coalesce(date_to, now());
+    range_from := coalesce(date_from, range_to - interval '30 days');
+    PERFORM customer_mgmt.check_time_range('date_from', range_from, 'date_to', range_to);
+    IF range_to - range_from > interval '5 years' THEN
+        PERFORM customer_mgmt.raise_invalid('date_to', 'must be at most 5 years after date_from', range_to::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION overview_range(timestamptz, timestamptz) IS
+    'Internal: the dashboard''s range [date_from, date_to) with its defaults (the last 30 days), or 22023.';
+
+-- The counts of the range: new, active, churned customers.
+CREATE OR REPLACE FUNCTION overview_counts(range_from timestamptz, range_to timestamptz,
+                                OUT total_customers bigint, OUT new_customers bigint,
+                                OUT active_customers bigint, OUT churned_customers bigint)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (SELECT count(*) FROM customer_mgmt.users u WHERE u.role = 'customer' AND u.created_at < range_to),
+           (SELECT count(*) FROM customer_mgmt.users u
+             WHERE u.role = 'customer' AND u.created_at >= range_from AND u.created_at < range_to),
+           -- a session (a login is one) or a completed order in the range
+           (SELECT count(*) FROM customer_mgmt.users u
+             WHERE u.role = 'customer'
+               AND (EXISTS (SELECT FROM customer_mgmt.web_sessions w
+                             WHERE w.customer_id = u.id AND w.started_at >= range_from AND w.started_at < range_to)
+                    OR EXISTS (SELECT FROM customer_mgmt.orders o
+                                WHERE o.customer_id = u.id AND o.status = 'completed'
+                                  AND o.order_date >= range_from AND o.order_date < range_to))),
+           -- whose last completed order before the end of the range became
+           -- older than the churned threshold during the range
+           (SELECT count(*)
+              FROM (SELECT max(o.order_date) AS last_order
+                      FROM customer_mgmt.orders o
+                     WHERE o.status = 'completed' AND o.order_date < range_to
+                     GROUP BY o.customer_id) x,
+                   -- the threshold once, not per customer
+                   (SELECT make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
+                           AS after OFFSET 0) k
+             WHERE x.last_order + k.after >= range_from AND x.last_order + k.after < range_to)
+$$;
+COMMENT ON FUNCTION overview_counts(timestamptz, timestamptz) IS
+    'Internal: customers registered before the end of the range, new in it, active in it (a session or a completed order), churned in it (their last completed order passed the churned threshold during it).';
+
+CREATE OR REPLACE FUNCTION get_customer_overview(date_from timestamptz DEFAULT NULL, date_to timestamptz DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record := customer_mgmt.overview_range(date_from, date_to);
+    c record := customer_mgmt.overview_counts(r.range_from, r.range_to);
+    shop_tz text := customer_mgmt.setting('shop_timezone');
+    low numeric := customer_mgmt.setting('churn.threshold_low')::numeric;
+    medium numeric := customer_mgmt.setting('churn.threshold_medium')::numeric;
+    high numeric := customer_mgmt.setting('churn.threshold_high')::numeric;
+    distributions jsonb;
+    result jsonb;
+BEGIN
+    result := jsonb_build_object(
+        'dateFrom', r.range_from, 'dateTo', r.range_to,
+        'totalCustomers', c.total_customers, 'newCustomers', c.new_customers,
+        'activeCustomers', c.active_customers, 'churnedCustomers', c.churned_customers);
+
+    -- distributions over the stored analytics (as fresh as last_calculated_at),
+    -- from one read of the table: the bands count a narrow copy of it
+    WITH a AS MATERIALIZED (
+        SELECT x.segment, x.customer_lifetime_value AS v, x.churn_risk_score AS risk
+          FROM customer_mgmt.customer_analytics x),
+    total AS (SELECT greatest(count(*), 1) AS n FROM a)
+    SELECT jsonb_build_object(
+        'segmentDistribution', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object('segment', s.segment, 'count', coalesce(x.n, 0),
+                                                         'percentage', round(100.0 * coalesce(x.n, 0) / total.n, 2))
+                                      ORDER BY s.segment), '[]')
+              FROM unnest(enum_range(NULL::customer_mgmt.lifecycle_segment)) AS s(segment)
+              CROSS JOIN total
+              LEFT JOIN (SELECT a.segment, count(*) AS n FROM a GROUP BY a.segment) x ON x.segment = s.segment),
+        'lifetimeValueDistribution', (
+            SELECT jsonb_agg(jsonb_build_object('range', b.label, 'min', b.lo, 'max', b.hi, 'count', x.n,
+                                                'percentage', round(100.0 * x.n / total.n, 2))
+                             ORDER BY b.ord)
+              FROM (VALUES (1, '0', 0::numeric, 0::numeric), (2, 'under 1M', 0, 1000000), (3, '1M-5M', 1000000, 5000000),
+                           (4, '5M-10M', 5000000, 10000000), (5, '10M-50M', 10000000, 50000000), (6, '50M+', 50000000, NULL))
+                   AS b(ord, label, lo, hi)
+              CROSS JOIN total
+              CROSS JOIN LATERAL (
+                   SELECT count(*) AS n FROM a
+                    WHERE CASE WHEN b.hi = 0 THEN a.v = 0 ELSE a.v > b.lo AND (b.hi IS NULL OR a.v <= b.hi) END) x),
+        'churnRiskDistribution', (
+            SELECT jsonb_agg(jsonb_build_object('level', b.label, 'min', b.lo, 'max', b.hi, 'count', x.n,
+                                                'percentage', round(100.0 * x.n / total.n, 2))
+                             ORDER BY b.lo)
+              FROM (VALUES ('low', 0::numeric, low), ('moderate', low, medium), ('medium', medium, high), ('high', high, NULL))
+                   AS b(label, lo, hi)
+              CROSS JOIN total
+              CROSS JOIN LATERAL (
+                   SELECT count(*) AS n FROM a WHERE a.risk >= b.lo AND (b.hi IS NULL OR a.risk < b.hi)) x))
+      INTO distributions;
+    result := result || distributions;
+
+    result := result || jsonb_build_object('topCustomers', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
+                                                     'customerLifetimeValue', a.customer_lifetime_value,
+                                                     'totalOrders', a.total_orders, 'segment', a.segment)
+                                  ORDER BY a.customer_lifetime_value DESC, a.customer_id), '[]')
+          FROM (SELECT * FROM customer_mgmt.customer_analytics x
+                 WHERE x.customer_lifetime_value > 0
+                 ORDER BY x.customer_lifetime_value DESC, x.customer_id LIMIT 10) a
+          JOIN customer_mgmt.users u ON u.id = a.customer_id));
+
+    result := result || jsonb_build_object('atRiskCustomers', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
+                                                     'churnRiskScore', a.churn_risk_score,
+                                                     'customerLifetimeValue', a.customer_lifetime_value,
+                                                     'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, r.range_to),
+                                                     'segment', a.segment)
+                                  ORDER BY a.churn_risk_score DESC, a.customer_lifetime_value DESC, a.customer_id), '[]')
+          FROM (SELECT * FROM customer_mgmt.customer_analytics x
+                 WHERE x.churn_risk_score > customer_mgmt.setting('segment.at_risk_min_churn_risk')::numeric
+                 ORDER BY x.churn_risk_score DESC, x.customer_lifetime_value DESC, x.customer_id LIMIT 20) a
+          JOIN customer_mgmt.users u ON u.id = a.customer_id AND u.status = 'active'));
+
+    -- where and who: provinces as they are named since 2025, ages at date_to
+    result := result || jsonb_build_object('geographicDistribution', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('province', x.province, 'count', x.n,
+                                                     'percentage', round(100.0 * x.n / greatest(c.total_customers, 1), 2))
+                                  ORDER BY x.n DESC, x.province NULLS LAST), '[]')
+          FROM (SELECT coalesce(p.current_name, u.province) AS province, count(*) AS n
+                  FROM customer_mgmt.users u
+                  LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
+                 WHERE u.role = 'customer' AND u.created_at < r.range_to
+                 GROUP BY 1) x));
+
+    result := result || jsonb_build_object('ageDistribution', (
+        SELECT jsonb_agg(jsonb_build_object('range', b.label, 'count', coalesce(x.n, 0),
+                                            'percentage', round(100.0 * coalesce(x.n, 0) / greatest(c.total_customers, 1), 2))
+                         ORDER BY b.ord)
+          FROM (VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'), (6, '55-64'),
+                       (7, '65+'), (8, 'unknown')) AS b(ord, label)
+          LEFT JOIN (
+               SELECT coalesce(width_bucket(extract(year FROM age((r.range_to AT TIME ZONE shop_tz)::date, u.date_of_birth)),
+                                            ARRAY[18, 25, 35, 45, 55, 65]::numeric[]) + 1, 8) AS ord,
+                      count(*) AS n
+                 FROM customer_mgmt.users u
+                WHERE u.role = 'customer' AND u.created_at < r.range_to
+                GROUP BY 1) x ON x.ord = b.ord));
+
+    -- the customers registered in the range, step by step
+    result := result || jsonb_build_object('conversionFunnel', (
+        SELECT jsonb_build_array(
+                   jsonb_build_object('stage', 'registered', 'count', f.registered, 'rate', 1),
+                   jsonb_build_object('stage', 'visited', 'count', f.visited,
+                                      'rate', round(f.visited::numeric / greatest(f.registered, 1), 4)),
+                   jsonb_build_object('stage', 'ordered', 'count', f.ordered,
+                                      'rate', round(f.ordered::numeric / greatest(f.registered, 1), 4)),
+                   jsonb_build_object('stage', 'orderedAgain', 'count', f.again,
+                                      'rate', round(f.again::numeric / greatest(f.registered, 1), 4)))
+          FROM (SELECT count(*) AS registered,
+                       count(*) FILTER (WHERE y.sessions > 0) AS visited,
+                       count(*) FILTER (WHERE y.orders >= 1) AS ordered,
+                       count(*) FILTER (WHERE y.orders >= 2) AS again
+                  FROM (SELECT (SELECT count(*) FROM customer_mgmt.web_sessions w
+                                 WHERE w.customer_id = u.id AND w.started_at >= r.range_from
+                                   AND w.started_at < r.range_to) AS sessions,
+                               (SELECT count(*) FROM customer_mgmt.orders o
+                                 WHERE o.customer_id = u.id AND o.status = 'completed'
+                                   AND o.order_date >= r.range_from AND o.order_date < r.range_to) AS orders
+                          FROM customer_mgmt.users u
+                         WHERE u.role = 'customer' AND u.created_at >= r.range_from AND u.created_at < r.range_to) y) f));
+
+    -- monthly cohorts (shop time) of the customers registered in the range:
+    -- the share of each cohort with a completed order in each month since
+    result := result || jsonb_build_object('retentionCohorts', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('cohort', to_char(k.cohort, 'YYYY-MM'), 'customers', k.size,
+                                                     'months', k.months) ORDER BY k.cohort), '[]')
+          FROM (SELECT m.cohort, m.size,
+                       (SELECT jsonb_agg(jsonb_build_object('month', g.i, 'customers', coalesce(z.n, 0),
+                                                            'rate', round(coalesce(z.n, 0)::numeric / m.size, 4))
+                                         ORDER BY g.i)
+                          FROM generate_series(0, (extract(year FROM age(date_trunc('month', (r.range_to - interval '1 microsecond')
+                                                                          AT TIME ZONE shop_tz), m.cohort)) * 12
+                                                   + extract(month FROM age(date_trunc('month', (r.range_to - interval '1 microsecond')
+                                                                          AT TIME ZONE shop_tz), m.cohort)))::integer) AS g(i)
+                          LEFT JOIN (
+                               SELECT (extract(year FROM age(date_trunc('month', o.order_date AT TIME ZONE shop_tz), m.cohort)) * 12
+                                       + extract(month FROM age(date_trunc('month', o.order_date AT TIME ZONE shop_tz), m.cohort)))::integer AS i,
+                                      count(DISTINCT o.customer_id) AS n
+                                 FROM customer_mgmt.users u
+                                 JOIN customer_mgmt.orders o ON o.customer_id = u.id
+                                WHERE u.role = 'customer' AND u.created_at >= r.range_from AND u.created_at < r.range_to
+                                  AND date_trunc('month', u.created_at AT TIME ZONE shop_tz) = m.cohort
+                                  AND o.status = 'completed' AND o.order_date >= u.created_at AND o.order_date < r.range_to
+                                GROUP BY 1) z ON z.i = g.i) AS months
+                  FROM (SELECT date_trunc('month', u.created_at AT TIME ZONE shop_tz) AS cohort, count(*) AS size
+                          FROM customer_mgmt.users u
+                         WHERE u.role = 'customer' AND u.created_at >= r.range_from AND u.created_at < r.range_to
+                         GROUP BY 1) m) k));
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION get_customer_overview(timestamptz, timestamptz) IS
+    'Staff: the customer dashboard of design 14.1 for [date_from, date_to) (default the last 30 days): totals, new/active/churned in the range, segment, lifetime-value and churn-risk distributions, top 10 by value, 20 most at risk, provinces, ages, conversion funnel, monthly retention cohorts.';
+
+CREATE OR REPLACE FUNCTION get_customer_health_score(as_of timestamptz DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    c record;
+    total numeric;
+    gini numeric;
+    acquisition numeric;
+    retention numeric;
+    engagement numeric;
+    value_score numeric;
+BEGIN
+    PERFORM customer_mgmt.check_as_of(as_of);
+    r := customer_mgmt.overview_range(as_of - interval '1 month', as_of);
+    c := customer_mgmt.overview_counts(r.range_from, r.range_to);
+    total := greatest(c.total_customers, 1);
+    -- valueScore = 1 - the Gini coefficient of the lifetime values of the
+    -- customers who spent: 1 when value is spread evenly, 0 when one
+    -- customer holds it all (docs/analytics.md)
+    SELECT CASE WHEN count(*) > 0 AND sum(v) > 0
+                THEN 2 * sum(k * v) / (count(*) * sum(v)) - (count(*) + 1)::numeric / count(*) END
+      INTO gini
+      FROM (SELECT a.customer_lifetime_value AS v, row_number() OVER (ORDER BY a.customer_lifetime_value) AS k
+              FROM customer_mgmt.customer_analytics a WHERE a.customer_lifetime_value > 0) x;
+    acquisition := least(c.new_customers / total * 100, 25);
+    retention := (1 - c.churned_customers / total) * 30;
+    engagement := c.active_customers / total * 25;
+    value_score := 1 - coalesce(gini, 1);
+    RETURN jsonb_build_object(
+        'healthScore', round(acquisition + retention + engagement + value_score * 20)::integer,
+        'dateFrom', r.range_from, 'dateTo', r.range_to,
+        'totalCustomers', c.total_customers, 'newCustomers', c.new_customers,
+        'activeCustomers', c.active_customers, 'churnedCustomers', c.churned_customers,
+        'components', jsonb_build_object(
+            'acquisition', round(acquisition, 2), 'retention', round(retention, 2),
+            'engagement', round(engagement, 2), 'valueDistribution', round(value_score * 20, 2)),
+        'valueScore', round(value_score, 4));
+END
+$$;
+COMMENT ON FUNCTION get_customer_health_score(timestamptz) IS
+    'Staff: design 14.1''s customer health score over the month before as_of (default now), 0-100: acquisition (new/total x 100, at most 25) + retention ((1 - churned/total) x 30) + engagement (active/total x 25) + valueScore x 20, valueScore = 1 - Gini of lifetime values. Returns {healthScore, components, ...}.';

@@ -1,0 +1,161 @@
+-- customer_mgmt: Events (design section 10): the outbox with NOTIFY, the trigger functions of
+-- registration, completed orders and logins, churn detection, and the outbox
+-- consumer API (claim_events, mark_events_processed).
+
+-- Registration: analytics row, the "new-customers" segment, the welcome e-mail.
+CREATE OR REPLACE FUNCTION users_after_insert() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO customer_mgmt.customer_analytics (customer_id, created_at, updated_at)
+    VALUES (NEW.id, NEW.created_at, NEW.created_at)
+    ON CONFLICT (customer_id) DO NOTHING;
+    INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by, assigned_at)
+    VALUES (NEW.id, '00000000-0000-4000-8000-000000000001', 'system', NEW.created_at)
+    ON CONFLICT (customer_id, segment_id) DO NOTHING;
+    PERFORM customer_mgmt.emit_event('customer.registered', NEW.id,
+        jsonb_build_object('customerId', NEW.id, 'fullName', NEW.full_name, 'email', NEW.email,
+                           'registeredAt', NEW.created_at));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION users_after_insert() IS
+    'Trigger (customer registered): analytics row, new-customers segment, customer.registered outbox event for the welcome e-mail; not while a dump is restored.';
+
+-- Put an event in the outbox and announce it.
+CREATE OR REPLACE FUNCTION emit_event(event_type text, customer_id uuid, payload jsonb) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    event_id bigint;
+BEGIN
+    INSERT INTO customer_mgmt.event_outbox AS e (event_type, customer_id, payload)
+    VALUES (emit_event.event_type, emit_event.customer_id, payload)
+    RETURNING e.id INTO event_id;
+    PERFORM pg_notify('customer_mgmt_events',
+                      jsonb_build_object('id', event_id, 'eventType', event_type, 'customerId', customer_id)::text);
+    RETURN event_id;
+END
+$$;
+COMMENT ON FUNCTION emit_event(text, uuid, jsonb) IS
+    'Internal: writes an event to event_outbox and announces it with NOTIFY customer_mgmt_events ({"id", "eventType", "customerId"}).';
+
+-- Churn detected: the at-risk segment, a system note, the retention campaign.
+CREATE OR REPLACE FUNCTION churn_detected(customer_id uuid, churn_risk numeric) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by)
+    VALUES (churn_detected.customer_id, '00000000-0000-4000-8000-000000000002', 'system')
+    ON CONFLICT (customer_id, segment_id) DO NOTHING;
+    INSERT INTO customer_mgmt.customer_notes (customer_id, author_id, title, content, type, priority, is_internal)
+    VALUES (churn_detected.customer_id, NULL, 'Churn Risk Detected',
+            format('Customer shows high churn risk (score: %s)', churn_risk), 'system', 'high', true);
+    PERFORM customer_mgmt.emit_event('customer.churn_detected', churn_detected.customer_id,
+                                     jsonb_build_object('customerId', churn_detected.customer_id, 'churnScore', churn_risk));
+END
+$$;
+COMMENT ON FUNCTION churn_detected(uuid, numeric) IS
+    'Internal: what happens when a customer''s churn risk crosses the high threshold: at-risk-customers segment, a system note, a customer.churn_detected event (retention campaign).';
+
+-- Order completed (inserted as completed, or moved to completed): the
+-- customer is queued for recalculation.  DO UPDATE, not DO NOTHING: when a
+-- worker holds the queue row, this waits for it, and once the worker has
+-- deleted the row it inserts a new one, so the order is never missed.
+CREATE OR REPLACE FUNCTION orders_after_write() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF NEW.status = 'completed' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'completed')
+       OR TG_OP = 'UPDATE' AND OLD.status = 'completed' AND NEW.status <> 'completed' THEN
+        INSERT INTO customer_mgmt.analytics_queue AS q (customer_id, reason)
+        VALUES (NEW.customer_id, 'order.' || NEW.status)
+        ON CONFLICT (customer_id) DO UPDATE SET reason = excluded.reason, attempts = 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION orders_after_write() IS
+    'Trigger (order completed, or a completed order refunded): queues the customer for recalculation; not while a dump is restored.';
+
+-- The outbox, for the application that sends e-mails and campaigns:
+-- BEGIN; claim_events(); ...send...; mark_events_processed(ids); COMMIT.
+-- Claimed rows stay locked until the caller's transaction ends, so two
+-- consumers never get the same event, and a consumer that fails rolls its
+-- claim back.
+CREATE OR REPLACE FUNCTION claim_events(max_events integer DEFAULT 100, consumer text DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    claimed jsonb;
+BEGIN
+    IF max_events IS NULL OR max_events NOT BETWEEN 1 AND 10000 THEN
+        PERFORM customer_mgmt.raise_invalid('max_events', 'must be from 1 to 10000', max_events::text);
+    END IF;
+    WITH c AS (
+        SELECT e.id FROM customer_mgmt.event_outbox e
+         WHERE e.processed_at IS NULL
+         ORDER BY e.id
+         LIMIT max_events
+           FOR UPDATE SKIP LOCKED),
+    u AS (
+        UPDATE customer_mgmt.event_outbox e
+           SET claimed_at = now(), claimed_by = left(coalesce(consumer, session_user::text), 200)
+          FROM c WHERE e.id = c.id
+        RETURNING e.*)
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'eventType', u.event_type, 'customerId', u.customer_id,
+                                                 'payload', u.payload, 'createdAt', u.created_at) ORDER BY u.id), '[]')
+      INTO claimed FROM u;
+    RETURN claimed;
+END
+$$;
+COMMENT ON FUNCTION claim_events(integer, text) IS
+    'App: claims up to max_events unprocessed outbox events (FOR UPDATE SKIP LOCKED, held until the caller''s transaction ends) and returns them.';
+
+CREATE OR REPLACE FUNCTION mark_events_processed(event_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF event_ids IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('event_ids', 'is required');
+    END IF;
+    UPDATE customer_mgmt.event_outbox e SET processed_at = now()
+     WHERE e.id = ANY (event_ids) AND e.processed_at IS NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION mark_events_processed(bigint[]) IS 'App: marks outbox events done; returns how many were not done before.';
+
+-- Login (design 10.1 customer.login): whichever path moves last_login_at
+-- forward, record_login or the application's own UPDATE, the login is
+-- recorded as a session.
+CREATE OR REPLACE FUNCTION users_after_login() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO customer_mgmt.web_sessions (customer_id, started_at, duration_seconds, page_views, converted)
+    VALUES (NEW.id, NEW.last_login_at, 0, 1, false);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION users_after_login() IS
+    'Trigger (customer login): a customer''s last_login_at moved forward records a session at that time; not while a dump is restored.';

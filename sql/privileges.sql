@@ -1,0 +1,76 @@
+-- customer_mgmt privileges: who may call what (SPEC section 6).  Runs last,
+-- on a fresh install and at the end of every update: it first takes every
+-- privilege of PUBLIC and of the three roles away, then grants exactly the
+-- list below, so an updated install ends with the same privileges as a fresh
+-- one.
+--   customer_mgmt_staff  reads
+--   customer_mgmt_admin  everything staff can (it is a member), and all writes
+--   customer_mgmt_app    ingestion of events from the shop's application
+-- No role has privileges on the tables: the API is the functions.
+
+REVOKE ALL ON SCHEMA customer_mgmt, customer_mgmt_internal FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA customer_mgmt FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA customer_mgmt FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA customer_mgmt, customer_mgmt_internal
+    FROM PUBLIC, customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
+
+GRANT USAGE ON SCHEMA customer_mgmt TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
+GRANT USAGE ON SCHEMA customer_mgmt_internal TO customer_mgmt_admin;
+
+-- helpers every role may use: search, identity, settings, the scoring rules
+GRANT EXECUTE ON FUNCTION
+    search_fold(text), search_key(text, text, text), normalize_phone(text),
+    invoker(), current_actor(), setting(text),
+    engagement_score(integer, integer, double precision, double precision, integer, integer),
+    churn_risk(integer, integer, double precision, double precision),
+    lifecycle_segment(double precision, double precision, integer, integer, double precision, double precision,
+                      integer, integer, double precision, integer, integer),
+    rfm_digit(double precision, double precision[]),
+    insights(double precision, double precision, integer, integer, double precision, double precision, integer, integer)
+TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
+
+-- reads
+GRANT EXECUTE ON FUNCTION
+    get_customers(text, text, text, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                  text, text, integer, integer, boolean, timestamptz),
+    get_customer(uuid),
+    get_customer_analytics(uuid),
+    get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer),
+    get_customer_overview(timestamptz, timestamptz),
+    get_customer_health_score(timestamptz)
+TO customer_mgmt_staff;
+
+-- ingestion
+GRANT EXECUTE ON FUNCTION
+    register_customer(text, text, text, date, text, text, timestamptz),
+    register_staff(text, text, text),
+    add_customer_address(uuid, text, text, text, text, text, text, boolean, boolean),
+    record_order(uuid, numeric, text, timestamptz, jsonb),
+    set_order_status(uuid, text),
+    record_session(uuid, timestamptz, integer, integer, boolean),
+    record_login(uuid, timestamptz)
+TO customer_mgmt_admin, customer_mgmt_app;
+
+-- the event outbox, for the application that sends e-mails and campaigns
+GRANT EXECUTE ON FUNCTION claim_events(integer, text), mark_events_processed(bigint[])
+TO customer_mgmt_app, customer_mgmt_admin;
+
+-- admin writes and jobs
+GRANT EXECUTE ON FUNCTION
+    set_setting(text, text),
+    update_customer_status(uuid, text, text),
+    calculate_customer_analytics(uuid, timestamptz),
+    recalculate_all_analytics(timestamptz, integer),
+    process_analytics_queue(integer),
+    remove_expired_segment_assignments(),
+    schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean)
+TO customer_mgmt_admin;
+GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) TO customer_mgmt_admin;
+
+-- what the procedure above runs as its caller (it commits, so it cannot be
+-- SECURITY DEFINER): internal, not API
+GRANT EXECUTE ON FUNCTION
+    customer_mgmt_internal.begin_full_recalculation(timestamptz, integer, text, boolean),
+    customer_mgmt_internal.recalculate_slice(bigint, integer),
+    customer_mgmt_internal.finish_job_run(bigint, bigint, text)
+TO customer_mgmt_admin;

@@ -1,0 +1,324 @@
+-- customer_mgmt schema: tables, their indexes and comments, and their
+-- registration with pg_extension_config_dump (so that pg_dump keeps the rows).
+-- Fresh install only: an update changes tables in sql/updates/, and a test
+-- proves the result equal to this (test/t/003_upgrade.pl).
+
+
+-- users --------------------------------------------------------------------
+CREATE TABLE users (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    full_name          text NOT NULL
+                       CHECK (length(full_name) BETWEEN 1 AND 255 AND full_name = btrim(full_name)),
+    email              text NOT NULL
+                       CHECK (length(email) <= 254 AND email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'),
+    phone_number       text CHECK (phone_number ~ '^0[0-9]{9,10}$'),
+    role               user_role NOT NULL DEFAULT 'customer',
+    status             user_status NOT NULL DEFAULT 'active',
+    email_verified_at  timestamptz,
+    phone_verified_at  timestamptz,
+    avatar_url         text CHECK (length(avatar_url) <= 2048),
+    date_of_birth      date CHECK (date_of_birth >= DATE '1900-01-01'),
+    gender             gender,
+    province           text CHECK (length(province) <= 100),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    last_login_at      timestamptz,
+    anonymized_at      timestamptz
+);
+COMMENT ON TABLE users IS
+    'Customers and the staff who work on them (the design''s tbl_user, minimal). Phone numbers are stored in canonical national form.';
+COMMENT ON COLUMN users.province IS 'Province or city of the customer (region), as canonically spelled in table provinces.';
+COMMENT ON COLUMN users.anonymized_at IS 'Set when the customer''s personal data was anonymised (data protection).';
+CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+CREATE INDEX users_customers_created_at_idx ON users (created_at, id) WHERE role = 'customer';
+CREATE INDEX users_customers_status_created_at_idx ON users (status, created_at) WHERE role = 'customer';
+CREATE INDEX users_customers_full_name_idx ON users (full_name, id) WHERE role = 'customer';
+CREATE INDEX users_customers_phone_idx ON users (phone_number) WHERE role = 'customer';
+CREATE INDEX users_customers_last_login_at_asc_idx ON users (last_login_at ASC NULLS LAST, id) WHERE role = 'customer';
+CREATE INDEX users_customers_last_login_at_desc_idx ON users (last_login_at DESC NULLS LAST, id DESC) WHERE role = 'customer';
+CREATE INDEX users_customers_email_idx ON users (email, id) WHERE role = 'customer';
+CREATE INDEX users_customers_search_idx ON users
+    USING gin (search_key(full_name, email, phone_number) gin_trgm_ops) WHERE role = 'customer';
+
+-- addresses ------------------------------------------------------------------
+CREATE TABLE addresses (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id         uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    recipient_name      text NOT NULL CHECK (length(recipient_name) BETWEEN 1 AND 255),
+    phone_number        text NOT NULL CHECK (phone_number ~ '^0[0-9]{9,10}$'),
+    street              text NOT NULL CHECK (length(street) BETWEEN 1 AND 255),
+    ward                text NOT NULL CHECK (length(ward) BETWEEN 1 AND 100),
+    district            text CHECK (length(district) BETWEEN 1 AND 100),
+    province            text NOT NULL CHECK (length(province) BETWEEN 1 AND 100),
+    is_default_shipping boolean NOT NULL DEFAULT false,
+    is_default_billing  boolean NOT NULL DEFAULT false,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE addresses IS
+    'Postal addresses of customers. district is optional: since mid-2025 Vietnam has 34 provinces and no district level; older addresses keep a former province and a district.';
+CREATE INDEX addresses_customer_id_idx ON addresses (customer_id);
+CREATE UNIQUE INDEX addresses_default_shipping_key ON addresses (customer_id) WHERE is_default_shipping;
+CREATE UNIQUE INDEX addresses_default_billing_key ON addresses (customer_id) WHERE is_default_billing;
+
+-- orders ---------------------------------------------------------------------
+CREATE TABLE orders (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id   uuid NOT NULL REFERENCES users (id),
+    status        order_status NOT NULL DEFAULT 'pending',
+    total_amount  numeric(15,2) NOT NULL CHECK (total_amount >= 0 AND total_amount <> 'NaN'),
+    order_date    timestamptz NOT NULL CHECK (isfinite(order_date)),
+    completed_at  timestamptz CHECK (completed_at >= order_date),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE orders IS
+    'Orders of customers (minimal version of the orders module). Only completed orders count as spend. Deleting a customer with orders is refused: orders are accounting records.';
+CREATE INDEX orders_customer_id_order_date_idx ON orders (customer_id, order_date DESC);
+CREATE INDEX orders_open_customer_id_idx ON orders (customer_id) WHERE status IN ('pending', 'processing');
+CREATE TABLE order_items (
+    id            bigint PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+    order_id      uuid NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    product_name  text NOT NULL CHECK (length(product_name) BETWEEN 1 AND 255),
+    category      text CHECK (length(category) BETWEEN 1 AND 100),
+    brand         text CHECK (length(brand) BETWEEN 1 AND 100),
+    unit_price    numeric(15,2) NOT NULL CHECK (unit_price >= 0 AND unit_price <> 'NaN'),
+    quantity      integer NOT NULL CHECK (quantity BETWEEN 1 AND 100000)
+);
+COMMENT ON TABLE order_items IS 'Lines of an order: product, category, brand, unit price (VND), quantity.';
+CREATE INDEX order_items_order_id_idx ON order_items (order_id);
+-- web sessions ---------------------------------------------------------------
+CREATE TABLE web_sessions (
+    id                bigint PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+    customer_id       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    started_at        timestamptz NOT NULL CHECK (isfinite(started_at)),
+    duration_seconds  integer NOT NULL DEFAULT 0 CHECK (duration_seconds BETWEEN 0 AND 86400),
+    page_views        integer NOT NULL DEFAULT 1 CHECK (page_views BETWEEN 1 AND 100000),
+    converted         boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE web_sessions IS
+    'Web sessions of customers. A session with one page view is a bounce; converted means it ended in an order.';
+CREATE INDEX web_sessions_customer_id_started_at_idx ON web_sessions (customer_id, started_at);
+-- the design's four tables (section 4) ----------------------------------------
+CREATE TABLE customer_notes (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    author_id    uuid REFERENCES users (id),
+    title        varchar(255),
+    content      text NOT NULL CHECK (length(content) BETWEEN 1 AND 5000),
+    type         note_type NOT NULL DEFAULT 'general',
+    priority     note_priority NOT NULL DEFAULT 'medium',
+    is_internal  boolean NOT NULL DEFAULT true,
+    tags         jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(tags) = 'array'),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    CHECK (author_id IS NOT NULL OR type = 'system')
+);
+COMMENT ON TABLE customer_notes IS
+    'Internal notes on customers (design 4.1). System notes, written by event handlers, have no author.';
+CREATE INDEX customer_notes_customer_id_created_at_idx ON customer_notes (customer_id, created_at DESC);
+CREATE INDEX customer_notes_author_id_idx ON customer_notes (author_id);
+CREATE INDEX customer_notes_type_idx ON customer_notes (type);
+CREATE INDEX customer_notes_priority_idx ON customer_notes (priority);
+CREATE INDEX customer_notes_created_at_idx ON customer_notes (created_at);
+CREATE TABLE customer_analytics (
+    id                        uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id               uuid NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,
+    -- order statistics (completed orders only)
+    total_orders              integer NOT NULL DEFAULT 0 CHECK (total_orders >= 0),
+    total_spent               numeric(15,2) NOT NULL DEFAULT 0 CHECK (total_spent >= 0),
+    average_order_value       numeric(15,2) NOT NULL DEFAULT 0 CHECK (average_order_value >= 0),
+    last_order_date           timestamptz,
+    days_since_last_order     integer CHECK (days_since_last_order >= 0),
+    -- behaviour
+    total_sessions            integer NOT NULL DEFAULT 0 CHECK (total_sessions >= 0),
+    total_page_views          integer NOT NULL DEFAULT 0 CHECK (total_page_views >= 0),
+    average_session_duration  integer NOT NULL DEFAULT 0 CHECK (average_session_duration >= 0),
+    bounce_rate               numeric(5,4) NOT NULL DEFAULT 0 CHECK (bounce_rate BETWEEN 0 AND 1),
+    conversion_rate           numeric(5,4) NOT NULL DEFAULT 0 CHECK (conversion_rate BETWEEN 0 AND 1),
+    -- product preferences
+    favorite_categories       jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(favorite_categories) = 'array'),
+    favorite_brands           jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(favorite_brands) = 'array'),
+    preferred_price_range     jsonb CHECK (jsonb_typeof(preferred_price_range) = 'object'),
+    -- lifecycle
+    customer_lifetime_value   numeric(15,2) NOT NULL DEFAULT 0 CHECK (customer_lifetime_value >= 0),
+    predicted_ltv             numeric(15,2) CHECK (predicted_ltv >= 0),
+    churn_risk_score          numeric(3,2) NOT NULL DEFAULT 0 CHECK (churn_risk_score BETWEEN 0 AND 1),
+    engagement_score          numeric(3,2) NOT NULL DEFAULT 0 CHECK (engagement_score BETWEEN 0 AND 1),
+    -- segmentation
+    segment                   lifecycle_segment NOT NULL DEFAULT 'new',
+    rfm_score                 char(3) CHECK (rfm_score ~ '^[1-5]{3}$'),
+    -- timestamps
+    last_calculated_at        timestamptz,
+    created_at                timestamptz NOT NULL DEFAULT now(),
+    updated_at                timestamptz NOT NULL DEFAULT now()
+)
+-- the nightly recalculation rewrites every row: leave room on each page so
+-- that rows whose indexed columns did not change are updated HOT
+WITH (fillfactor = 70);
+COMMENT ON TABLE customer_analytics IS
+    'Per-customer analytics (design 4.2), the materialised cache of the scoring engine; last_calculated_at says how fresh a row is. Rates are fractions in [0,1]. predicted_ltv stays NULL until a predictive model exists.';
+COMMENT ON COLUMN customer_analytics.days_since_last_order IS
+    'As of last_calculated_at. Reads never use it: they measure days since last_order_date at query time.';
+CREATE INDEX customer_analytics_total_spent_idx ON customer_analytics (total_spent, customer_id);
+CREATE INDEX customer_analytics_total_orders_idx ON customer_analytics (total_orders, customer_id);
+CREATE INDEX customer_analytics_churn_risk_score_idx ON customer_analytics (churn_risk_score, customer_id);
+CREATE INDEX customer_analytics_segment_idx ON customer_analytics (segment, customer_id);
+CREATE INDEX customer_analytics_last_order_date_asc_idx ON customer_analytics (last_order_date ASC NULLS LAST, customer_id);
+CREATE INDEX customer_analytics_last_order_date_desc_idx ON customer_analytics (last_order_date DESC NULLS LAST, customer_id DESC);
+CREATE TABLE customer_segments (
+    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name            varchar(100) NOT NULL CHECK (length(btrim(name)) > 0),
+    description     varchar(500),
+    criteria        jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(criteria) = 'object'),
+    color_code      varchar(7) CHECK (color_code ~ '^#[0-9A-Fa-f]{6}$'),
+    is_active       boolean NOT NULL DEFAULT true,
+    auto_assign     boolean NOT NULL DEFAULT true,
+    customer_count  integer NOT NULL DEFAULT 0 CHECK (customer_count >= 0),
+    is_system       boolean NOT NULL DEFAULT false,
+    created_by      uuid REFERENCES users (id),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE customer_segments IS
+    'Rule-based and system segments (design 4.3). System segments (is_system) are created by the extension with fixed ids and are not dumped.';
+CREATE UNIQUE INDEX customer_segments_name_key ON customer_segments (lower(name));
+CREATE INDEX customer_segments_is_active_idx ON customer_segments (is_active);
+CREATE TABLE customer_segment_assignments (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    segment_id   uuid NOT NULL REFERENCES customer_segments (id) ON DELETE CASCADE,
+    assigned_at  timestamptz NOT NULL DEFAULT now(),
+    assigned_by  assignment_source NOT NULL DEFAULT 'system',
+    expires_at   timestamptz,
+    UNIQUE (customer_id, segment_id)
+);
+COMMENT ON TABLE customer_segment_assignments IS 'Membership of customers in segments (design 4.4); expired rows are removed by a scheduled job.';
+CREATE INDEX customer_segment_assignments_segment_id_idx ON customer_segment_assignments (segment_id);
+CREATE INDEX customer_segment_assignments_assigned_at_idx ON customer_segment_assignments (assigned_at);
+CREATE INDEX customer_segment_assignments_expires_at_idx ON customer_segment_assignments (expires_at)
+    WHERE expires_at IS NOT NULL;
+-- what the design implies --------------------------------------------------------
+CREATE TABLE customer_insights (
+    id                     uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id            uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    type                   insight_type NOT NULL,
+    title                  text NOT NULL,
+    description            text NOT NULL,
+    priority               note_priority NOT NULL,
+    action_recommendation  text NOT NULL,
+    generated_at           timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (customer_id, type)
+);
+COMMENT ON TABLE customer_insights IS 'Saved insights of the last analytics calculation of each customer (design 6.2).';
+CREATE TABLE customer_status_history (
+    id           bigint PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+    customer_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    old_status   user_status NOT NULL,
+    new_status   user_status NOT NULL,
+    reason       text CHECK (length(reason) <= 1000),
+    actor_id     uuid,
+    changed_at   timestamptz NOT NULL DEFAULT now(),
+    CHECK (old_status <> new_status)
+);
+COMMENT ON TABLE customer_status_history IS 'Every change of a customer''s account status: who, when, from what to what, and why.';
+COMMENT ON COLUMN customer_status_history.actor_id IS
+    'The acting user (current_actor()); not a foreign key, so a service account unknown to users can act.';
+CREATE INDEX customer_status_history_customer_id_idx ON customer_status_history (customer_id, changed_at DESC);
+CREATE TABLE analytics_queue (
+    customer_id  uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    enqueued_at  timestamptz NOT NULL DEFAULT now(),
+    reason       text NOT NULL DEFAULT 'order',
+    attempts     integer NOT NULL DEFAULT 0 CHECK (attempts >= 0)
+);
+COMMENT ON TABLE analytics_queue IS 'Customers whose analytics are stale, drained by process_analytics_queue() with FOR UPDATE SKIP LOCKED.';
+CREATE TABLE event_outbox (
+    id            bigint PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+    event_type    text NOT NULL CHECK (event_type ~ '^[a-z_]+(\.[a-z_]+)+$'),
+    customer_id   uuid REFERENCES users (id) ON DELETE SET NULL,
+    payload       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(payload) = 'object'),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    claimed_at    timestamptz,
+    claimed_by    text,
+    processed_at  timestamptz
+);
+COMMENT ON TABLE event_outbox IS
+    'Events for side effects the database cannot do itself (welcome e-mail, retention campaign), announced with NOTIFY customer_mgmt_events.';
+CREATE INDEX event_outbox_pending_idx ON event_outbox (id) WHERE processed_at IS NULL;
+CREATE TABLE job_runs (
+    id              bigint PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+    job_name        text NOT NULL,
+    started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at     timestamptz,
+    status          job_status NOT NULL DEFAULT 'running',
+    rows_processed  bigint NOT NULL DEFAULT 0 CHECK (rows_processed >= 0),
+    error           text,
+    details         jsonb NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE job_runs IS 'Log of job runs (recalculation, queue worker, expiry): started, finished, rows, error.';
+CREATE INDEX job_runs_job_name_started_at_idx ON job_runs (job_name, started_at DESC);
+-- settings: definitions ship with the extension, overrides are the shop's ------
+CREATE TABLE setting_definitions (
+    name           text PRIMARY KEY,
+    value_type     text NOT NULL CHECK (value_type IN ('numeric', 'integer', 'timezone')),
+    default_value  text NOT NULL,
+    min_value      numeric,
+    max_value      numeric,
+    description    text NOT NULL
+);
+COMMENT ON TABLE setting_definitions IS
+    'The settings the extension knows, with their defaults. Shipped by the extension; the shop''s values are in settings.';
+CREATE TABLE settings (
+    name        text PRIMARY KEY REFERENCES setting_definitions (name),
+    value       text NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    updated_by  uuid
+);
+COMMENT ON TABLE settings IS
+    'The shop''s overrides of setting_definitions; a setting without a row here has its default. Change them with set_setting().';
+-- reference data: provinces ---------------------------------------------------
+CREATE TABLE provinces (
+    name             text PRIMARY KEY,
+    current_name     text NOT NULL REFERENCES provinces (name) DEFERRABLE INITIALLY DEFERRED,
+    is_current       boolean GENERATED ALWAYS AS (name = current_name) STORED,
+    is_city          boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE provinces IS
+    'Vietnam''s 34 provinces and centrally-run cities in force since mid-2025, and the former 63 with the one each merged into. Shipped by the extension.';
+CREATE UNIQUE INDEX provinces_folded_name_key ON provinces (search_fold(name));
+-- pg_dump: every table that holds the shop's data (not shipped reference data)
+
+CREATE TABLE rfm_breakpoints (
+    id           bigint PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+    as_of        timestamptz NOT NULL,
+    recency      double precision[] NOT NULL CHECK (cardinality(recency) = 4),
+    frequency    double precision[] NOT NULL CHECK (cardinality(frequency) = 4),
+    monetary     double precision[] NOT NULL CHECK (cardinality(monetary) = 4),
+    customers    bigint NOT NULL,
+    computed_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE rfm_breakpoints IS
+    'Quintile breakpoints (20/40/60/80th percentiles) of minus days since the last order, completed orders and spend over the customers with a completed order, as of each full recalculation; single-customer calculations use the latest.';
+
+SELECT pg_catalog.pg_extension_config_dump('users', '');
+SELECT pg_catalog.pg_extension_config_dump('addresses', '');
+SELECT pg_catalog.pg_extension_config_dump('orders', '');
+SELECT pg_catalog.pg_extension_config_dump('order_items', '');
+SELECT pg_catalog.pg_extension_config_dump('order_items_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('web_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('web_sessions_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_notes', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_analytics', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_segments', 'WHERE NOT is_system');
+SELECT pg_catalog.pg_extension_config_dump('customer_segment_assignments', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_insights', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_status_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('analytics_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('event_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('event_outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('job_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('job_runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('settings', '');
+SELECT pg_catalog.pg_extension_config_dump('rfm_breakpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('rfm_breakpoints_id_seq', '');

@@ -1,0 +1,24 @@
+-- customer_mgmt schema: the triggers on the tables.  Fresh install only; it
+-- runs after the function files, which define the trigger functions.
+
+CREATE TRIGGER users_touch BEFORE UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+CREATE TRIGGER addresses_touch BEFORE UPDATE ON addresses
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+CREATE TRIGGER orders_touch BEFORE UPDATE ON orders
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+CREATE TRIGGER customer_notes_touch BEFORE UPDATE ON customer_notes
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+CREATE TRIGGER customer_analytics_touch BEFORE UPDATE ON customer_analytics
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+CREATE TRIGGER customer_segments_touch BEFORE UPDATE ON customer_segments
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+CREATE TRIGGER users_after_insert AFTER INSERT ON users
+    FOR EACH ROW WHEN (NEW.role = 'customer') EXECUTE FUNCTION users_after_insert();
+CREATE TRIGGER orders_after_insert AFTER INSERT ON orders
+    FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION orders_after_write();
+CREATE TRIGGER orders_after_update AFTER UPDATE OF status ON orders
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION orders_after_write();
+CREATE TRIGGER users_after_login AFTER UPDATE OF last_login_at ON users
+    FOR EACH ROW WHEN (NEW.role = 'customer' AND NEW.last_login_at > coalesce(OLD.last_login_at, '-infinity'))
+    EXECUTE FUNCTION users_after_login();

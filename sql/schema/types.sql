@@ -1,0 +1,18 @@
+-- customer_mgmt schema: enum types.  Fresh install only; an update adds a
+-- label with ALTER TYPE ... ADD VALUE in sql/updates/.
+
+CREATE TYPE user_role AS ENUM ('customer', 'staff', 'admin');
+CREATE TYPE user_status AS ENUM ('active', 'inactive', 'suspended');
+CREATE TYPE gender AS ENUM ('male', 'female', 'other');
+CREATE TYPE order_status AS ENUM ('pending', 'processing', 'shipped', 'completed', 'cancelled', 'refunded');
+CREATE TYPE note_type AS ENUM ('general', 'support', 'sales', 'complaint', 'feedback', 'system');
+CREATE TYPE note_priority AS ENUM ('low', 'medium', 'high', 'critical');
+CREATE TYPE lifecycle_segment AS ENUM ('new', 'active', 'loyal', 'at_risk', 'churned', 'vip');
+CREATE TYPE assignment_source AS ENUM ('system', 'manual');
+CREATE TYPE insight_type AS ENUM ('high_value', 'churn_risk', 'loyal');
+CREATE TYPE job_status AS ENUM ('running', 'succeeded', 'failed');
+COMMENT ON TYPE user_role IS 'Kind of user: a shop customer, or staff/admin who work on customers.';
+COMMENT ON TYPE user_status IS 'Account status of a user (design BE.03.3).';
+COMMENT ON TYPE order_status IS 'Life cycle of an order; only completed orders count as spend.';
+COMMENT ON TYPE note_type IS 'Note types of the design (section 4.1) plus system, written by the event handlers.';
+COMMENT ON TYPE lifecycle_segment IS 'Lifecycle segment of a customer (design section 8.1).';
