@@ -180,9 +180,18 @@ cm_preferences_accum(PG_FUNCTION_ARGS)
 				 errhint("Call customer_mgmt.purchase_preferences(...) as an aggregate.")));
 
 	state = PG_ARGISNULL(0) ? NULL : (PrefState *) PG_GETARG_POINTER(0);
-	/* a line without an order, price or quantity is no purchase */
+	/*
+	 * A line without an order, price or quantity is no purchase.  Before the
+	 * first purchase there is no state: the result is SQL NULL, never a NULL
+	 * pointer that the final, serialise and combine functions would take for
+	 * a state.
+	 */
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(4) || PG_ARGISNULL(5))
+	{
+		if (state == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(state);
+	}
 	order = PG_GETARG_UUID_P(1);
 	price = PG_GETARG_INT64(4);
 	quantity = PG_GETARG_INT32(5);

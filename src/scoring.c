@@ -143,6 +143,27 @@ cm_churn_risk(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Thresholds come in as arguments (read from the settings by the callers);
+ * a NULL one is a caller's mistake, not a bound of 0: refuse it naming it.
+ * names[i] is the name of argument first + i.
+ */
+static void
+require_thresholds(FunctionCallInfo fcinfo, int first, const char *const *names, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (PG_ARGISNULL(first + i))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid %s: must not be NULL", names[i]),
+					 errdetail("Field \"%s\" must not be NULL.", names[i]),
+					 errhint("Pass the threshold, or leave it out for the design's default.")));
+	}
+}
+
+/*
  * customer_mgmt.lifecycle_segment(total_spent, churn_risk, total_orders,
  *		days_since_last_order, vip_min_spent, vip_max_churn_risk,
  *		loyal_min_orders, loyal_max_days, at_risk_min_churn_risk,
@@ -150,8 +171,13 @@ cm_churn_risk(PG_FUNCTION_ARGS)
  *
  * Design section 8.1's calculateCustomerSegment, rules in that order.  A
  * NULL days_since_last_order satisfies no recency rule, so a customer who
- * never ordered is "new", not "active".
+ * never ordered is "new", not "active".  A NULL threshold is 22023.
  */
+static const char *const lifecycle_thresholds[] = {
+	"vip_min_spent", "vip_max_churn_risk", "loyal_min_orders", "loyal_max_days",
+	"at_risk_min_churn_risk", "active_max_days", "churned_min_days"
+};
+
 Datum
 cm_lifecycle_segment(PG_FUNCTION_ARGS)
 {
@@ -160,14 +186,23 @@ cm_lifecycle_segment(PG_FUNCTION_ARGS)
 	int32		orders = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
 	bool		has_days = !PG_ARGISNULL(3);
 	int32		days = has_days ? PG_GETARG_INT32(3) : 0;
-	double		vip_min_spent = PG_GETARG_FLOAT8(4);
-	double		vip_max_churn = PG_GETARG_FLOAT8(5);
-	int32		loyal_min_orders = PG_GETARG_INT32(6);
-	int32		loyal_max_days = PG_GETARG_INT32(7);
-	double		at_risk_min_churn = PG_GETARG_FLOAT8(8);
-	int32		active_max_days = PG_GETARG_INT32(9);
-	int32		churned_min_days = PG_GETARG_INT32(10);
+	double		vip_min_spent;
+	double		vip_max_churn;
+	int32		loyal_min_orders;
+	int32		loyal_max_days;
+	double		at_risk_min_churn;
+	int32		active_max_days;
+	int32		churned_min_days;
 	const char *segment;
+
+	require_thresholds(fcinfo, 4, lifecycle_thresholds, lengthof(lifecycle_thresholds));
+	vip_min_spent = PG_GETARG_FLOAT8(4);
+	vip_max_churn = PG_GETARG_FLOAT8(5);
+	loyal_min_orders = PG_GETARG_INT32(6);
+	loyal_max_days = PG_GETARG_INT32(7);
+	at_risk_min_churn = PG_GETARG_FLOAT8(8);
+	active_max_days = PG_GETARG_INT32(9);
+	churned_min_days = PG_GETARG_INT32(10);
 
 	if (spent > vip_min_spent && churn < vip_max_churn)
 		segment = "vip";
@@ -284,15 +319,7 @@ cm_insights(PG_FUNCTION_ARGS)
 	bool		holds[lengthof(insight_defs)];
 	int			i;
 
-	for (i = 0; i < (int) lengthof(insight_thresholds); i++)
-	{
-		if (PG_ARGISNULL(4 + i))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid %s: must not be NULL", insight_thresholds[i]),
-					 errdetail("Field \"%s\" must not be NULL.", insight_thresholds[i]),
-					 errhint("Pass the threshold, or leave it out for the design's default.")));
-	}
+	require_thresholds(fcinfo, 4, insight_thresholds, lengthof(insight_thresholds));
 	holds[0] = spent > PG_GETARG_FLOAT8(4);
 	holds[1] = churn > PG_GETARG_FLOAT8(5);
 	holds[2] = orders > PG_GETARG_INT32(6) && has_days && days < PG_GETARG_INT32(7);
