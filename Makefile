@@ -70,7 +70,7 @@ check-frozen:
 	@cd sql/released && sha256sum --quiet -c SHA256SUMS || \
 	  { echo "error: a released script in sql/released/ changed; released scripts are frozen (docs/architecture.md)" >&2; exit 1; }
 
-.PHONY: demo demo-psql demo-stop test bench check-frozen
+.PHONY: demo demo-psql demo-stop test test-sanitize bench check-frozen
 
 demo:
 	scripts/demo.sh start
@@ -83,3 +83,6 @@ demo-stop:
 
 test:
 	scripts/test.sh
+
+test-sanitize:
+	scripts/sanitize.sh
