@@ -32,6 +32,23 @@ cm_install_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# PostGraphile 4 from npm into DIR (for test/t/004_postgraphile.pl); Node.js
+# from Debian when the machine has none.  Prints the path of its command.
+CM_POSTGRAPHILE_VERSION=4.14.1
+cm_install_postgraphile() {
+    local dir=$1
+    if ! command -v npm >/dev/null; then
+        [[ $(id -u) -eq 0 ]] || cm_die "Node.js is missing (run: sudo apt-get install nodejs npm)"
+        cm_say "installing nodejs npm"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    cm_say "installing PostGraphile $CM_POSTGRAPHILE_VERSION from npm"
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --silent --no-audit --no-fund --no-save "postgraphile@$CM_POSTGRAPHILE_VERSION" >/dev/null) ||
+        cm_die "npm install postgraphile@$CM_POSTGRAPHILE_VERSION failed"
+    echo "$dir/node_modules/.bin/postgraphile"
+}
+
 # Build and install the extension into the PostgreSQL installation.
 cm_build_install() {
     cm_say "building and installing customer_mgmt"

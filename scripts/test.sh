@@ -4,7 +4,8 @@
 #   1. pg_regress      test/sql/*.sql against test/expected/*.out
 #   2. isolation       test/specs/*.spec against test/expected/*.out
 #   3. pgTAP           test/pgtap/[0-9]*.sql through pg_prove
-#   4. Perl TAP        test/t/*.pl (two databases, dump and restore)
+#   4. Perl TAP        test/t/*.pl (two databases, dump and restore, every
+#                      update against a fresh install, PostGraphile 4)
 # Exits non-zero when anything fails.  Set CM_TEST_KEEP=1 to keep the work
 # directory (diffs, logs).
 source "$(dirname "$0")/lib.sh"
@@ -23,6 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cp -r "$CM_ROOT/test" "$work/test"
+postgraphile=$(cm_install_postgraphile "$work/postgraphile")
 [[ $(id -u) -eq 0 ]] && chown -R "$(cm_owner)" "$work"
 cd "$work"
 
@@ -66,7 +68,7 @@ cm_pg_stop "$work/pgtap"
 
 # Perl TAP tests with PostgreSQL::Test::Cluster
 suite tap env PERL5LIB="$CM_PGXS_DIR/src/test/perl" PG_REGRESS="$CM_PGXS_DIR/src/test/regress/pg_regress" \
-    TESTDIR="$work" PATH="$CM_BINDIR:$PATH" prove -v test/t/*.pl
+    TESTDIR="$work" PATH="$CM_BINDIR:$PATH" CM_POSTGRAPHILE="$postgraphile" prove -v test/t/*.pl
 tests=$((tests + $(grep -ohE '^Files=[0-9]+, Tests=[0-9]+' "$work/tap.log" | sed 's/.*Tests=//' || echo 0)))
 
 echo

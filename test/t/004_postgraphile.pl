@@ -1,0 +1,118 @@
+# PostGraphile 4 (from npm, as docs/operations.md sets it up: a login role
+# that is a member of a customer_mgmt role, --no-ignore-rbac,
+# --include-extension-resources, --dynamic-json, schema customer_mgmt) serves exactly the API
+# of SPEC section 4 and the documented helpers, no internal function; reads
+# and writes work, and an error carries its SQLSTATE.
+# scripts/test.sh installs PostGraphile and sets CM_POSTGRAPHILE.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP;
+
+plan skip_all => 'CM_POSTGRAPHILE is not set (scripts/test.sh installs PostGraphile 4 from npm)'
+	unless $ENV{CM_POSTGRAPHILE};
+
+my $node = PostgreSQL::Test::Cluster->new('graphql');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'shop'\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE DATABASE shop');
+$node->safe_psql('shop', q{
+	CREATE EXTENSION customer_mgmt CASCADE;
+	CREATE ROLE graphql_admin LOGIN IN ROLE customer_mgmt_admin;
+	CREATE ROLE graphql_staff LOGIN IN ROLE customer_mgmt_staff;
+	SELECT customer_mgmt.generate_demo_shop(20, 5, '2026-03-01');
+});
+
+my $http = HTTP::Tiny->new(timeout => 30);
+my @servers;
+
+# start PostGraphile as a login role; returns its /graphql URL
+sub start_postgraphile
+{
+	my ($role) = @_;
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $log = "$ENV{TESTDIR}/postgraphile_$role.log";
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDOUT, '>', $log) or die;
+		open(STDERR, '>&', \*STDOUT) or die;
+		$ENV{PGHOST} = $node->host;
+		$ENV{PGPORT} = $node->port;
+		$ENV{PGUSER} = $role;
+		exec($ENV{CM_POSTGRAPHILE}, '-c', 'postgres:///shop', '--schema', 'customer_mgmt',
+			'--no-ignore-rbac', '--include-extension-resources', '--dynamic-json', '--extended-errors', 'errcode,detail,hint',
+			'--disable-query-log', '--host', '127.0.0.1', '--port', $port) or die "exec: $!";
+	}
+	push @servers, $pid;
+	my $url = "http://127.0.0.1:$port/graphql";
+	for (1 .. 120)
+	{
+		my $r = $http->post($url, { headers => { 'content-type' => 'application/json' }, content => '{"query":"{__typename}"}' });
+		return $url if $r->{success};
+		sleep 1;
+	}
+	diag(slurp_file($log));
+	BAIL_OUT("PostGraphile as $role did not start");
+}
+
+sub graphql
+{
+	my ($url, $query) = @_;
+	my $r = $http->post($url, { headers => { 'content-type' => 'application/json' },
+		content => encode_json({ query => $query }) });
+	return decode_json($r->{content});
+}
+
+sub fields
+{
+	my ($url) = @_;
+	my $s = graphql($url, '{__schema{queryType{fields{name}} mutationType{fields{name}}}}')->{data}{__schema};
+	my @q = sort grep { !/^(query|nodeId|node)$/ } map { $_->{name} } @{ $s->{queryType}{fields} };
+	my @m = sort map { $_->{name} } @{ $s->{mutationType} ? $s->{mutationType}{fields} : [] };
+	return (\@q, \@m);
+}
+
+my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecycleSegment normalizePhone
+	rfmDigit searchFold searchKey setting);
+my @reads = qw(getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
+	getCustomers);
+
+my $admin = start_postgraphile('graphql_admin');
+my ($q, $m) = fields($admin);
+is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript)) ],
+	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
+is_deeply($m, [ sort qw(addCustomerAddress calculateCustomerAnalytics claimEvents markEventsProcessed
+	processAnalyticsQueue recalculateAllAnalytics recordLogin recordOrder recordSession registerCustomer
+	registerStaff removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs
+	updateCustomerStatus) ], 'admin: the mutations are the writes of the API, no internal helper');
+
+my $staff = start_postgraphile('graphql_staff');
+($q, $m) = fields($staff);
+is_deeply($q, [ sort(@helpers, @reads) ], 'staff: the reads and the helpers');
+is_deeply($m, [], 'staff: no mutation');
+
+# a read and a write through GraphQL
+my $id = $node->safe_psql('shop', q{SELECT id FROM customer_mgmt.users WHERE role = 'customer' ORDER BY id LIMIT 1});
+my $r = graphql($staff, qq[{ getCustomer(customerId: "$id") }]);
+is($r->{data}{getCustomer}{id}, $id, 'staff reads a customer by its uuid');
+$r = graphql($admin, qq[mutation { calculateCustomerAnalytics(input: {customerId: "$id", asOf: "2026-03-01T00:00:00+07:00"}) { json } }]);
+ok(exists $r->{data}{calculateCustomerAnalytics}{json}{churnRiskScore}, 'admin calculates a customer\'s analytics')
+	or diag(explain($r));
+$r = graphql($staff, q[{ getCustomer(customerId: "00000000-0000-4000-8000-0000000000aa") }]);
+is($r->{errors}[0]{errcode}, 'PT404', 'an unknown customer is PT404 in the GraphQL error');
+$r = graphql($staff, q[{ getCustomers(pageSize: 500) }]);
+is($r->{errors}[0]{errcode}, '22023', 'a bad argument is 22023');
+like($r->{errors}[0]{message}, qr/page_size/, 'naming the field');
+$r = graphql($staff, q[{ getCustomer(customerId: "not-a-uuid") }]);
+like($r->{errors}[0]{message}, qr/Expected value of type "UUID"/, 'a malformed id is refused by GraphQL\'s own UUID type');
+
+kill 'TERM', @servers;
+waitpid($_, 0) for @servers;
+$node->stop;
+done_testing();
