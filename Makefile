@@ -48,7 +48,7 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-all: check-frozen
+all: check-frozen check-meta
 
 # part FILE...: the files, each under a line naming it
 define cm_parts
@@ -65,12 +65,17 @@ sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/updates/%--$(EXTVERSION).sql $(FUNCT
 	  printf '\\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \\quit\n'; \
 	  $(call cm_parts,$< $(FUNCTION_FILES) sql/privileges.sql); } > $@
 
+# META.json (PGXN) describes the version this tree builds
+check-meta:
+	@test "$$(grep -c '"version": "$(EXTVERSION).0"' META.json)" = 2 && grep -q '"file": "sql/$(EXTENSION)--$(EXTVERSION).sql"' META.json || \
+	  { echo "error: META.json does not describe version $(EXTVERSION) (customer_mgmt.control's default_version)" >&2; exit 1; }
+
 # a released script never changes: shops have installed it
 check-frozen:
 	@cd sql/released && sha256sum --quiet -c SHA256SUMS || \
 	  { echo "error: a released script in sql/released/ changed; released scripts are frozen (docs/architecture.md)" >&2; exit 1; }
 
-.PHONY: demo demo-psql demo-stop test test-sanitize bench check-frozen
+.PHONY: demo demo-psql demo-stop test test-sanitize bench check-frozen check-meta check-meta
 
 demo:
 	scripts/demo.sh start

@@ -8,11 +8,14 @@
 #
 # The instance lives in .demo/ in the checkout (in /var/tmp when the server's
 # unprivileged owner cannot reach the checkout), listens on 127.0.0.1 and a
-# socket in its data directory, port $CM_DEMO_PORT (default 54329).
+# socket in its data directory, port $CM_DEMO_PORT (default 54329).  When
+# that port is taken by another program and CM_DEMO_PORT is not set, start
+# takes the next free port and says which; the instance keeps it.
 source "$(dirname "$0")/lib.sh"
 
 DATA=$(cm_demo_dir)
-PORT=${CM_DEMO_PORT:-54329}
+PORT=${CM_DEMO_PORT:-$(cm_conf_port "$DATA")}
+PORT=${PORT:-54329}
 DB=customer_mgmt_demo
 SEED=${CM_DEMO_SEED:-42}
 
@@ -21,6 +24,20 @@ start)
     customers=${2:-${CM_DEMO_CUSTOMERS:-10000}}
     cm_install_packages
     cm_build_install
+    if ! cm_as_owner pg_ctl -D "$DATA" status >/dev/null 2>&1 && cm_port_in_use "$PORT"; then
+        if [[ -n ${CM_DEMO_PORT:-} ]]; then
+            cm_die "port $PORT (CM_DEMO_PORT) is in use by another program, perhaps another PostgreSQL; choose a free one: CM_DEMO_PORT=54339 make demo"
+        fi
+        taken=$PORT
+        for PORT in $(seq $((taken + 1)) $((taken + 100))); do
+            cm_port_in_use "$PORT" || break
+        done
+        cm_port_in_use "$PORT" && cm_die "ports $taken to $PORT are all in use; choose one with CM_DEMO_PORT=... make demo"
+        cm_say "port $taken is in use by another program (perhaps another PostgreSQL); the demo takes port $PORT (choose with CM_DEMO_PORT=...)"
+    fi
+    if [[ -n $(cm_conf_port "$DATA") && $(cm_conf_port "$DATA") != "$PORT" ]]; then
+        sed -i "s/^port = [0-9]*$/port = $PORT/" "$DATA/postgresql.conf"
+    fi
     cm_say "starting PostgreSQL in $DATA (port $PORT)"
     cm_pg_start "$DATA" "$PORT" "$DB"
     if ! cm_psql "$DATA" "$PORT" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then

@@ -120,8 +120,20 @@ log_min_messages = warning
 CONF
     fi
     if ! cm_as_owner pg_ctl -D "$data" status >/dev/null 2>&1; then
-        cm_as_owner pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null
+        if ! cm_as_owner pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null; then
+            printf 'error: PostgreSQL in %s did not start; the end of its log, %s:\n' "$data" "$data/server.log" >&2
+            tail -n 15 "$data/server.log" >&2 || true
+            exit 1
+        fi
     fi
+}
+
+# Whether something listens on 127.0.0.1:PORT.
+cm_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The port written in an instance's postgresql.conf (empty when none).
+cm_conf_port() {
+    if [[ -f $1/postgresql.conf ]]; then sed -n 's/^port = \([0-9]*\)$/\1/p' "$1/postgresql.conf" | tail -n 1; fi
 }
 
 cm_pg_stop() {

@@ -6,6 +6,7 @@
 #   3. pgTAP           test/pgtap/[0-9]*.sql through pg_prove
 #   4. Perl TAP        test/t/*.pl (two databases, dump and restore, every
 #                      update against a fresh install, PostGraphile 4)
+#   5. demo            test/demo_port.sh (make demo when its port is taken)
 # Exits non-zero when anything fails.  Set CM_TEST_KEEP=1 to keep the work
 # directory (diffs, logs).
 source "$(dirname "$0")/lib.sh"
@@ -71,7 +72,17 @@ suite tap env PERL5LIB="$CM_PGXS_DIR/src/test/perl" PG_REGRESS="$CM_PGXS_DIR/src
     TESTDIR="$work" PATH="$CM_BINDIR:$PATH" CM_POSTGRAPHILE="$postgraphile" prove -v test/t/*.pl
 tests=$((tests + $(grep -ohE '^Files=[0-9]+, Tests=[0-9]+' "$work/tap.log" | sed 's/.*Tests=//' || echo 0)))
 
+# make demo's start-up, as the user who runs make demo (root or a sudoer)
+cm_say demo
+if bash "$CM_ROOT/test/demo_port.sh" 2>&1 | tee "$work/demo.log"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    cm_say "demo FAILED"
+fi
+tests=$((tests + $(grep -c '^ok' "$work/demo.log" || true)))
+
 echo
-echo "customer_mgmt test suites: $tests tests in 4 suites"
+echo "customer_mgmt test suites: $tests tests in $((passed + failed)) suites"
 echo "suites: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
