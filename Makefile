@@ -25,8 +25,9 @@ OBJS = \
 #   schema/triggers              fresh install only
 #   privileges                   exactly the grants, both ways
 # The update script is sql/updates/<prev>--<new>.sql (hand-written: tables,
-# types, data, functions removed or moved) followed by FUNCTION_FILES and
-# privileges.
+# types, data, functions removed or moved) followed by FUNCTION_FILES, the
+# optional sql/updates/<prev>--<new>.post.sql (what needs the new functions,
+# such as a new trigger) and privileges.
 FUNCTION_FILES = $(addprefix sql/functions/, \
 	search.sql common.sql identity.sql settings.sql ingestion.sql customers.sql \
 	scoring.sql recalculation.sql events.sql jobs.sql dashboard.sql demo.sql)
@@ -60,10 +61,10 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS) $(EXTENSION).control
 	  printf '\\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \\quit\n'; \
 	  $(call cm_parts,$(INSTALL_PARTS)); } > $@
 
-sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/updates/%--$(EXTVERSION).sql $(FUNCTION_FILES) sql/privileges.sql $(EXTENSION).control
+sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/updates/%--$(EXTVERSION).sql $(FUNCTION_FILES) $(wildcard sql/updates/*.post.sql) sql/privileges.sql $(EXTENSION).control
 	{ printf -- '-- customer_mgmt %s to %s: update script, built by make from sql/ (do not edit).\n' $* $(EXTVERSION); \
 	  printf '\\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \\quit\n'; \
-	  $(call cm_parts,$< $(FUNCTION_FILES) sql/privileges.sql); } > $@
+	  $(call cm_parts,$< $(FUNCTION_FILES) $(wildcard sql/updates/$*--$(EXTVERSION).post.sql) sql/privileges.sql); } > $@
 
 # META.json (PGXN) describes the version this tree builds
 check-meta:
