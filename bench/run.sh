@@ -9,6 +9,8 @@
 #   bench/run.sh recalc                 full recalculation (function and procedure) against the
 #                                       floor, a CREATE TABLE AS of order and session aggregates
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
+#   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
+#                                       lines against a floor (count and sum of the same lines)
 source "$(dirname "$0")/../scripts/lib.sh"
 
 DATA=$(cm_demo_dir)
@@ -111,7 +113,26 @@ orders)
         printf "| with them | %.0f, %.0f | %.0f |\n", c, d, on
         printf "| cost (time per insert, with / without) | | %.2f |\n", off / on }'
     ;;
+preferences)
+    cm_install_packages
+    cm_build_install
+    cm_pg_start "$DATA" "$PORT" customer_mgmt_demo
+    DB=customer_mgmt_bench_preferences
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    cm_psql "$DATA" "$PORT" "$DB" -qc "CREATE EXTENSION customer_mgmt CASCADE" -f "$CM_ROOT/bench/preferences/lines.sql"
+    best() {  # best of 5, ms
+        for _ in 1 2 3 4 5; do
+            cm_psql "$DATA" "$PORT" "$DB" -qAt -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+        done | sort -n | head -n 1
+    }
+    floor=$(best "SELECT count(DISTINCT order_id), sum(unit_price_cents * quantity) FROM bench_wholesale")
+    prefs=$(best "SELECT customer_mgmt.purchase_preferences(order_id, category, brand, unit_price_cents, quantity) FROM bench_wholesale")
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE $DB"
+    awk -v f="$floor" -v p="$prefs" 'BEGIN {
+        printf "| floor: count(DISTINCT order), sum, best of 5 | %.1f ms | 1.00 |\n", f
+        printf "| purchase_preferences, best of 5 | %.1f ms | %.2f |\n", p, p / f }'
+    ;;
 *)
-    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | orders [SECONDS]"
+    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | orders [SECONDS] | preferences"
     ;;
 esac

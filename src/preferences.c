@@ -21,7 +21,10 @@
  * Amounts are whole cents (bigint), so sums are exact; they come out as
  * numerics with two decimals, as numeric(15,2) prints them.  A customer's
  * state lives in the aggregate's memory context and holds one entry per
- * distinct category and brand and one price per line.
+ * distinct category and brand, one price per line, and two hash tables per
+ * list (names to entries; the distinct (entry, order) pairs), so that a
+ * line costs constant time however many orders and names the customer has:
+ * a wholesale buyer with 100,000 lines is linear, not quadratic.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +32,7 @@
 
 #include <math.h>
 
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -56,11 +60,63 @@ typedef struct PrefEntry
 	pg_uuid_t  *orders;			/* distinct orders containing it */
 } PrefEntry;
 
+/* names to entries: the key points at the entry's own copy of the name */
+typedef struct PrefNameKey
+{
+	const char *name;
+	int			len;
+} PrefNameKey;
+
+typedef struct PrefNameSlot
+{
+	PrefNameKey key;
+	int			entry;			/* index into PrefList.entries */
+	char		status;
+} PrefNameSlot;
+
+#define SH_PREFIX		prefnames
+#define SH_ELEMENT_TYPE	PrefNameSlot
+#define SH_KEY_TYPE		PrefNameKey
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k)	hash_bytes((const unsigned char *) (k).name, (k).len)
+#define SH_EQUAL(tb, a, b)	((a).len == (b).len && memcmp((a).name, (b).name, (a).len) == 0)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* the distinct orders of each entry */
+typedef struct PrefPairKey
+{
+	int32		entry;
+	pg_uuid_t	order;
+} PrefPairKey;
+
+typedef struct PrefPairSlot
+{
+	PrefPairKey key;
+	char		status;
+} PrefPairSlot;
+
+#define SH_PREFIX		prefpairs
+#define SH_ELEMENT_TYPE	PrefPairSlot
+#define SH_KEY_TYPE		PrefPairKey
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k)	hash_combine(hash_bytes_uint32((uint32) (k).entry), \
+										 hash_bytes((const unsigned char *) (k).order.data, UUID_LEN))
+#define SH_EQUAL(tb, a, b)	((a).entry == (b).entry && memcmp((a).order.data, (b).order.data, UUID_LEN) == 0)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 typedef struct PrefList
 {
 	int			n;
 	int			alloc;
 	PrefEntry  *entries;
+	prefnames_hash *names;		/* created with the first entry */
+	prefpairs_hash *pairs;
 } PrefList;
 
 typedef struct PrefState
@@ -82,19 +138,27 @@ overflow(const char *name, int len)
 			 errhint("Check the unit prices and quantities of the customer's order lines.")));
 }
 
-/* The entry of a name, created when it is new. */
-static PrefEntry *
+/*
+ * The entry of a name, created when it is new.  Allocates in the current
+ * memory context, which is the state's.
+ */
+static int
 pref_entry(PrefList *list, const char *name, int len)
 {
+	PrefNameKey key = {name, len};
+	PrefNameSlot *slot;
 	PrefEntry  *e;
-	int			i;
+	bool		found;
 
-	for (i = 0; i < list->n; i++)
+	if (list->names == NULL)
 	{
-		if (strncmp(list->entries[i].name, name, len) == 0 &&
-			list->entries[i].name[len] == '\0')
-			return &list->entries[i];
+		list->names = prefnames_create(CurrentMemoryContext, 8, NULL);
+		list->pairs = prefpairs_create(CurrentMemoryContext, 16, NULL);
 	}
+	slot = prefnames_insert(list->names, key, &found);
+	if (found)
+		return slot->entry;
+
 	if (list->n == list->alloc)
 	{
 		list->alloc = list->alloc == 0 ? 8 : list->alloc * 2;
@@ -102,13 +166,16 @@ pref_entry(PrefList *list, const char *name, int len)
 			? palloc(sizeof(PrefEntry) * list->alloc)
 			: repalloc(list->entries, sizeof(PrefEntry) * list->alloc);
 	}
-	e = &list->entries[list->n++];
+	e = &list->entries[list->n];
 	e->name = pnstrdup(name, len);
 	e->spent_cents = 0;
 	e->norders = 0;
 	e->orders_alloc = 4;
 	e->orders = palloc(sizeof(pg_uuid_t) * e->orders_alloc);
-	return e;
+	/* the table keeps the entry's copy of the name, not the caller's */
+	slot->key.name = e->name;
+	slot->entry = list->n;
+	return list->n++;
 }
 
 /* Count spend into an entry. */
@@ -119,17 +186,19 @@ pref_spend(PrefEntry *e, int64 amount)
 		overflow(e->name, strlen(e->name));
 }
 
-/* Count an order into an entry, once. */
+/* Count an order into an entry of a list, once. */
 static void
-pref_order(PrefEntry *e, const pg_uuid_t *order)
+pref_order(PrefList *list, int entry, const pg_uuid_t *order)
 {
-	int			i;
+	PrefPairKey key;
+	PrefEntry  *e = &list->entries[entry];
+	bool		found;
 
-	for (i = 0; i < e->norders; i++)
-	{
-		if (memcmp(&e->orders[i], order, sizeof(pg_uuid_t)) == 0)
-			return;
-	}
+	key.entry = entry;
+	key.order = *order;
+	prefpairs_insert(list->pairs, key, &found);
+	if (found)
+		return;
 	if (e->norders == e->orders_alloc)
 	{
 		e->orders_alloc *= 2;
@@ -142,10 +211,10 @@ pref_order(PrefEntry *e, const pg_uuid_t *order)
 static void
 pref_line(PrefList *list, text *name, const pg_uuid_t *order, int64 amount)
 {
-	PrefEntry  *e = pref_entry(list, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	int			entry = pref_entry(list, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 
-	pref_spend(e, amount);
-	pref_order(e, order);
+	pref_spend(&list->entries[entry], amount);
+	pref_order(list, entry, order);
 }
 
 static void
@@ -234,11 +303,11 @@ pref_merge_list(PrefList *into, const PrefList *from)
 	for (i = 0; i < from->n; i++)
 	{
 		const PrefEntry *f = &from->entries[i];
-		PrefEntry  *e = pref_entry(into, f->name, strlen(f->name));
+		int			entry = pref_entry(into, f->name, strlen(f->name));
 
-		pref_spend(e, f->spent_cents);
+		pref_spend(&into->entries[entry], f->spent_cents);
 		for (j = 0; j < f->norders; j++)
-			pref_order(e, &f->orders[j]);
+			pref_order(into, entry, &f->orders[j]);
 	}
 }
 
@@ -317,18 +386,19 @@ pref_recv_list(StringInfo buf, PrefList *list)
 	{
 		int			len = pq_getmsgint(buf, 4);
 		const char *name = pq_getmsgbytes(buf, len);
-		PrefEntry  *e = pref_entry(list, name, len);
+		int			entry = pref_entry(list, name, len);
 		int			norders;
+		int			j;
 
-		e->spent_cents = pq_getmsgint64(buf);
+		pref_spend(&list->entries[entry], pq_getmsgint64(buf));
 		norders = pq_getmsgint(buf, 4);
-		if (norders > e->orders_alloc)
+		for (j = 0; j < norders; j++)
 		{
-			e->orders_alloc = norders;
-			e->orders = repalloc(e->orders, sizeof(pg_uuid_t) * norders);
+			pg_uuid_t	order;
+
+			memcpy(&order, pq_getmsgbytes(buf, sizeof(pg_uuid_t)), sizeof(pg_uuid_t));
+			pref_order(list, entry, &order);
 		}
-		memcpy(e->orders, pq_getmsgbytes(buf, sizeof(pg_uuid_t) * norders), sizeof(pg_uuid_t) * norders);
-		e->norders = norders;
 	}
 }
 
