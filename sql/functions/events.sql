@@ -152,10 +152,11 @@ BEGIN
     IF customer_mgmt.restoring() THEN
         RETURN NULL;
     END IF;
+    -- a login opens a visit; it views no page (docs/analytics.md)
     INSERT INTO customer_mgmt.web_sessions (customer_id, started_at, duration_seconds, page_views, converted)
-    VALUES (NEW.id, NEW.last_login_at, 0, 1, false);
+    VALUES (NEW.id, NEW.last_login_at, 0, 0, false);
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION users_after_login() IS
-    'Trigger (customer login): a customer''s last_login_at moved forward records a session at that time; not while a dump is restored.';
+    'Trigger (customer login): a customer''s last_login_at moved forward records a visit at that time with no page view (not a bounce); not while a dump is restored.';

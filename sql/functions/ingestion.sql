@@ -350,11 +350,11 @@ BEGIN
     ELSE
         -- a login older than the last one known: its session, the last login stays
         INSERT INTO customer_mgmt.web_sessions AS w (customer_id, started_at, duration_seconds, page_views, converted)
-        VALUES (record_login.customer_id, t, 0, 1, false)
+        VALUES (record_login.customer_id, t, 0, 0, false)
         RETURNING w.id INTO session_id;
     END IF;
     RETURN session_id;
 END
 $$;
 COMMENT ON FUNCTION record_login(uuid, timestamptz) IS
-    'Ingestion: records a login: moves the customer''s last login forward and records a session; returns the session id.';
+    'Ingestion: records a login: moves the customer''s last login forward and records a visit with no page view (a login is not a bounce); returns the session id.';

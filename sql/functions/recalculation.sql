@@ -40,10 +40,12 @@ AS $$
          WHERE o.customer_id BETWEEN lo AND hi AND o.status = 'completed' AND o.order_date <= as_of
          GROUP BY o.customer_id),
     s AS (
+        -- every visit counts as a session; duration, bounce and conversion are
+        -- of the browsing sessions (a login views no page: docs/analytics.md)
         SELECT w.customer_id, count(*)::integer AS n, sum(w.page_views)::integer AS pv,
-               round(avg(w.duration_seconds))::integer AS duration,
-               round(avg((w.page_views = 1)::integer), 4) AS bounce,
-               round(avg(w.converted::integer), 4) AS conversion
+               round(avg(w.duration_seconds) FILTER (WHERE w.page_views > 0))::integer AS duration,
+               round(avg((w.page_views = 1)::integer) FILTER (WHERE w.page_views > 0), 4) AS bounce,
+               round(avg(w.converted::integer) FILTER (WHERE w.page_views > 0), 4) AS conversion
           FROM customer_mgmt.web_sessions w
          WHERE w.customer_id BETWEEN lo AND hi AND w.started_at <= as_of
          GROUP BY w.customer_id),

@@ -93,11 +93,11 @@ CREATE TABLE web_sessions (
     customer_id       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     started_at        timestamptz NOT NULL CHECK (isfinite(started_at)),
     duration_seconds  integer NOT NULL DEFAULT 0 CHECK (duration_seconds BETWEEN 0 AND 86400),
-    page_views        integer NOT NULL DEFAULT 1 CHECK (page_views BETWEEN 1 AND 100000),
+    page_views        integer NOT NULL DEFAULT 1 CHECK (page_views BETWEEN 0 AND 100000),
     converted         boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE web_sessions IS
-    'Web sessions of customers. A session with one page view is a bounce; converted means it ended in an order.';
+    'Visits of customers. A login opens a visit with no page view (page_views 0); a browsing session has at least one, and with exactly one it is a bounce; converted means it ended in an order. Bounce and conversion rates count browsing sessions only (docs/analytics.md).';
 CREATE INDEX web_sessions_customer_id_started_at_idx ON web_sessions (customer_id, started_at);
 -- the design's four tables (section 4) ----------------------------------------
 CREATE TABLE customer_notes (

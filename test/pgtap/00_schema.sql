@@ -112,8 +112,8 @@ SELECT is(pg_temp.failure($$INSERT INTO customer_mgmt.customer_segments (name, c
 SELECT is(pg_temp.failure($$INSERT INTO customer_mgmt.customer_segments (name) VALUES ('NEW-customers')$$),
           '23505', 'segment names are unique case-insensitively');
 SELECT is(pg_temp.failure($$INSERT INTO customer_mgmt.web_sessions (customer_id, started_at, page_views)
-                            VALUES ('a0000000-0000-4000-8000-000000000001', now(), 0)$$),
-          '23514', 'a session has at least one page view');
+                            VALUES ('a0000000-0000-4000-8000-000000000001', now(), -1)$$),
+          '23514', 'page views are not negative (0 is a login)');
 SELECT is(pg_temp.failure($$INSERT INTO customer_mgmt.customer_status_history (customer_id, old_status, new_status)
                             VALUES ('a0000000-0000-4000-8000-000000000001', 'active', 'active')$$),
           '23514', 'a status change changes the status');

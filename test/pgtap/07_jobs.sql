@@ -5,7 +5,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 
 -- the jobs, with 02:00 shop time in pg_cron's GMT
 SELECT results_eq($$SELECT job_name, schedule, command FROM customer_mgmt.cron_jobs() ORDER BY job_name$$,
@@ -79,7 +79,8 @@ SELECT results_eq($$SELECT status::text, rows_processed FROM customer_mgmt.job_r
 UPDATE customer_mgmt.users SET last_login_at = '2026-03-01 09:00+07' WHERE id = (SELECT id FROM c WHERE k = 'an');
 SELECT results_eq($$SELECT started_at, duration_seconds, page_views, converted FROM customer_mgmt.web_sessions
                     WHERE customer_id = (SELECT id FROM c WHERE k = 'an')$$,
-                  $$VALUES ('2026-03-01 09:00+07'::timestamptz, 0, 1, false)$$, 'a login written directly records a session');
+                  $$VALUES ('2026-03-01 09:00+07'::timestamptz, 0, 0, false)$$,
+                  'a login written directly records a visit with no page view');
 UPDATE customer_mgmt.users SET last_login_at = '2026-02-01 09:00+07' WHERE id = (SELECT id FROM c WHERE k = 'an');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.web_sessions WHERE customer_id = (SELECT id FROM c WHERE k = 'an')), 1,
           'moving the last login back is no login');
@@ -95,6 +96,17 @@ SELECT customer_mgmt.record_login((SELECT id FROM c WHERE k = 'binh'), '2026-03-
 SELECT results_eq($$SELECT (SELECT last_login_at FROM customer_mgmt.users WHERE id = (SELECT id FROM c WHERE k = 'binh')),
                            (SELECT count(*)::int FROM customer_mgmt.web_sessions WHERE customer_id = (SELECT id FROM c WHERE k = 'binh'))$$,
                   $$VALUES ('2026-03-05 20:00+07'::timestamptz, 2)$$, 'an older login: its session, the last login stays');
+-- logins are visits, not bounces: rates are of the browsing sessions
+SELECT customer_mgmt.record_session((SELECT id FROM c WHERE k = 'binh'), '2026-03-05 20:01+07', 120, 3, false);
+SELECT customer_mgmt.record_session((SELECT id FROM c WHERE k = 'binh'), '2026-03-05 21:00+07', 30, 1, false);
+SELECT results_eq($$SELECT a ->> 'totalSessions', a ->> 'totalPageViews', a ->> 'bounceRate', a ->> 'conversionRate',
+                           a ->> 'averageSessionDuration'
+                      FROM customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'binh'), '2026-03-06') a$$,
+                  $$VALUES ('4', '4', '0.5000', '0.0000', '75')$$,
+                  'two logins and two browsing sessions, one a bounce: 4 sessions, bounce rate 0.5, duration of the browsing ones');
+SELECT customer_mgmt.record_login((SELECT id FROM c WHERE k = 'an'), '2026-03-06 08:00+07');
+SELECT is(customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'an'), '2026-03-07') -> 'bounceRate',
+          '0.0000'::jsonb, 'a customer who only logs in has no bounces');
 INSERT INTO c VALUES ('staff', customer_mgmt.register_staff('Quản Trị', 'qt@cuahang.vn', 'admin'));
 UPDATE customer_mgmt.users SET last_login_at = now() WHERE id = (SELECT id FROM c WHERE k = 'staff');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.web_sessions WHERE customer_id = (SELECT id FROM c WHERE k = 'staff')), 0,

@@ -51,6 +51,10 @@ for my $version (@released)
 		CREATE EXTENSION customer_mgmt VERSION '$version' CASCADE;
 		SELECT customer_mgmt.generate_demo_shop(120, 7, '2026-03-01');
 	});
+	# a login as 1.0-1.2 recorded it: a one-page session of 0 seconds
+	my $login = $node->safe_psql($db, q{
+		SELECT customer_mgmt.record_login(id, '2026-02-28 10:00+07') FROM customer_mgmt.users
+		 WHERE role = 'customer' ORDER BY id LIMIT 1});
 	my $before = $node->safe_psql($db, $counts);
 	my ($ret, $out, $err) = $node->psql($db, 'ALTER EXTENSION customer_mgmt UPDATE');
 	is($ret, 0, "ALTER EXTENSION customer_mgmt UPDATE from $version") or diag($err);
@@ -63,6 +67,10 @@ for my $version (@released)
 	diag(scalar(`diff -u '$fresh_file' '$updated_file'`)) unless $same;
 
 	is($node->safe_psql($db, $counts), $before, "updated from $version: the shop's data is all there");
+	is($node->safe_psql($db, qq{
+		SELECT w.page_views || ' ' || (q.customer_id IS NOT NULL) FROM customer_mgmt.web_sessions w
+		  LEFT JOIN customer_mgmt.analytics_queue q USING (customer_id) WHERE w.id = $login}), '0 true',
+		"updated from $version: a login recorded before is a visit with no page view, its customer queued");
 	is($node->safe_psql($db, "SELECT customer_mgmt.recalculate_all_analytics('2026-03-01') ->> 'customers'"), '120',
 		"updated from $version: the analytics recalculate");
 	is($node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.customer_analytics WHERE last_calculated_at IS NULL}), '0',
