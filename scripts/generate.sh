@@ -32,6 +32,9 @@ done
 status=0
 t_load=$(date +%s.%N)
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+# the load bypassed the triggers that give each customer its analytics and
+# list rows: create them before the list's indexes are built
+cm_psql "$data" "$port" "$db" -qtAc "SELECT customer_mgmt.ensure_analytics_rows()" >/dev/null
 t_loaded=$(date +%s.%N)
 # rebuild the indexes, biggest table first, one connection per CPU
 cm_psql "$data" "$port" "$db" -qtA -F $'\t' -c "SELECT oid::regclass, pg_relation_size(oid) FROM pg_class
@@ -42,10 +45,8 @@ awk -F '\t' 'NR == FNR { size[$1] = $2; next } { print size[$3] "\t" $2 }' "$ind
         "$CM_ROOT/scripts/lib.sh" "$data" "$port" "$db" {} || status=1
 [[ $status == 0 ]] || cm_die "generating the demo shop failed"
 t_indexed=$(date +%s.%N)
-# the load bypassed the trigger that gives each customer its analytics row
-cm_psql "$data" "$port" "$db" -qtAc "SELECT customer_mgmt.ensure_analytics_rows()" >/dev/null
 cm_psql "$data" "$port" "$db" -qc "ANALYZE"
 end=$(date +%s.%N)
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-cm_say "load $(elapsed "$t_load" "$t_loaded") s, indexes $(elapsed "$t_loaded" "$t_indexed") s, analytics rows and analyze $(elapsed "$t_indexed" "$end") s"
+cm_say "load (with analytics and list rows) $(elapsed "$t_load" "$t_loaded") s, indexes $(elapsed "$t_loaded" "$t_indexed") s, analyze $(elapsed "$t_indexed" "$end") s"
 cm_say "generated $customers customers in $(elapsed "$start" "$end") s ($parts parts)"

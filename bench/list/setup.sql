@@ -1,31 +1,10 @@
 -- Fixture of the list benchmarks, run once per bench database.
 --
--- The analytics engine comes with a later version; until then the bench
--- fills customer_analytics itself so that the list's filters and sorts meet
--- realistic data: order statistics are exact (completed orders), the
--- lifecycle segment applies the design's rules without the churn score, and
--- the churn score takes the design's recency and frequency factors only.
--- This is bench data, not what the extension computes.
+-- The analytics as the engine calculates them, as of the shop's date, when
+-- they have not been calculated yet.
 \set ON_ERROR_STOP 1
-SELECT customer_mgmt.ensure_analytics_rows() AS analytics_rows_created;
-
-UPDATE customer_mgmt.customer_analytics a
-   SET total_orders = s.n, total_spent = s.spent, average_order_value = round(s.spent / s.n, 2),
-       last_order_date = s.last, customer_lifetime_value = s.spent,
-       days_since_last_order = customer_mgmt.days_between(s.last, '2026-11-01'),
-       churn_risk_score = least(1, CASE WHEN s.last < timestamptz '2026-11-01' - interval '90 days' THEN 0.3
-                                        WHEN s.last < timestamptz '2026-11-01' - interval '60 days' THEN 0.2
-                                        WHEN s.last < timestamptz '2026-11-01' - interval '30 days' THEN 0.1 ELSE 0 END
-                                 + CASE WHEN s.n < 2 THEN 0.2 ELSE 0 END),
-       segment = CASE WHEN s.spent > 50000000 THEN 'vip'
-                      WHEN s.n > 5 AND s.last > timestamptz '2026-11-01' - interval '60 days' THEN 'loyal'
-                      WHEN s.last > timestamptz '2026-11-01' - interval '30 days' THEN 'active'
-                      WHEN s.last < timestamptz '2026-11-01' - interval '180 days' THEN 'churned'
-                      WHEN s.n <= 1 THEN 'new' ELSE 'active' END::customer_mgmt.lifecycle_segment,
-       last_calculated_at = '2026-11-01'
-  FROM (SELECT customer_id, count(*) AS n, sum(total_amount) AS spent, max(order_date) AS last
-          FROM customer_mgmt.orders WHERE status = 'completed' GROUP BY customer_id) s
- WHERE a.customer_id = s.customer_id;
+SELECT customer_mgmt.recalculate_all_analytics('2026-11-01') ->> 'customers' AS analytics_calculated
+ WHERE EXISTS (SELECT FROM customer_mgmt.customer_analytics WHERE last_calculated_at IS NULL);
 
 -- customers by number, and search terms taken from real customers
 DROP TABLE IF EXISTS bench_customers, bench_terms;

@@ -23,6 +23,49 @@ $$;
 COMMENT ON FUNCTION customer_list_item(users, customer_analytics, timestamptz) IS
     'Internal: the list item of a customer (id, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt).';
 
+-- The list's narrow table (customer_list) follows users and
+-- customer_analytics: these triggers copy every change of a listed column.
+-- A customer's row is inserted with the analytics row (users_after_insert,
+-- ensure_analytics_rows); a user who stops being a customer leaves the list.
+CREATE OR REPLACE FUNCTION users_list_sync() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NEW.role <> 'customer' THEN
+        DELETE FROM customer_mgmt.customer_list l WHERE l.customer_id = OLD.id;
+        RETURN NULL;
+    END IF;
+    INSERT INTO customer_mgmt.customer_list AS l
+           (customer_id, created_at, full_name, email, status, last_login_at, search_key,
+            segment, total_spent, total_orders, last_order_date, churn_risk_score)
+    SELECT NEW.id, NEW.created_at, NEW.full_name, NEW.email, NEW.status, NEW.last_login_at,
+           customer_mgmt.search_key(NEW.full_name, NEW.email, NEW.phone_number),
+           coalesce(a.segment, 'new'), coalesce(a.total_spent, 0), coalesce(a.total_orders, 0), a.last_order_date,
+           coalesce(a.churn_risk_score, 0)
+      FROM (SELECT) x LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = NEW.id
+    ON CONFLICT (customer_id) DO UPDATE
+       SET created_at = excluded.created_at, full_name = excluded.full_name, email = excluded.email,
+           status = excluded.status, last_login_at = excluded.last_login_at, search_key = excluded.search_key;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION users_list_sync() IS
+    'Trigger: copies a customer''s listed columns (name, e-mail, phone as search key, status, registration, last login) into customer_list; a user who is no longer a customer leaves it.';
+
+CREATE OR REPLACE FUNCTION analytics_list_sync() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE customer_mgmt.customer_list l
+       SET segment = NEW.segment, total_spent = NEW.total_spent, total_orders = NEW.total_orders,
+           last_order_date = NEW.last_order_date, churn_risk_score = NEW.churn_risk_score
+     WHERE l.customer_id = NEW.customer_id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION analytics_list_sync() IS
+    'Trigger: copies a customer''s listed analytics (segment, spend, orders, last order, churn risk) into customer_list when they change.';
+
 -- get_customers: the customer list (BE.03.1)
 CREATE OR REPLACE FUNCTION get_customers(
     search                     text DEFAULT NULL,
@@ -54,13 +97,9 @@ DECLARE
     v_last_order_after timestamptz;
     dir text := customer_mgmt.check_sort_order(coalesce(sort_order, 'DESC'));
     key_column text;
-    tie_column text;
     nulls_last boolean := false;
-    user_conds text[] := ARRAY['u.role = ''customer'''];
-    analytics_conds text[] := ARRAY[]::text[];
-    needs_analytics boolean;
-    from_where text;
-    count_from_where text;
+    conds text[] := ARRAY['true'];
+    where_clause text;
     total bigint;
     estimate boolean := false;
     literals text[];
@@ -101,53 +140,38 @@ BEGIN
     v_last_order_after := as_of - make_interval(days => max_days_since_last_order + 1);
 
     CASE coalesce(sort_by, 'createdAt')
-        WHEN 'createdAt' THEN key_column := 'u.created_at'; tie_column := 'u.id';
-        WHEN 'fullName' THEN key_column := 'u.full_name'; tie_column := 'u.id';
-        WHEN 'email' THEN key_column := 'u.email'; tie_column := 'u.id';
-        WHEN 'lastLoginAt' THEN key_column := 'u.last_login_at'; tie_column := 'u.id'; nulls_last := true;
-        WHEN 'totalSpent' THEN key_column := 'a.total_spent'; tie_column := 'a.customer_id';
-        WHEN 'totalOrders' THEN key_column := 'a.total_orders'; tie_column := 'a.customer_id';
-        WHEN 'lastOrderDate' THEN key_column := 'a.last_order_date'; tie_column := 'a.customer_id'; nulls_last := true;
-        WHEN 'churnRiskScore' THEN key_column := 'a.churn_risk_score'; tie_column := 'a.customer_id';
+        WHEN 'createdAt' THEN key_column := 'l.created_at';
+        WHEN 'fullName' THEN key_column := 'l.full_name';
+        WHEN 'email' THEN key_column := 'l.email';
+        WHEN 'lastLoginAt' THEN key_column := 'l.last_login_at'; nulls_last := true;
+        WHEN 'totalSpent' THEN key_column := 'l.total_spent';
+        WHEN 'totalOrders' THEN key_column := 'l.total_orders';
+        WHEN 'lastOrderDate' THEN key_column := 'l.last_order_date'; nulls_last := true;
+        WHEN 'churnRiskScore' THEN key_column := 'l.churn_risk_score';
         ELSE
             PERFORM customer_mgmt.raise_invalid('sort_by',
                 'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore',
                 sort_by);
     END CASE;
 
-    IF pattern IS NOT NULL THEN
-        user_conds := array_append(user_conds, 'customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE $1'::text);
-    END IF;
-    IF v_status IS NOT NULL THEN user_conds := array_append(user_conds, 'u.status = $2'::text); END IF;
-    IF registered_after IS NOT NULL THEN user_conds := array_append(user_conds, 'u.created_at >= $4'::text); END IF;
-    IF registered_before IS NOT NULL THEN user_conds := array_append(user_conds, 'u.created_at <= $5'::text); END IF;
-    IF v_segment IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.segment = $3'::text); END IF;
-    IF v_min_spent IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.total_spent >= $6'::text); END IF;
-    IF v_max_spent IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.total_spent <= $7'::text); END IF;
-    IF min_orders IS NOT NULL THEN analytics_conds := array_append(analytics_conds, 'a.total_orders >= $8'::text); END IF;
-    IF max_days_since_last_order IS NOT NULL THEN
-        analytics_conds := array_append(analytics_conds, 'a.last_order_date > $9'::text);
-    END IF;
-
-    from_where := ' FROM customer_mgmt.users u JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id WHERE '
-                  || array_to_string(user_conds || analytics_conds, ' AND ');
-    -- analytics rows exist for customers only, one each: a count needs only
-    -- the tables its conditions touch
-    needs_analytics := cardinality(analytics_conds) > 0;
-    IF NOT needs_analytics THEN
-        count_from_where := ' FROM customer_mgmt.users u WHERE ' || array_to_string(user_conds, ' AND ');
-    ELSIF cardinality(user_conds) = 1 THEN
-        count_from_where := ' FROM customer_mgmt.customer_analytics a WHERE ' || array_to_string(analytics_conds, ' AND ');
-    ELSE
-        count_from_where := from_where;
-    END IF;
+    -- every filter is a column of customer_list, the list's narrow table
+    IF pattern IS NOT NULL THEN conds := array_append(conds, 'l.search_key LIKE $1'); END IF;
+    IF v_status IS NOT NULL THEN conds := array_append(conds, 'l.status = $2'); END IF;
+    IF v_segment IS NOT NULL THEN conds := array_append(conds, 'l.segment = $3'); END IF;
+    IF registered_after IS NOT NULL THEN conds := array_append(conds, 'l.created_at >= $4'); END IF;
+    IF registered_before IS NOT NULL THEN conds := array_append(conds, 'l.created_at <= $5'); END IF;
+    IF v_min_spent IS NOT NULL THEN conds := array_append(conds, 'l.total_spent >= $6'); END IF;
+    IF v_max_spent IS NOT NULL THEN conds := array_append(conds, 'l.total_spent <= $7'); END IF;
+    IF min_orders IS NOT NULL THEN conds := array_append(conds, 'l.total_orders >= $8'); END IF;
+    IF max_days_since_last_order IS NOT NULL THEN conds := array_append(conds, 'l.last_order_date > $9'); END IF;
+    where_clause := ' FROM customer_mgmt.customer_list l WHERE ' || array_to_string(conds, ' AND ');
 
     IF exact_total THEN
-        EXECUTE 'SELECT count(*)' || count_from_where INTO total
+        EXECUTE 'SELECT count(*)' || where_clause INTO total
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
                 min_orders, v_last_order_after;
     ELSE
-        EXECUTE 'SELECT count(*) FROM (SELECT 1' || count_from_where || ' LIMIT 10001) c' INTO total
+        EXECUTE 'SELECT count(*) FROM (SELECT 1' || where_clause || ' LIMIT 10001) c' INTO total
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
                 min_orders, v_last_order_after;
         IF total > 10000 THEN
@@ -159,7 +183,7 @@ BEGIN
                               quote_nullable(registered_before) || '::timestamptz',
                               quote_nullable(v_min_spent) || '::numeric', quote_nullable(v_max_spent) || '::numeric',
                               quote_nullable(min_orders) || '::integer', quote_nullable(v_last_order_after) || '::timestamptz'];
-            estimate_sql := 'SELECT 1' || count_from_where;
+            estimate_sql := 'SELECT 1' || where_clause;
             FOR i IN REVERSE 9 .. 1 LOOP
                 estimate_sql := replace(estimate_sql, '$' || i, literals[i]);
             END LOOP;
@@ -167,29 +191,26 @@ BEGIN
             estimate := true;
         END IF;
     END IF;
-    -- The page.  The planner walks the sort key's index and filters, which
-    -- is right when matches are dense and spread out, but it assumes the
-    -- filters do not depend on the sort key, and they often do (loyal
-    -- customers registered long ago).  When the count says there are few
-    -- matches, fetch them through the filter indexes first and sort only
-    -- those; that costs at most a few milliseconds whatever the correlation.
-    order_by := format(' ORDER BY %s %s%s, %s %s', key_column, dir, CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END,
-                       tie_column, dir);
+
+    -- The page: the ids from customer_list in order, then the items of those
+    -- page_size customers.  With at most 10,000 matches (an exact count), the
+    -- matches are fetched through the filter indexes first and only they are
+    -- sorted: bounded work whatever the correlation between the filters and
+    -- the sort key (loyal customers registered long ago).  With more, the
+    -- matches are dense and the sort key's index, walked and filtered, finds
+    -- a page quickly.
+    order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
+                       CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
     IF NOT estimate AND (page - 1)::bigint * page_size >= total THEN
         data := '[]';
-    ELSIF total <= 2000 AND NOT estimate THEN
-        EXECUTE 'WITH m AS MATERIALIZED (SELECT ' || CASE WHEN needs_analytics AND cardinality(user_conds) = 1
-                                                          THEN 'a.customer_id' ELSE 'u.id' END || ' AS id'
-                || count_from_where || ')'
-                || ' SELECT coalesce(jsonb_agg(l.item), ''[]'') FROM (SELECT customer_mgmt.customer_list_item(u, a, $12) AS item'
-                || ' FROM m JOIN customer_mgmt.users u ON u.id = m.id JOIN customer_mgmt.customer_analytics a ON a.customer_id = m.id'
-                || order_by || ' LIMIT $10 OFFSET $11) l'
-           INTO data
-          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
     ELSE
-        EXECUTE 'SELECT coalesce(jsonb_agg(l.item), ''[]'') FROM (SELECT customer_mgmt.customer_list_item(u, a, $12) AS item'
-                || from_where || order_by || ' LIMIT $10 OFFSET $11) l'
+        EXECUTE 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
+                || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM ('
+                || CASE WHEN estimate THEN 'SELECT l.customer_id' || where_clause
+                        ELSE 'WITH m AS MATERIALIZED (SELECT l.*' || where_clause || ') SELECT l.customer_id FROM m l' END
+                || order_by || ' LIMIT $10 OFFSET $11) p) p'
+                || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
+                || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id'
            INTO data
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
                 min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;

@@ -13,6 +13,10 @@ BEGIN
     INSERT INTO customer_mgmt.customer_analytics (customer_id, created_at, updated_at)
     VALUES (NEW.id, NEW.created_at, NEW.created_at)
     ON CONFLICT (customer_id) DO NOTHING;
+    INSERT INTO customer_mgmt.customer_list (customer_id, created_at, full_name, email, status, last_login_at, search_key)
+    VALUES (NEW.id, NEW.created_at, NEW.full_name, NEW.email, NEW.status, NEW.last_login_at,
+            customer_mgmt.search_key(NEW.full_name, NEW.email, NEW.phone_number))
+    ON CONFLICT (customer_id) DO NOTHING;
     INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by, assigned_at)
     VALUES (NEW.id, '00000000-0000-4000-8000-000000000001', 'system', NEW.created_at)
     ON CONFLICT (customer_id, segment_id) DO NOTHING;
@@ -23,7 +27,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION users_after_insert() IS
-    'Trigger (customer registered): analytics row, new-customers segment, customer.registered outbox event for the welcome e-mail; not while a dump is restored.';
+    'Trigger (customer registered): analytics row and list row, new-customers segment, customer.registered outbox event for the welcome e-mail; not while a dump is restored.';
 
 -- Put an event in the outbox and announce it.
 CREATE OR REPLACE FUNCTION emit_event(event_type text, customer_id uuid, payload jsonb) RETURNS bigint

@@ -7,9 +7,12 @@
 -- Insert the default analytics row of customers who have none; returns how
 -- many.  Used after bulk loads that bypass triggers, and by this upgrade.
 CREATE OR REPLACE FUNCTION ensure_analytics_rows() RETURNS bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    created bigint;
+BEGIN
     WITH ins AS (
         INSERT INTO customer_mgmt.customer_analytics (customer_id, created_at, updated_at)
         SELECT u.id, u.created_at, u.created_at
@@ -19,10 +22,22 @@ AS $$
         -- planner's nested loop read every row inserted so far, quadratic
         ON CONFLICT (customer_id) DO NOTHING
         RETURNING 1)
-    SELECT count(*) FROM ins
+    SELECT count(*) INTO created FROM ins;
+    -- and each customer's list row, from the analytics row
+    INSERT INTO customer_mgmt.customer_list
+           (customer_id, created_at, full_name, email, status, last_login_at, search_key,
+            segment, total_spent, total_orders, last_order_date, churn_risk_score)
+    SELECT u.id, u.created_at, u.full_name, u.email, u.status, u.last_login_at,
+           customer_mgmt.search_key(u.full_name, u.email, u.phone_number),
+           a.segment, a.total_spent, a.total_orders, a.last_order_date, a.churn_risk_score
+      FROM customer_mgmt.users u JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
+     WHERE u.role = 'customer'
+    ON CONFLICT (customer_id) DO NOTHING;
+    RETURN created;
+END
 $$;
 COMMENT ON FUNCTION ensure_analytics_rows() IS
-    'Creates the default analytics row of every customer who has none; returns the number created.';
+    'Creates the default analytics row and the list row of every customer who has none (after a load that bypassed the triggers); returns the number of analytics rows created.';
 
 -- Statistics of a range of customers, as of a time.  One set-based query
 -- serves both a single customer (lo = hi: index scans) and everyone (hash

@@ -31,14 +31,7 @@ COMMENT ON COLUMN users.province IS 'Province or city of the customer (region), 
 COMMENT ON COLUMN users.anonymized_at IS 'Set when the customer''s personal data was anonymised (data protection).';
 CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 CREATE INDEX users_customers_created_at_idx ON users (created_at, id) WHERE role = 'customer';
-CREATE INDEX users_customers_status_created_at_idx ON users (status, created_at) WHERE role = 'customer';
-CREATE INDEX users_customers_full_name_idx ON users (full_name, id) WHERE role = 'customer';
 CREATE INDEX users_customers_phone_idx ON users (phone_number) WHERE role = 'customer';
-CREATE INDEX users_customers_last_login_at_asc_idx ON users (last_login_at ASC NULLS LAST, id) WHERE role = 'customer';
-CREATE INDEX users_customers_last_login_at_desc_idx ON users (last_login_at DESC NULLS LAST, id DESC) WHERE role = 'customer';
-CREATE INDEX users_customers_email_idx ON users (email, id) WHERE role = 'customer';
-CREATE INDEX users_customers_search_idx ON users
-    USING gin (search_key(full_name, email, phone_number) gin_trgm_ops) WHERE role = 'customer';
 
 -- addresses ------------------------------------------------------------------
 CREATE TABLE addresses (
@@ -300,6 +293,39 @@ CREATE TABLE rfm_breakpoints (
 COMMENT ON TABLE rfm_breakpoints IS
     'Quintile breakpoints (20/40/60/80th percentiles) of minus days since the last order, completed orders and spend over the customers with a completed order, as of each full recalculation; single-customer calculations use the latest.';
 
+-- customer_list -------------------------------------------------------------
+CREATE TABLE customer_list (
+    customer_id       uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    created_at        timestamptz NOT NULL,
+    full_name         text NOT NULL,
+    email             text NOT NULL,
+    status            user_status NOT NULL,
+    last_login_at     timestamptz,
+    search_key        text NOT NULL,
+    segment           lifecycle_segment NOT NULL DEFAULT 'new',
+    total_spent       numeric(15,2) NOT NULL DEFAULT 0,
+    total_orders      integer NOT NULL DEFAULT 0,
+    last_order_date   timestamptz,
+    churn_risk_score  numeric(3,2) NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE customer_list IS
+    'The filter and sort columns of the customer list (get_customers), one narrow row per customer, copied from users and customer_analytics by their triggers, so that every filter mix and sort is answered by the indexes of one table.';
+CREATE INDEX customer_list_created_at_idx ON customer_list (created_at, customer_id);
+CREATE INDEX customer_list_full_name_idx ON customer_list (full_name, customer_id);
+CREATE INDEX customer_list_email_idx ON customer_list (email, customer_id);
+CREATE INDEX customer_list_last_login_at_asc_idx ON customer_list (last_login_at ASC NULLS LAST, customer_id);
+CREATE INDEX customer_list_last_login_at_desc_idx ON customer_list (last_login_at DESC NULLS LAST, customer_id DESC);
+CREATE INDEX customer_list_total_spent_idx ON customer_list (total_spent, customer_id);
+CREATE INDEX customer_list_total_orders_idx ON customer_list (total_orders, customer_id);
+CREATE INDEX customer_list_last_order_date_asc_idx ON customer_list (last_order_date ASC NULLS LAST, customer_id);
+CREATE INDEX customer_list_last_order_date_desc_idx ON customer_list (last_order_date DESC NULLS LAST, customer_id DESC);
+CREATE INDEX customer_list_churn_risk_score_idx ON customer_list (churn_risk_score, customer_id);
+CREATE INDEX customer_list_segment_created_at_idx ON customer_list (segment, created_at, customer_id);
+CREATE INDEX customer_list_segment_total_spent_idx ON customer_list (segment, total_spent, customer_id);
+CREATE INDEX customer_list_status_created_at_idx ON customer_list (status, created_at, customer_id);
+CREATE INDEX customer_list_status_total_spent_idx ON customer_list (status, total_spent, customer_id);
+CREATE INDEX customer_list_search_idx ON customer_list USING gin (search_key gin_trgm_ops);
+
 SELECT pg_catalog.pg_extension_config_dump('users', '');
 SELECT pg_catalog.pg_extension_config_dump('addresses', '');
 SELECT pg_catalog.pg_extension_config_dump('orders', '');
@@ -322,3 +348,4 @@ SELECT pg_catalog.pg_extension_config_dump('job_runs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('settings', '');
 SELECT pg_catalog.pg_extension_config_dump('rfm_breakpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('rfm_breakpoints_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_list', '');

@@ -22,3 +22,15 @@ CREATE TRIGGER orders_after_update AFTER UPDATE OF status ON orders
 CREATE TRIGGER users_after_login AFTER UPDATE OF last_login_at ON users
     FOR EACH ROW WHEN (NEW.role = 'customer' AND NEW.last_login_at > coalesce(OLD.last_login_at, '-infinity'))
     EXECUTE FUNCTION users_after_login();
+CREATE TRIGGER users_list_sync AFTER UPDATE OF full_name, email, phone_number, status, last_login_at, created_at, role ON users
+    FOR EACH ROW
+    WHEN ((OLD.full_name, OLD.email, OLD.phone_number, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role)
+          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.phone_number, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role)
+          AND (OLD.role = 'customer' OR NEW.role = 'customer'))
+    EXECUTE FUNCTION users_list_sync();
+CREATE TRIGGER analytics_list_sync AFTER UPDATE OF segment, total_spent, total_orders, last_order_date, churn_risk_score
+    ON customer_analytics
+    FOR EACH ROW
+    WHEN ((OLD.segment, OLD.total_spent, OLD.total_orders, OLD.last_order_date, OLD.churn_risk_score)
+          IS DISTINCT FROM (NEW.segment, NEW.total_spent, NEW.total_orders, NEW.last_order_date, NEW.churn_risk_score))
+    EXECUTE FUNCTION analytics_list_sync();

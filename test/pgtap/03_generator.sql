@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 -- a digest of everything the generator writes (identity ids left out: they
 -- count rows, they are not data)
@@ -88,5 +88,6 @@ SELECT pg_temp.empty_shop();
 SELECT customer_mgmt.generate_demo_shop(400, 8, '2026-06-01 00:00+07');
 SELECT isnt(pg_temp.shop_digest(), (SELECT digest FROM first_run), 'another seed, another shop');
 
+SELECT is(pg_temp.list_drift(), 0::bigint, 'the generated shop''s list rows equal its users and analytics');
 SELECT * FROM finish();
 ROLLBACK;

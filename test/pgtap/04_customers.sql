@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(143);
+SELECT plan(148);
 
 -- fixture: eight customers with known analytics, as of 2026-06-01 -------------
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -337,5 +337,17 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customers(segment => 'vip;'
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customers(as_of => '-infinity')$$), '22023 as_of', 'infinite as_of');
 SELECT is(pg_temp.total(''), 8::bigint, 'after all that, the shop is intact and the backend answers');
 
+SELECT is(pg_temp.list_drift(), 0::bigint, 'after ingestion and status changes, customer_list equals users and analytics');
+UPDATE customer_mgmt.users SET full_name = 'Nguyễn Thị Đổi Tên', phone_number = '0987654321'
+ WHERE id = (SELECT id FROM c WHERE k = 'mai');
+SELECT is((customer_mgmt.get_customers(search => 'doi ten') -> 'data' -> 0 ->> 'id')::uuid, (SELECT id FROM c WHERE k = 'mai'),
+          'a renamed customer is found by the new name');
+SELECT ok(customer_mgmt.get_customers(search => '0987 654 321') -> 'data'
+          @> jsonb_build_array(jsonb_build_object('id', (SELECT id FROM c WHERE k = 'mai'))), 'and by the new phone');
+UPDATE customer_mgmt.users SET role = 'staff' WHERE id = (SELECT id FROM c WHERE k = 'mai');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_list WHERE customer_id = (SELECT id FROM c WHERE k = 'mai')), 0,
+          'a customer made staff leaves the list');
+UPDATE customer_mgmt.users SET role = 'customer' WHERE id = (SELECT id FROM c WHERE k = 'mai');
+SELECT is(pg_temp.list_drift(), 0::bigint, 'and comes back as a customer, with the analytics');
 SELECT * FROM finish();
 ROLLBACK;

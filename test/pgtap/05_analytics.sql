@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(92);
+SELECT plan(93);
 
 -- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
@@ -248,5 +248,6 @@ SET LOCAL ROLE customer_mgmt_staff;
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics()$$), '42501', 'staff may not recalculate');
 RESET ROLE;
 
+SELECT is(pg_temp.list_drift(), 0::bigint, 'after the recalculations, customer_list equals users and analytics');
 SELECT * FROM finish();
 ROLLBACK;

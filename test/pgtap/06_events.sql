@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 
 -- registration, through the API and by a direct INSERT
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -71,5 +71,6 @@ SELECT is(jsonb_array_length(customer_mgmt.claim_events(100, 'mailer')), 4, 'cla
 SELECT is(customer_mgmt.mark_events_processed(ARRAY(SELECT id FROM customer_mgmt.event_outbox)), 4, 'mark them processed');
 SELECT is(customer_mgmt.claim_events(100, 'mailer'), '[]'::jsonb, 'nothing left to claim');
 
+SELECT is(pg_temp.list_drift(), 0::bigint, 'after the events, customer_list equals users and analytics');
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,7 +5,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 -- the jobs, with 02:00 shop time in pg_cron's GMT
 SELECT results_eq($$SELECT job_name, schedule, command FROM customer_mgmt.cron_jobs() ORDER BY job_name$$,
@@ -126,5 +126,6 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt_internal.begin_full_recalculati
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.process_analytics_queue(0)$$), '22023 max_items', 'a worker for nothing');
 SELECT is((customer_mgmt.process_analytics_queue(5) ->> 'deferred'), NULL, 'without a full recalculation, the worker is not deferred');
 
+SELECT is(pg_temp.list_drift(), 0::bigint, 'after logins and jobs, customer_list equals users and analytics');
 SELECT * FROM finish();
 ROLLBACK;
