@@ -166,15 +166,32 @@ BEGIN
     IF max_days_since_last_order IS NOT NULL THEN conds := array_append(conds, 'l.last_order_date > $9'); END IF;
     where_clause := ' FROM customer_mgmt.customer_list l WHERE ' || array_to_string(conds, ' AND ');
 
-    IF exact_total THEN
-        EXECUTE 'SELECT count(*)' || where_clause INTO total
-          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after;
-    ELSE
-        EXECUTE 'SELECT count(*) FROM (SELECT 1' || where_clause || ' LIMIT 10001) c' INTO total
-          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after;
-        IF total > 10000 THEN
+    order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
+                       CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
+    -- The first 10,001 matches, read once through the filter indexes: their
+    -- number is the total when it is at most 10,000, and then they are all
+    -- the matches, so the page is sorted from them alone (bounded work
+    -- whatever the correlation between the filters and the sort key: loyal
+    -- customers registered long ago).  Only the page's customers are then
+    -- read from users and customer_analytics for their JSON.
+    EXECUTE 'WITH m AS MATERIALIZED (SELECT l.*' || where_clause || ' LIMIT 10001),'
+            || ' n AS (SELECT count(*) AS n FROM m)'
+            || ' SELECT n.n, CASE WHEN n.n <= 10000 THEN ('
+            || 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
+            || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM (SELECT l.customer_id FROM m l'
+            || order_by || ' LIMIT $10 OFFSET $11) p) p'
+            || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
+            || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id) END FROM n'
+       INTO total, data
+      USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
+            min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
+
+    IF total > 10000 THEN
+        IF exact_total THEN
+            EXECUTE 'SELECT count(*)' || where_clause INTO total
+              USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
+                    min_orders, v_last_order_after;
+        ELSE
             -- the same conditions with the values as quoted literals ($9 first,
             -- so that no $1 is taken for the start of another parameter)
             literals := ARRAY[quote_nullable(pattern), quote_nullable(v_status) || '::customer_mgmt.user_status',
@@ -190,24 +207,10 @@ BEGIN
             total := greatest(10001, customer_mgmt.estimate_rows(estimate_sql));
             estimate := true;
         END IF;
-    END IF;
-
-    -- The page: the ids from customer_list in order, then the items of those
-    -- page_size customers.  With at most 10,000 matches (an exact count), the
-    -- matches are fetched through the filter indexes first and only they are
-    -- sorted: bounded work whatever the correlation between the filters and
-    -- the sort key (loyal customers registered long ago).  With more, the
-    -- matches are dense and the sort key's index, walked and filtered, finds
-    -- a page quickly.
-    order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
-                       CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
-    IF NOT estimate AND (page - 1)::bigint * page_size >= total THEN
-        data := '[]';
-    ELSE
+        -- more than 10,000 matches: they are dense, and the sort key's index,
+        -- walked and filtered, finds a page quickly
         EXECUTE 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
-                || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM ('
-                || CASE WHEN estimate THEN 'SELECT l.customer_id' || where_clause
-                        ELSE 'WITH m AS MATERIALIZED (SELECT l.*' || where_clause || ') SELECT l.customer_id FROM m l' END
+                || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM (SELECT l.customer_id' || where_clause
                 || order_by || ' LIMIT $10 OFFSET $11) p) p'
                 || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
                 || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id'
