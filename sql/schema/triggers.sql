@@ -22,10 +22,10 @@ CREATE TRIGGER orders_after_update AFTER UPDATE OF status ON orders
 CREATE TRIGGER users_after_login AFTER UPDATE OF last_login_at ON users
     FOR EACH ROW WHEN (NEW.role = 'customer' AND NEW.last_login_at > coalesce(OLD.last_login_at, '-infinity'))
     EXECUTE FUNCTION users_after_login();
-CREATE TRIGGER users_list_sync AFTER UPDATE OF full_name, email, phone_number, status, last_login_at, created_at, role ON users
+CREATE TRIGGER users_list_sync AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role ON users
     FOR EACH ROW
-    WHEN ((OLD.full_name, OLD.email, OLD.phone_number, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role)
-          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.phone_number, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role)
+    WHEN ((OLD.full_name, OLD.email, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role)
+          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role)
           AND (OLD.role = 'customer' OR NEW.role = 'customer'))
     EXECUTE FUNCTION users_list_sync();
 CREATE TRIGGER analytics_list_sync AFTER UPDATE OF segment, total_spent, total_orders, last_order_date, churn_risk_score

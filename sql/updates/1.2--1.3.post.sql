@@ -2,10 +2,10 @@
 -- functions: the triggers that keep customer_list current
 -- (sql/schema/triggers.sql).
 
-CREATE TRIGGER users_list_sync AFTER UPDATE OF full_name, email, phone_number, status, last_login_at, created_at, role ON users
+CREATE TRIGGER users_list_sync AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role ON users
     FOR EACH ROW
-    WHEN ((OLD.full_name, OLD.email, OLD.phone_number, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role)
-          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.phone_number, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role)
+    WHEN ((OLD.full_name, OLD.email, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role)
+          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role)
           AND (OLD.role = 'customer' OR NEW.role = 'customer'))
     EXECUTE FUNCTION users_list_sync();
 CREATE TRIGGER analytics_list_sync AFTER UPDATE OF segment, total_spent, total_orders, last_order_date, churn_risk_score

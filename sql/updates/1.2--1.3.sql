@@ -46,7 +46,6 @@ CREATE TABLE customer_list (
     email             text NOT NULL,
     status            user_status NOT NULL,
     last_login_at     timestamptz,
-    search_key        text NOT NULL,
     segment           lifecycle_segment NOT NULL DEFAULT 'new',
     total_spent       numeric(15,2) NOT NULL DEFAULT 0,
     total_orders      integer NOT NULL DEFAULT 0,
@@ -54,7 +53,7 @@ CREATE TABLE customer_list (
     churn_risk_score  numeric(3,2) NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE customer_list IS
-    'The filter and sort columns of the customer list (get_customers), one narrow row per customer, copied from users and customer_analytics by their triggers, so that every filter mix and sort is answered by the indexes of one table.';
+    'The filter and sort columns of the customer list (get_customers), one narrow row per customer, copied from users and customer_analytics by their triggers, so that every filter mix and sort is answered by the indexes of one table (the search stays on users: its trigram index would be rewritten with every change of the analytics).';
 CREATE INDEX customer_list_created_at_idx ON customer_list (created_at, customer_id);
 CREATE INDEX customer_list_full_name_idx ON customer_list (full_name, customer_id);
 CREATE INDEX customer_list_email_idx ON customer_list (email, customer_id);
@@ -69,15 +68,13 @@ CREATE INDEX customer_list_segment_created_at_idx ON customer_list (segment, cre
 CREATE INDEX customer_list_segment_total_spent_idx ON customer_list (segment, total_spent, customer_id);
 CREATE INDEX customer_list_status_created_at_idx ON customer_list (status, created_at, customer_id);
 CREATE INDEX customer_list_status_total_spent_idx ON customer_list (status, total_spent, customer_id);
-CREATE INDEX customer_list_search_idx ON customer_list USING gin (search_key gin_trgm_ops);
 SELECT pg_catalog.pg_extension_config_dump('customer_list', '');
 INSERT INTO customer_list
-       (customer_id, created_at, full_name, email, status, last_login_at, search_key,
+       (customer_id, created_at, full_name, email, status, last_login_at,
         segment, total_spent, total_orders, last_order_date, churn_risk_score)
 SELECT u.id, u.created_at, u.full_name, u.email, u.status, u.last_login_at,
-       search_key(u.full_name, u.email, u.phone_number),
        a.segment, a.total_spent, a.total_orders, a.last_order_date, a.churn_risk_score
   FROM users u JOIN customer_analytics a ON a.customer_id = u.id
  WHERE u.role = 'customer';
 DROP INDEX users_customers_status_created_at_idx, users_customers_full_name_idx, users_customers_last_login_at_asc_idx,
-    users_customers_last_login_at_desc_idx, users_customers_email_idx, users_customers_search_idx;
+    users_customers_last_login_at_desc_idx, users_customers_email_idx;
