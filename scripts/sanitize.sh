@@ -35,7 +35,8 @@ trap cleanup EXIT
 
 cm_say "building customer_mgmt with -fsanitize=undefined"
 mkdir -p "$build"
-cp -r "$CM_ROOT/Makefile" "$CM_ROOT/customer_mgmt.control" "$CM_ROOT/src" "$CM_ROOT/include" "$CM_ROOT/sql" "$build/"
+cp -r "$CM_ROOT/Makefile" "$CM_ROOT/customer_mgmt.control" "$CM_ROOT/META.json" "$CM_ROOT/src" "$CM_ROOT/include" \
+    "$CM_ROOT/sql" "$build/"
 sanitize_flags="-fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 make -C "$build" -s clean >/dev/null
 make -C "$build" -s PG_CONFIG="$CM_BINDIR/pg_config" with_llvm=no COPT="$sanitize_flags"
