@@ -104,6 +104,13 @@ DECLARE
     literals text[];
     estimate_sql text;
     order_by text;
+    matches text;
+    matches_order_by text;
+    -- the items of a page, in order, from a query of the page's ids
+    items constant text := 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
+        || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM (%s LIMIT $10 OFFSET $11) p) p'
+        || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
+        || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id';
     data jsonb;
 BEGIN
     -- arguments: every value goes to the query as a parameter ($1..$12);
@@ -172,6 +179,9 @@ BEGIN
 
     order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
                        CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
+    -- the matches with their sort key, and the same order over them
+    matches := 'SELECT l.customer_id, ' || key_column || ' AS sort_key' || where_clause;
+    matches_order_by := replace(replace(order_by, key_column, 'm.sort_key'), 'l.customer_id', 'm.customer_id');
     -- The count stops at 10,001.  With at most 10,000 matches, they are all
     -- the matches: the page is sorted from them alone (bounded work whatever
     -- the correlation between the filters and the sort key: loyal customers
@@ -181,16 +191,9 @@ BEGIN
     -- once); other filters count from their indexes alone, which is cheaper
     -- than keeping 10,001 rows when the matches are many.
     IF pattern IS NOT NULL THEN
-        EXECUTE 'WITH m AS MATERIALIZED (SELECT l.customer_id, ' || key_column || ' AS sort_key'
-                || where_clause || ' LIMIT 10001),'
-                || ' n AS (SELECT count(*) AS n FROM m)'
+        EXECUTE 'WITH m AS MATERIALIZED (' || matches || ' LIMIT 10001), n AS (SELECT count(*) AS n FROM m)'
                 || ' SELECT n.n, CASE WHEN n.n <= 10000 THEN ('
-                || 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
-                || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM (SELECT m.customer_id FROM m'
-                || replace(replace(order_by, key_column, 'm.sort_key'), 'l.customer_id', 'm.customer_id')
-                || ' LIMIT $10 OFFSET $11) p) p'
-                || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
-                || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id) END FROM n'
+                || format(items, 'SELECT m.customer_id FROM m' || matches_order_by) || ') END FROM n'
            INTO total, data
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
                 min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
@@ -199,14 +202,8 @@ BEGIN
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
                 min_orders, v_last_order_after;
         IF total <= 10000 THEN
-            EXECUTE 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
-                    || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM ('
-                    || 'WITH m AS MATERIALIZED (SELECT l.customer_id, ' || key_column || ' AS sort_key' || where_clause || ')'
-                    || ' SELECT m.customer_id FROM m'
-                    || replace(replace(order_by, key_column, 'm.sort_key'), 'l.customer_id', 'm.customer_id')
-                    || ' LIMIT $10 OFFSET $11) p) p'
-                    || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
-                    || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id'
+            EXECUTE format(items, 'WITH m AS MATERIALIZED (' || matches || ') SELECT m.customer_id FROM m'
+                                  || matches_order_by)
                INTO data
               USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
                     min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
@@ -236,11 +233,7 @@ BEGIN
         END IF;
         -- more than 10,000 matches: they are dense, and the sort key's index,
         -- walked and filtered, finds a page quickly
-        EXECUTE 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
-                || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM (SELECT l.customer_id' || where_clause
-                || order_by || ' LIMIT $10 OFFSET $11) p) p'
-                || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
-                || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id'
+        EXECUTE format(items, 'SELECT l.customer_id' || where_clause || order_by)
            INTO data
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
                 min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
