@@ -1,6 +1,7 @@
 -- customer_mgmt 1.2 -> 1.3, the hand-written part: only what changes tables,
--- types or data, or removes and moves functions.  The build appends every
--- function file (CREATE OR REPLACE) and privileges.sql (Makefile: UPDATE_PARTS).
+-- types or data, or removes and moves functions.  The Makefile's update rule
+-- appends every function file (CREATE OR REPLACE), 1.2--1.3.post.sql and
+-- privileges.sql.
 
 -- the internal schema (sql/schema/roles.sql)
 CREATE SCHEMA customer_mgmt_internal;
