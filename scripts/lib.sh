@@ -99,6 +99,20 @@ cm_owned_dir() {
 # for DBNAME.
 cm_pg_start() {
     local data=$1 port=$2 db=$3
+    cm_initdb "$data" "$port" "$db"
+    if ! cm_as_owner pg_ctl -D "$data" status >/dev/null 2>&1; then
+        if ! cm_as_owner pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null; then
+            printf 'error: PostgreSQL in %s did not start; the end of its log, %s:\n' "$data" "$data/server.log" >&2
+            tail -n 15 "$data/server.log" >&2 || true
+            exit 1
+        fi
+    fi
+}
+
+# cm_initdb DATADIR PORT DBNAME: the data directory of a private instance
+# (see cm_pg_start), unless it exists.
+cm_initdb() {
+    local data=$1 port=$2 db=$3
     cm_owned_dir "$data"
     if [[ ! -f $data/PG_VERSION ]]; then
         cm_as_owner initdb -D "$data" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
@@ -118,13 +132,6 @@ wal_compression = on
 synchronous_commit = off
 log_min_messages = warning
 CONF
-    fi
-    if ! cm_as_owner pg_ctl -D "$data" status >/dev/null 2>&1; then
-        if ! cm_as_owner pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null; then
-            printf 'error: PostgreSQL in %s did not start; the end of its log, %s:\n' "$data" "$data/server.log" >&2
-            tail -n 15 "$data/server.log" >&2 || true
-            exit 1
-        fi
     fi
 }
 

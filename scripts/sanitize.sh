@@ -52,17 +52,8 @@ cm_owned_dir "$work/logs"
 [[ $(id -u) -eq 0 ]] && chown -R "$(cm_owner)" "$work"
 
 cm_say "starting postgres under valgrind"
-cm_as_owner initdb -D "$data" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-cat >>"$data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$data'
-shared_preload_libraries = 'pg_cron'
-cron.database_name = 'contrib_regression'
-max_prepared_transactions = 0
-max_worker_processes = 8
-shared_buffers = '128MB'
-CONF
+CM_SHARED_BUFFERS=128MB cm_initdb "$data" "$port" contrib_regression
+echo "max_prepared_transactions = 0" >>"$data/postgresql.conf"
 # backends are forked, not exec'ed: valgrind follows them without
 # --trace-children
 cm_as_owner env UBSAN_OPTIONS="print_stacktrace=1:log_path=$work/logs/ubsan" \

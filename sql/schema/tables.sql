@@ -155,12 +155,7 @@ COMMENT ON TABLE customer_analytics IS
     'Per-customer analytics (design 4.2), the materialised cache of the scoring engine; last_calculated_at says how fresh a row is. Rates are fractions in [0,1]. predicted_ltv stays NULL until a predictive model exists.';
 COMMENT ON COLUMN customer_analytics.days_since_last_order IS
     'As of last_calculated_at. Reads never use it: they measure days since last_order_date at query time.';
-CREATE INDEX customer_analytics_total_spent_idx ON customer_analytics (total_spent, customer_id);
-CREATE INDEX customer_analytics_total_orders_idx ON customer_analytics (total_orders, customer_id);
 CREATE INDEX customer_analytics_churn_risk_score_idx ON customer_analytics (churn_risk_score, customer_id);
-CREATE INDEX customer_analytics_segment_idx ON customer_analytics (segment, customer_id);
-CREATE INDEX customer_analytics_last_order_date_asc_idx ON customer_analytics (last_order_date ASC NULLS LAST, customer_id);
-CREATE INDEX customer_analytics_last_order_date_desc_idx ON customer_analytics (last_order_date DESC NULLS LAST, customer_id DESC);
 CREATE TABLE customer_segments (
     id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     name            varchar(100) NOT NULL CHECK (length(btrim(name)) > 0),

@@ -1,6 +1,8 @@
 -- customer_mgmt 1.2 -> 1.3, the hand-written part that needs the new
--- functions: the triggers that keep customer_list current
+-- functions: customer_list filled, and the triggers that keep it current
 -- (sql/schema/triggers.sql).
+
+SELECT ensure_analytics_rows();
 
 CREATE TRIGGER users_list_sync AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role ON users
     FOR EACH ROW

@@ -37,9 +37,11 @@ INSERT INTO analytics_queue (customer_id, reason)
 SELECT DISTINCT customer_id, 'logins recorded as visits (1.3)' FROM logins
 ON CONFLICT (customer_id) DO NOTHING;
 
--- the list's narrow table (sql/schema/tables.sql), filled from users and
--- customer_analytics; its triggers are created in 1.2--1.3.post.sql, after
--- their functions.  The list no longer reads the indexes it replaces.
+-- the list's narrow table (sql/schema/tables.sql); 1.2--1.3.post.sql fills
+-- it (ensure_analytics_rows) and creates its triggers, after their
+-- functions.  The list no longer reads the indexes it replaces: those of
+-- users, and those of customer_analytics but the churn risk's (the
+-- dashboard's at-risk list); the nightly run no longer maintains them.
 CREATE TABLE customer_list (
     customer_id       uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     created_at        timestamptz NOT NULL,
@@ -70,12 +72,7 @@ CREATE INDEX customer_list_segment_total_spent_idx ON customer_list (segment, to
 CREATE INDEX customer_list_status_created_at_idx ON customer_list (status, created_at, customer_id);
 CREATE INDEX customer_list_status_total_spent_idx ON customer_list (status, total_spent, customer_id);
 SELECT pg_catalog.pg_extension_config_dump('customer_list', '');
-INSERT INTO customer_list
-       (customer_id, created_at, full_name, email, status, last_login_at,
-        segment, total_spent, total_orders, last_order_date, churn_risk_score)
-SELECT u.id, u.created_at, u.full_name, u.email, u.status, u.last_login_at,
-       a.segment, a.total_spent, a.total_orders, a.last_order_date, a.churn_risk_score
-  FROM users u JOIN customer_analytics a ON a.customer_id = u.id
- WHERE u.role = 'customer';
 DROP INDEX users_customers_status_created_at_idx, users_customers_full_name_idx, users_customers_last_login_at_asc_idx,
     users_customers_last_login_at_desc_idx, users_customers_email_idx;
+DROP INDEX customer_analytics_total_spent_idx, customer_analytics_total_orders_idx, customer_analytics_segment_idx,
+    customer_analytics_last_order_date_asc_idx, customer_analytics_last_order_date_desc_idx;
