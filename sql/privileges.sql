@@ -60,17 +60,17 @@ GRANT EXECUTE ON FUNCTION
     set_setting(text, text),
     update_customer_status(uuid, text, text),
     calculate_customer_analytics(uuid, timestamptz),
-    recalculate_all_analytics(timestamptz, integer),
+    recalculate_all_analytics(timestamptz, boolean),
     process_analytics_queue(integer),
     remove_expired_segment_assignments(),
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean)
 TO customer_mgmt_admin;
-GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) TO customer_mgmt_admin;
+GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) TO customer_mgmt_admin;
 
 -- what the procedure above runs as its caller (it commits, so it cannot be
 -- SECURITY DEFINER): internal, not API
 GRANT EXECUTE ON FUNCTION
-    customer_mgmt_internal.begin_full_recalculation(timestamptz, integer, text, boolean),
+    customer_mgmt_internal.begin_recalculation(timestamptz, integer, text, boolean, boolean),
     customer_mgmt_internal.recalculate_slice(bigint, integer),
-    customer_mgmt_internal.finish_job_run(bigint, bigint, text)
+    customer_mgmt_internal.end_recalculation(bigint, bigint, text, boolean)
 TO customer_mgmt_admin;

@@ -29,6 +29,7 @@ PG_FUNCTION_INFO_V1(cm_churn_risk);
 PG_FUNCTION_INFO_V1(cm_lifecycle_segment);
 PG_FUNCTION_INFO_V1(cm_rfm_digit);
 PG_FUNCTION_INFO_V1(cm_insights);
+PG_FUNCTION_INFO_V1(cm_insight_flags);
 
 /* engagement: weights of design section 8.1 (ENGAGEMENT_SCORE_WEIGHTS) */
 #define W_RECENCY	0.3
@@ -307,22 +308,36 @@ static const char *const insight_thresholds[] = {
 	"high_value_min_spent", "churn_risk_min", "loyal_min_orders", "loyal_max_days"
 };
 
-Datum
-cm_insights(PG_FUNCTION_ARGS)
+/*
+ * Which insights hold, as a bit mask (bit i: insight_defs[i]), from the
+ * arguments of insights() or insight_flags().
+ */
+static int32
+insights_holding(FunctionCallInfo fcinfo)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	double		spent = PG_ARGISNULL(0) ? 0.0 : PG_GETARG_FLOAT8(0);
 	double		churn = PG_ARGISNULL(1) ? 0.0 : PG_GETARG_FLOAT8(1);
 	int32		orders = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
 	bool		has_days = !PG_ARGISNULL(3);
 	int32		days = has_days ? PG_GETARG_INT32(3) : 0;
-	bool		holds[lengthof(insight_defs)];
-	int			i;
+	int32		flags = 0;
 
 	require_thresholds(fcinfo, 4, insight_thresholds, lengthof(insight_thresholds));
-	holds[0] = spent > PG_GETARG_FLOAT8(4);
-	holds[1] = churn > PG_GETARG_FLOAT8(5);
-	holds[2] = orders > PG_GETARG_INT32(6) && has_days && days < PG_GETARG_INT32(7);
+	if (spent > PG_GETARG_FLOAT8(4))
+		flags |= 1 << 0;
+	if (churn > PG_GETARG_FLOAT8(5))
+		flags |= 1 << 1;
+	if (orders > PG_GETARG_INT32(6) && has_days && days < PG_GETARG_INT32(7))
+		flags |= 1 << 2;
+	return flags;
+}
+
+Datum
+cm_insights(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		flags = insights_holding(fcinfo);
+	int			i;
 
 	SetSingleFuncCall(fcinfo, 0);
 	for (i = 0; i < (int) lengthof(insight_defs); i++)
@@ -330,7 +345,7 @@ cm_insights(PG_FUNCTION_ARGS)
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
 
-		if (!holds[i])
+		if ((flags & (1 << i)) == 0)
 			continue;
 		values[0] = CStringGetTextDatum(insight_defs[i].type);
 		values[1] = CStringGetTextDatum(insight_defs[i].title);
@@ -340,4 +355,17 @@ cm_insights(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * customer_mgmt.insight_flags(same arguments as insights()) returns integer
+ *
+ * The insights that hold as a bit mask (1 high value, 2 churn risk, 4
+ * loyal): the recalculation compares a customer's mask before and after
+ * to touch only the insights of customers whose set changed.
+ */
+Datum
+cm_insight_flags(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(insights_holding(fcinfo));
 }

@@ -90,6 +90,70 @@ $$;
 COMMENT ON FUNCTION orders_after_write() IS
     'Trigger (order completed, or a completed order refunded): queues the customer for recalculation; not while a dump is restored.';
 
+-- Data that the statistics read changed in a way its date cannot show (the
+-- nightly run finds orders and visits dated after a customer's last
+-- calculation by itself, docs/architecture.md): the customers are queued,
+-- so that the queue worker and the next run recompute them.  A row of a
+-- customer being deleted queues nothing.
+CREATE OR REPLACE FUNCTION analytics_data_changed() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    ids uuid[];
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'order_items' THEN
+        ids := ARRAY(SELECT o.customer_id FROM customer_mgmt.orders o
+                      WHERE o.status = 'completed'
+                        AND o.id IN (OLD.order_id, CASE WHEN TG_OP = 'UPDATE' THEN NEW.order_id END));
+    ELSIF TG_OP = 'UPDATE' THEN
+        ids := ARRAY[OLD.customer_id, NEW.customer_id];
+    ELSE
+        ids := ARRAY[OLD.customer_id];
+    END IF;
+    INSERT INTO customer_mgmt.analytics_queue AS q (customer_id, reason)
+    SELECT DISTINCT u.id, TG_TABLE_NAME || '.' || lower(TG_OP)
+      FROM customer_mgmt.users u WHERE u.id = ANY (ids)
+    ON CONFLICT (customer_id) DO UPDATE SET reason = excluded.reason, attempts = 0;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION analytics_data_changed() IS
+    'Trigger (a completed order''s customer, amount or date changed, or it was deleted; an order line or a visit changed or was deleted): queues the customers for recalculation; not while a dump is restored.';
+
+-- Rows added with a date at or before their customer's last calculation
+-- (a back-dated visit, a line added to an order already counted): queued
+-- likewise.  Rows dated later are what the nightly run finds by date.
+CREATE OR REPLACE FUNCTION analytics_rows_added() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF customer_mgmt.restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'web_sessions' THEN
+        INSERT INTO customer_mgmt.analytics_queue AS q (customer_id, reason)
+        SELECT DISTINCT n.customer_id, 'web_sessions.insert'
+          FROM new_rows n JOIN customer_mgmt.customer_analytics a ON a.customer_id = n.customer_id
+         WHERE n.started_at <= a.last_calculated_at
+        ON CONFLICT (customer_id) DO UPDATE SET reason = excluded.reason, attempts = 0;
+    ELSE
+        INSERT INTO customer_mgmt.analytics_queue AS q (customer_id, reason)
+        SELECT DISTINCT o.customer_id, 'order_items.insert'
+          FROM (SELECT DISTINCT n.order_id FROM new_rows n) n
+          JOIN customer_mgmt.orders o ON o.id = n.order_id
+          JOIN customer_mgmt.customer_analytics a ON a.customer_id = o.customer_id
+         WHERE o.status = 'completed' AND o.order_date <= a.last_calculated_at
+        ON CONFLICT (customer_id) DO UPDATE SET reason = excluded.reason, attempts = 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION analytics_rows_added() IS
+    'Statement trigger (visits or order lines added): queues the customers of those dated at or before the customer''s last calculation; not while a dump is restored.';
+
 -- The outbox, for the application that sends e-mails and campaigns:
 -- BEGIN; claim_events(); ...send...; mark_events_processed(ids); COMMIT.
 -- Claimed rows stay locked until the caller's transaction ends, so two

@@ -38,10 +38,12 @@ $$;
 COMMENT ON FUNCTION ensure_analytics_rows() IS
     'Creates the default analytics row and the list row of every customer who has none (after a load that bypassed the triggers); returns the number of analytics rows created.';
 
--- Statistics of a range of customers, as of a time.  One set-based query
--- serves both a single customer (lo = hi: index scans) and everyone (hash
--- aggregates over ranges), so both give the same numbers.
-CREATE OR REPLACE FUNCTION customer_stats(as_of timestamptz, lo uuid, hi uuid)
+-- Statistics of a range of customers, as of a time, optionally only those
+-- of a list.  One set-based query serves a single customer (lo = hi: index
+-- scans), the customers whose data changed (ids: index scans) and everyone
+-- (hash aggregates), so all give the same numbers.  Called with constants,
+-- the function is inlined and a NULL ids folds away.
+CREATE OR REPLACE FUNCTION customer_stats(as_of timestamptz, lo uuid, hi uuid, ids uuid[] DEFAULT NULL)
     RETURNS TABLE (customer_id uuid, total_orders integer, total_spent numeric, last_order_date timestamptz,
                    total_sessions integer, total_page_views integer, average_session_duration integer,
                    bounce_rate numeric, conversion_rate numeric, favorite_categories jsonb,
@@ -51,7 +53,8 @@ AS $$
     WITH o AS (
         SELECT o.customer_id, count(*)::integer AS n, sum(o.total_amount) AS spent, max(o.order_date) AS last
           FROM customer_mgmt.orders o
-         WHERE o.customer_id BETWEEN lo AND hi AND o.status = 'completed' AND o.order_date <= as_of
+         WHERE o.customer_id BETWEEN lo AND hi AND (ids IS NULL OR o.customer_id = ANY (ids))
+           AND o.status = 'completed' AND o.order_date <= as_of
          GROUP BY o.customer_id),
     s AS (
         -- every visit counts as a session; duration, bounce and conversion are
@@ -61,7 +64,7 @@ AS $$
                round(avg((w.page_views = 1)::integer) FILTER (WHERE w.page_views > 0), 4) AS bounce,
                round(avg(w.converted::integer) FILTER (WHERE w.page_views > 0), 4) AS conversion
           FROM customer_mgmt.web_sessions w
-         WHERE w.customer_id BETWEEN lo AND hi AND w.started_at <= as_of
+         WHERE w.customer_id BETWEEN lo AND hi AND (ids IS NULL OR w.customer_id = ANY (ids)) AND w.started_at <= as_of
          GROUP BY w.customer_id),
     -- favourites and price range in one pass over the lines (src/preferences.c)
     pref AS (
@@ -69,7 +72,8 @@ AS $$
                customer_mgmt.purchase_preferences(o.id, i.category, i.brand, (i.unit_price * 100)::bigint, i.quantity) AS j
           FROM customer_mgmt.orders o
           JOIN customer_mgmt.order_items i ON i.order_id = o.id
-         WHERE o.customer_id BETWEEN lo AND hi AND o.status = 'completed' AND o.order_date <= as_of
+         WHERE o.customer_id BETWEEN lo AND hi AND (ids IS NULL OR o.customer_id = ANY (ids))
+           AND o.status = 'completed' AND o.order_date <= as_of
          GROUP BY o.customer_id)
     SELECT u.id, coalesce(o.n, 0), coalesce(o.spent, 0), o.last,
            coalesce(s.n, 0), coalesce(s.pv, 0), coalesce(s.duration, 0), coalesce(s.bounce, 0), coalesce(s.conversion, 0),
@@ -79,153 +83,168 @@ AS $$
       LEFT JOIN o ON o.customer_id = u.id
       LEFT JOIN s ON s.customer_id = u.id
       LEFT JOIN pref ON pref.customer_id = u.id
-     WHERE u.role = 'customer' AND u.id BETWEEN lo AND hi
+     WHERE u.role = 'customer' AND u.id BETWEEN lo AND hi AND (ids IS NULL OR u.id = ANY (ids))
 $$;
-COMMENT ON FUNCTION customer_stats(timestamptz, uuid, uuid) IS
-    'Order, session and preference statistics of the customers with ids in [lo, hi] as of a time (completed orders only; preferences by purchase_preferences).';
+COMMENT ON FUNCTION customer_stats(timestamptz, uuid, uuid, uuid[]) IS
+    'Order, session and preference statistics of the customers with ids in [lo, hi] (and in ids, when given) as of a time (completed orders only; preferences by purchase_preferences).';
 
--- The RFM breakpoints as of a time, from the completed orders of every
--- customer who has one; stored, and returned.
-CREATE OR REPLACE FUNCTION compute_rfm_breakpoints(as_of timestamptz) RETURNS rfm_breakpoints
-    LANGUAGE sql
+-- The RFM breakpoints as of a time: quintiles of the recency, frequency and
+-- spend of every customer who has a completed order, from a query giving
+-- (last_order_date, total_orders, total_spent) per customer; stored, and
+-- returned (NULL when no customer has ordered).
+CREATE OR REPLACE FUNCTION store_rfm_breakpoints(as_of timestamptz, customers text) RETURNS rfm_breakpoints
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    bp customer_mgmt.rfm_breakpoints;
+BEGIN
+    EXECUTE format($q$
     INSERT INTO customer_mgmt.rfm_breakpoints (as_of, recency, frequency, monetary, customers)
-    SELECT as_of,
+    SELECT $1,
            percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY -x.days),
            percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY x.n),
            percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY x.spent),
            count(*)
-      FROM (SELECT customer_mgmt.days_between(max(o.order_date), as_of)::float8 AS days, count(*)::float8 AS n,
-                   sum(o.total_amount)::float8 AS spent
-              FROM customer_mgmt.orders o
-             WHERE o.status = 'completed' AND o.order_date <= as_of
-             GROUP BY o.customer_id) x
+      FROM (SELECT customer_mgmt.days_between(c.last_order_date, $1)::float8 AS days, c.total_orders::float8 AS n,
+                   c.total_spent::float8 AS spent
+              FROM (%s) c (last_order_date, total_orders, total_spent)
+             WHERE c.total_orders > 0) x
     HAVING count(*) > 0
-    RETURNING *
+    RETURNING *$q$, customers) INTO bp USING as_of;
+    RETURN bp;
+END
+$$;
+COMMENT ON FUNCTION store_rfm_breakpoints(timestamptz, text) IS
+    'Internal: computes, stores and returns the RFM quintile breakpoints as of a time from per-customer (last_order_date, total_orders, total_spent) given as a query (NULL when no customer has a completed order).';
+
+-- The breakpoints from the orders themselves (a customer calculated before
+-- any full recalculation stored some).
+CREATE OR REPLACE FUNCTION compute_rfm_breakpoints(as_of timestamptz) RETURNS rfm_breakpoints
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT customer_mgmt.store_rfm_breakpoints(as_of, format(
+        'SELECT max(o.order_date), count(*), sum(o.total_amount) FROM customer_mgmt.orders o
+          WHERE o.status = %L AND o.order_date <= %L GROUP BY o.customer_id', 'completed', as_of))
 $$;
 COMMENT ON FUNCTION compute_rfm_breakpoints(timestamptz) IS
-    'Internal: computes, stores and returns the RFM quintile breakpoints as of a time (NULL when no customer has a completed order).';
+    'Internal: computes, stores and returns the RFM quintile breakpoints as of a time from the completed orders (NULL when there are none).';
 
--- Write the analytics rows and insights of the customers with ids in
--- [lo, hi] as of a time, with the given RFM breakpoints.  Both
--- calculate_customer_analytics (lo = hi) and recalculate_all_analytics
--- (ranges) come here: one query, the same numbers.
-CREATE OR REPLACE FUNCTION write_analytics(as_of timestamptz, lo uuid, hi uuid, bp rfm_breakpoints) RETURNS bigint
+-- Write the analytics rows and insights of customers as of a time, with the
+-- given RFM breakpoints, from a source query (parameters $1 as_of, $2 lo,
+-- $3 hi) that gives per customer the columns of customer_stats and the
+-- row's values before (old_spent, old_churn, old_orders, old_days,
+-- old_lc): one customer's statistics (calculate_customer_analytics, the
+-- queue worker), or a slice of pg_temp.cm_recalc_source (the
+-- recalculation of everyone).  One statement: the scores, the UPDATE, the
+-- insights of the customers whose set of insights changed (or of all,
+-- with all_insights), the churn-detected events of those whose risk
+-- crossed the high threshold.  Returns the rows written.
+CREATE OR REPLACE FUNCTION write_analytics(as_of timestamptz, lo uuid, hi uuid, bp rfm_breakpoints, all_insights boolean)
+    RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     written bigint;
-    high numeric := customer_mgmt.setting('churn.threshold_high')::numeric;
-    -- the thresholds, read once: constants to the statements below
-    vip_min_spent float8 := customer_mgmt.setting('segment.vip_min_spent')::float8;
-    vip_max_churn float8 := customer_mgmt.setting('segment.vip_max_churn_risk')::float8;
-    loyal_min_orders integer := customer_mgmt.setting('segment.loyal_min_orders')::integer;
-    loyal_max_days integer := customer_mgmt.setting('segment.loyal_max_days_since_order')::integer;
-    at_risk_min_churn float8 := customer_mgmt.setting('segment.at_risk_min_churn_risk')::float8;
-    active_max_days integer := customer_mgmt.setting('segment.active_max_days_since_order')::integer;
-    churned_min_days integer := customer_mgmt.setting('segment.churned_min_days_since_order')::integer;
-    high_value_min numeric := customer_mgmt.setting('insight.high_value_min_spent')::numeric;
-    churn_insight_min numeric := customer_mgmt.setting('insight.churn_risk_min')::numeric;
-    loyal_insight_orders integer := customer_mgmt.setting('insight.loyal_min_orders')::integer;
-    loyal_insight_days integer := customer_mgmt.setting('insight.loyal_max_days_since_order')::integer;
-    source text := 'customer_mgmt.customer_stats($1, $2, $3)';
-    below_threshold uuid[];
+    source text;
 BEGIN
-    -- one customer: wait for any other writer of the row first, so that the
-    -- statistics below are read after it committed (docs/architecture.md,
-    -- "Concurrent writers of the analytics")
     IF lo = hi THEN
+        -- one customer: wait for any other writer of the row first, so that
+        -- the statistics below are read after it committed
+        -- (docs/architecture.md, "Concurrent writers of the analytics")
+        INSERT INTO customer_mgmt.customer_analytics (customer_id)
+        SELECT u.id FROM customer_mgmt.users u WHERE u.id = lo AND u.role = 'customer'
+        ON CONFLICT (customer_id) DO NOTHING;
         PERFORM FROM customer_mgmt.customer_analytics x WHERE x.customer_id = lo FOR UPDATE;
+        source := 'SELECT st.*, a.total_spent AS old_spent, a.churn_risk_score AS old_churn, a.total_orders AS old_orders,
+                          a.days_since_last_order AS old_days, a.last_calculated_at AS old_lc
+                     FROM customer_mgmt.customer_stats($1, $2, $3) st
+                     JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id';
+    ELSE
+        source := 'SELECT * FROM pg_temp.cm_recalc_source s WHERE s.customer_id BETWEEN $2 AND $3';
     END IF;
-    -- who is below the high churn threshold before this calculation (a first
-    -- calculation only sets the baseline: nothing can cross from unknown)
-    SELECT coalesce(array_agg(x.customer_id), '{}') INTO below_threshold
-      FROM customer_mgmt.customer_analytics x
-     WHERE x.customer_id BETWEEN lo AND hi AND x.last_calculated_at IS NOT NULL AND x.churn_risk_score < high;
-
-    -- every customer has a row (the registration trigger makes it; this
-    -- catches loads that bypassed triggers), so the calculation is one
-    -- UPDATE: cheaper than INSERT ... ON CONFLICT, and HOT (fillfactor 70)
-    -- where no indexed column changes
-    INSERT INTO customer_mgmt.customer_analytics (customer_id)
-    SELECT u.id FROM customer_mgmt.users u
-     WHERE u.role = 'customer' AND u.id BETWEEN lo AND hi
-       AND NOT EXISTS (SELECT FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id)
-    ON CONFLICT (customer_id) DO NOTHING;
-    -- a range: the statistics first, into a temporary table: CREATE TABLE AS
-    -- may use parallel workers, an UPDATE may not
-    IF lo <> hi THEN
-        IF to_regclass('pg_temp.cm_analytics_stats') IS NOT NULL THEN
-            DROP TABLE pg_temp.cm_analytics_stats;
-        END IF;
-        EXECUTE format('CREATE TEMP TABLE cm_analytics_stats AS SELECT * FROM customer_mgmt.customer_stats(%L, %L, %L)',
-                       as_of, lo, hi);
-        ANALYZE pg_temp.cm_analytics_stats;
-        source := 'pg_temp.cm_analytics_stats';
-    END IF;
+    -- thresholds are read once, into parameters: constants to the statement
     EXECUTE format($q$
-    UPDATE customer_mgmt.customer_analytics AS a SET
-        total_orders = c.total_orders, total_spent = c.total_spent,
-        average_order_value = CASE WHEN c.total_orders > 0 THEN round(c.total_spent / c.total_orders, 2) ELSE 0 END,
-        last_order_date = c.last_order_date, days_since_last_order = c.days, total_sessions = c.total_sessions,
-        total_page_views = c.total_page_views, average_session_duration = c.average_session_duration,
-        bounce_rate = c.bounce_rate, conversion_rate = c.conversion_rate,
-        favorite_categories = c.favorite_categories, favorite_brands = c.favorite_brands,
-        preferred_price_range = c.preferred_price_range,
-        customer_lifetime_value = c.total_spent, predicted_ltv = NULL,
-        churn_risk_score = c.churn, engagement_score = c.engagement,
-        segment = customer_mgmt.lifecycle_segment(c.total_spent::float8, c.churn, c.total_orders, c.days,
-                      $5, $6, $7, $8, $9, $10, $11)::customer_mgmt.lifecycle_segment,
-        rfm_score = CASE WHEN c.total_orders > 0 AND ($4).id IS NOT NULL THEN
-                        customer_mgmt.rfm_digit(-c.days::float8, ($4).recency)::text
-                        || customer_mgmt.rfm_digit(c.total_orders::float8, ($4).frequency)::text
-                        || customer_mgmt.rfm_digit(c.total_spent::float8, ($4).monetary)::text END,
-        last_calculated_at = $1
-      FROM (SELECT e.*, customer_mgmt.churn_risk(e.days, e.total_orders, e.engagement, e.bounce_rate::float8) AS churn
-              FROM (SELECT d.*, customer_mgmt.engagement_score(d.days, d.total_orders, d.total_spent::float8,
-                                     d.bounce_rate::float8, d.average_session_duration, d.total_sessions) AS engagement
-                      FROM (SELECT st.*, customer_mgmt.days_between(st.last_order_date, $1) AS days
-                              FROM %s st) d) e) c
-     WHERE a.customer_id = c.customer_id$q$, source)
-    USING as_of, lo, hi, bp, vip_min_spent, vip_max_churn, loyal_min_orders, loyal_max_days, at_risk_min_churn,
-          active_max_days, churned_min_days;
-    GET DIAGNOSTICS written = ROW_COUNT;
-    IF lo <> hi THEN
-        DROP TABLE pg_temp.cm_analytics_stats;
-    END IF;
-
-    -- insights of design 6.2, thresholds from the settings: those that no
-    -- longer hold go, new ones come, the others stay (generated_at: since
-    -- when an insight holds)
-    WITH want AS MATERIALIZED (
-        SELECT a.customer_id, r.type::customer_mgmt.insight_type AS type, r.title, r.description,
+    WITH c AS (
+        SELECT e.*, customer_mgmt.churn_risk(e.days, e.total_orders, e.engagement, e.bounce_rate::float8) AS churn
+          FROM (SELECT d.*, customer_mgmt.engagement_score(d.days, d.total_orders, d.total_spent::float8,
+                                 d.bounce_rate::float8, d.average_session_duration, d.total_sessions) AS engagement
+                  FROM (SELECT s.*, customer_mgmt.days_between(s.last_order_date, $1) AS days,
+                               customer_mgmt.insight_flags(s.old_spent::float8, s.old_churn::float8, s.old_orders, s.old_days,
+                                                           $12, $13, $14, $15) AS old_flags
+                          FROM (%s) s) d) e),
+    upd AS (
+        UPDATE customer_mgmt.customer_analytics AS a SET
+            total_orders = c.total_orders, total_spent = c.total_spent,
+            average_order_value = CASE WHEN c.total_orders > 0 THEN round(c.total_spent / c.total_orders, 2) ELSE 0 END,
+            last_order_date = c.last_order_date, days_since_last_order = c.days, total_sessions = c.total_sessions,
+            total_page_views = c.total_page_views, average_session_duration = c.average_session_duration,
+            bounce_rate = c.bounce_rate, conversion_rate = c.conversion_rate,
+            favorite_categories = c.favorite_categories, favorite_brands = c.favorite_brands,
+            preferred_price_range = c.preferred_price_range,
+            customer_lifetime_value = c.total_spent, predicted_ltv = NULL,
+            churn_risk_score = c.churn, engagement_score = c.engagement,
+            segment = customer_mgmt.lifecycle_segment(c.total_spent::float8, c.churn, c.total_orders, c.days,
+                          $5, $6, $7, $8, $9, $10, $11)::customer_mgmt.lifecycle_segment,
+            rfm_score = CASE WHEN c.total_orders > 0 AND ($4).id IS NOT NULL THEN
+                            customer_mgmt.rfm_digit(-c.days::float8, ($4).recency)::text
+                            || customer_mgmt.rfm_digit(c.total_orders::float8, ($4).frequency)::text
+                            || customer_mgmt.rfm_digit(c.total_spent::float8, ($4).monetary)::text END,
+            last_calculated_at = $1
+          FROM c
+         WHERE a.customer_id = c.customer_id
+        RETURNING a.customer_id, a.total_spent, a.churn_risk_score, a.total_orders, a.days_since_last_order,
+                  c.old_churn, c.old_lc, c.old_flags,
+                  customer_mgmt.insight_flags(a.total_spent::float8, a.churn_risk_score::float8, a.total_orders,
+                                              a.days_since_last_order, $12, $13, $14, $15) AS new_flags),
+    -- insights of design 6.2: those that no longer hold go, new ones come,
+    -- the others stay (generated_at: since when an insight holds)
+    want AS MATERIALIZED (
+        SELECT u.customer_id, r.type::customer_mgmt.insight_type AS type, r.title, r.description,
                r.priority::customer_mgmt.note_priority AS priority, r.action_recommendation AS action
-          FROM customer_mgmt.customer_analytics a
-         CROSS JOIN LATERAL customer_mgmt.insights(a.total_spent::float8, a.churn_risk_score::float8, a.total_orders,
-                                                   a.days_since_last_order, high_value_min::float8,
-                                                   churn_insight_min::float8, loyal_insight_orders, loyal_insight_days) r
-         WHERE a.customer_id BETWEEN lo AND hi),
+          FROM upd u
+         CROSS JOIN LATERAL customer_mgmt.insights(u.total_spent::float8, u.churn_risk_score::float8, u.total_orders,
+                                                   u.days_since_last_order, $12, $13, $14, $15) r
+         WHERE $16 OR u.new_flags IS DISTINCT FROM u.old_flags),
     gone AS (
         DELETE FROM customer_mgmt.customer_insights i
-         WHERE i.customer_id BETWEEN lo AND hi
-           AND NOT EXISTS (SELECT FROM want w WHERE w.customer_id = i.customer_id AND w.type = i.type))
-    INSERT INTO customer_mgmt.customer_insights (customer_id, type, title, description, priority, action_recommendation,
-                                                 generated_at)
-    SELECT w.customer_id, w.type, w.title, w.description, w.priority, w.action, as_of FROM want w
-    ON CONFLICT (customer_id, type) DO NOTHING;
-
-    -- churn detected: the risk crossed the high threshold (design 10.1)
-    PERFORM customer_mgmt.churn_detected(a.customer_id, a.churn_risk_score)
-       FROM unnest(below_threshold) AS b(customer_id)
-       JOIN customer_mgmt.customer_analytics a ON a.customer_id = b.customer_id
-      WHERE a.churn_risk_score >= high;
+         USING upd u
+         WHERE i.customer_id = u.customer_id AND ($16 OR u.new_flags IS DISTINCT FROM u.old_flags)
+           AND NOT EXISTS (SELECT FROM want w WHERE w.customer_id = i.customer_id AND w.type = i.type)),
+    added AS (
+        INSERT INTO customer_mgmt.customer_insights (customer_id, type, title, description, priority,
+                                                     action_recommendation, generated_at)
+        SELECT w.customer_id, w.type, w.title, w.description, w.priority, w.action, $1 FROM want w
+        ON CONFLICT (customer_id, type) DO NOTHING),
+    -- churn detected: the risk crossed the high threshold (design 10.1); a
+    -- first calculation only sets the baseline
+    churned AS (
+        SELECT customer_mgmt.churn_detected(u.customer_id, u.churn_risk_score)
+          FROM upd u
+         WHERE u.old_lc IS NOT NULL AND u.old_churn < $17 AND u.churn_risk_score >= $17)
+    SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM churned)$q$, source)
+    INTO written
+    USING as_of, lo, hi, bp,
+          customer_mgmt.setting('segment.vip_min_spent')::float8,
+          customer_mgmt.setting('segment.vip_max_churn_risk')::float8,
+          customer_mgmt.setting('segment.loyal_min_orders')::integer,
+          customer_mgmt.setting('segment.loyal_max_days_since_order')::integer,
+          customer_mgmt.setting('segment.at_risk_min_churn_risk')::float8,
+          customer_mgmt.setting('segment.active_max_days_since_order')::integer,
+          customer_mgmt.setting('segment.churned_min_days_since_order')::integer,
+          customer_mgmt.setting('insight.high_value_min_spent')::float8,
+          customer_mgmt.setting('insight.churn_risk_min')::float8,
+          customer_mgmt.setting('insight.loyal_min_orders')::integer,
+          customer_mgmt.setting('insight.loyal_max_days_since_order')::integer,
+          all_insights,
+          customer_mgmt.setting('churn.threshold_high')::numeric;
     RETURN written;
 END
 $$;
-COMMENT ON FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints) IS
-    'Internal: computes and writes the analytics rows and insights of the customers with ids in [lo, hi] as of a time.';
+COMMENT ON FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints, boolean) IS
+    'Internal: computes and writes the analytics rows, insights and churn-detected events of one customer (lo = hi) or of a slice of a recalculation of everyone, as of a time.';
 
 -- The queue worker.
 CREATE OR REPLACE FUNCTION process_analytics_queue(max_items integer DEFAULT 100) RETURNS jsonb
@@ -245,8 +264,8 @@ BEGIN
     END IF;
     INSERT INTO customer_mgmt.job_runs (job_name, details)
     VALUES ('process_analytics_queue', jsonb_build_object('maxItems', max_items)) RETURNING id INTO run_id;
-    -- a full recalculation is writing everyone: leave the queue to the next run
-    IF NOT customer_mgmt.analytics_write_lock(false, false) THEN
+    -- a recalculation of everyone is writing: leave the queue to the next run
+    IF NOT customer_mgmt.analytics_write_lock(false) THEN
         UPDATE customer_mgmt.job_runs
            SET finished_at = clock_timestamp(), status = 'succeeded', details = details || '{"deferred": true}'
          WHERE id = run_id;
@@ -261,7 +280,7 @@ BEGIN
          LIMIT max_items
            FOR UPDATE SKIP LOCKED
     LOOP
-        PERFORM customer_mgmt.write_analytics(as_of, item.customer_id, item.customer_id, bp);
+        PERFORM customer_mgmt.write_analytics(as_of, item.customer_id, item.customer_id, bp, true);
         DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = item.customer_id;
         done := done + 1;
     END LOOP;
@@ -285,45 +304,44 @@ DECLARE
     a customer_mgmt.customer_analytics;
 BEGIN
     PERFORM customer_mgmt.check_as_of(as_of);
-    PERFORM customer_mgmt.analytics_write_lock(false, true);
-    -- the breakpoints of the last full recalculation at or before as_of
+    PERFORM customer_mgmt.analytics_write_lock(true);
+    -- the breakpoints of the last recalculation of everyone at or before as_of
     SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints r WHERE r.as_of <= calculate_customer_analytics.as_of
      ORDER BY r.as_of DESC, r.id DESC LIMIT 1;
     IF NOT FOUND THEN
         bp := customer_mgmt.compute_rfm_breakpoints(as_of);
     END IF;
-    PERFORM customer_mgmt.write_analytics(as_of, u.id, u.id, bp);
+    PERFORM customer_mgmt.write_analytics(as_of, u.id, u.id, bp, true);
     SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
     RETURN customer_mgmt.customer_analytics_dto(a, as_of);
 END
 $$;
 COMMENT ON FUNCTION calculate_customer_analytics(uuid, timestamptz) IS
-    'Admin: calculates and stores one customer''s analytics and insights as of a time (RFM with the breakpoints of the last full recalculation); returns CustomerAnalyticsDto.';
+    'Admin: calculates and stores one customer''s analytics and insights as of a time (RFM with the breakpoints of the last recalculation of everyone); returns CustomerAnalyticsDto.';
 
 -- Concurrent writers of the analytics (docs/architecture.md).  Advisory lock
--- (17229, 1): a slice of a full recalculation takes it exclusively; writers
--- of one customer (the queue worker, calculate_customer_analytics) share it
--- and lock that customer's analytics row.  Every writer so reads its
--- statistics after the previous writer of the row committed, and a slow
--- writer never overwrites a fresher row with older numbers.  (17229, 2) is
--- held by the full recalculation in progress.
-CREATE OR REPLACE FUNCTION analytics_write_lock(exclusive boolean, wait boolean) RETURNS boolean
+-- (17229, 1): a recalculation of everyone holds it exclusively from its
+-- start to its end; writers of one customer (the queue worker,
+-- calculate_customer_analytics) share it and lock that customer's
+-- analytics row.  Every writer so reads its statistics after the previous
+-- writer of the row committed, a slow writer never overwrites a fresher row
+-- with older numbers, and the recalculation's view of which customers
+-- changed holds until it ends.  (17229, 2) guards against a second
+-- recalculation of everyone.
+CREATE OR REPLACE FUNCTION analytics_write_lock(wait boolean) RETURNS boolean
     LANGUAGE plpgsql STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF exclusive THEN
-        PERFORM pg_advisory_xact_lock(17229, 1);
-    ELSIF wait THEN
+    IF wait THEN
         PERFORM pg_advisory_xact_lock_shared(17229, 1);
-    ELSE
-        RETURN pg_try_advisory_xact_lock_shared(17229, 1);
+        RETURN true;
     END IF;
-    RETURN true;
+    RETURN pg_try_advisory_xact_lock_shared(17229, 1);
 END
 $$;
-COMMENT ON FUNCTION analytics_write_lock(boolean, boolean) IS
-    'Internal: takes the analytics writers'' advisory lock (17229, 1) for the transaction, exclusive for a full-recalculation slice (waiting), shared for one customer; shared without wait returns false instead of waiting.';
+COMMENT ON FUNCTION analytics_write_lock(boolean) IS
+    'Internal: takes, for the transaction, the shared analytics writers'' advisory lock (17229, 1) that a writer of one customer needs; without wait returns false instead of waiting while a recalculation of everyone runs.';
 
 -- Close a job run: finished, succeeded or failed with the error, rows.
 CREATE OR REPLACE FUNCTION customer_mgmt_internal.finish_job_run(run_id bigint, rows_processed bigint DEFAULT NULL, error text DEFAULT NULL)
@@ -342,15 +360,49 @@ $$;
 COMMENT ON FUNCTION customer_mgmt_internal.finish_job_run(bigint, bigint, text) IS
     'Internal: marks a job run finished, succeeded (error NULL) or failed, with its row count when given.';
 
--- Start a full recalculation: check the arguments, make sure no other one
--- runs, store the RFM breakpoints, log the run.  The lock is the
--- transaction's (the function) or the session's (the procedure, which
--- commits between slices and releases it at the end).
-CREATE OR REPLACE FUNCTION customer_mgmt_internal.begin_full_recalculation(as_of timestamptz, batches integer, job_name text, session_lock boolean)
+-- Which customers' statistics must be recomputed to bring everyone to
+-- as_of (docs/architecture.md, "The nightly run"): whose row was never
+-- calculated, was calculated as of a later time or before the previous run,
+-- is queued (its data changed: the triggers queue every change that dating
+-- cannot show), or has a completed order or a visit dated after its
+-- calculation and not after as_of.  since is the previous run's as_of (or
+-- as_of, if earlier): every other row was calculated as of a time in
+-- [since, as_of], so the dated rows are found by index in that window.
+CREATE OR REPLACE FUNCTION changed_customers(as_of timestamptz, since timestamptz) RETURNS uuid[]
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(DISTINCT c.customer_id ORDER BY c.customer_id), '{}')
+      FROM (SELECT a.customer_id FROM customer_mgmt.customer_analytics a
+             WHERE a.last_calculated_at IS NULL OR a.last_calculated_at > as_of OR a.last_calculated_at < since
+            UNION ALL
+            SELECT q.customer_id FROM customer_mgmt.analytics_queue q
+            UNION ALL
+            SELECT o.customer_id FROM customer_mgmt.orders o
+              JOIN customer_mgmt.customer_analytics a ON a.customer_id = o.customer_id
+             WHERE o.status = 'completed' AND o.order_date > since AND o.order_date <= as_of
+               AND o.order_date > a.last_calculated_at
+            UNION ALL
+            SELECT w.customer_id FROM customer_mgmt.web_sessions w
+              JOIN customer_mgmt.customer_analytics a ON a.customer_id = w.customer_id
+             WHERE w.started_at > since AND w.started_at <= as_of AND w.started_at > a.last_calculated_at) c
+$$;
+COMMENT ON FUNCTION changed_customers(timestamptz, timestamptz) IS
+    'Internal: the customers whose statistics a recalculation of everyone as of a time must recompute, given the previous run''s as_of (docs/architecture.md).';
+
+-- Start a recalculation of everyone: check the arguments, make sure no
+-- other one runs, take the analytics writers' lock, compute the statistics
+-- that changed (or everyone's, with full) into pg_temp.cm_recalc_stats,
+-- store the RFM breakpoints, log the run.  The locks are the transaction's
+-- (the function) or the session's (the procedure, which commits between
+-- slices and releases them at the end).
+CREATE OR REPLACE FUNCTION customer_mgmt_internal.begin_recalculation(as_of timestamptz, batches integer, job_name text,
+                                                                      session_lock boolean, full_run boolean)
     RETURNS bigint
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
 AS $$
 DECLARE
     bp customer_mgmt.rfm_breakpoints;
@@ -358,10 +410,16 @@ DECLARE
     other customer_mgmt.job_runs;
     locked boolean;
     stale regclass;
+    since timestamptz;
+    changed uuid[];
+    customers bigint;
 BEGIN
     PERFORM customer_mgmt.check_as_of(as_of);
     IF batches IS NULL OR batches NOT BETWEEN 1 AND 4096 THEN
         PERFORM customer_mgmt.raise_invalid('batches', 'must be from 1 to 4096', batches::text);
+    END IF;
+    IF full_run IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('full', 'is required');
     END IF;
     IF session_lock THEN
         locked := pg_try_advisory_lock(17229, 2);
@@ -378,6 +436,12 @@ BEGIN
                   HINT = 'Wait for it to finish; its progress is in customer_mgmt.job_runs.';
     END IF;
     BEGIN
+        -- writers of one customer finish first, and wait (or defer) until the end
+        IF session_lock THEN
+            PERFORM pg_advisory_lock(17229, 1);
+        ELSE
+            PERFORM pg_advisory_xact_lock(17229, 1);
+        END IF;
         -- holding the lock, any other run still marked running was interrupted
         UPDATE customer_mgmt.job_runs r
            SET status = 'failed', finished_at = clock_timestamp(), error = 'interrupted (its session ended)'
@@ -391,25 +455,81 @@ BEGIN
         LOOP
             EXECUTE format('ANALYZE %s', stale);
         END LOOP;
-        bp := customer_mgmt.compute_rfm_breakpoints(as_of);
+        -- every customer has an analytics row (loads that bypassed the triggers)
+        INSERT INTO customer_mgmt.customer_analytics (customer_id)
+        SELECT u.id FROM customer_mgmt.users u
+         WHERE u.role = 'customer'
+           AND NOT EXISTS (SELECT FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id)
+        ON CONFLICT (customer_id) DO NOTHING;
+        -- what changed since the previous run; with none, or when much
+        -- changed, everyone (the same numbers, computed in one pass)
+        IF NOT full_run THEN
+            SELECT (r.details ->> 'asOf')::timestamptz INTO since FROM customer_mgmt.job_runs r
+             WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'succeeded'
+             ORDER BY r.id DESC LIMIT 1;
+            IF since IS NULL THEN
+                full_run := true;
+            ELSE
+                changed := customer_mgmt.changed_customers(as_of, least(since, as_of));
+                SELECT greatest(c.reltuples, 0)::bigint INTO customers FROM pg_class c
+                 WHERE c.oid = 'customer_mgmt.customer_analytics'::regclass;
+                full_run := cardinality(changed) > greatest(10000, customers / 10);
+            END IF;
+        END IF;
+        PERFORM customer_mgmt_internal.end_recalculation(NULL, NULL, NULL, false);
+        -- CREATE TABLE AS may use parallel workers, an UPDATE may not
+        IF full_run THEN
+            EXECUTE format('CREATE TEMP TABLE cm_recalc_stats AS SELECT * FROM customer_mgmt.customer_stats(%L, %L, %L)',
+                           as_of, customer_mgmt.uuid_slice_bound(0, 1), customer_mgmt.uuid_slice_bound(1, 1, true));
+        ELSE
+            EXECUTE format('CREATE TEMP TABLE cm_recalc_stats AS SELECT * FROM customer_mgmt.customer_stats(%L, %L, %L, %L)',
+                           as_of, customer_mgmt.uuid_slice_bound(0, 1), customer_mgmt.uuid_slice_bound(1, 1, true), changed);
+        END IF;
+        ANALYZE pg_temp.cm_recalc_stats;
+        -- every analytics row with its statistics as of as_of: recomputed
+        -- where they changed, as stored elsewhere
+        CREATE TEMP VIEW cm_recalc_source AS
+        SELECT a.customer_id,
+               CASE WHEN st.customer_id IS NULL THEN a.total_orders ELSE st.total_orders END AS total_orders,
+               CASE WHEN st.customer_id IS NULL THEN a.total_spent ELSE st.total_spent END AS total_spent,
+               CASE WHEN st.customer_id IS NULL THEN a.last_order_date ELSE st.last_order_date END AS last_order_date,
+               CASE WHEN st.customer_id IS NULL THEN a.total_sessions ELSE st.total_sessions END AS total_sessions,
+               CASE WHEN st.customer_id IS NULL THEN a.total_page_views ELSE st.total_page_views END AS total_page_views,
+               CASE WHEN st.customer_id IS NULL THEN a.average_session_duration ELSE st.average_session_duration END
+                   AS average_session_duration,
+               CASE WHEN st.customer_id IS NULL THEN a.bounce_rate ELSE st.bounce_rate END AS bounce_rate,
+               CASE WHEN st.customer_id IS NULL THEN a.conversion_rate ELSE st.conversion_rate END AS conversion_rate,
+               CASE WHEN st.customer_id IS NULL THEN a.favorite_categories ELSE st.favorite_categories END
+                   AS favorite_categories,
+               CASE WHEN st.customer_id IS NULL THEN a.favorite_brands ELSE st.favorite_brands END AS favorite_brands,
+               CASE WHEN st.customer_id IS NULL THEN a.preferred_price_range ELSE st.preferred_price_range END
+                   AS preferred_price_range,
+               a.total_spent AS old_spent, a.churn_risk_score AS old_churn, a.total_orders AS old_orders,
+               a.days_since_last_order AS old_days, a.last_calculated_at AS old_lc
+          FROM customer_mgmt.customer_analytics a
+          LEFT JOIN pg_temp.cm_recalc_stats st ON st.customer_id = a.customer_id;
+        bp := customer_mgmt.store_rfm_breakpoints(as_of,
+                  'SELECT s.last_order_date, s.total_orders, s.total_spent FROM pg_temp.cm_recalc_source s');
         INSERT INTO customer_mgmt.job_runs (job_name, details)
-        VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'slicesDone', 0, 'rfmBreakpointsId', bp.id))
+        VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'full', full_run, 'since', since,
+                                             'changedCustomers', (SELECT count(*) FROM pg_temp.cm_recalc_stats),
+                                             'slicesDone', 0, 'rfmBreakpointsId', bp.id))
         RETURNING id INTO run_id;
     EXCEPTION WHEN OTHERS THEN
-        -- the procedure's lock is the session's: do not keep it past a failure
+        -- the procedure's locks are the session's: do not keep them past a failure
         IF session_lock THEN
-            PERFORM pg_advisory_unlock(17229, 2);
+            PERFORM customer_mgmt_internal.end_recalculation(NULL, NULL, NULL, true);
         END IF;
         RAISE;
     END;
     RETURN run_id;
 END
 $$;
-COMMENT ON FUNCTION customer_mgmt_internal.begin_full_recalculation(timestamptz, integer, text, boolean) IS
-    'Internal: starts a full recalculation (arguments checked, one at a time, RFM breakpoints stored, run logged); returns the job run id.';
+COMMENT ON FUNCTION customer_mgmt_internal.begin_recalculation(timestamptz, integer, text, boolean, boolean) IS
+    'Internal: starts a recalculation of everyone (arguments checked, one at a time, writers of one customer held off, the statistics that changed or with full everyone''s computed, RFM breakpoints stored, run logged); returns the job run id.';
 
--- One slice of a full recalculation: write_analytics over slice i of n of
--- the id space, progress in the job run.
+-- One slice of a recalculation of everyone: write_analytics over slice i of
+-- n of the id space, progress in the job run.
 CREATE OR REPLACE FUNCTION customer_mgmt_internal.recalculate_slice(run_id bigint, slice integer) RETURNS bigint
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -419,24 +539,23 @@ AS $$
 DECLARE
     r customer_mgmt.job_runs;
     bp customer_mgmt.rfm_breakpoints;
-    as_of timestamptz;
     batches integer;
     written bigint;
 BEGIN
     SELECT * INTO r FROM customer_mgmt.job_runs x
      WHERE x.id = run_id AND x.job_name LIKE 'recalculate_all_analytics%' AND x.status = 'running';
-    IF NOT FOUND THEN
-        PERFORM customer_mgmt.raise_invalid('run_id', 'is not a running full recalculation', run_id::text);
+    IF NOT FOUND OR to_regclass('pg_temp.cm_recalc_source') IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('run_id', 'is not a recalculation running in this session', run_id::text);
     END IF;
-    as_of := (r.details ->> 'asOf')::timestamptz;
     batches := (r.details ->> 'batches')::integer;
     IF slice IS NULL OR slice NOT BETWEEN 0 AND batches - 1 THEN
         PERFORM customer_mgmt.raise_invalid('slice', format('must be from 0 to %s', batches - 1), slice::text);
     END IF;
     SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints b WHERE b.id = (r.details ->> 'rfmBreakpointsId')::bigint;
-    PERFORM customer_mgmt.analytics_write_lock(true, true);
-    written := customer_mgmt.write_analytics(as_of, customer_mgmt.uuid_slice_bound(slice, batches),
-                                             customer_mgmt.uuid_slice_bound(slice + 1, batches, true), bp);
+    written := customer_mgmt.write_analytics((r.details ->> 'asOf')::timestamptz,
+                                             customer_mgmt.uuid_slice_bound(slice, batches),
+                                             customer_mgmt.uuid_slice_bound(slice + 1, batches, true), bp,
+                                             (r.details ->> 'full')::boolean);
     UPDATE customer_mgmt.job_runs x
        SET rows_processed = x.rows_processed + written,
            details = x.details || jsonb_build_object('slicesDone', slice + 1)
@@ -445,35 +564,70 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION customer_mgmt_internal.recalculate_slice(bigint, integer) IS
-    'Internal: recalculates slice i of the id space for a running full recalculation and records the progress in its job run; returns the customers written.';
+    'Internal: recalculates slice i of the id space for the recalculation running in this session and records the progress in its job run; returns the customers written.';
 
-CREATE OR REPLACE FUNCTION recalculate_all_analytics(as_of timestamptz DEFAULT now(), batches integer DEFAULT 1) RETURNS jsonb
+-- End a recalculation of everyone: its job run closed (when given), its
+-- temporary statistics dropped, the session's locks released (the
+-- procedure's).
+CREATE OR REPLACE FUNCTION customer_mgmt_internal.end_recalculation(run_id bigint, rows_processed bigint, error text,
+                                                                    session_lock boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF run_id IS NOT NULL THEN
+        PERFORM customer_mgmt_internal.finish_job_run(run_id, rows_processed, error);
+    END IF;
+    IF to_regclass('pg_temp.cm_recalc_source') IS NOT NULL THEN
+        DROP VIEW pg_temp.cm_recalc_source;
+    END IF;
+    IF to_regclass('pg_temp.cm_recalc_stats') IS NOT NULL THEN
+        DROP TABLE pg_temp.cm_recalc_stats;
+    END IF;
+    -- the session-level locks this session holds (none if the start failed early)
+    IF session_lock THEN
+        PERFORM pg_advisory_unlock(l.classid::integer, l.objid::integer)
+           FROM pg_locks l
+          WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.classid = 17229 AND l.objsubid = 2
+            AND l.objid IN (1, 2) AND l.mode = 'ExclusiveLock' AND l.granted;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_mgmt_internal.end_recalculation(bigint, bigint, text, boolean) IS
+    'Internal: ends a recalculation of everyone: job run closed, temporary statistics dropped, the procedure''s session locks released.';
+
+CREATE OR REPLACE FUNCTION recalculate_all_analytics(as_of timestamptz DEFAULT now(), full boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    run_id bigint := customer_mgmt_internal.begin_full_recalculation(as_of, batches, 'recalculate_all_analytics', false);
-    written bigint := 0;
+    run_id bigint := customer_mgmt_internal.begin_recalculation(as_of, 1, 'recalculate_all_analytics', false,
+                                                                recalculate_all_analytics.full);
+    r customer_mgmt.job_runs;
+    written bigint;
     started timestamptz := clock_timestamp();
 BEGIN
-    FOR i IN 0 .. batches - 1 LOOP
-        written := written + customer_mgmt_internal.recalculate_slice(run_id, i);
-    END LOOP;
-    PERFORM customer_mgmt_internal.finish_job_run(run_id, written);
-    RETURN jsonb_build_object('customers', written, 'asOf', as_of, 'batches', batches,
+    written := customer_mgmt_internal.recalculate_slice(run_id, 0);
+    PERFORM customer_mgmt_internal.end_recalculation(run_id, written, NULL, false);
+    SELECT * INTO r FROM customer_mgmt.job_runs x WHERE x.id = run_id;
+    RETURN jsonb_build_object('customers', written, 'asOf', as_of, 'full', (r.details ->> 'full')::boolean,
+                              'changedCustomers', (r.details ->> 'changedCustomers')::bigint,
                               'seconds', round(extract(epoch FROM clock_timestamp() - started)::numeric, 3),
                               'jobRunId', run_id);
 END
 $$;
-COMMENT ON FUNCTION recalculate_all_analytics(timestamptz, integer) IS
-    'Admin: recalculates every customer''s analytics and insights as of a time in one transaction, set-based over slices of the id space; logged in job_runs. Returns {customers, asOf, batches, seconds, jobRunId}.';
+COMMENT ON FUNCTION recalculate_all_analytics(timestamptz, boolean) IS
+    'Admin: brings every customer''s analytics and insights to as_of in one transaction, recomputing from orders and sessions only the customers whose data changed since the previous run (full: everyone); both give the same rows. Logged in job_runs. Returns {customers, asOf, full, changedCustomers, seconds, jobRunId}.';
 
 -- The same in batches with a commit after each: progress is visible in
--- job_runs from other sessions, and the queue worker runs between slices.
--- Not SECURITY DEFINER (a procedure that commits cannot be); everything
--- it calls is schema-qualified and SECURITY DEFINER itself.
-CREATE OR REPLACE PROCEDURE recalculate_all_analytics_batched(as_of timestamptz DEFAULT now(), batches integer DEFAULT 8)
+-- job_runs from other sessions, and locks on the rows stay short.  Not
+-- SECURITY DEFINER (a procedure that commits cannot be); everything it
+-- calls is schema-qualified and SECURITY DEFINER itself.
+CREATE OR REPLACE PROCEDURE recalculate_all_analytics_batched(as_of timestamptz DEFAULT now(), batches integer DEFAULT 8,
+                                                              full boolean DEFAULT false)
     LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -482,7 +636,8 @@ DECLARE
     failure text;
     failure_state text;
 BEGIN
-    run_id := customer_mgmt_internal.begin_full_recalculation(as_of, batches, 'recalculate_all_analytics_batched', true);
+    run_id := customer_mgmt_internal.begin_recalculation(as_of, batches, 'recalculate_all_analytics_batched', true,
+                                                         recalculate_all_analytics_batched.full);
     COMMIT;
     FOR i IN 0 .. batches - 1 LOOP
         BEGIN
@@ -491,8 +646,7 @@ BEGIN
             GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
         END;
         IF failure IS NOT NULL THEN
-            PERFORM customer_mgmt_internal.finish_job_run(run_id, written, failure);
-            PERFORM pg_catalog.pg_advisory_unlock(17229, 2);
+            PERFORM customer_mgmt_internal.end_recalculation(run_id, written, failure, true);
             COMMIT;
             RAISE EXCEPTION '%', failure
                 USING ERRCODE = failure_state,
@@ -501,13 +655,12 @@ BEGIN
         END IF;
         COMMIT;
     END LOOP;
-    PERFORM customer_mgmt_internal.finish_job_run(run_id, written);
-    PERFORM pg_catalog.pg_advisory_unlock(17229, 2);
+    PERFORM customer_mgmt_internal.end_recalculation(run_id, written, NULL, true);
     COMMIT;
 END
 $$;
-COMMENT ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer) IS
-    'Admin (and pg_cron, daily): recalculates everyone like recalculate_all_analytics, committing after each of batches slices so that progress shows in job_runs and locks stay short; a failure is logged before it is raised. CALL it outside a transaction block.';
+COMMENT ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) IS
+    'Admin (and pg_cron, daily): recalculate_all_analytics committing after each of batches slices, so that progress shows in job_runs and row locks stay short; a failure is logged before it is raised. CALL it outside a transaction block.';
 
 -- Bound i of n equal slices of the uuid space (the last bound is the maximum).
 CREATE OR REPLACE FUNCTION uuid_slice_bound(i integer, n integer, upper boolean DEFAULT false) RETURNS uuid

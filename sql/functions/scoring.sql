@@ -54,6 +54,16 @@ COMMENT ON FUNCTION insights(double precision, double precision, integer, intege
                              integer, integer) IS
     'The insights of design 6.2 that hold: high_value (spent above the threshold, priority high), churn_risk (risk above it, critical), loyal (more orders and fewer days since the last than the thresholds, medium), with title, description and action recommendation.';
 
+CREATE OR REPLACE FUNCTION insight_flags(total_spent double precision, churn_risk double precision, total_orders integer,
+                              days_since_last_order integer, high_value_min_spent double precision,
+                              churn_risk_min double precision, loyal_min_orders integer, loyal_max_days integer)
+    RETURNS integer
+    AS 'MODULE_PATHNAME', 'cm_insight_flags'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION insight_flags(double precision, double precision, integer, integer, double precision,
+                                  double precision, integer, integer) IS
+    'Internal: the insights that hold, as a bit mask (1 high_value, 2 churn_risk, 4 loyal), by the rules of insights().';
+
 -- Purchase preferences of a customer (src/preferences.c)
 CREATE OR REPLACE FUNCTION preferences_accum(state internal, order_id uuid, category text, brand text, unit_price_cents bigint,
                                   quantity integer)

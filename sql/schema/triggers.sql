@@ -19,6 +19,23 @@ CREATE TRIGGER orders_after_insert AFTER INSERT ON orders
     FOR EACH ROW WHEN (NEW.status = 'completed') EXECUTE FUNCTION orders_after_write();
 CREATE TRIGGER orders_after_update AFTER UPDATE OF status ON orders
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION orders_after_write();
+CREATE TRIGGER orders_after_change AFTER UPDATE OF customer_id, total_amount, order_date ON orders
+    FOR EACH ROW
+    WHEN ((OLD.status = 'completed' OR NEW.status = 'completed')
+          AND (OLD.customer_id, OLD.total_amount, OLD.order_date) IS DISTINCT FROM (NEW.customer_id, NEW.total_amount, NEW.order_date))
+    EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER orders_after_delete AFTER DELETE ON orders
+    FOR EACH ROW WHEN (OLD.status = 'completed') EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER order_items_after_change AFTER UPDATE OR DELETE ON order_items
+    FOR EACH ROW EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER order_items_after_insert AFTER INSERT ON order_items
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_rows_added();
+CREATE TRIGGER web_sessions_after_change AFTER UPDATE OR DELETE ON web_sessions
+    FOR EACH ROW EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER web_sessions_after_insert AFTER INSERT ON web_sessions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_rows_added();
 CREATE TRIGGER users_after_login AFTER UPDATE OF last_login_at ON users
     FOR EACH ROW WHEN (NEW.role = 'customer' AND NEW.last_login_at > coalesce(OLD.last_login_at, '-infinity'))
     EXECUTE FUNCTION users_after_login();

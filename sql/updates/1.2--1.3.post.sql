@@ -1,6 +1,7 @@
 -- customer_mgmt 1.2 -> 1.3, the hand-written part that needs the new
--- functions: customer_list filled, and the triggers that keep it current
--- (sql/schema/triggers.sql).
+-- functions: customer_list filled, the triggers that keep it current, and
+-- those that queue customers whose data changed in a way its date cannot
+-- show (sql/schema/triggers.sql).
 
 SELECT ensure_analytics_rows();
 
@@ -16,3 +17,21 @@ CREATE TRIGGER analytics_list_sync AFTER UPDATE OF segment, total_spent, total_o
     WHEN ((OLD.segment, OLD.total_spent, OLD.total_orders, OLD.last_order_date, OLD.churn_risk_score)
           IS DISTINCT FROM (NEW.segment, NEW.total_spent, NEW.total_orders, NEW.last_order_date, NEW.churn_risk_score))
     EXECUTE FUNCTION analytics_list_sync();
+
+CREATE TRIGGER orders_after_change AFTER UPDATE OF customer_id, total_amount, order_date ON orders
+    FOR EACH ROW
+    WHEN ((OLD.status = 'completed' OR NEW.status = 'completed')
+          AND (OLD.customer_id, OLD.total_amount, OLD.order_date) IS DISTINCT FROM (NEW.customer_id, NEW.total_amount, NEW.order_date))
+    EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER orders_after_delete AFTER DELETE ON orders
+    FOR EACH ROW WHEN (OLD.status = 'completed') EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER order_items_after_change AFTER UPDATE OR DELETE ON order_items
+    FOR EACH ROW EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER order_items_after_insert AFTER INSERT ON order_items
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_rows_added();
+CREATE TRIGGER web_sessions_after_change AFTER UPDATE OR DELETE ON web_sessions
+    FOR EACH ROW EXECUTE FUNCTION analytics_data_changed();
+CREATE TRIGGER web_sessions_after_insert AFTER INSERT ON web_sessions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_rows_added();

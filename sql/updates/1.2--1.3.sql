@@ -8,7 +8,7 @@ CREATE SCHEMA customer_mgmt_internal;
 COMMENT ON SCHEMA customer_mgmt_internal IS
     'customer_mgmt internals that roles execute on behalf of the API; not API: do not expose it through PostgREST or PostGraphile.';
 ALTER FUNCTION finish_job_run(bigint, bigint, text) SET SCHEMA customer_mgmt_internal;
-ALTER FUNCTION begin_full_recalculation(timestamptz, integer, text, boolean) SET SCHEMA customer_mgmt_internal;
+DROP FUNCTION begin_full_recalculation(timestamptz, integer, text, boolean);
 ALTER FUNCTION recalculate_slice(bigint, integer) SET SCHEMA customer_mgmt_internal;
 
 -- ids are uuid: the text versions go (PostgREST refuses two functions of the
@@ -76,3 +76,15 @@ DROP INDEX users_customers_status_created_at_idx, users_customers_full_name_idx,
     users_customers_last_login_at_desc_idx, users_customers_email_idx;
 DROP INDEX customer_analytics_total_spent_idx, customer_analytics_total_orders_idx, customer_analytics_segment_idx,
     customer_analytics_last_order_date_asc_idx, customer_analytics_last_order_date_desc_idx;
+
+-- the nightly run recomputes only what changed (docs/architecture.md, "The
+-- nightly run"): it finds the orders and visits dated since the previous
+-- run by these indexes; the triggers of 1.2--1.3.post.sql queue the other
+-- changes.  The old signatures go.
+CREATE INDEX orders_completed_order_date_idx ON orders (order_date) WHERE status = 'completed';
+CREATE INDEX web_sessions_started_at_idx ON web_sessions (started_at);
+DROP FUNCTION recalculate_all_analytics(timestamptz, integer);
+DROP PROCEDURE recalculate_all_analytics_batched(timestamptz, integer);
+DROP FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints);
+DROP FUNCTION analytics_write_lock(boolean, boolean);
+DROP FUNCTION customer_stats(timestamptz, uuid, uuid);

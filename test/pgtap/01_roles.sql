@@ -67,10 +67,11 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,
-              ARRAY['customer_mgmt_internal.begin_full_recalculation(timestamp with time zone,integer,text,boolean)',
+              ARRAY['customer_mgmt_internal.begin_recalculation(timestamp with time zone,integer,text,boolean,boolean)',
                     'customer_mgmt_internal.recalculate_slice(bigint,integer)',
+                    'customer_mgmt_internal.end_recalculation(bigint,bigint,text,boolean)',
                     'customer_mgmt_internal.finish_job_run(bigint,bigint,text)'],
-              'the internal schema holds what the batched procedure, which is not SECURITY DEFINER, calls');
+              'the internal schema holds what the batched procedure, which is not SECURITY DEFINER, calls, and the job log''s writer');
 SELECT ok(has_schema_privilege('customer_mgmt_admin', 'customer_mgmt_internal', 'USAGE')
           AND NOT has_schema_privilege('customer_mgmt_staff', 'customer_mgmt_internal', 'USAGE')
           AND NOT has_schema_privilege('customer_mgmt_app', 'customer_mgmt_internal', 'USAGE'),

@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(93);
+SELECT plan(94);
 
 -- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
@@ -92,7 +92,7 @@ SELECT throws_ok($$SELECT customer_mgmt.rfm_digit(1, ARRAY[1, NULL, 3, 4]::float
 
 -- the same numbers per customer and for everyone, on a generated shop
 SELECT customer_mgmt.generate_demo_shop(600, 21, '2026-08-01 00:00+07');
-SELECT is((customer_mgmt.recalculate_all_analytics('2026-08-01 00:00+07', 4) ->> 'customers')::int, 600, 'everyone recalculated');
+SELECT is((customer_mgmt.recalculate_all_analytics('2026-08-01 00:00+07', full => true) ->> 'customers')::int, 600, 'everyone recalculated');
 CREATE TEMP TABLE batch AS SELECT * FROM customer_mgmt.customer_analytics;
 CREATE TEMP TABLE batch_insights AS SELECT customer_id, type, priority FROM customer_mgmt.customer_insights;
 SELECT count(customer_mgmt.calculate_customer_analytics(customer_id, '2026-08-01 00:00+07')) FROM batch;
@@ -243,7 +243,8 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics('n
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics(NULL)$$), '22023 customer_id', 'no id');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.calculate_customer_analytics('00000000-0000-4000-8000-0000000000aa')$$), 'PT404', 'unknown customer');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics('infinity')$$), '22023 as_of', 'infinite as_of');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics(now(), 0)$$), '22023 batches', 'zero batches');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics(now(), NULL)$$), '22023 full', 'no full');
+SELECT is(pg_temp.failure($$CALL customer_mgmt.recalculate_all_analytics_batched(now(), 0)$$), '22023 batches', 'zero batches');
 SET LOCAL ROLE customer_mgmt_staff;
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.recalculate_all_analytics()$$), '42501', 'staff may not recalculate');
 RESET ROLE;

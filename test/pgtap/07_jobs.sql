@@ -117,11 +117,11 @@ SELECT is(pg_temp.failure($$UPDATE customer_mgmt.users SET last_login_at = 'infi
 -- the building blocks of the full recalculation refuse what is not theirs
 SELECT is(pg_temp.failure($$SELECT customer_mgmt_internal.recalculate_slice(-1, 0)$$), '22023 run_id', 'no such run');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt_internal.recalculate_slice(
-                              customer_mgmt_internal.begin_full_recalculation(now(), 2, 'recalculate_all_analytics', false), 2)$$),
+                              customer_mgmt_internal.begin_recalculation(now(), 2, 'recalculate_all_analytics', false, false), 2)$$),
           '22023 slice', 'a slice past the last');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt_internal.begin_full_recalculation(NULL, 2, 'recalculate_all_analytics', false)$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt_internal.begin_recalculation(NULL, 2, 'recalculate_all_analytics', false, false)$$),
           '22023 as_of', 'no as_of');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt_internal.begin_full_recalculation(now(), 5000, 'recalculate_all_analytics', false)$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt_internal.begin_recalculation(now(), 5000, 'recalculate_all_analytics', false, false)$$),
           '22023 batches', 'too many batches');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.process_analytics_queue(0)$$), '22023 max_items', 'a worker for nothing');
 SELECT is((customer_mgmt.process_analytics_queue(5) ->> 'deferred'), NULL, 'without a full recalculation, the worker is not deferred');

@@ -15,7 +15,7 @@ CALL customer_mgmt.recalculate_all_analytics_batched('2026-01-01 00:00+07', 5);
 SELECT job_name, status, rows_processed, details - 'rfmBreakpointsId' AS details, error
   FROM customer_mgmt.job_runs WHERE job_name LIKE 'recalculate_all%';
 CREATE TABLE batched AS SELECT * FROM customer_mgmt.customer_analytics;
-SELECT customer_mgmt.recalculate_all_analytics('2026-01-01 00:00+07', 3) - 'seconds' - 'jobRunId' AS function_result;
+SELECT customer_mgmt.recalculate_all_analytics('2026-01-01 00:00+07', full => true) - 'seconds' - 'jobRunId' AS function_result;
 SELECT count(*) AS customers,
        count(*) FILTER (WHERE to_jsonb(b) - 'updated_at' <> to_jsonb(a) - 'updated_at') AS different
   FROM batched b JOIN customer_mgmt.customer_analytics a USING (customer_id);
