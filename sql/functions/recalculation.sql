@@ -131,24 +131,128 @@ $$;
 COMMENT ON FUNCTION compute_rfm_breakpoints(timestamptz) IS
     'Internal: computes, stores and returns the RFM quintile breakpoints as of a time from the completed orders (NULL when there are none).';
 
+-- Bring the insights of the customers with ids in [lo, hi] in line with
+-- their analytics rows and the rules as they are now: those that no longer
+-- hold go, new ones come (generated_at as_of), the others stay.  The
+-- recalculation touches only the insights of customers whose set changed;
+-- a run from scratch also runs this, so that a change of the thresholds
+-- reaches everyone.
+CREATE OR REPLACE FUNCTION reconcile_insights(as_of timestamptz, lo uuid, hi uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH t AS MATERIALIZED (
+        SELECT th[8] AS high_value, th[9] AS churn, th[10]::integer AS loyal_orders, th[11]::integer AS loyal_days
+          FROM customer_mgmt.analytics_thresholds() th),
+    want AS MATERIALIZED (
+        SELECT a.customer_id, r.type::customer_mgmt.insight_type AS type, r.title, r.description,
+               r.priority::customer_mgmt.note_priority AS priority, r.action_recommendation AS action
+          FROM customer_mgmt.customer_analytics a CROSS JOIN t
+         CROSS JOIN LATERAL customer_mgmt.insights(a.total_spent::float8, a.churn_risk_score::float8, a.total_orders,
+                                                   a.days_since_last_order, t.high_value, t.churn, t.loyal_orders,
+                                                   t.loyal_days) r
+         WHERE a.customer_id BETWEEN lo AND hi),
+    gone AS (
+        DELETE FROM customer_mgmt.customer_insights i
+         WHERE i.customer_id BETWEEN lo AND hi
+           AND NOT EXISTS (SELECT FROM want w WHERE w.customer_id = i.customer_id AND w.type = i.type))
+    INSERT INTO customer_mgmt.customer_insights (customer_id, type, title, description, priority, action_recommendation,
+                                                 generated_at)
+    SELECT w.customer_id, w.type, w.title, w.description, w.priority, w.action, as_of FROM want w
+    ON CONFLICT (customer_id, type) DO NOTHING
+$$;
+COMMENT ON FUNCTION reconcile_insights(timestamptz, uuid, uuid) IS
+    'Internal: brings the insights of the customers with ids in [lo, hi] in line with their analytics rows and the current thresholds.';
+
+-- The thresholds of the scores, read once per statement: segment (vip
+-- minimum spend, vip maximum churn risk, loyal minimum orders, loyal maximum
+-- days, at-risk minimum churn risk, active maximum days, churned minimum
+-- days), then insight (high-value minimum spend, churn-risk minimum, loyal
+-- minimum orders, loyal maximum days).
+CREATE OR REPLACE FUNCTION analytics_thresholds() RETURNS double precision[]
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[customer_mgmt.setting('segment.vip_min_spent'), customer_mgmt.setting('segment.vip_max_churn_risk'),
+                 customer_mgmt.setting('segment.loyal_min_orders'), customer_mgmt.setting('segment.loyal_max_days_since_order'),
+                 customer_mgmt.setting('segment.at_risk_min_churn_risk'),
+                 customer_mgmt.setting('segment.active_max_days_since_order'),
+                 customer_mgmt.setting('segment.churned_min_days_since_order'),
+                 customer_mgmt.setting('insight.high_value_min_spent'), customer_mgmt.setting('insight.churn_risk_min'),
+                 customer_mgmt.setting('insight.loyal_min_orders'),
+                 customer_mgmt.setting('insight.loyal_max_days_since_order')]::double precision[]
+$$;
+COMMENT ON FUNCTION analytics_thresholds() IS
+    'Internal: the segment and insight thresholds of the settings, in the order write_analytics reads them.';
+
 -- Write the analytics rows and insights of customers as of a time, with the
--- given RFM breakpoints, from a source query (parameters $1 as_of, $2 lo,
--- $3 hi) that gives per customer the columns of customer_stats and the
--- row's values before (old_spent, old_churn, old_orders, old_days,
--- old_lc): one customer's statistics (calculate_customer_analytics, the
--- queue worker), or a slice of pg_temp.cm_recalc_source (the
--- recalculation of everyone).  One statement: the scores, the UPDATE, the
--- insights of the customers whose set of insights changed (or of all,
--- with all_insights), the churn-detected events of those whose risk
--- crossed the high threshold.  Returns the rows written.
-CREATE OR REPLACE FUNCTION write_analytics(as_of timestamptz, lo uuid, hi uuid, bp rfm_breakpoints, all_insights boolean)
+-- given RFM breakpoints: one customer (lo = hi: calculate_customer_analytics,
+-- the queue worker) from its statistics, or a slice of a recalculation of
+-- everyone.  Only the rows whose values or insights change are written (the
+-- days since the last order are as of last_calculated_at, the time of the
+-- last calculation that changed the row: docs/architecture.md).  A slice
+-- scores the customers whose statistics did not change from their rows, in
+-- parallel into a temporary table (an UPDATE is never parallel), and those
+-- in pg_temp.cm_recalc_stats from it; full: every customer is there.  Then
+-- one statement: the UPDATE, the insights of the customers whose set
+-- changed, the churn-detected events of those whose risk crossed the high
+-- threshold; in a full run, every insight is reconciled after.
+-- Returns the rows written.
+CREATE OR REPLACE FUNCTION write_analytics(as_of timestamptz, lo uuid, hi uuid, bp rfm_breakpoints, full_run boolean)
     RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     written bigint;
-    source text;
+    changed_rows text;
+    unchanged uuid[];
+    thresholds constant float8[] := customer_mgmt.analytics_thresholds();
+    -- The new values of the customers of a source (%s: the columns of
+    -- customer_stats and old, the analytics row before) whose values or
+    -- insights change.  $1 as_of, $2 lo, $3 hi, $4 the breakpoints, $5 the
+    -- thresholds (analytics_thresholds()), $6 the customers whose statistics
+    -- changed, $7 full_run.  Parameters of EXECUTE are constants to the
+    -- planner.
+    scores constant text := $q$
+    SELECT f.* FROM (
+        SELECT e.customer_id, e.total_orders, e.total_spent,
+               (CASE WHEN e.total_orders > 0 THEN round(e.total_spent / e.total_orders, 2) ELSE 0 END)::numeric(15,2)
+                   AS average_order_value,
+               e.last_order_date, e.days, e.total_sessions, e.total_page_views, e.average_session_duration,
+               e.bounce_rate, e.conversion_rate, e.favorite_categories, e.favorite_brands, e.preferred_price_range,
+               e.churn::numeric(3,2) AS churn_risk_score, e.engagement::numeric(3,2) AS engagement_score,
+               customer_mgmt.lifecycle_segment(e.total_spent::float8, e.churn, e.total_orders, e.days,
+                   $5[1], $5[2], $5[3]::integer, $5[4]::integer, $5[5], $5[6]::integer, $5[7]::integer)::customer_mgmt.lifecycle_segment AS segment,
+               (CASE WHEN e.total_orders > 0 AND ($4).id IS NOT NULL THEN
+                    customer_mgmt.rfm_digit(-e.days::float8, ($4).recency)::text
+                    || customer_mgmt.rfm_digit(e.total_orders::float8, ($4).frequency)::text
+                    || customer_mgmt.rfm_digit(e.total_spent::float8, ($4).monetary)::text END)::char(3) AS rfm_score,
+               customer_mgmt.insight_flags(e.total_spent::float8, e.churn::numeric(3,2)::float8, e.total_orders, e.days,
+                                           $5[8], $5[9], $5[10]::integer, $5[11]::integer) AS new_flags,
+               customer_mgmt.insight_flags((e.old).total_spent::float8, (e.old).churn_risk_score::float8,
+                                           (e.old).total_orders, (e.old).days_since_last_order,
+                                           $5[8], $5[9], $5[10]::integer, $5[11]::integer) AS old_flags,
+               e.old
+          FROM (SELECT d.*, customer_mgmt.churn_risk(d.days, d.total_orders, d.engagement, d.bounce_rate::float8) AS churn
+                  FROM (SELECT s.*, customer_mgmt.engagement_score(s.days, s.total_orders, s.total_spent::float8,
+                                        s.bounce_rate::float8, s.average_session_duration, s.total_sessions) AS engagement
+                          FROM (SELECT x.*, customer_mgmt.days_between(x.last_order_date, $1) AS days
+                                  FROM (%s) x) s) d) e) f
+     WHERE (f.old).last_calculated_at IS NULL OR f.new_flags <> f.old_flags
+        OR ((f.old).total_orders, (f.old).total_spent, (f.old).average_order_value, (f.old).last_order_date,
+            (f.old).total_sessions, (f.old).total_page_views, (f.old).average_session_duration, (f.old).bounce_rate,
+            (f.old).conversion_rate, (f.old).favorite_categories, (f.old).favorite_brands,
+            (f.old).preferred_price_range, (f.old).customer_lifetime_value, (f.old).predicted_ltv,
+            (f.old).churn_risk_score, (f.old).engagement_score, (f.old).segment, (f.old).rfm_score)
+           IS DISTINCT FROM
+           (f.total_orders, f.total_spent, f.average_order_value, f.last_order_date, f.total_sessions,
+            f.total_page_views, f.average_session_duration, f.bounce_rate, f.conversion_rate,
+            f.favorite_categories, f.favorite_brands, f.preferred_price_range, f.total_spent,
+            NULL::numeric, f.churn_risk_score, f.engagement_score, f.segment, f.rfm_score)$q$;
+    stats_columns constant text[] := ARRAY['total_orders', 'total_spent', 'last_order_date', 'total_sessions',
+        'total_page_views', 'average_session_duration', 'bounce_rate', 'conversion_rate', 'favorite_categories',
+        'favorite_brands', 'preferred_price_range'];
 BEGIN
     IF lo = hi THEN
         -- one customer: wait for any other writer of the row first, so that
@@ -158,60 +262,63 @@ BEGIN
         SELECT u.id FROM customer_mgmt.users u WHERE u.id = lo AND u.role = 'customer'
         ON CONFLICT (customer_id) DO NOTHING;
         PERFORM FROM customer_mgmt.customer_analytics x WHERE x.customer_id = lo FOR UPDATE;
-        source := 'SELECT st.*, a.total_spent AS old_spent, a.churn_risk_score AS old_churn, a.total_orders AS old_orders,
-                          a.days_since_last_order AS old_days, a.last_calculated_at AS old_lc
-                     FROM customer_mgmt.customer_stats($1, $2, $3) st
-                     JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id';
+        changed_rows := format('(' || scores || ')', format(
+            'SELECT st.customer_id, %s, a AS old FROM customer_mgmt.customer_stats($1, $2, $3) st
+               JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', ')));
     ELSE
-        source := 'SELECT * FROM pg_temp.cm_recalc_source s WHERE s.customer_id BETWEEN $2 AND $3';
+        IF to_regclass('pg_temp.cm_recalc_rows') IS NOT NULL THEN
+            DROP TABLE pg_temp.cm_recalc_rows;
+        END IF;
+        SELECT coalesce(array_agg(st.customer_id), '{}') INTO unchanged
+          FROM pg_temp.cm_recalc_stats st WHERE st.customer_id BETWEEN lo AND hi;
+        -- whose statistics did not change: from their rows (those without an
+        -- order: nothing of theirs moves with time); none in a full run
+        EXECUTE 'CREATE TEMP TABLE cm_recalc_rows AS ' || format(scores, format(
+            'SELECT a.customer_id, %s, a AS old FROM customer_mgmt.customer_analytics a
+              WHERE a.customer_id BETWEEN $2 AND $3 AND a.total_orders > 0 AND NOT $7
+                AND NOT (a.customer_id = ANY ($6))', array_to_string(ARRAY(SELECT 'a.' || c FROM unnest(stats_columns) c), ', ')))
+        USING as_of, lo, hi, bp, thresholds, unchanged, full_run;
+        -- whose statistics changed (all, in a full run): from the new ones
+        EXECUTE 'INSERT INTO pg_temp.cm_recalc_rows ' || format(scores, format(
+            'SELECT st.customer_id, %s, a AS old FROM pg_temp.cm_recalc_stats st
+               JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id
+              WHERE st.customer_id BETWEEN $2 AND $3', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', ')))
+        USING as_of, lo, hi, bp, thresholds;
+        changed_rows := 'pg_temp.cm_recalc_rows';
     END IF;
-    -- thresholds are read once, into parameters: constants to the statement
     EXECUTE format($q$
-    WITH c AS (
-        SELECT e.*, customer_mgmt.churn_risk(e.days, e.total_orders, e.engagement, e.bounce_rate::float8) AS churn
-          FROM (SELECT d.*, customer_mgmt.engagement_score(d.days, d.total_orders, d.total_spent::float8,
-                                 d.bounce_rate::float8, d.average_session_duration, d.total_sessions) AS engagement
-                  FROM (SELECT s.*, customer_mgmt.days_between(s.last_order_date, $1) AS days,
-                               customer_mgmt.insight_flags(s.old_spent::float8, s.old_churn::float8, s.old_orders, s.old_days,
-                                                           $12, $13, $14, $15) AS old_flags
-                          FROM (%s) s) d) e),
-    upd AS (
+    WITH upd AS (
         UPDATE customer_mgmt.customer_analytics AS a SET
-            total_orders = c.total_orders, total_spent = c.total_spent,
-            average_order_value = CASE WHEN c.total_orders > 0 THEN round(c.total_spent / c.total_orders, 2) ELSE 0 END,
+            total_orders = c.total_orders, total_spent = c.total_spent, average_order_value = c.average_order_value,
             last_order_date = c.last_order_date, days_since_last_order = c.days, total_sessions = c.total_sessions,
             total_page_views = c.total_page_views, average_session_duration = c.average_session_duration,
             bounce_rate = c.bounce_rate, conversion_rate = c.conversion_rate,
             favorite_categories = c.favorite_categories, favorite_brands = c.favorite_brands,
             preferred_price_range = c.preferred_price_range,
             customer_lifetime_value = c.total_spent, predicted_ltv = NULL,
-            churn_risk_score = c.churn, engagement_score = c.engagement,
-            segment = customer_mgmt.lifecycle_segment(c.total_spent::float8, c.churn, c.total_orders, c.days,
-                          $5, $6, $7, $8, $9, $10, $11)::customer_mgmt.lifecycle_segment,
-            rfm_score = CASE WHEN c.total_orders > 0 AND ($4).id IS NOT NULL THEN
-                            customer_mgmt.rfm_digit(-c.days::float8, ($4).recency)::text
-                            || customer_mgmt.rfm_digit(c.total_orders::float8, ($4).frequency)::text
-                            || customer_mgmt.rfm_digit(c.total_spent::float8, ($4).monetary)::text END,
-            last_calculated_at = $1
-          FROM c
+            churn_risk_score = c.churn_risk_score, engagement_score = c.engagement_score,
+            segment = c.segment, rfm_score = c.rfm_score, last_calculated_at = $1,
+            -- after the start of a run, even in a writer that waited for it
+            updated_at = clock_timestamp()
+          FROM %s c
          WHERE a.customer_id = c.customer_id
         RETURNING a.customer_id, a.total_spent, a.churn_risk_score, a.total_orders, a.days_since_last_order,
-                  c.old_churn, c.old_lc, c.old_flags,
-                  customer_mgmt.insight_flags(a.total_spent::float8, a.churn_risk_score::float8, a.total_orders,
-                                              a.days_since_last_order, $12, $13, $14, $15) AS new_flags),
+                  (c.old).churn_risk_score AS old_churn, (c.old).last_calculated_at AS old_lc, c.old_flags, c.new_flags),
     -- insights of design 6.2: those that no longer hold go, new ones come,
     -- the others stay (generated_at: since when an insight holds)
+    changed AS MATERIALIZED (
+        SELECT u.* FROM upd u WHERE u.new_flags <> u.old_flags OR u.old_lc IS NULL),
     want AS MATERIALIZED (
         SELECT u.customer_id, r.type::customer_mgmt.insight_type AS type, r.title, r.description,
                r.priority::customer_mgmt.note_priority AS priority, r.action_recommendation AS action
-          FROM upd u
+          FROM changed u
          CROSS JOIN LATERAL customer_mgmt.insights(u.total_spent::float8, u.churn_risk_score::float8, u.total_orders,
-                                                   u.days_since_last_order, $12, $13, $14, $15) r
-         WHERE $16 OR u.new_flags IS DISTINCT FROM u.old_flags),
+                                                   u.days_since_last_order, $5[8], $5[9], $5[10]::integer,
+                                                   $5[11]::integer) r),
     gone AS (
         DELETE FROM customer_mgmt.customer_insights i
-         USING upd u
-         WHERE i.customer_id = u.customer_id AND ($16 OR u.new_flags IS DISTINCT FROM u.old_flags)
+         USING changed u
+         WHERE i.customer_id = u.customer_id
            AND NOT EXISTS (SELECT FROM want w WHERE w.customer_id = i.customer_id AND w.type = i.type)),
     added AS (
         INSERT INTO customer_mgmt.customer_insights (customer_id, type, title, description, priority,
@@ -223,28 +330,23 @@ BEGIN
     churned AS (
         SELECT customer_mgmt.churn_detected(u.customer_id, u.churn_risk_score)
           FROM upd u
-         WHERE u.old_lc IS NOT NULL AND u.old_churn < $17 AND u.churn_risk_score >= $17)
-    SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM churned)$q$, source)
+         WHERE u.old_lc IS NOT NULL AND u.old_churn < $8 AND u.churn_risk_score >= $8)
+    SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM churned)$q$, changed_rows)
     INTO written
-    USING as_of, lo, hi, bp,
-          customer_mgmt.setting('segment.vip_min_spent')::float8,
-          customer_mgmt.setting('segment.vip_max_churn_risk')::float8,
-          customer_mgmt.setting('segment.loyal_min_orders')::integer,
-          customer_mgmt.setting('segment.loyal_max_days_since_order')::integer,
-          customer_mgmt.setting('segment.at_risk_min_churn_risk')::float8,
-          customer_mgmt.setting('segment.active_max_days_since_order')::integer,
-          customer_mgmt.setting('segment.churned_min_days_since_order')::integer,
-          customer_mgmt.setting('insight.high_value_min_spent')::float8,
-          customer_mgmt.setting('insight.churn_risk_min')::float8,
-          customer_mgmt.setting('insight.loyal_min_orders')::integer,
-          customer_mgmt.setting('insight.loyal_max_days_since_order')::integer,
-          all_insights,
-          customer_mgmt.setting('churn.threshold_high')::numeric;
+    USING as_of, lo, hi, bp, thresholds, NULL::uuid[], NULL::boolean, customer_mgmt.setting('churn.threshold_high')::numeric;
+    IF lo <> hi THEN
+        DROP TABLE pg_temp.cm_recalc_rows;
+    END IF;
+    -- in a full run (and for one customer), every insight is brought in line
+    -- with the rules as they are now (after a change of the thresholds)
+    IF full_run THEN
+        PERFORM customer_mgmt.reconcile_insights(as_of, lo, hi);
+    END IF;
     RETURN written;
 END
 $$;
 COMMENT ON FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints, boolean) IS
-    'Internal: computes and writes the analytics rows, insights and churn-detected events of one customer (lo = hi) or of a slice of a recalculation of everyone, as of a time.';
+    'Internal: computes and writes the analytics rows, insights and churn-detected events of one customer (lo = hi) or of a slice of a recalculation of everyone, as of a time; only rows whose values or insights change are written.';
 
 -- The queue worker.
 CREATE OR REPLACE FUNCTION process_analytics_queue(max_items integer DEFAULT 100) RETURNS jsonb
@@ -361,34 +463,40 @@ COMMENT ON FUNCTION customer_mgmt_internal.finish_job_run(bigint, bigint, text) 
     'Internal: marks a job run finished, succeeded (error NULL) or failed, with its row count when given.';
 
 -- Which customers' statistics must be recomputed to bring everyone to
--- as_of (docs/architecture.md, "The nightly run"): whose row was never
--- calculated, was calculated as of a later time or before the previous run,
--- is queued (its data changed: the triggers queue every change that dating
--- cannot show), or has a completed order or a visit dated after its
--- calculation and not after as_of.  since is the previous run's as_of (or
--- as_of, if earlier): every other row was calculated as of a time in
--- [since, as_of], so the dated rows are found by index in that window.
-CREATE OR REPLACE FUNCTION changed_customers(as_of timestamptz, since timestamptz) RETURNS uuid[]
+-- as_of (docs/architecture.md, "The nightly run").  After the previous run
+-- (as of prev_as_of, started at prev_started) every row held the
+-- statistics as of prev_as_of, written or found unchanged; a row written
+-- since holds them as of its last_calculated_at.  A customer must be
+-- recomputed whose row was never calculated, holds statistics as of a time
+-- after as_of or before the window, is queued (its data changed in a way
+-- its date cannot show: the triggers queue it), or has a completed order or
+-- a visit dated after its statistics' time and not after as_of, found by
+-- index in the window (least(prev_as_of, as_of), as_of].
+CREATE OR REPLACE FUNCTION changed_customers(as_of timestamptz, prev_as_of timestamptz, prev_started timestamptz)
+    RETURNS uuid[]
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH a AS (
+        SELECT x.customer_id,
+               x.last_calculated_at IS NULL AS never,
+               CASE WHEN x.updated_at >= prev_started THEN x.last_calculated_at ELSE prev_as_of END AS stats_as_of
+          FROM customer_mgmt.customer_analytics x)
     SELECT coalesce(array_agg(DISTINCT c.customer_id ORDER BY c.customer_id), '{}')
-      FROM (SELECT a.customer_id FROM customer_mgmt.customer_analytics a
-             WHERE a.last_calculated_at IS NULL OR a.last_calculated_at > as_of OR a.last_calculated_at < since
+      FROM (SELECT a.customer_id FROM a
+             WHERE a.never OR a.stats_as_of > as_of OR a.stats_as_of < least(prev_as_of, as_of)
             UNION ALL
             SELECT q.customer_id FROM customer_mgmt.analytics_queue q
             UNION ALL
-            SELECT o.customer_id FROM customer_mgmt.orders o
-              JOIN customer_mgmt.customer_analytics a ON a.customer_id = o.customer_id
-             WHERE o.status = 'completed' AND o.order_date > since AND o.order_date <= as_of
-               AND o.order_date > a.last_calculated_at
+            SELECT o.customer_id FROM customer_mgmt.orders o JOIN a ON a.customer_id = o.customer_id
+             WHERE o.status = 'completed' AND o.order_date > least(prev_as_of, as_of) AND o.order_date <= as_of
+               AND o.order_date > a.stats_as_of
             UNION ALL
-            SELECT w.customer_id FROM customer_mgmt.web_sessions w
-              JOIN customer_mgmt.customer_analytics a ON a.customer_id = w.customer_id
-             WHERE w.started_at > since AND w.started_at <= as_of AND w.started_at > a.last_calculated_at) c
+            SELECT w.customer_id FROM customer_mgmt.web_sessions w JOIN a ON a.customer_id = w.customer_id
+             WHERE w.started_at > least(prev_as_of, as_of) AND w.started_at <= as_of AND w.started_at > a.stats_as_of) c
 $$;
-COMMENT ON FUNCTION changed_customers(timestamptz, timestamptz) IS
-    'Internal: the customers whose statistics a recalculation of everyone as of a time must recompute, given the previous run''s as_of (docs/architecture.md).';
+COMMENT ON FUNCTION changed_customers(timestamptz, timestamptz, timestamptz) IS
+    'Internal: the customers whose statistics a recalculation of everyone as of a time must recompute, given the previous run''s as_of and start (docs/architecture.md).';
 
 -- Start a recalculation of everyone: check the arguments, make sure no
 -- other one runs, take the analytics writers' lock, compute the statistics
@@ -411,6 +519,7 @@ DECLARE
     locked boolean;
     stale regclass;
     since timestamptz;
+    since_started timestamptz;
     changed uuid[];
     customers bigint;
 BEGIN
@@ -455,22 +564,21 @@ BEGIN
         LOOP
             EXECUTE format('ANALYZE %s', stale);
         END LOOP;
-        -- every customer has an analytics row (loads that bypassed the triggers)
-        INSERT INTO customer_mgmt.customer_analytics (customer_id)
-        SELECT u.id FROM customer_mgmt.users u
-         WHERE u.role = 'customer'
-           AND NOT EXISTS (SELECT FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id)
-        ON CONFLICT (customer_id) DO NOTHING;
+        -- every customer has an analytics row: the registration trigger makes
+        -- it; a run from scratch also makes those of loads that bypassed it
+        IF full_run THEN
+            PERFORM customer_mgmt.ensure_analytics_rows();
+        END IF;
         -- what changed since the previous run; with none, or when much
         -- changed, everyone (the same numbers, computed in one pass)
         IF NOT full_run THEN
-            SELECT (r.details ->> 'asOf')::timestamptz INTO since FROM customer_mgmt.job_runs r
+            SELECT (r.details ->> 'asOf')::timestamptz, r.started_at INTO since, since_started FROM customer_mgmt.job_runs r
              WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'succeeded'
              ORDER BY r.id DESC LIMIT 1;
             IF since IS NULL THEN
                 full_run := true;
             ELSE
-                changed := customer_mgmt.changed_customers(as_of, least(since, as_of));
+                changed := customer_mgmt.changed_customers(as_of, since, since_started);
                 SELECT greatest(c.reltuples, 0)::bigint INTO customers FROM pg_class c
                  WHERE c.oid = 'customer_mgmt.customer_analytics'::regclass;
                 full_run := cardinality(changed) > greatest(10000, customers / 10);
@@ -486,30 +594,14 @@ BEGIN
                            as_of, customer_mgmt.uuid_slice_bound(0, 1), customer_mgmt.uuid_slice_bound(1, 1, true), changed);
         END IF;
         ANALYZE pg_temp.cm_recalc_stats;
-        -- every analytics row with its statistics as of as_of: recomputed
-        -- where they changed, as stored elsewhere
-        CREATE TEMP VIEW cm_recalc_source AS
-        SELECT a.customer_id,
-               CASE WHEN st.customer_id IS NULL THEN a.total_orders ELSE st.total_orders END AS total_orders,
-               CASE WHEN st.customer_id IS NULL THEN a.total_spent ELSE st.total_spent END AS total_spent,
-               CASE WHEN st.customer_id IS NULL THEN a.last_order_date ELSE st.last_order_date END AS last_order_date,
-               CASE WHEN st.customer_id IS NULL THEN a.total_sessions ELSE st.total_sessions END AS total_sessions,
-               CASE WHEN st.customer_id IS NULL THEN a.total_page_views ELSE st.total_page_views END AS total_page_views,
-               CASE WHEN st.customer_id IS NULL THEN a.average_session_duration ELSE st.average_session_duration END
-                   AS average_session_duration,
-               CASE WHEN st.customer_id IS NULL THEN a.bounce_rate ELSE st.bounce_rate END AS bounce_rate,
-               CASE WHEN st.customer_id IS NULL THEN a.conversion_rate ELSE st.conversion_rate END AS conversion_rate,
-               CASE WHEN st.customer_id IS NULL THEN a.favorite_categories ELSE st.favorite_categories END
-                   AS favorite_categories,
-               CASE WHEN st.customer_id IS NULL THEN a.favorite_brands ELSE st.favorite_brands END AS favorite_brands,
-               CASE WHEN st.customer_id IS NULL THEN a.preferred_price_range ELSE st.preferred_price_range END
-                   AS preferred_price_range,
-               a.total_spent AS old_spent, a.churn_risk_score AS old_churn, a.total_orders AS old_orders,
-               a.days_since_last_order AS old_days, a.last_calculated_at AS old_lc
-          FROM customer_mgmt.customer_analytics a
-          LEFT JOIN pg_temp.cm_recalc_stats st ON st.customer_id = a.customer_id;
+        -- the breakpoints from every customer's statistics as of as_of: those
+        -- recomputed, and the others' as the list holds them (a narrow table)
         bp := customer_mgmt.store_rfm_breakpoints(as_of,
-                  'SELECT s.last_order_date, s.total_orders, s.total_spent FROM pg_temp.cm_recalc_source s');
+                  'SELECT CASE WHEN st.customer_id IS NULL THEN l.last_order_date ELSE st.last_order_date END,
+                          CASE WHEN st.customer_id IS NULL THEN l.total_orders ELSE st.total_orders END,
+                          CASE WHEN st.customer_id IS NULL THEN l.total_spent ELSE st.total_spent END
+                     FROM customer_mgmt.customer_list l
+                     LEFT JOIN pg_temp.cm_recalc_stats st ON st.customer_id = l.customer_id');
         INSERT INTO customer_mgmt.job_runs (job_name, details)
         VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'full', full_run, 'since', since,
                                              'changedCustomers', (SELECT count(*) FROM pg_temp.cm_recalc_stats),
@@ -544,7 +636,7 @@ DECLARE
 BEGIN
     SELECT * INTO r FROM customer_mgmt.job_runs x
      WHERE x.id = run_id AND x.job_name LIKE 'recalculate_all_analytics%' AND x.status = 'running';
-    IF NOT FOUND OR to_regclass('pg_temp.cm_recalc_source') IS NULL THEN
+    IF NOT FOUND OR to_regclass('pg_temp.cm_recalc_stats') IS NULL THEN
         PERFORM customer_mgmt.raise_invalid('run_id', 'is not a recalculation running in this session', run_id::text);
     END IF;
     batches := (r.details ->> 'batches')::integer;
@@ -579,9 +671,6 @@ AS $$
 BEGIN
     IF run_id IS NOT NULL THEN
         PERFORM customer_mgmt_internal.finish_job_run(run_id, rows_processed, error);
-    END IF;
-    IF to_regclass('pg_temp.cm_recalc_source') IS NOT NULL THEN
-        DROP VIEW pg_temp.cm_recalc_source;
     END IF;
     IF to_regclass('pg_temp.cm_recalc_stats') IS NOT NULL THEN
         DROP TABLE pg_temp.cm_recalc_stats;
