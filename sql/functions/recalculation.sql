@@ -131,6 +131,27 @@ $$;
 COMMENT ON FUNCTION compute_rfm_breakpoints(timestamptz) IS
     'Internal: computes, stores and returns the RFM quintile breakpoints as of a time from the completed orders (NULL when there are none).';
 
+-- The thresholds of the scores, read once per statement: segment (vip
+-- minimum spend, vip maximum churn risk, loyal minimum orders, loyal maximum
+-- days, at-risk minimum churn risk, active maximum days, churned minimum
+-- days), then insight (high-value minimum spend, churn-risk minimum, loyal
+-- minimum orders, loyal maximum days).
+CREATE OR REPLACE FUNCTION analytics_thresholds() RETURNS double precision[]
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[customer_mgmt.setting('segment.vip_min_spent'), customer_mgmt.setting('segment.vip_max_churn_risk'),
+                 customer_mgmt.setting('segment.loyal_min_orders'), customer_mgmt.setting('segment.loyal_max_days_since_order'),
+                 customer_mgmt.setting('segment.at_risk_min_churn_risk'),
+                 customer_mgmt.setting('segment.active_max_days_since_order'),
+                 customer_mgmt.setting('segment.churned_min_days_since_order'),
+                 customer_mgmt.setting('insight.high_value_min_spent'), customer_mgmt.setting('insight.churn_risk_min'),
+                 customer_mgmt.setting('insight.loyal_min_orders'),
+                 customer_mgmt.setting('insight.loyal_max_days_since_order')]::double precision[]
+$$;
+COMMENT ON FUNCTION analytics_thresholds() IS
+    'Internal: the segment and insight thresholds of the settings, in the order write_analytics reads them.';
+
 -- Bring the insights of the customers with ids in [lo, hi] in line with
 -- their analytics rows and the rules as they are now: those that no longer
 -- hold go, new ones come (generated_at as_of), the others stay.  The
@@ -164,27 +185,6 @@ $$;
 COMMENT ON FUNCTION reconcile_insights(timestamptz, uuid, uuid) IS
     'Internal: brings the insights of the customers with ids in [lo, hi] in line with their analytics rows and the current thresholds.';
 
--- The thresholds of the scores, read once per statement: segment (vip
--- minimum spend, vip maximum churn risk, loyal minimum orders, loyal maximum
--- days, at-risk minimum churn risk, active maximum days, churned minimum
--- days), then insight (high-value minimum spend, churn-risk minimum, loyal
--- minimum orders, loyal maximum days).
-CREATE OR REPLACE FUNCTION analytics_thresholds() RETURNS double precision[]
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT ARRAY[customer_mgmt.setting('segment.vip_min_spent'), customer_mgmt.setting('segment.vip_max_churn_risk'),
-                 customer_mgmt.setting('segment.loyal_min_orders'), customer_mgmt.setting('segment.loyal_max_days_since_order'),
-                 customer_mgmt.setting('segment.at_risk_min_churn_risk'),
-                 customer_mgmt.setting('segment.active_max_days_since_order'),
-                 customer_mgmt.setting('segment.churned_min_days_since_order'),
-                 customer_mgmt.setting('insight.high_value_min_spent'), customer_mgmt.setting('insight.churn_risk_min'),
-                 customer_mgmt.setting('insight.loyal_min_orders'),
-                 customer_mgmt.setting('insight.loyal_max_days_since_order')]::double precision[]
-$$;
-COMMENT ON FUNCTION analytics_thresholds() IS
-    'Internal: the segment and insight thresholds of the settings, in the order write_analytics reads them.';
-
 -- Write the analytics rows and insights of customers as of a time, with the
 -- given RFM breakpoints: one customer (lo = hi: calculate_customer_analytics,
 -- the queue worker) from its statistics, or a slice of a recalculation of
@@ -209,11 +209,13 @@ DECLARE
     unchanged uuid[];
     thresholds constant float8[] := customer_mgmt.analytics_thresholds();
     -- The new values of the customers of a source (%s: the columns of
-    -- customer_stats and old, the analytics row before) whose values or
+    -- customer_stats, and old_<column> of the analytics row before) whose values or
     -- insights change.  $1 as_of, $2 lo, $3 hi, $4 the breakpoints, $5 the
     -- thresholds (analytics_thresholds()), $6 the customers whose statistics
-    -- changed, $7 full_run.  Parameters of EXECUTE are constants to the
-    -- planner.
+    -- changed, $7 full_run, $8 whether the statistics may differ from the
+    -- row's (false: they are the row's).  Parameters of EXECUTE are constants to the
+    -- planner.  OFFSET 0 keeps each level a level: flattened, every use of
+    -- a score would call its function again.
     scores constant text := $q$
     SELECT f.* FROM (
         SELECT e.customer_id, e.total_orders, e.total_spent,
@@ -230,29 +232,40 @@ DECLARE
                     || customer_mgmt.rfm_digit(e.total_spent::float8, ($4).monetary)::text END)::char(3) AS rfm_score,
                customer_mgmt.insight_flags(e.total_spent::float8, e.churn::numeric(3,2)::float8, e.total_orders, e.days,
                                            $5[8], $5[9], $5[10]::integer, $5[11]::integer) AS new_flags,
-               customer_mgmt.insight_flags((e.old).total_spent::float8, (e.old).churn_risk_score::float8,
-                                           (e.old).total_orders, (e.old).days_since_last_order,
+               customer_mgmt.insight_flags(e.old_total_spent::float8, e.old_churn_risk_score::float8,
+                                           e.old_total_orders, e.old_days_since_last_order,
                                            $5[8], $5[9], $5[10]::integer, $5[11]::integer) AS old_flags,
-               e.old
+               e.old_total_orders, e.old_total_spent, e.old_average_order_value, e.old_last_order_date,
+               e.old_total_sessions, e.old_total_page_views, e.old_average_session_duration, e.old_bounce_rate,
+               e.old_conversion_rate, e.old_favorite_categories, e.old_favorite_brands, e.old_preferred_price_range,
+               e.old_customer_lifetime_value, e.old_predicted_ltv, e.old_churn_risk_score, e.old_engagement_score,
+               e.old_segment, e.old_rfm_score, e.old_last_calculated_at
           FROM (SELECT d.*, customer_mgmt.churn_risk(d.days, d.total_orders, d.engagement, d.bounce_rate::float8) AS churn
                   FROM (SELECT s.*, customer_mgmt.engagement_score(s.days, s.total_orders, s.total_spent::float8,
                                         s.bounce_rate::float8, s.average_session_duration, s.total_sessions) AS engagement
                           FROM (SELECT x.*, customer_mgmt.days_between(x.last_order_date, $1) AS days
-                                  FROM (%s) x) s) d) e) f
-     WHERE (f.old).last_calculated_at IS NULL OR f.new_flags <> f.old_flags
-        OR ((f.old).total_orders, (f.old).total_spent, (f.old).average_order_value, (f.old).last_order_date,
-            (f.old).total_sessions, (f.old).total_page_views, (f.old).average_session_duration, (f.old).bounce_rate,
-            (f.old).conversion_rate, (f.old).favorite_categories, (f.old).favorite_brands,
-            (f.old).preferred_price_range, (f.old).customer_lifetime_value, (f.old).predicted_ltv,
-            (f.old).churn_risk_score, (f.old).engagement_score, (f.old).segment, (f.old).rfm_score)
-           IS DISTINCT FROM
-           (f.total_orders, f.total_spent, f.average_order_value, f.last_order_date, f.total_sessions,
-            f.total_page_views, f.average_session_duration, f.bounce_rate, f.conversion_rate,
-            f.favorite_categories, f.favorite_brands, f.preferred_price_range, f.total_spent,
-            NULL::numeric, f.churn_risk_score, f.engagement_score, f.segment, f.rfm_score)$q$;
+                                  FROM (%s) x OFFSET 0) s OFFSET 0) d OFFSET 0) e OFFSET 0) f
+     WHERE f.old_last_calculated_at IS NULL OR f.new_flags <> f.old_flags
+        OR (f.old_predicted_ltv, f.old_churn_risk_score, f.old_engagement_score, f.old_segment, f.old_rfm_score)
+           IS DISTINCT FROM (NULL::numeric, f.churn_risk_score, f.engagement_score, f.segment, f.rfm_score)
+        OR $8 AND (f.old_total_orders, f.old_total_spent, f.old_average_order_value, f.old_last_order_date,
+                   f.old_total_sessions, f.old_total_page_views, f.old_average_session_duration, f.old_bounce_rate,
+                   f.old_conversion_rate, f.old_favorite_categories, f.old_favorite_brands,
+                   f.old_preferred_price_range, f.old_customer_lifetime_value)
+                  IS DISTINCT FROM
+                  (f.total_orders, f.total_spent, f.average_order_value, f.last_order_date, f.total_sessions,
+                   f.total_page_views, f.average_session_duration, f.bounce_rate, f.conversion_rate,
+                   f.favorite_categories, f.favorite_brands, f.preferred_price_range, f.total_spent)$q$;
     stats_columns constant text[] := ARRAY['total_orders', 'total_spent', 'last_order_date', 'total_sessions',
         'total_page_views', 'average_session_duration', 'bounce_rate', 'conversion_rate', 'favorite_categories',
         'favorite_brands', 'preferred_price_range'];
+    old_columns constant text := array_to_string(ARRAY(
+        SELECT format('a.%1$s AS old_%1$s', c)
+          FROM unnest(ARRAY['total_orders', 'total_spent', 'average_order_value', 'last_order_date', 'total_sessions',
+                            'total_page_views', 'average_session_duration', 'bounce_rate', 'conversion_rate',
+                            'favorite_categories', 'favorite_brands', 'preferred_price_range', 'customer_lifetime_value',
+                            'predicted_ltv', 'churn_risk_score', 'engagement_score', 'segment', 'rfm_score',
+                            'days_since_last_order', 'last_calculated_at']) c), ', ');
 BEGIN
     IF lo = hi THEN
         -- one customer: wait for any other writer of the row first, so that
@@ -263,8 +276,8 @@ BEGIN
         ON CONFLICT (customer_id) DO NOTHING;
         PERFORM FROM customer_mgmt.customer_analytics x WHERE x.customer_id = lo FOR UPDATE;
         changed_rows := format('(' || scores || ')', format(
-            'SELECT st.customer_id, %s, a AS old FROM customer_mgmt.customer_stats($1, $2, $3) st
-               JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', ')));
+            'SELECT st.customer_id, %s, %s FROM customer_mgmt.customer_stats($1, $2, $3) st
+               JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', '), old_columns));
     ELSE
         IF to_regclass('pg_temp.cm_recalc_rows') IS NOT NULL THEN
             DROP TABLE pg_temp.cm_recalc_rows;
@@ -274,16 +287,17 @@ BEGIN
         -- whose statistics did not change: from their rows (those without an
         -- order: nothing of theirs moves with time); none in a full run
         EXECUTE 'CREATE TEMP TABLE cm_recalc_rows AS ' || format(scores, format(
-            'SELECT a.customer_id, %s, a AS old FROM customer_mgmt.customer_analytics a
+            'SELECT a.customer_id, %s, %s FROM customer_mgmt.customer_analytics a
               WHERE a.customer_id BETWEEN $2 AND $3 AND a.total_orders > 0 AND NOT $7
-                AND NOT (a.customer_id = ANY ($6))', array_to_string(ARRAY(SELECT 'a.' || c FROM unnest(stats_columns) c), ', ')))
-        USING as_of, lo, hi, bp, thresholds, unchanged, full_run;
+                AND NOT (a.customer_id = ANY ($6))', array_to_string(ARRAY(SELECT 'a.' || c FROM unnest(stats_columns) c), ', '), old_columns))
+        USING as_of, lo, hi, bp, thresholds, unchanged, full_run, false;
         -- whose statistics changed (all, in a full run): from the new ones
         EXECUTE 'INSERT INTO pg_temp.cm_recalc_rows ' || format(scores, format(
-            'SELECT st.customer_id, %s, a AS old FROM pg_temp.cm_recalc_stats st
+            'SELECT st.customer_id, %s, %s FROM pg_temp.cm_recalc_stats st
                JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id
-              WHERE st.customer_id BETWEEN $2 AND $3', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', ')))
-        USING as_of, lo, hi, bp, thresholds;
+              WHERE st.customer_id BETWEEN $2 AND $3', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', '), old_columns))
+        USING as_of, lo, hi, bp, thresholds, NULL::uuid[], full_run, true;
+        ANALYZE pg_temp.cm_recalc_rows;
         changed_rows := 'pg_temp.cm_recalc_rows';
     END IF;
     EXECUTE format($q$
@@ -303,7 +317,7 @@ BEGIN
           FROM %s c
          WHERE a.customer_id = c.customer_id
         RETURNING a.customer_id, a.total_spent, a.churn_risk_score, a.total_orders, a.days_since_last_order,
-                  (c.old).churn_risk_score AS old_churn, (c.old).last_calculated_at AS old_lc, c.old_flags, c.new_flags),
+                  c.old_churn_risk_score AS old_churn, c.old_last_calculated_at AS old_lc, c.old_flags, c.new_flags),
     -- insights of design 6.2: those that no longer hold go, new ones come,
     -- the others stay (generated_at: since when an insight holds)
     changed AS MATERIALIZED (
@@ -330,10 +344,10 @@ BEGIN
     churned AS (
         SELECT customer_mgmt.churn_detected(u.customer_id, u.churn_risk_score)
           FROM upd u
-         WHERE u.old_lc IS NOT NULL AND u.old_churn < $8 AND u.churn_risk_score >= $8)
+         WHERE u.old_lc IS NOT NULL AND u.old_churn < $9 AND u.churn_risk_score >= $9)
     SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM churned)$q$, changed_rows)
     INTO written
-    USING as_of, lo, hi, bp, thresholds, NULL::uuid[], NULL::boolean, customer_mgmt.setting('churn.threshold_high')::numeric;
+    USING as_of, lo, hi, bp, thresholds, NULL::uuid[], full_run, true, customer_mgmt.setting('churn.threshold_high')::numeric;
     IF lo <> hi THEN
         DROP TABLE pg_temp.cm_recalc_rows;
     END IF;
@@ -477,7 +491,7 @@ CREATE OR REPLACE FUNCTION changed_customers(as_of timestamptz, prev_as_of times
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH a AS (
+    WITH a AS NOT MATERIALIZED (
         SELECT x.customer_id,
                x.last_calculated_at IS NULL AS never,
                CASE WHEN x.updated_at >= prev_started THEN x.last_calculated_at ELSE prev_as_of END AS stats_as_of
