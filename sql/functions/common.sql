@@ -327,7 +327,10 @@ COMMENT ON FUNCTION page_envelope(jsonb, bigint, integer, integer, boolean) IS
 CREATE OR REPLACE FUNCTION days_between(since timestamptz, as_of timestamptz) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT CASE WHEN since IS NOT NULL THEN greatest(0, floor(extract(epoch FROM as_of - since) / 86400))::integer END
+    -- date_part is float8, extract numeric: the same whole days (an interval is
+    -- whole microseconds, which float8 holds exactly at these magnitudes), and
+    -- the nightly run evaluates this for every customer
+    SELECT CASE WHEN since IS NOT NULL THEN greatest(0, floor(date_part('epoch', as_of - since) / 86400))::integer END
 $$;
 COMMENT ON FUNCTION days_between(timestamptz, timestamptz) IS
     'Whole days from since to as_of (0 when since is later), NULL when since is NULL.';
