@@ -8,6 +8,9 @@
 #                                       (needs the shop of "generate"; SECONDS per script, default 10)
 #   bench/run.sh recalc                 full recalculation (function and procedure) against the
 #                                       floor, a CREATE TABLE AS of order and session aggregates
+#   bench/run.sh nightly                the day after: a day of 5,000 orders and visits through the
+#                                       queue worker, then the next night's run, the run from
+#                                       scratch, and the floor before and after
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)
@@ -81,15 +84,36 @@ recalc)
     bench_shop
     cm_psql "$DATA" "$PORT" "$DB" -qc "VACUUM ANALYZE"
     floor1=$(bench_seconds "\\i $CM_ROOT/bench/recalc/floor.sql")
-    fn=$(bench_seconds "SELECT customer_mgmt.recalculate_all_analytics()")
-    proc=$(bench_seconds "CALL customer_mgmt.recalculate_all_analytics_batched()")
+    fn=$(bench_seconds "SELECT customer_mgmt.recalculate_all_analytics(full => true)")
+    proc=$(bench_seconds "CALL customer_mgmt.recalculate_all_analytics_batched(full => true)")
     floor2=$(bench_seconds "\\i $CM_ROOT/bench/recalc/floor.sql")
     cm_psql "$DATA" "$PORT" "$DB" -qc "DROP TABLE bench_floor"
     awk -v f1="$floor1" -v f2="$floor2" -v fn="$fn" -v p="$proc" 'BEGIN {
         f = f1 < f2 ? f1 : f2
         printf "| floor (CREATE TABLE AS, best of 2) | %.1f s | 1.00 |\n", f
-        printf "| recalculate_all_analytics() | %.1f s | %.2f |\n", fn, fn / f
-        printf "| CALL recalculate_all_analytics_batched() | %.1f s | %.2f |\n", p, p / f }'
+        printf "| recalculate_all_analytics(full => true) | %.1f s | %.2f |\n", fn, fn / f
+        printf "| CALL recalculate_all_analytics_batched(full => true) | %.1f s | %.2f |\n", p, p / f }'
+    ;;
+nightly)
+    bench_shop
+    cm_psql "$DATA" "$PORT" "$DB" -qc "VACUUM ANALYZE"
+    cm_psql "$DATA" "$PORT" "$DB" -q -f "$CM_ROOT/bench/nightly/day.sql" >/dev/null
+    # the next night: one day after the previous run
+    next=$(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT max((r.details ->> 'asOf')::timestamptz) + interval '1 day'
+                                                   FROM customer_mgmt.job_runs r
+                                                  WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'succeeded'")
+    floor1=$(bench_seconds "\\i $CM_ROOT/bench/recalc/floor.sql")
+    nightly=$(bench_seconds "SELECT customer_mgmt.recalculate_all_analytics('$next')")
+    written=$(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT rows_processed FROM customer_mgmt.job_runs
+                                                    WHERE job_name = 'recalculate_all_analytics' ORDER BY id DESC LIMIT 1")
+    full=$(bench_seconds "SELECT customer_mgmt.recalculate_all_analytics('$next', full => true)")
+    floor2=$(bench_seconds "\\i $CM_ROOT/bench/recalc/floor.sql")
+    cm_psql "$DATA" "$PORT" "$DB" -qc "DROP TABLE bench_floor"
+    awk -v f1="$floor1" -v f2="$floor2" -v n="$nightly" -v full="$full" -v w="$written" -v at="$next" 'BEGIN {
+        f = f1 < f2 ? f1 : f2
+        printf "| floor (CREATE TABLE AS, best of 2: %.1f s, %.1f s) | %.1f s | 1.00 |\n", f1, f2, f
+        printf "| recalculate_all_analytics(%s): the next night (%s rows written) | %.1f s | %.2f |\n", at, w, n, n / f
+        printf "| recalculate_all_analytics(same, full => true): from scratch | %.1f s | %.2f |\n", full, full / f }'
     ;;
 orders)
     seconds=${2:-20}
@@ -133,6 +157,6 @@ preferences)
         printf "| purchase_preferences, best of 5 | %.1f ms | %.2f |\n", p, p / f }'
     ;;
 *)
-    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | orders [SECONDS] | preferences"
+    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | orders [SECONDS] | preferences"
     ;;
 esac

@@ -716,14 +716,15 @@ BEGIN
     written := customer_mgmt_internal.recalculate_slice(run_id, 0);
     PERFORM customer_mgmt_internal.end_recalculation(run_id, written, NULL, false);
     SELECT * INTO r FROM customer_mgmt.job_runs x WHERE x.id = run_id;
-    RETURN jsonb_build_object('customers', written, 'asOf', as_of, 'full', (r.details ->> 'full')::boolean,
+    RETURN jsonb_build_object('customers', (SELECT count(*) FROM customer_mgmt.customer_list), 'written', written,
+                              'asOf', as_of, 'full', (r.details ->> 'full')::boolean,
                               'changedCustomers', (r.details ->> 'changedCustomers')::bigint,
                               'seconds', round(extract(epoch FROM clock_timestamp() - started)::numeric, 3),
                               'jobRunId', run_id);
 END
 $$;
 COMMENT ON FUNCTION recalculate_all_analytics(timestamptz, boolean) IS
-    'Admin: brings every customer''s analytics and insights to as_of in one transaction, recomputing from orders and sessions only the customers whose data changed since the previous run (full: everyone); both give the same rows. Logged in job_runs. Returns {customers, asOf, full, changedCustomers, seconds, jobRunId}.';
+    'Admin: brings every customer''s analytics and insights to as_of in one transaction, recomputing from orders and sessions only the customers whose data changed since the previous run (full: everyone); both give the same rows. Logged in job_runs. Returns {customers, written (rows whose values changed), asOf, full, changedCustomers (statistics recomputed), seconds, jobRunId}.';
 
 -- The same in batches with a commit after each: progress is visible in
 -- job_runs from other sessions, and locks on the rows stay short.  Not
