@@ -707,11 +707,11 @@ CREATE OR REPLACE FUNCTION recalculate_all_analytics(as_of timestamptz DEFAULT n
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    started timestamptz := clock_timestamp();
     run_id bigint := customer_mgmt_internal.begin_recalculation(as_of, 1, 'recalculate_all_analytics', false,
                                                                 recalculate_all_analytics.full);
     r customer_mgmt.job_runs;
     written bigint;
-    started timestamptz := clock_timestamp();
 BEGIN
     written := customer_mgmt_internal.recalculate_slice(run_id, 0);
     PERFORM customer_mgmt_internal.end_recalculation(run_id, written, NULL, false);
