@@ -20,35 +20,39 @@ $$;
 COMMENT ON FUNCTION overview_range(timestamptz, timestamptz) IS
     'Internal: the dashboard''s range [date_from, date_to) with its defaults (the last 30 days), or 22023.';
 
--- The counts of the range: new, active, churned customers.
+-- The counts of the range: new, active, churned customers.  Each reads an
+-- index over the range, not every customer (1,000,000 customers: well under
+-- a second; docs/performance.md): customer_list holds exactly the customers.
 CREATE OR REPLACE FUNCTION overview_counts(range_from timestamptz, range_to timestamptz,
                                 OUT total_customers bigint, OUT new_customers bigint,
                                 OUT active_customers bigint, OUT churned_customers bigint)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT (SELECT count(*) FROM customer_mgmt.users u WHERE u.role = 'customer' AND u.created_at < range_to),
-           (SELECT count(*) FROM customer_mgmt.users u
-             WHERE u.role = 'customer' AND u.created_at >= range_from AND u.created_at < range_to),
+    SELECT (SELECT count(*) FROM customer_mgmt.customer_list l WHERE l.created_at < range_to),
+           (SELECT count(*) FROM customer_mgmt.customer_list l
+             WHERE l.created_at >= range_from AND l.created_at < range_to),
            -- a session (a login is one) or a completed order in the range
-           (SELECT count(*) FROM customer_mgmt.users u
-             WHERE u.role = 'customer'
-               AND (EXISTS (SELECT FROM customer_mgmt.web_sessions w
-                             WHERE w.customer_id = u.id AND w.started_at >= range_from AND w.started_at < range_to)
-                    OR EXISTS (SELECT FROM customer_mgmt.orders o
-                                WHERE o.customer_id = u.id AND o.status = 'completed'
-                                  AND o.order_date >= range_from AND o.order_date < range_to))),
+           (SELECT count(*) FROM customer_mgmt.customer_list l
+             WHERE l.customer_id IN (SELECT w.customer_id FROM customer_mgmt.web_sessions w
+                                      WHERE w.started_at >= range_from AND w.started_at < range_to
+                                     UNION
+                                     SELECT o.customer_id FROM customer_mgmt.orders o
+                                      WHERE o.status = 'completed' AND o.order_date >= range_from
+                                        AND o.order_date < range_to)),
            -- whose last completed order before the end of the range became
-           -- older than the churned threshold during the range
+           -- older than the churned threshold during it: an order in the range
+           -- moved back by the threshold, and none after that before the end
            (SELECT count(*)
-              FROM (SELECT max(o.order_date) AS last_order
-                      FROM customer_mgmt.orders o
-                     WHERE o.status = 'completed' AND o.order_date < range_to
-                     GROUP BY o.customer_id) x,
-                   -- the threshold once, not per customer
-                   (SELECT make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
-                           AS after OFFSET 0) k
-             WHERE x.last_order + k.after >= range_from AND x.last_order + k.after < range_to)
+              FROM (SELECT make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
+                           AS after OFFSET 0) k,
+                   LATERAL (SELECT DISTINCT o.customer_id FROM customer_mgmt.orders o
+                             WHERE o.status = 'completed' AND o.order_date >= range_from - k.after
+                               AND o.order_date < range_to - k.after) x
+             WHERE x.customer_id IN (SELECT l.customer_id FROM customer_mgmt.customer_list l)
+               AND NOT EXISTS (SELECT FROM customer_mgmt.orders o
+                                WHERE o.customer_id = x.customer_id AND o.status = 'completed'
+                                  AND o.order_date >= range_to - k.after AND o.order_date < range_to))
 $$;
 COMMENT ON FUNCTION overview_counts(timestamptz, timestamptz) IS
     'Internal: customers registered before the end of the range, new in it, active in it (a session or a completed order), churned in it (their last completed order passed the churned threshold during it).';
@@ -73,11 +77,12 @@ BEGIN
         'totalCustomers', c.total_customers, 'newCustomers', c.new_customers,
         'activeCustomers', c.active_customers, 'churnedCustomers', c.churned_customers);
 
-    -- distributions over the stored analytics (as fresh as last_calculated_at),
-    -- from one read of the table: the bands count a narrow copy of it
+    -- distributions over the stored analytics (as fresh as the last run),
+    -- from one read of the list's narrow copy of them (lifetime value is
+    -- total spent)
     WITH a AS MATERIALIZED (
-        SELECT x.segment, x.customer_lifetime_value AS v, x.churn_risk_score AS risk
-          FROM customer_mgmt.customer_analytics x),
+        SELECT x.segment, x.total_spent AS v, x.churn_risk_score AS risk
+          FROM customer_mgmt.customer_list x),
     total AS (SELECT greatest(count(*), 1) AS n FROM a)
     SELECT jsonb_build_object(
         'segmentDistribution', (

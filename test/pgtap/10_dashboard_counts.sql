@@ -1,0 +1,70 @@
+-- The dashboard's counts read indexes over the range (overview_counts);
+-- on a generated shop they equal the direct computation over every
+-- customer, for ranges of a week to five years, before any data, and after
+-- the shop changed.
+\set QUIET 1
+\ir helpers.sql
+BEGIN;
+SELECT plan(14);
+
+-- The definitions, computed the long way: every customer, every order.
+CREATE FUNCTION pg_temp.direct_counts(range_from timestamptz, range_to timestamptz) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT row((SELECT count(*) FROM customer_mgmt.users u WHERE u.role = 'customer' AND u.created_at < range_to),
+               (SELECT count(*) FROM customer_mgmt.users u
+                 WHERE u.role = 'customer' AND u.created_at >= range_from AND u.created_at < range_to),
+               (SELECT count(*) FROM customer_mgmt.users u
+                 WHERE u.role = 'customer'
+                   AND (EXISTS (SELECT FROM customer_mgmt.web_sessions w
+                                 WHERE w.customer_id = u.id AND w.started_at >= range_from AND w.started_at < range_to)
+                        OR EXISTS (SELECT FROM customer_mgmt.orders o
+                                    WHERE o.customer_id = u.id AND o.status = 'completed'
+                                      AND o.order_date >= range_from AND o.order_date < range_to))),
+               (SELECT count(*)
+                  FROM customer_mgmt.users u
+                  JOIN (SELECT o.customer_id, max(o.order_date) AS last_order FROM customer_mgmt.orders o
+                         WHERE o.status = 'completed' AND o.order_date < range_to GROUP BY o.customer_id) x
+                    ON x.customer_id = u.id AND u.role = 'customer'
+                 WHERE x.last_order + make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
+                       >= range_from
+                   AND x.last_order + make_interval(days => customer_mgmt.setting('segment.churned_min_days_since_order')::integer)
+                       < range_to))::text
+$$;
+
+CREATE FUNCTION pg_temp.fast_counts(range_from timestamptz, range_to timestamptz) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT row(c.total_customers, c.new_customers, c.active_customers, c.churned_customers)::text
+      FROM customer_mgmt.overview_counts(range_from, range_to) c
+$$;
+
+SELECT is(customer_mgmt.generate_demo_shop(400, 3, '2026-06-01 00:00+07') ->> 'customers', '400', 'a shop of 400 customers');
+SELECT ok(pg_temp.direct_counts('2026-05-02 00:00+07', '2026-06-01 00:00+07') ~ '^\(400,[1-9][0-9]*,[1-9][0-9]*,[1-9]',
+          'the last 30 days have new, active and churned customers to count');
+
+SELECT is(pg_temp.fast_counts(f, t), pg_temp.direct_counts(f, t), format('counts of [%s, %s)', f, t))
+  FROM (VALUES ('2026-05-02 00:00+07'::timestamptz, '2026-06-01 00:00+07'::timestamptz),
+               ('2026-05-25 00:00+07', '2026-06-01 00:00+07'),
+               ('2025-06-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2021-06-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2024-01-01 00:00+07', '2024-03-01 00:00+07'),
+               ('2010-01-01 00:00+07', '2010-02-01 00:00+07'),
+               ('2026-06-01 00:00+07', '2026-07-01 00:00+07')) r(f, t);
+
+-- the shop changes: a refund, a new order, a visit, a registration
+SELECT customer_mgmt.set_order_status(
+           (SELECT o.id FROM customer_mgmt.orders o WHERE o.status = 'completed' ORDER BY o.order_date DESC LIMIT 1),
+           'refunded') IS NULL AS refunded \gset
+SELECT customer_mgmt.record_order((SELECT l.customer_id FROM customer_mgmt.customer_list l ORDER BY l.customer_id LIMIT 1),
+                                  500000, 'completed', '2026-05-30 10:00+07') IS NOT NULL AS ordered \gset
+SELECT customer_mgmt.record_session((SELECT l.customer_id FROM customer_mgmt.customer_list l ORDER BY l.customer_id DESC LIMIT 1),
+                                    '2026-05-31 10:00+07', 60, 2, false) IS NOT NULL AS visited \gset
+SELECT customer_mgmt.register_customer('Khách Mới', 'moi@example.vn', registered_at => '2026-05-31 12:00+07') IS NOT NULL AS registered \gset
+SELECT is(pg_temp.fast_counts(f, t), pg_temp.direct_counts(f, t), format('after the changes, counts of [%s, %s)', f, t))
+  FROM (VALUES ('2026-05-02 00:00+07'::timestamptz, '2026-06-01 00:00+07'::timestamptz),
+               ('2026-05-25 00:00+07', '2026-06-01 00:00+07'),
+               ('2025-06-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2021-06-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2026-05-31 00:00+07', '2026-06-01 00:00+07')) r(f, t);
+
+SELECT * FROM finish();
+ROLLBACK;
