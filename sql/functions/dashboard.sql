@@ -115,27 +115,27 @@ BEGIN
       INTO distributions;
     result := result || distributions;
 
+    -- the top and the most at risk, by the list's indexes
     result := result || jsonb_build_object('topCustomers', (
-        SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
-                                                     'customerLifetimeValue', a.customer_lifetime_value,
-                                                     'totalOrders', a.total_orders, 'segment', a.segment)
-                                  ORDER BY a.customer_lifetime_value DESC, a.customer_id), '[]')
-          FROM (SELECT * FROM customer_mgmt.customer_analytics x
-                 WHERE x.customer_lifetime_value > 0
-                 ORDER BY x.customer_lifetime_value DESC, x.customer_id LIMIT 10) a
-          JOIN customer_mgmt.users u ON u.id = a.customer_id));
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', l.customer_id, 'fullName', l.full_name, 'email', l.email,
+                                                     'customerLifetimeValue', l.total_spent,
+                                                     'totalOrders', l.total_orders, 'segment', l.segment)
+                                  ORDER BY l.total_spent DESC, l.customer_id DESC), '[]')
+          FROM (SELECT * FROM customer_mgmt.customer_list x
+                 WHERE x.total_spent > 0
+                 ORDER BY x.total_spent DESC, x.customer_id DESC LIMIT 10) l));
 
     result := result || jsonb_build_object('atRiskCustomers', (
-        SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'fullName', u.full_name, 'email', u.email,
-                                                     'churnRiskScore', a.churn_risk_score,
-                                                     'customerLifetimeValue', a.customer_lifetime_value,
-                                                     'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, r.range_to),
-                                                     'segment', a.segment)
-                                  ORDER BY a.churn_risk_score DESC, a.customer_lifetime_value DESC, a.customer_id), '[]')
-          FROM (SELECT * FROM customer_mgmt.customer_analytics x
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', l.customer_id, 'fullName', l.full_name, 'email', l.email,
+                                                     'churnRiskScore', l.churn_risk_score,
+                                                     'customerLifetimeValue', l.total_spent,
+                                                     'daysSinceLastOrder', customer_mgmt.days_between(l.last_order_date, r.range_to),
+                                                     'segment', l.segment)
+                                  ORDER BY l.churn_risk_score DESC, l.total_spent DESC, l.customer_id), '[]')
+          FROM (SELECT * FROM customer_mgmt.customer_list x
                  WHERE x.churn_risk_score > customer_mgmt.setting('segment.at_risk_min_churn_risk')::numeric
-                 ORDER BY x.churn_risk_score DESC, x.customer_lifetime_value DESC, x.customer_id LIMIT 20) a
-          JOIN customer_mgmt.users u ON u.id = a.customer_id AND u.status = 'active'));
+                   AND x.status = 'active'
+                 ORDER BY x.churn_risk_score DESC, x.total_spent DESC, x.customer_id LIMIT 20) l));
 
     -- where and who: provinces as they are named since 2025, ages at date_to
     result := result || jsonb_build_object('geographicDistribution', (
@@ -237,14 +237,14 @@ BEGIN
     r := customer_mgmt.overview_range(as_of - interval '1 month', as_of);
     c := customer_mgmt.overview_counts(r.range_from, r.range_to);
     total := greatest(c.total_customers, 1);
-    -- valueScore = 1 - the Gini coefficient of the lifetime values of the
-    -- customers who spent: 1 when value is spread evenly, 0 when one
+    -- valueScore = 1 - the Gini coefficient of the lifetime values (total
+    -- spent) of the customers who spent, in the order of the list's index: 1 when value is spread evenly, 0 when one
     -- customer holds it all (docs/analytics.md)
     SELECT CASE WHEN count(*) > 0 AND sum(v) > 0
                 THEN 2 * sum(k * v) / (count(*) * sum(v)) - (count(*) + 1)::numeric / count(*) END
       INTO gini
-      FROM (SELECT a.customer_lifetime_value AS v, row_number() OVER (ORDER BY a.customer_lifetime_value) AS k
-              FROM customer_mgmt.customer_analytics a WHERE a.customer_lifetime_value > 0) x;
+      FROM (SELECT l.total_spent AS v, row_number() OVER (ORDER BY l.total_spent) AS k
+              FROM customer_mgmt.customer_list l WHERE l.total_spent > 0) x;
     acquisition := least(c.new_customers / total * 100, 25);
     retention := (1 - c.churned_customers / total) * 30;
     engagement := c.active_customers / total * 25;
