@@ -99,9 +99,10 @@ nightly)
     cm_psql "$DATA" "$PORT" "$DB" -qc "VACUUM ANALYZE"
     cm_psql "$DATA" "$PORT" "$DB" -q -f "$CM_ROOT/bench/nightly/day.sql" >/dev/null
     # the next night: one day after the previous run
-    next=$(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT max((r.details ->> 'asOf')::timestamptz) + interval '1 day'
+    next=$(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT (r.details ->> 'asOf')::timestamptz + interval '1 day'
                                                    FROM customer_mgmt.job_runs r
-                                                  WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'succeeded'")
+                                                  WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'succeeded'
+                                                  ORDER BY r.id DESC LIMIT 1")
     floor1=$(bench_seconds "\\i $CM_ROOT/bench/recalc/floor.sql")
     nightly=$(bench_seconds "SELECT customer_mgmt.recalculate_all_analytics('$next')")
     written=$(cm_psql "$DATA" "$PORT" "$DB" -tAc "SELECT rows_processed FROM customer_mgmt.job_runs

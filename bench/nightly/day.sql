@@ -4,9 +4,10 @@
 -- recorded through the API; the queue worker then
 -- recalculates them, as pg_cron does every minute.
 \set ON_ERROR_STOP 1
-SELECT set_config('bench.prev', max((r.details ->> 'asOf')::timestamptz)::text, false) AS previous_run
+SELECT set_config('bench.prev', (r.details ->> 'asOf'), false) AS previous_run
   FROM customer_mgmt.job_runs r
- WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'succeeded';
+ WHERE r.job_name LIKE 'recalculate_all_analytics%' AND r.status = 'succeeded'
+ ORDER BY r.id DESC LIMIT 1;
 DO $$
 DECLARE
     prev timestamptz := least(current_setting('bench.prev')::timestamptz, now() - interval '1 minute');
