@@ -20,9 +20,9 @@ $$;
 COMMENT ON FUNCTION overview_range(timestamptz, timestamptz) IS
     'Internal: the dashboard''s range [date_from, date_to) with its defaults (the last 30 days), or 22023.';
 
--- The counts of the range: new, active, churned customers.  Each reads an
--- index over the range, not every customer (1,000,000 customers: well under
--- a second; docs/performance.md): customer_list holds exactly the customers.
+-- The counts of the range: new, active, churned customers.  Each reads
+-- indexes over the range, not every customer (docs/performance.md):
+-- customer_list holds exactly the customers; orders are customers'.
 CREATE OR REPLACE FUNCTION overview_counts(range_from timestamptz, range_to timestamptz,
                                 OUT total_customers bigint, OUT new_customers bigint,
                                 OUT active_customers bigint, OUT churned_customers bigint)
@@ -49,8 +49,7 @@ AS $$
                    LATERAL (SELECT DISTINCT o.customer_id FROM customer_mgmt.orders o
                              WHERE o.status = 'completed' AND o.order_date >= range_from - k.after
                                AND o.order_date < range_to - k.after) x
-             WHERE x.customer_id IN (SELECT l.customer_id FROM customer_mgmt.customer_list l)
-               AND NOT EXISTS (SELECT FROM customer_mgmt.orders o
+             WHERE NOT EXISTS (SELECT FROM customer_mgmt.orders o
                                 WHERE o.customer_id = x.customer_id AND o.status = 'completed'
                                   AND o.order_date >= range_to - k.after AND o.order_date < range_to))
 $$;
@@ -78,12 +77,22 @@ BEGIN
         'activeCustomers', c.active_customers, 'churnedCustomers', c.churned_customers);
 
     -- distributions over the stored analytics (as fresh as the last run),
-    -- from one read of the list's narrow copy of them (lifetime value is
-    -- total spent)
-    WITH a AS MATERIALIZED (
-        SELECT x.segment, x.total_spent AS v, x.churn_risk_score AS risk
-          FROM customer_mgmt.customer_list x),
-    total AS (SELECT greatest(count(*), 1) AS n FROM a)
+    -- in one read of the list's narrow copy of them (lifetime value is total
+    -- spent): every customer counted by segment, value band and risk band
+    WITH n AS (
+        SELECT GROUPING(x.segment, x.value_band, x.risk_band) AS g, x.segment, x.value_band, x.risk_band, count(*) AS n
+          FROM (SELECT l.segment,
+                       -- the bands of 'lifetimeValueDistribution' below: (lo, hi]
+                       CASE WHEN l.total_spent = 0 THEN 1
+                            ELSE 2 + (l.total_spent > 1000000)::integer + (l.total_spent > 5000000)::integer
+                                   + (l.total_spent > 10000000)::integer + (l.total_spent > 50000000)::integer
+                       END AS value_band,
+                       -- [lo, hi) at the thresholds
+                       1 + (l.churn_risk_score >= low)::integer + (l.churn_risk_score >= medium)::integer
+                         + (l.churn_risk_score >= high)::integer AS risk_band
+                  FROM customer_mgmt.customer_list l) x
+         GROUP BY GROUPING SETS ((x.segment), (x.value_band), (x.risk_band), ())),
+    total AS (SELECT greatest(n.n, 1) AS n FROM n WHERE n.g = 7)
     SELECT jsonb_build_object(
         'segmentDistribution', (
             SELECT coalesce(jsonb_agg(jsonb_build_object('segment', s.segment, 'count', coalesce(x.n, 0),
@@ -91,27 +100,24 @@ BEGIN
                                       ORDER BY s.segment), '[]')
               FROM unnest(enum_range(NULL::customer_mgmt.lifecycle_segment)) AS s(segment)
               CROSS JOIN total
-              LEFT JOIN (SELECT a.segment, count(*) AS n FROM a GROUP BY a.segment) x ON x.segment = s.segment),
+              LEFT JOIN n x ON x.g = 3 AND x.segment = s.segment),
         'lifetimeValueDistribution', (
-            SELECT jsonb_agg(jsonb_build_object('range', b.label, 'min', b.lo, 'max', b.hi, 'count', x.n,
-                                                'percentage', round(100.0 * x.n / total.n, 2))
+            SELECT jsonb_agg(jsonb_build_object('range', b.label, 'min', b.lo, 'max', b.hi, 'count', coalesce(x.n, 0),
+                                                'percentage', round(100.0 * coalesce(x.n, 0) / total.n, 2))
                              ORDER BY b.ord)
               FROM (VALUES (1, '0', 0::numeric, 0::numeric), (2, 'under 1M', 0, 1000000), (3, '1M-5M', 1000000, 5000000),
                            (4, '5M-10M', 5000000, 10000000), (5, '10M-50M', 10000000, 50000000), (6, '50M+', 50000000, NULL))
                    AS b(ord, label, lo, hi)
               CROSS JOIN total
-              CROSS JOIN LATERAL (
-                   SELECT count(*) AS n FROM a
-                    WHERE CASE WHEN b.hi = 0 THEN a.v = 0 ELSE a.v > b.lo AND (b.hi IS NULL OR a.v <= b.hi) END) x),
+              LEFT JOIN n x ON x.g = 5 AND x.value_band = b.ord),
         'churnRiskDistribution', (
-            SELECT jsonb_agg(jsonb_build_object('level', b.label, 'min', b.lo, 'max', b.hi, 'count', x.n,
-                                                'percentage', round(100.0 * x.n / total.n, 2))
-                             ORDER BY b.lo)
-              FROM (VALUES ('low', 0::numeric, low), ('moderate', low, medium), ('medium', medium, high), ('high', high, NULL))
-                   AS b(label, lo, hi)
+            SELECT jsonb_agg(jsonb_build_object('level', b.label, 'min', b.lo, 'max', b.hi, 'count', coalesce(x.n, 0),
+                                                'percentage', round(100.0 * coalesce(x.n, 0) / total.n, 2))
+                             ORDER BY b.ord)
+              FROM (VALUES (1, 'low', 0::numeric, low), (2, 'moderate', low, medium), (3, 'medium', medium, high),
+                           (4, 'high', high, NULL)) AS b(ord, label, lo, hi)
               CROSS JOIN total
-              CROSS JOIN LATERAL (
-                   SELECT count(*) AS n FROM a WHERE a.risk >= b.lo AND (b.hi IS NULL OR a.risk < b.hi)) x))
+              LEFT JOIN n x ON x.g = 6 AND x.risk_band = b.ord))
       INTO distributions;
     result := result || distributions;
 

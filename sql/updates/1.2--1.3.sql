@@ -79,10 +79,13 @@ DROP INDEX customer_analytics_total_spent_idx, customer_analytics_total_orders_i
 
 -- the nightly run recomputes only what changed (docs/architecture.md, "The
 -- nightly run"): it finds the orders and visits dated since the previous
--- run by these indexes; the triggers of 1.2--1.3.post.sql queue the other
+-- run by these indexes (the dashboard's counts read them too); the triggers of 1.2--1.3.post.sql queue the other
 -- changes.  The old signatures go.
-CREATE INDEX orders_completed_order_date_idx ON orders (order_date) WHERE status = 'completed';
-CREATE INDEX web_sessions_started_at_idx ON web_sessions (started_at);
+CREATE INDEX orders_completed_order_date_idx ON orders (order_date) INCLUDE (customer_id) WHERE status = 'completed';
+CREATE INDEX web_sessions_started_at_idx ON web_sessions (started_at) INCLUDE (customer_id);
+-- the dashboard counts churned customers from indexes alone (sql/schema/tables.sql)
+DROP INDEX orders_customer_id_order_date_idx;
+CREATE INDEX orders_customer_id_order_date_idx ON orders (customer_id, order_date DESC) INCLUDE (status);
 DROP FUNCTION recalculate_all_analytics(timestamptz, integer);
 DROP PROCEDURE recalculate_all_analytics_batched(timestamptz, integer);
 DROP FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints);
