@@ -26,9 +26,12 @@ COMMENT ON FUNCTION overview_range(timestamptz, timestamptz) IS
 CREATE OR REPLACE FUNCTION overview_counts(range_from timestamptz, range_to timestamptz,
                                 OUT total_customers bigint, OUT new_customers bigint,
                                 OUT active_customers bigint, OUT churned_customers bigint)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL plans with the range's values (a SQL function would plan for
+    -- any range, and pick the wrong scans)
     SELECT (SELECT count(*) FROM customer_mgmt.customer_list l WHERE l.created_at < range_to),
            (SELECT count(*) FROM customer_mgmt.customer_list l
              WHERE l.created_at >= range_from AND l.created_at < range_to),
@@ -52,6 +55,8 @@ AS $$
              WHERE NOT EXISTS (SELECT FROM customer_mgmt.orders o
                                 WHERE o.customer_id = x.customer_id AND o.status = 'completed'
                                   AND o.order_date >= range_to - k.after AND o.order_date < range_to))
+      INTO total_customers, new_customers, active_customers, churned_customers;
+END
 $$;
 COMMENT ON FUNCTION overview_counts(timestamptz, timestamptz) IS
     'Internal: customers registered before the end of the range, new in it, active in it (a session or a completed order), churned in it (their last completed order passed the churned threshold during it).';
