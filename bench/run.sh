@@ -11,6 +11,8 @@
 #   bench/run.sh nightly                the day after: a day of 5,000 orders and visits through the
 #                                       queue worker, then the next night's run, the run from
 #                                       scratch, and the floor before and after
+#   bench/run.sh dashboard              get_customer_overview() and get_customer_health_score(), three
+#                                       calls each
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)
@@ -116,6 +118,10 @@ nightly)
         printf "| recalculate_all_analytics(%s): the next night (%s rows written) | %.1f s | %.2f |\n", at, w, n, n / f
         printf "| recalculate_all_analytics(same, full => true): from scratch | %.1f s | %.2f |\n", full, full / f }'
     ;;
+dashboard)
+    bench_shop
+    cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/dashboard/calls.sql"
+    ;;
 orders)
     seconds=${2:-20}
     bench_shop
@@ -158,6 +164,6 @@ preferences)
         printf "| purchase_preferences, best of 5 | %.1f ms | %.2f |\n", p, p / f }'
     ;;
 *)
-    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | orders [SECONDS] | preferences"
+    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | dashboard | orders [SECONDS] | preferences"
     ;;
 esac
