@@ -23,13 +23,14 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(cm_engagement_score);
 PG_FUNCTION_INFO_V1(cm_churn_risk);
 PG_FUNCTION_INFO_V1(cm_lifecycle_segment);
 PG_FUNCTION_INFO_V1(cm_rfm_digit);
 PG_FUNCTION_INFO_V1(cm_insights);
-PG_FUNCTION_INFO_V1(cm_insight_flags);
+PG_FUNCTION_INFO_V1(cm_analytics_scores);
 
 /* engagement: weights of design section 8.1 (ENGAGEMENT_SCORE_WEIGHTS) */
 #define W_RECENCY	0.3
@@ -179,6 +180,28 @@ static const char *const lifecycle_thresholds[] = {
 	"at_risk_min_churn_risk", "active_max_days", "churned_min_days"
 };
 
+/*
+ * The segment of design section 8.1's rules, in order; t[] holds the seven
+ * thresholds in the order of lifecycle_thresholds.
+ */
+static const char *
+lifecycle(double spent, double churn, int32 orders, bool has_days, int32 days, const double *t)
+{
+	if (spent > t[0] && churn < t[1])
+		return "vip";
+	if (orders > (int32) t[2] && has_days && days < (int32) t[3])
+		return "loyal";
+	if (churn > t[4])
+		return "at_risk";
+	if (has_days && days < (int32) t[5])
+		return "active";
+	if (has_days && days > (int32) t[6])
+		return "churned";
+	if (orders <= 1)
+		return "new";
+	return "active";
+}
+
 Datum
 cm_lifecycle_segment(PG_FUNCTION_ARGS)
 {
@@ -187,40 +210,18 @@ cm_lifecycle_segment(PG_FUNCTION_ARGS)
 	int32		orders = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
 	bool		has_days = !PG_ARGISNULL(3);
 	int32		days = has_days ? PG_GETARG_INT32(3) : 0;
-	double		vip_min_spent;
-	double		vip_max_churn;
-	int32		loyal_min_orders;
-	int32		loyal_max_days;
-	double		at_risk_min_churn;
-	int32		active_max_days;
-	int32		churned_min_days;
-	const char *segment;
+	double		t[7];
 
 	require_thresholds(fcinfo, 4, lifecycle_thresholds, lengthof(lifecycle_thresholds));
-	vip_min_spent = PG_GETARG_FLOAT8(4);
-	vip_max_churn = PG_GETARG_FLOAT8(5);
-	loyal_min_orders = PG_GETARG_INT32(6);
-	loyal_max_days = PG_GETARG_INT32(7);
-	at_risk_min_churn = PG_GETARG_FLOAT8(8);
-	active_max_days = PG_GETARG_INT32(9);
-	churned_min_days = PG_GETARG_INT32(10);
+	t[0] = PG_GETARG_FLOAT8(4);
+	t[1] = PG_GETARG_FLOAT8(5);
+	t[2] = PG_GETARG_INT32(6);
+	t[3] = PG_GETARG_INT32(7);
+	t[4] = PG_GETARG_FLOAT8(8);
+	t[5] = PG_GETARG_INT32(9);
+	t[6] = PG_GETARG_INT32(10);
 
-	if (spent > vip_min_spent && churn < vip_max_churn)
-		segment = "vip";
-	else if (orders > loyal_min_orders && has_days && days < loyal_max_days)
-		segment = "loyal";
-	else if (churn > at_risk_min_churn)
-		segment = "at_risk";
-	else if (has_days && days < active_max_days)
-		segment = "active";
-	else if (has_days && days > churned_min_days)
-		segment = "churned";
-	else if (orders <= 1)
-		segment = "new";
-	else
-		segment = "active";
-
-	PG_RETURN_TEXT_P(cstring_to_text(segment));
+	PG_RETURN_TEXT_P(cstring_to_text(lifecycle(spent, churn, orders, has_days, days, t)));
 }
 
 /*
@@ -309,27 +310,38 @@ static const char *const insight_thresholds[] = {
 };
 
 /*
- * Which insights hold, as a bit mask (bit i: insight_defs[i]), from the
- * arguments of insights() or insight_flags().
+ * Which insights hold, as a bit mask (bit i: insight_defs[i]); t[] holds
+ * the four thresholds in the order of insight_thresholds.
  */
+static int32
+insight_mask(double spent, double churn, int32 orders, bool has_days, int32 days, const double *t)
+{
+	int32		flags = 0;
+
+	if (spent > t[0])
+		flags |= 1 << 0;
+	if (churn > t[1])
+		flags |= 1 << 1;
+	if (orders > (int32) t[2] && has_days && days < (int32) t[3])
+		flags |= 1 << 2;
+	return flags;
+}
+
+/* the mask from the arguments of insights() */
 static int32
 insights_holding(FunctionCallInfo fcinfo)
 {
-	double		spent = PG_ARGISNULL(0) ? 0.0 : PG_GETARG_FLOAT8(0);
-	double		churn = PG_ARGISNULL(1) ? 0.0 : PG_GETARG_FLOAT8(1);
-	int32		orders = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
-	bool		has_days = !PG_ARGISNULL(3);
-	int32		days = has_days ? PG_GETARG_INT32(3) : 0;
-	int32		flags = 0;
+	double		t[4];
 
 	require_thresholds(fcinfo, 4, insight_thresholds, lengthof(insight_thresholds));
-	if (spent > PG_GETARG_FLOAT8(4))
-		flags |= 1 << 0;
-	if (churn > PG_GETARG_FLOAT8(5))
-		flags |= 1 << 1;
-	if (orders > PG_GETARG_INT32(6) && has_days && days < PG_GETARG_INT32(7))
-		flags |= 1 << 2;
-	return flags;
+	t[0] = PG_GETARG_FLOAT8(4);
+	t[1] = PG_GETARG_FLOAT8(5);
+	t[2] = PG_GETARG_INT32(6);
+	t[3] = PG_GETARG_INT32(7);
+	return insight_mask(PG_ARGISNULL(0) ? 0.0 : PG_GETARG_FLOAT8(0),
+						PG_ARGISNULL(1) ? 0.0 : PG_GETARG_FLOAT8(1),
+						PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
+						!PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3), t);
 }
 
 Datum
@@ -358,14 +370,100 @@ cm_insights(PG_FUNCTION_ARGS)
 }
 
 /*
- * customer_mgmt.insight_flags(same arguments as insights()) returns integer
+ * customer_mgmt.analytics_scores(last_order_date, as_of, total_orders,
+ *		total_spent, bounce_rate, average_session_duration, total_sessions,
+ *		old_total_spent, old_churn_risk, old_total_orders, old_days,
+ *		thresholds) returns (days, engagement, churn, segment, new_flags,
+ *		old_flags)
  *
- * The insights that hold as a bit mask (1 high value, 2 churn risk, 4
- * loyal): the recalculation compares a customer's mask before and after
- * to touch only the insights of customers whose set changed.
+ * Every score of one customer in one call, for the recalculation: whole
+ * days from the last order to as_of (NULL without an order; what
+ * days_between gives), engagement and churn risk (rounded as stored),
+ * lifecycle segment, and the insights that hold now and held for the
+ * stored values.  thresholds: the seven of lifecycle_segment, then the
+ * four of insights (analytics_thresholds()).  Called once per customer
+ * from a LATERAL function scan, so that no score is computed twice.
  */
 Datum
-cm_insight_flags(PG_FUNCTION_ARGS)
+cm_analytics_scores(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(insights_holding(fcinfo));
+	bool		has_days = !PG_ARGISNULL(0);
+	int32		orders = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+	double		spent = PG_ARGISNULL(3) ? 0.0 : PG_GETARG_FLOAT8(3);
+	double		bounce = PG_ARGISNULL(4) ? 0.0 : PG_GETARG_FLOAT8(4);
+	double		duration = PG_ARGISNULL(5) ? 0.0 : (double) PG_GETARG_INT32(5);
+	int32		sessions = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT32(6);
+	int32		days = 0;
+	double		t[11];
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	double		engagement;
+	double		churn;
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		isnull[6] = {false, false, false, false, false, false};
+	int			i;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(11))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: must not be NULL", PG_ARGISNULL(1) ? "as_of" : "thresholds"),
+				 errdetail("Field \"%s\" must not be NULL.", PG_ARGISNULL(1) ? "as_of" : "thresholds"),
+				 errhint("Pass the time of the calculation and analytics_thresholds().")));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(11), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	if (n != lengthof(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid thresholds: must have %d elements", (int) lengthof(t)),
+				 errdetail("Field \"thresholds\" has %d elements.", n),
+				 errhint("Pass analytics_thresholds().")));
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid thresholds: must not contain NULL"),
+					 errdetail("Field \"thresholds\" element %d is NULL.", i + 1),
+					 errhint("Pass analytics_thresholds().")));
+		t[i] = DatumGetFloat8(elems[i]);
+	}
+
+	if (has_days)
+	{
+		TimestampTz last = PG_GETARG_TIMESTAMPTZ(0);
+		TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
+
+		/* whole days, 0 when the order is later; an infinite time is none */
+		if (TIMESTAMP_NOT_FINITE(last) || TIMESTAMP_NOT_FINITE(as_of))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid last_order_date: must be finite"),
+					 errdetail("Field \"last_order_date\" or \"as_of\" is infinite."),
+					 errhint("Pass finite times.")));
+		days = as_of > last ? (int32) Min((as_of - last) / USECS_PER_DAY, PG_INT32_MAX) : 0;
+	}
+	engagement = engagement_score(has_days, days, orders, spent, bounce, duration, sessions > 0);
+	churn = churn_risk(has_days, days, orders, engagement, bounce);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("analytics_scores must return a row"),
+				 errdetail("The function was declared with another result type."),
+				 errhint("Declare it with its OUT parameters.")));
+	desc = BlessTupleDesc(desc);
+	values[0] = Int32GetDatum(days);
+	isnull[0] = !has_days;
+	values[1] = Float8GetDatum(engagement);
+	values[2] = Float8GetDatum(churn);
+	values[3] = CStringGetTextDatum(lifecycle(spent, churn, orders, has_days, days, t));
+	values[4] = Int32GetDatum(insight_mask(spent, churn, orders, has_days, days, t + 7));
+	values[5] = Int32GetDatum(insight_mask(PG_ARGISNULL(7) ? 0.0 : PG_GETARG_FLOAT8(7),
+										   PG_ARGISNULL(8) ? 0.0 : PG_GETARG_FLOAT8(8),
+										   PG_ARGISNULL(9) ? 0 : PG_GETARG_INT32(9),
+										   !PG_ARGISNULL(10), PG_ARGISNULL(10) ? 0 : PG_GETARG_INT32(10),
+										   t + 7));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, isnull)));
 }

@@ -213,38 +213,33 @@ DECLARE
     -- insights change.  $1 as_of, $2 lo, $3 hi, $4 the breakpoints, $5 the
     -- thresholds (analytics_thresholds()), $6 the customers whose statistics
     -- changed, $7 full_run, $8 whether the statistics may differ from the
-    -- row's (false: they are the row's).  Parameters of EXECUTE are constants to the
-    -- planner.  OFFSET 0 keeps each level a level: flattened, every use of
-    -- a score would call its function again.
+    -- row's (false: they are the row's).  Parameters of EXECUTE are constants
+    -- to the planner.  The scores come from one call per customer, a LATERAL
+    -- function scan: computed once, and in parallel.
     scores constant text := $q$
     SELECT f.* FROM (
-        SELECT e.customer_id, e.total_orders, e.total_spent,
-               (CASE WHEN e.total_orders > 0 THEN round(e.total_spent / e.total_orders, 2) ELSE 0 END)::numeric(15,2)
+        SELECT x.customer_id, x.total_orders, x.total_spent,
+               (CASE WHEN x.total_orders > 0 THEN round(x.total_spent / x.total_orders, 2) ELSE 0 END)::numeric(15,2)
                    AS average_order_value,
-               e.last_order_date, e.days, e.total_sessions, e.total_page_views, e.average_session_duration,
-               e.bounce_rate, e.conversion_rate, e.favorite_categories, e.favorite_brands, e.preferred_price_range,
-               e.churn::numeric(3,2) AS churn_risk_score, e.engagement::numeric(3,2) AS engagement_score,
-               customer_mgmt.lifecycle_segment(e.total_spent::float8, e.churn, e.total_orders, e.days,
-                   $5[1], $5[2], $5[3]::integer, $5[4]::integer, $5[5], $5[6]::integer, $5[7]::integer)::customer_mgmt.lifecycle_segment AS segment,
-               (CASE WHEN e.total_orders > 0 AND ($4).id IS NOT NULL THEN
-                    customer_mgmt.rfm_digit(-e.days::float8, ($4).recency)::text
-                    || customer_mgmt.rfm_digit(e.total_orders::float8, ($4).frequency)::text
-                    || customer_mgmt.rfm_digit(e.total_spent::float8, ($4).monetary)::text END)::char(3) AS rfm_score,
-               customer_mgmt.insight_flags(e.total_spent::float8, e.churn::numeric(3,2)::float8, e.total_orders, e.days,
-                                           $5[8], $5[9], $5[10]::integer, $5[11]::integer) AS new_flags,
-               customer_mgmt.insight_flags(e.old_total_spent::float8, e.old_churn_risk_score::float8,
-                                           e.old_total_orders, e.old_days_since_last_order,
-                                           $5[8], $5[9], $5[10]::integer, $5[11]::integer) AS old_flags,
-               e.old_total_orders, e.old_total_spent, e.old_average_order_value, e.old_last_order_date,
-               e.old_total_sessions, e.old_total_page_views, e.old_average_session_duration, e.old_bounce_rate,
-               e.old_conversion_rate, e.old_favorite_categories, e.old_favorite_brands, e.old_preferred_price_range,
-               e.old_customer_lifetime_value, e.old_predicted_ltv, e.old_churn_risk_score, e.old_engagement_score,
-               e.old_segment, e.old_rfm_score, e.old_last_calculated_at
-          FROM (SELECT d.*, customer_mgmt.churn_risk(d.days, d.total_orders, d.engagement, d.bounce_rate::float8) AS churn
-                  FROM (SELECT s.*, customer_mgmt.engagement_score(s.days, s.total_orders, s.total_spent::float8,
-                                        s.bounce_rate::float8, s.average_session_duration, s.total_sessions) AS engagement
-                          FROM (SELECT x.*, customer_mgmt.days_between(x.last_order_date, $1) AS days
-                                  FROM (%s) x OFFSET 0) s OFFSET 0) d OFFSET 0) e OFFSET 0) f
+               x.last_order_date, sc.days, x.total_sessions, x.total_page_views, x.average_session_duration,
+               x.bounce_rate, x.conversion_rate, x.favorite_categories, x.favorite_brands, x.preferred_price_range,
+               sc.churn::numeric(3,2) AS churn_risk_score, sc.engagement::numeric(3,2) AS engagement_score,
+               sc.segment::customer_mgmt.lifecycle_segment AS segment,
+               (CASE WHEN x.total_orders > 0 AND ($4).id IS NOT NULL THEN
+                    customer_mgmt.rfm_digit(-sc.days::float8, ($4).recency)::text
+                    || customer_mgmt.rfm_digit(x.total_orders::float8, ($4).frequency)::text
+                    || customer_mgmt.rfm_digit(x.total_spent::float8, ($4).monetary)::text END)::char(3) AS rfm_score,
+               sc.new_flags, sc.old_flags,
+               x.old_total_orders, x.old_total_spent, x.old_average_order_value, x.old_last_order_date,
+               x.old_total_sessions, x.old_total_page_views, x.old_average_session_duration, x.old_bounce_rate,
+               x.old_conversion_rate, x.old_favorite_categories, x.old_favorite_brands, x.old_preferred_price_range,
+               x.old_customer_lifetime_value, x.old_predicted_ltv, x.old_churn_risk_score, x.old_engagement_score,
+               x.old_segment, x.old_rfm_score, x.old_last_calculated_at
+          FROM (%s) x
+         CROSS JOIN LATERAL customer_mgmt.analytics_scores(
+                   x.last_order_date, $1, x.total_orders, x.total_spent::float8, x.bounce_rate::float8,
+                   x.average_session_duration, x.total_sessions, x.old_total_spent::float8,
+                   x.old_churn_risk_score::float8, x.old_total_orders, x.old_days_since_last_order, $5) sc) f
      WHERE f.old_last_calculated_at IS NULL OR f.new_flags <> f.old_flags
         OR (f.old_predicted_ltv, f.old_churn_risk_score, f.old_engagement_score, f.old_segment, f.old_rfm_score)
            IS DISTINCT FROM (NULL::numeric, f.churn_risk_score, f.engagement_score, f.segment, f.rfm_score)

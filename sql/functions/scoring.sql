@@ -54,15 +54,18 @@ COMMENT ON FUNCTION insights(double precision, double precision, integer, intege
                              integer, integer) IS
     'The insights of design 6.2 that hold: high_value (spent above the threshold, priority high), churn_risk (risk above it, critical), loyal (more orders and fewer days since the last than the thresholds, medium), with title, description and action recommendation.';
 
-CREATE OR REPLACE FUNCTION insight_flags(total_spent double precision, churn_risk double precision, total_orders integer,
-                              days_since_last_order integer, high_value_min_spent double precision,
-                              churn_risk_min double precision, loyal_min_orders integer, loyal_max_days integer)
-    RETURNS integer
-    AS 'MODULE_PATHNAME', 'cm_insight_flags'
+CREATE OR REPLACE FUNCTION analytics_scores(last_order_date timestamptz, as_of timestamptz, total_orders integer,
+                                 total_spent double precision, bounce_rate double precision,
+                                 average_session_duration integer, total_sessions integer,
+                                 old_total_spent double precision, old_churn_risk double precision,
+                                 old_total_orders integer, old_days integer, thresholds double precision[],
+                                 OUT days integer, OUT engagement double precision, OUT churn double precision,
+                                 OUT segment text, OUT new_flags integer, OUT old_flags integer)
+    AS 'MODULE_PATHNAME', 'cm_analytics_scores'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION insight_flags(double precision, double precision, integer, integer, double precision,
-                                  double precision, integer, integer) IS
-    'Internal: the insights that hold, as a bit mask (1 high_value, 2 churn_risk, 4 loyal), by the rules of insights().';
+COMMENT ON FUNCTION analytics_scores(timestamptz, timestamptz, integer, double precision, double precision, integer,
+                                     integer, double precision, double precision, integer, integer, double precision[]) IS
+    'Internal: every score of one customer in one call (days since the last order, engagement, churn risk, segment, the insight flags now and for the stored values), by the rules of the functions above; thresholds as analytics_thresholds() gives them.';
 
 -- Purchase preferences of a customer (src/preferences.c)
 CREATE OR REPLACE FUNCTION preferences_accum(state internal, order_id uuid, category text, brand text, unit_price_cents bigint,

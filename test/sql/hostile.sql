@@ -86,6 +86,22 @@ SELECT customer_mgmt.rfm_digit(1, '{}'::float8[]);
 SELECT customer_mgmt.rfm_digit(1, '{{1,2},{3,4}}'::float8[]);
 SELECT customer_mgmt.rfm_digit('NaN', ARRAY[1, 2, 3, 4]::float8[]);
 
+-- every score in one call: NULL facts are "none", a wrong thresholds array
+-- or an infinite time is refused naming it, the days saturate
+SELECT * FROM customer_mgmt.analytics_scores(NULL, now(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                             customer_mgmt.analytics_thresholds());
+SELECT * FROM customer_mgmt.analytics_scores('4713-01-01 BC', '294276-12-31', 2147483647, 'Infinity', 'NaN',
+                                             -2147483648, 2147483647, '-Infinity', 'NaN', -1, -2147483648,
+                                             customer_mgmt.analytics_thresholds());
+SELECT * FROM customer_mgmt.analytics_scores('2026-01-02', '2026-01-01', 1, 1, 0, 1, 1, 1, 0, 1, 1,
+                                             customer_mgmt.analytics_thresholds());
+SELECT * FROM customer_mgmt.analytics_scores(NULL, NULL, 1, 1, 0, 1, 1, 1, 0, 1, 1, customer_mgmt.analytics_thresholds());
+SELECT * FROM customer_mgmt.analytics_scores(NULL, now(), 1, 1, 0, 1, 1, 1, 0, 1, 1, NULL);
+SELECT * FROM customer_mgmt.analytics_scores(NULL, now(), 1, 1, 0, 1, 1, 1, 0, 1, 1, '{1,2,3}');
+SELECT * FROM customer_mgmt.analytics_scores(NULL, now(), 1, 1, 0, 1, 1, 1, 0, 1, 1, array_fill(NULL::float8, ARRAY[11]));
+SELECT * FROM customer_mgmt.analytics_scores(NULL, now(), 1, 1, 0, 1, 1, 1, 0, 1, 1, array_fill(1::float8, ARRAY[11, 1]));
+SELECT * FROM customer_mgmt.analytics_scores('infinity', now(), 1, 1, 0, 1, 1, 1, 0, 1, 1, customer_mgmt.analytics_thresholds());
+
 -- search and phone: empty, huge, invalid and odd texts
 SELECT customer_mgmt.search_fold(''), customer_mgmt.search_fold(NULL);
 SELECT length(customer_mgmt.search_fold(repeat('Đ', 1000000)));
