@@ -395,6 +395,7 @@ cm_analytics_scores(PG_FUNCTION_ARGS)
 	int32		sessions = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT32(6);
 	int32		days = 0;
 	double		t[11];
+	ArrayType  *arr;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
@@ -411,13 +412,13 @@ cm_analytics_scores(PG_FUNCTION_ARGS)
 				 errmsg("invalid %s: must not be NULL", PG_ARGISNULL(1) ? "as_of" : "thresholds"),
 				 errdetail("Field \"%s\" must not be NULL.", PG_ARGISNULL(1) ? "as_of" : "thresholds"),
 				 errhint("Pass the time of the calculation and analytics_thresholds().")));
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(11), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, &n);
-	if (n != lengthof(t))
+	arr = PG_GETARG_ARRAYTYPE_P(11);
+	deconstruct_array(arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	if (ARR_NDIM(arr) != 1 || n != lengthof(t))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid thresholds: must have %d elements", (int) lengthof(t)),
-				 errdetail("Field \"thresholds\" has %d elements.", n),
+				 errmsg("invalid thresholds: must be a list of %d elements", (int) lengthof(t)),
+				 errdetail("Field \"thresholds\" has %d elements in %d dimensions.", n, ARR_NDIM(arr)),
 				 errhint("Pass analytics_thresholds().")));
 	for (i = 0; i < n; i++)
 	{
