@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -417,8 +418,9 @@ cm_analytics_scores(PG_FUNCTION_ARGS)
 	if (ARR_NDIM(arr) != 1 || n != lengthof(t))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid thresholds: must be a list of %d elements", (int) lengthof(t)),
-				 errdetail("Field \"thresholds\" has %d elements in %d dimensions.", n, ARR_NDIM(arr)),
+				 errmsg("invalid thresholds: must be a one-dimensional array of %d elements", (int) lengthof(t)),
+				 ARR_NDIM(arr) == 1 ? errdetail("Field \"thresholds\" has %d elements.", n) :
+				 errdetail("Field \"thresholds\" has %d dimensions.", ARR_NDIM(arr)),
 				 errhint("Pass analytics_thresholds().")));
 	for (i = 0; i < n; i++)
 	{
@@ -435,15 +437,22 @@ cm_analytics_scores(PG_FUNCTION_ARGS)
 	{
 		TimestampTz last = PG_GETARG_TIMESTAMPTZ(0);
 		TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
+		int64		diff;
 
-		/* whole days, 0 when the order is later; an infinite time is none */
+		/* 0 when the order is later; an infinite time is refused */
 		if (TIMESTAMP_NOT_FINITE(last) || TIMESTAMP_NOT_FINITE(as_of))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid last_order_date: must be finite"),
 					 errdetail("Field \"last_order_date\" or \"as_of\" is infinite."),
 					 errhint("Pass finite times.")));
-		days = as_of > last ? (int32) Min((as_of - last) / USECS_PER_DAY, PG_INT32_MAX) : 0;
+		/* whole days, saturated where the difference overflows */
+		if (as_of <= last)
+			days = 0;
+		else if (pg_sub_s64_overflow(as_of, last, &diff))
+			days = PG_INT32_MAX;
+		else
+			days = (int32) Min(diff / USECS_PER_DAY, PG_INT32_MAX);
 	}
 	engagement = engagement_score(has_days, days, orders, spent, bounce, duration, sessions > 0);
 	churn = churn_risk(has_days, days, orders, engagement, bounce);
