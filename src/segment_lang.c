@@ -1,0 +1,634 @@
+/*-------------------------------------------------------------------------
+ *
+ * segment_lang.c
+ *	  The segment language (SPEC section 3a): a parser that compiles a
+ *	  shop's query, such as
+ *
+ *		total_spent >= 10000000 AND last_order_date < -90d
+ *
+ *	  into a SQL predicate over the columns of a segment's attribute row
+ *	  (alias "s").
+ *
+ * Nothing of the query reaches SQL as SQL: an attribute is looked up in the
+ * whitelist below and replaced by the column expression written there; an
+ * operator is one of a fixed set; a value is checked for its attribute's
+ * kind and emitted as a literal quoted here (quote_literal_cstr) with an
+ * explicit cast.  Relative dates (-30d, -8w, -6m, -1y) are resolved against
+ * as_of here.  Any error is 22023 with the character position and what was
+ * expected there.  Depth of nesting is bounded, so that no query can
+ * exhaust the stack.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(cm_compile_segment_query);
+
+/* deeper than any query a person writes; far from the stack's limit */
+#define MAX_DEPTH 64
+/* a query is a line or a paragraph, not a document */
+#define MAX_QUERY_BYTES 10000
+
+typedef enum AttrKind
+{
+	ATTR_NUMBER,				/* compared with numbers */
+	ATTR_TIME,					/* compared with dates and relative dates */
+	ATTR_TEXT,					/* compared with strings, folded */
+	ATTR_WORD,					/* compared with strings, as written (codes) */
+	ATTR_LIST					/* CONTAINS a string, folded */
+} AttrKind;
+
+typedef struct Attribute
+{
+	const char *name;
+	AttrKind	kind;
+} Attribute;
+
+/*
+ * The attributes a query may name: each is a column of the same name of the
+ * attribute row (the segments' view).  Kept sorted by name.
+ */
+static const Attribute attributes[] = {
+	{"age", ATTR_NUMBER},
+	{"average_order_value", ATTR_NUMBER},
+	{"bounce_rate", ATTR_NUMBER},
+	{"churn_risk", ATTR_NUMBER},
+	{"conversion_rate", ATTR_NUMBER},
+	{"days_since_last_order", ATTR_NUMBER},
+	{"engagement_score", ATTR_NUMBER},
+	{"favorite_brands", ATTR_LIST},
+	{"favorite_categories", ATTR_LIST},
+	{"gender", ATTR_WORD},
+	{"last_login_at", ATTR_TIME},
+	{"last_order_date", ATTR_TIME},
+	{"lifecycle_segment", ATTR_WORD},
+	{"province", ATTR_TEXT},
+	{"registered_at", ATTR_TIME},
+	{"rfm_frequency", ATTR_NUMBER},
+	{"rfm_group", ATTR_WORD},
+	{"rfm_monetary", ATTR_NUMBER},
+	{"rfm_recency", ATTR_NUMBER},
+	{"status", ATTR_WORD},
+	{"total_orders", ATTR_NUMBER},
+	{"total_sessions", ATTR_NUMBER},
+	{"total_spent", ATTR_NUMBER},
+};
+
+typedef enum TokenType
+{
+	TOK_END,
+	TOK_WORD,					/* attribute or keyword */
+	TOK_NUMBER,
+	TOK_STRING,
+	TOK_RELATIVE,				/* -30d */
+	TOK_OP,						/* = != <> < <= > >= */
+	TOK_LPAREN,
+	TOK_RPAREN,
+	TOK_COMMA
+} TokenType;
+
+typedef struct Token
+{
+	TokenType	type;
+	int			start;			/* byte offset in the query */
+	int			len;			/* bytes */
+	char	   *text;			/* the token; a string's value unquoted */
+} Token;
+
+typedef struct Parser
+{
+	const char *query;
+	int			pos;			/* byte offset of the next token */
+	Token		tok;			/* the current token */
+	TimestampTz as_of;
+	StringInfoData out;
+	int			depth;
+} Parser;
+
+/* Raise 22023 at the current token: "at character N: expected X". */
+static void
+fail_at(Parser *p, int byte_offset, const char *expected)
+{
+	int			character = pg_mbstrlen_with_len(p->query, byte_offset) + 1;
+	const char *found = p->tok.type == TOK_END ? "the end of the query" : p->tok.text;
+
+	/* what was found, as much as a message shows */
+	found = pnstrdup(found, pg_mbcliplen(found, strlen(found), 40));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid query: at character %d: expected %s", character, expected),
+			 errdetail("Field \"query\" has \"%s\" at character %d.", found, character),
+			 errhint("See docs/segments.md for the segment language.")));
+}
+
+static bool
+is_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Read the next token into p->tok. */
+static void
+next_token(Parser *p)
+{
+	const char *q = p->query;
+	int			i = p->pos;
+	int			start;
+
+	while (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r')
+		i++;
+	start = i;
+	p->tok.start = start;
+	if (q[i] == '\0')
+	{
+		p->tok.type = TOK_END;
+		p->tok.len = 0;
+		p->tok.text = "";
+		p->pos = i;
+		return;
+	}
+	if (q[i] == '\'')
+	{
+		StringInfoData s;
+
+		initStringInfo(&s);
+		i++;
+		for (;;)
+		{
+			if (q[i] == '\0')
+			{
+				p->tok.type = TOK_STRING;
+				p->tok.text = "an unterminated string";
+				fail_at(p, start, "a closing quote (') for the string starting here");
+			}
+			if (q[i] == '\'')
+			{
+				if (q[i + 1] == '\'')
+				{
+					appendStringInfoChar(&s, '\'');
+					i += 2;
+					continue;
+				}
+				i++;
+				break;
+			}
+			appendStringInfoChar(&s, q[i]);
+			i++;
+		}
+		p->tok.type = TOK_STRING;
+		p->tok.text = s.data;
+	}
+	else if (is_digit(q[i]) || ((q[i] == '-' || q[i] == '+' || q[i] == '.') && (is_digit(q[i + 1]) || q[i + 1] == '.')))
+	{
+		bool		dot = false;
+		int			digits = 0;
+
+		if (q[i] == '-' || q[i] == '+')
+			i++;
+		while (is_digit(q[i]) || (q[i] == '.' && !dot))
+		{
+			if (q[i] == '.')
+				dot = true;
+			else
+				digits++;
+			i++;
+		}
+		if (q[start] == '-' && !dot && (q[i] == 'd' || q[i] == 'w' || q[i] == 'm' || q[i] == 'y') &&
+			!is_word_char(q[i + 1]))
+		{
+			i++;
+			p->tok.type = TOK_RELATIVE;
+		}
+		else
+			p->tok.type = TOK_NUMBER;
+		p->tok.text = pnstrdup(q + start, i - start);
+		if (digits == 0 || is_word_char(q[i]) || q[i] == '.')
+		{
+			p->pos = i;
+			fail_at(p, start, "a number (digits, one decimal point) or a relative date such as -30d");
+		}
+	}
+	else if (is_word_char(q[i]))
+	{
+		while (is_word_char(q[i]))
+			i++;
+		p->tok.type = TOK_WORD;
+		p->tok.text = pnstrdup(q + start, i - start);
+	}
+	else
+	{
+		switch (q[i])
+		{
+			case '(':
+				p->tok.type = TOK_LPAREN;
+				i++;
+				break;
+			case ')':
+				p->tok.type = TOK_RPAREN;
+				i++;
+				break;
+			case ',':
+				p->tok.type = TOK_COMMA;
+				i++;
+				break;
+			case '=':
+				p->tok.type = TOK_OP;
+				i++;
+				break;
+			case '!':
+				if (q[i + 1] != '=')
+				{
+					p->tok.type = TOK_OP;
+					p->tok.text = "!";
+					fail_at(p, start, "an operator (=, !=, <, <=, >, >=)");
+				}
+				p->tok.type = TOK_OP;
+				i += 2;
+				break;
+			case '<':
+				p->tok.type = TOK_OP;
+				i += (q[i + 1] == '=' || q[i + 1] == '>') ? 2 : 1;
+				break;
+			case '>':
+				p->tok.type = TOK_OP;
+				i += q[i + 1] == '=' ? 2 : 1;
+				break;
+			default:
+				{
+					int			clen = pg_mblen(q + i);
+
+					p->tok.type = TOK_OP;
+					p->tok.text = pnstrdup(q + i, clen);
+					fail_at(p, start, "an attribute, a value, an operator or a parenthesis");
+				}
+		}
+		p->tok.text = pnstrdup(q + start, i - start);
+	}
+	p->tok.len = i - start;
+	p->pos = i;
+}
+
+static bool
+is_keyword(Parser *p, const char *keyword)
+{
+	return p->tok.type == TOK_WORD && pg_strcasecmp(p->tok.text, keyword) == 0;
+}
+
+static void
+expect_keyword(Parser *p, const char *keyword, const char *expected)
+{
+	if (!is_keyword(p, keyword))
+		fail_at(p, p->tok.start, expected);
+	next_token(p);
+}
+
+static const Attribute *
+find_attribute(const char *name)
+{
+	int			lo = 0;
+	int			hi = lengthof(attributes) - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = pg_strcasecmp(name, attributes[mid].name);
+
+		if (c == 0)
+			return &attributes[mid];
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Whole days, weeks, months or years before as_of, as a timestamptz. */
+static TimestampTz
+relative_time(Parser *p)
+{
+	const char *t = p->tok.text;
+	int			n = (int) strlen(t);
+	char		unit = t[n - 1];
+	long		amount;
+	Interval	span;
+	char	   *digits = pnstrdup(t + 1, n - 2);
+
+	if (n - 2 > 6)
+		fail_at(p, p->tok.start, "a relative date within 3,000 years");
+	amount = strtol(digits, NULL, 10);
+	/* within 3,000 years, and after the first day PostgreSQL can represent */
+	if ((unit == 'd' && amount > 3000 * 366) || (unit == 'w' && amount > 3000 * 53) ||
+		(unit == 'm' && amount > 3000 * 12) || (unit == 'y' && amount > 3000) ||
+		p->as_of - MIN_TIMESTAMP < (TimestampTz) 3001 * 366 * USECS_PER_DAY)
+		fail_at(p, p->tok.start, "a relative date within 3,000 years before as_of");
+	memset(&span, 0, sizeof(span));
+	switch (unit)
+	{
+		case 'd':
+			span.day = (int32) amount;
+			break;
+		case 'w':
+			span.day = (int32) (amount * 7);
+			break;
+		case 'm':
+			span.month = (int32) amount;
+			break;
+		default:
+			span.month = (int32) (amount * 12);
+			break;
+	}
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(p->as_of), IntervalPGetDatum(&span)));
+}
+
+/* A date 'YYYY-MM-DD' that exists. */
+static bool
+valid_date(const char *s)
+{
+	int			y,
+				m,
+				d;
+	static const int days_in_month[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !is_digit(s[i]))
+			return false;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in_month[m - 1])
+		return false;
+	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return false;
+	return true;
+}
+
+/*
+ * One value for an attribute of the given kind, emitted as a quoted literal
+ * with its cast (text values folded by search_fold, as the column is).
+ */
+static void
+emit_value(Parser *p, AttrKind kind)
+{
+	StringInfo	out = &p->out;
+
+	switch (kind)
+	{
+		case ATTR_NUMBER:
+			if (p->tok.type != TOK_NUMBER)
+				fail_at(p, p->tok.start, "a number");
+			appendStringInfo(out, "%s::numeric", quote_literal_cstr(p->tok.text));
+			break;
+		case ATTR_TIME:
+			if (p->tok.type == TOK_RELATIVE)
+				appendStringInfo(out, "%s::timestamptz",
+								 quote_literal_cstr(timestamptz_to_str(relative_time(p))));
+			else if (is_keyword(p, "date"))
+			{
+				next_token(p);
+				if (p->tok.type != TOK_STRING || !valid_date(p->tok.text))
+					fail_at(p, p->tok.start, "a date as 'YYYY-MM-DD' after DATE");
+				appendStringInfo(out, "%s::date", quote_literal_cstr(p->tok.text));
+			}
+			else
+				fail_at(p, p->tok.start, "a date (DATE 'YYYY-MM-DD') or a relative date such as -30d");
+			break;
+		case ATTR_TEXT:
+		case ATTR_LIST:
+			if (p->tok.type != TOK_STRING)
+				fail_at(p, p->tok.start, "a string in single quotes");
+			appendStringInfo(out, "customer_mgmt.search_fold(%s)", quote_literal_cstr(p->tok.text));
+			break;
+		case ATTR_WORD:
+			if (p->tok.type != TOK_STRING)
+				fail_at(p, p->tok.start, "a string in single quotes");
+			appendStringInfo(out, "%s::text", quote_literal_cstr(p->tok.text));
+			break;
+	}
+	next_token(p);
+}
+
+static void parse_or(Parser *p);
+
+/* attribute op value | [NOT] BETWEEN | [NOT] IN | IS [NOT] NULL | [NOT] CONTAINS */
+static void
+parse_condition(Parser *p)
+{
+	const Attribute *attr;
+	StringInfo	out = &p->out;
+	char		column[NAMEDATALEN + 8];
+	bool		negated = false;
+
+	attr = p->tok.type == TOK_WORD ? find_attribute(p->tok.text) : NULL;
+	if (attr == NULL)
+		fail_at(p, p->tok.start, "an attribute (such as total_spent, last_order_date, province)");
+	if (attr->kind == ATTR_TEXT)
+		snprintf(column, sizeof(column), "s.%s_key", attr->name);
+	else
+		snprintf(column, sizeof(column), "s.%s", attr->name);
+	next_token(p);
+
+	if (is_keyword(p, "is"))
+	{
+		next_token(p);
+		if (is_keyword(p, "not"))
+		{
+			negated = true;
+			next_token(p);
+		}
+		expect_keyword(p, "null", "NULL after IS or IS NOT");
+		appendStringInfo(out, "(%s IS %sNULL)", column, negated ? "NOT " : "");
+		return;
+	}
+	if (is_keyword(p, "not"))
+	{
+		negated = true;
+		next_token(p);
+	}
+	if (is_keyword(p, "between"))
+	{
+		if (attr->kind == ATTR_LIST)
+			fail_at(p, p->tok.start, "CONTAINS after a list attribute");
+		next_token(p);
+		appendStringInfo(out, "(%s %sBETWEEN ", column, negated ? "NOT " : "");
+		emit_value(p, attr->kind);
+		expect_keyword(p, "and", "AND between the two values of BETWEEN");
+		appendStringInfoString(out, " AND ");
+		emit_value(p, attr->kind);
+		appendStringInfoChar(out, ')');
+		return;
+	}
+	if (is_keyword(p, "in"))
+	{
+		if (attr->kind == ATTR_LIST)
+			fail_at(p, p->tok.start, "CONTAINS after a list attribute");
+		next_token(p);
+		if (p->tok.type != TOK_LPAREN)
+			fail_at(p, p->tok.start, "( after IN");
+		next_token(p);
+		appendStringInfo(out, "(%s %sIN (", column, negated ? "NOT " : "");
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			emit_value(p, attr->kind);
+			if (p->tok.type == TOK_COMMA)
+			{
+				appendStringInfoString(out, ", ");
+				next_token(p);
+				continue;
+			}
+			if (p->tok.type != TOK_RPAREN)
+				fail_at(p, p->tok.start, ", or ) in the list of IN");
+			next_token(p);
+			break;
+		}
+		appendStringInfoString(out, "))");
+		return;
+	}
+	if (is_keyword(p, "contains"))
+	{
+		if (attr->kind != ATTR_LIST)
+			fail_at(p, p->tok.start, "an operator: CONTAINS is for favorite_categories and favorite_brands");
+		next_token(p);
+		appendStringInfo(out, "(%s%s @> ARRAY[", negated ? "NOT " : "", column);
+		emit_value(p, attr->kind);
+		appendStringInfoString(out, "])");
+		return;
+	}
+	if (negated)
+		fail_at(p, p->tok.start, "BETWEEN, IN or CONTAINS after NOT");
+	if (p->tok.type != TOK_OP)
+		fail_at(p, p->tok.start, attr->kind == ATTR_LIST ? "CONTAINS" :
+				"an operator (=, !=, <, <=, >, >=, BETWEEN, IN, IS NULL)");
+	if (attr->kind == ATTR_LIST)
+		fail_at(p, p->tok.start, "CONTAINS after a list attribute");
+	{
+		const char *op = strcmp(p->tok.text, "<>") == 0 ? "!=" : p->tok.text;
+
+		if ((attr->kind == ATTR_TEXT || attr->kind == ATTR_WORD) && strcmp(op, "=") != 0 && strcmp(op, "!=") != 0)
+			fail_at(p, p->tok.start, "= or != for a text attribute");
+		appendStringInfo(out, "(%s %s ", column, op);
+		next_token(p);
+		emit_value(p, attr->kind);
+		appendStringInfoChar(out, ')');
+	}
+}
+
+/* NOT not_expr | ( query ) | condition */
+static void
+parse_not(Parser *p)
+{
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	if (++p->depth > MAX_DEPTH)
+		fail_at(p, p->tok.start, "at most 64 nested parentheses and NOTs");
+	if (is_keyword(p, "not"))
+	{
+		next_token(p);
+		appendStringInfoString(&p->out, "(NOT ");
+		parse_not(p);
+		appendStringInfoChar(&p->out, ')');
+	}
+	else if (p->tok.type == TOK_LPAREN)
+	{
+		next_token(p);
+		appendStringInfoChar(&p->out, '(');
+		parse_or(p);
+		if (p->tok.type != TOK_RPAREN)
+			fail_at(p, p->tok.start, ") or AND or OR");
+		next_token(p);
+		appendStringInfoChar(&p->out, ')');
+	}
+	else
+		parse_condition(p);
+	p->depth--;
+}
+
+static void
+parse_and(Parser *p)
+{
+	parse_not(p);
+	while (is_keyword(p, "and"))
+	{
+		next_token(p);
+		appendStringInfoString(&p->out, " AND ");
+		parse_not(p);
+	}
+}
+
+static void
+parse_or(Parser *p)
+{
+	parse_and(p);
+	while (is_keyword(p, "or"))
+	{
+		next_token(p);
+		appendStringInfoString(&p->out, " OR ");
+		parse_and(p);
+	}
+}
+
+/*
+ * customer_mgmt.compile_segment_query(query text, as_of timestamptz)
+ *		returns text
+ *
+ * The SQL predicate of a query, over the attribute row "s".  NULL query is
+ * NULL.  22023 with the position for anything that is not the language.
+ */
+Datum
+cm_compile_segment_query(PG_FUNCTION_ARGS)
+{
+	text	   *query;
+	Parser		p;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	query = PG_GETARG_TEXT_PP(0);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid as_of: must not be NULL"),
+				 errdetail("Field \"as_of\" must not be NULL."),
+				 errhint("Pass the time relative dates count back from.")));
+	if (VARSIZE_ANY_EXHDR(query) > MAX_QUERY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid query: longer than %d bytes", MAX_QUERY_BYTES),
+				 errdetail("Field \"query\" has %d bytes.", (int) VARSIZE_ANY_EXHDR(query)),
+				 errhint("Write the segment as a shorter query, or as criteria.")));
+	memset(&p, 0, sizeof(p));
+	p.query = text_to_cstring(query);
+	p.as_of = PG_GETARG_TIMESTAMPTZ(1);
+	if (TIMESTAMP_NOT_FINITE(p.as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid as_of: must be finite"),
+				 errdetail("Field \"as_of\" is infinite."),
+				 errhint("Pass the time relative dates count back from.")));
+	initStringInfo(&p.out);
+	next_token(&p);
+	if (p.tok.type == TOK_END)
+		fail_at(&p, 0, "a condition such as total_spent > 1000000");
+	parse_or(&p);
+	if (p.tok.type != TOK_END)
+		fail_at(&p, p.tok.start, "AND, OR or the end of the query");
+	PG_RETURN_TEXT_P(cstring_to_text(p.out.data));
+}
