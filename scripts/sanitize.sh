@@ -69,10 +69,10 @@ cd "$work"
 # --use-existing neither creates the database nor loads the extensions
 cm_psql "$data" "$port" postgres -qc "CREATE DATABASE contrib_regression"
 cm_psql "$data" "$port" contrib_regression -qc "CREATE EXTENSION customer_mgmt CASCADE" -c "CREATE EXTENSION pgtap"
-cm_say "pg_regress: the C functions"
+cm_say "pg_regress: the C functions, the segment language and its fuzz run"
 cm_as_owner "$CM_PGXS_DIR/src/test/regress/pg_regress" --use-existing --host="$data" --port="$port" \
     --bindir="$CM_BINDIR" --inputdir=test --outputdir="$work/regress" --dbname=contrib_regression \
-    hostile phone search_fold || failed=1
+    hostile phone search_fold segment_lang || failed=1
 
 cm_say "pgTAP: the scoring rules and the preferences aggregate"
 cm_as_owner pg_prove -h "$data" -p "$port" -d contrib_regression --ext .sql test/pgtap/05_analytics.sql || failed=1
