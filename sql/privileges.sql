@@ -37,7 +37,8 @@ GRANT EXECUTE ON FUNCTION
     get_customer_analytics(uuid),
     get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer),
     get_customer_overview(timestamptz, timestamptz),
-    get_customer_health_score(timestamptz)
+    get_customer_health_score(timestamptz),
+    preview_segment(jsonb, text)
 TO customer_mgmt_staff;
 
 -- ingestion

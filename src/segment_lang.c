@@ -127,7 +127,8 @@ fail_at(Parser *p, int byte_offset, const char *expected)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid query: at character %d: expected %s", character, expected),
 			 errdetail("Field \"query\" has \"%s\" at character %d.", found, character),
-			 errhint("See docs/segments.md for the segment language.")));
+			 errhint("See docs/segments.md for the segment language."),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, "query")));
 }
 
 static bool
@@ -383,7 +384,8 @@ valid_date(const char *s)
 
 /*
  * One value for an attribute of the given kind, emitted as a quoted literal
- * with its cast (text values folded by search_fold, as the column is).
+ * with its cast (a province as the key of the province it is now, list
+ * values folded by search_fold, as the columns are).
  */
 static void
 emit_value(Parser *p, AttrKind kind)
@@ -415,7 +417,8 @@ emit_value(Parser *p, AttrKind kind)
 		case ATTR_LIST:
 			if (p->tok.type != TOK_STRING)
 				fail_at(p, p->tok.start, "a string in single quotes");
-			appendStringInfo(out, "customer_mgmt.search_fold(%s)", quote_literal_cstr(p->tok.text));
+			appendStringInfo(out, kind == ATTR_TEXT ? "customer_mgmt.province_key(%s)" : "customer_mgmt.search_fold(%s)",
+							 quote_literal_cstr(p->tok.text));
 			break;
 		case ATTR_WORD:
 			if (p->tok.type != TOK_STRING)
@@ -607,13 +610,15 @@ cm_compile_segment_query(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid as_of: must not be NULL"),
 				 errdetail("Field \"as_of\" must not be NULL."),
-				 errhint("Pass the time relative dates count back from.")));
+				 errhint("Pass the time relative dates count back from."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "as_of")));
 	if (VARSIZE_ANY_EXHDR(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid query: longer than %d bytes", MAX_QUERY_BYTES),
 				 errdetail("Field \"query\" has %d bytes.", (int) VARSIZE_ANY_EXHDR(query)),
-				 errhint("Write the segment as a shorter query, or as criteria.")));
+				 errhint("Write the segment as a shorter query, or as criteria."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "query")));
 	memset(&p, 0, sizeof(p));
 	p.query = text_to_cstring(query);
 	p.as_of = PG_GETARG_TIMESTAMPTZ(1);
@@ -622,7 +627,8 @@ cm_compile_segment_query(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid as_of: must be finite"),
 				 errdetail("Field \"as_of\" is infinite."),
-				 errhint("Pass the time relative dates count back from.")));
+				 errhint("Pass the time relative dates count back from."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "as_of")));
 	initStringInfo(&p.out);
 	next_token(&p);
 	if (p.tok.type == TOK_END)

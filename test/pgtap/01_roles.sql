@@ -43,7 +43,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
                     'get_customers', 'get_customer', 'get_customer_analytics', 'get_customer_orders',
-                    'get_customer_overview', 'get_customer_health_score'],
+                    'get_customer_overview', 'get_customer_health_score', 'preview_segment'],
               'staff executes the helpers, the rules and the reads');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
@@ -62,7 +62,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'update_customer_status',
                     'calculate_customer_analytics', 'recalculate_all_analytics', 'process_analytics_queue',
                     'claim_events', 'mark_events_processed', 'get_customer_overview', 'get_customer_health_score',
-                    'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',
+                    'preview_segment', 'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',
                     'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p

@@ -81,7 +81,7 @@ sub fields
 my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecycleSegment normalizePhone
 	rfmDigit searchFold searchKey setting);
 my @reads = qw(getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
-	getCustomers);
+	getCustomers previewSegment);
 
 my $admin = start_postgraphile('graphql_admin');
 my ($q, $m) = fields($admin);
