@@ -38,7 +38,8 @@ GRANT EXECUTE ON FUNCTION
     get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer),
     get_customer_overview(timestamptz, timestamptz),
     get_customer_health_score(timestamptz),
-    preview_segment(jsonb, text)
+    preview_segment(jsonb, text),
+    get_segments(), get_segment(uuid), get_customer_segments(uuid), get_segment_insights(uuid)
 TO customer_mgmt_staff;
 
 -- ingestion
@@ -63,6 +64,8 @@ GRANT EXECUTE ON FUNCTION
     calculate_customer_analytics(uuid, timestamptz),
     recalculate_all_analytics(timestamptz, boolean),
     process_analytics_queue(integer),
+    create_segment(text, jsonb, text, text, text, boolean), update_segment(uuid, jsonb), delete_segment(uuid),
+    refresh_segment(uuid), assign_customer_segments(uuid, uuid[], timestamptz), remove_customer_from_segment(uuid, uuid),
     remove_expired_segment_assignments(),
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean)
 TO customer_mgmt_admin;

@@ -219,3 +219,426 @@ END
 $$;
 COMMENT ON FUNCTION preview_segment(jsonb, text) IS
     'Staff: how many customers a segment defined by criteria (design 7.3) and/or a query (docs/segments.md) would hold now, and the first 20 by spend, without saving anything. Returns {customerCount, customers, criteriaQuery}.';
+
+-- CustomerSegmentDto: the entity's columns in camelCase; customerCount is
+-- kept exact by the assignments' trigger.
+CREATE OR REPLACE FUNCTION segment_dto(s customer_segments) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object('id', s.id, 'name', s.name, 'description', s.description, 'criteria', s.criteria,
+                              'query', s.query, 'colorCode', s.color_code, 'isActive', s.is_active,
+                              'autoAssign', s.auto_assign, 'isSystem', s.is_system, 'customerCount', s.customer_count,
+                              'createdBy', s.created_by, 'createdAt', s.created_at, 'updatedAt', s.updated_at)
+$$;
+COMMENT ON FUNCTION segment_dto(customer_segments) IS 'Internal: CustomerSegmentDto of a segment row.';
+
+-- The segment with this id, PT404 when there is none, 22023 when NULL.
+CREATE OR REPLACE FUNCTION find_segment(segment_id uuid, for_update boolean DEFAULT false) RETURNS customer_segments
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.customer_segments;
+BEGIN
+    IF segment_id IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('segment_id', 'is required');
+    END IF;
+    IF for_update THEN
+        SELECT * INTO s FROM customer_mgmt.customer_segments x WHERE x.id = segment_id FOR UPDATE;
+    ELSE
+        SELECT * INTO s FROM customer_mgmt.customer_segments x WHERE x.id = segment_id;
+    END IF;
+    IF NOT FOUND THEN
+        PERFORM customer_mgmt.raise_not_found('Segment', segment_id::text);
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION find_segment(uuid, boolean) IS
+    'Internal: the segment with this id (locked, with for_update), PT404 when there is none, 22023 when it is NULL.';
+
+-- Checked columns of a segment definition; 22023 naming the field.
+CREATE OR REPLACE FUNCTION check_segment(s customer_segments) RETURNS customer_segments
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    s.name := customer_mgmt.check_text('name', s.name, 100);
+    s.description := customer_mgmt.check_text('description', s.description, 500, false);
+    IF s.color_code IS NOT NULL AND s.color_code !~ '^#[0-9A-Fa-f]{6}$' THEN
+        PERFORM customer_mgmt.raise_invalid('color_code', 'must be #RRGGBB', left(s.color_code, 100));
+    END IF;
+    s.query := nullif(btrim(s.query), '');
+    s.criteria := coalesce(s.criteria, '{}');
+    -- compiles, or 22023 naming the key or the position
+    PERFORM customer_mgmt.segment_predicate(s.criteria, s.query, now());
+    IF s.is_active IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('isActive', 'must be true or false');
+    END IF;
+    IF s.auto_assign IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('autoAssign', 'must be true or false');
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION check_segment(customer_segments) IS
+    'Internal: a segment row with its name and description trimmed and every field checked (22023 naming it); the definition must compile.';
+
+-- A system segment is the extension's: not redefined, not deleted.
+CREATE OR REPLACE FUNCTION refuse_system_segment(s customer_segments, action text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF s.is_system THEN
+        RAISE EXCEPTION 'system segment % cannot be %', s.name, action
+            USING ERRCODE = 'P0001',
+                  DETAIL = format('Segment %s (%s) is maintained by the extension.', s.id, s.name),
+                  HINT = 'Create a segment of your own.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION refuse_system_segment(customer_segments, text) IS
+    'Internal: P0001 for a system segment (new-customers, at-risk-customers).';
+
+-- The name is unique, case-insensitively: 23505 naming it.
+CREATE OR REPLACE FUNCTION write_segment(s customer_segments, is_new boolean) RETURNS customer_segments
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF is_new THEN
+        INSERT INTO customer_mgmt.customer_segments
+               (id, name, description, criteria, query, color_code, is_active, auto_assign, created_by)
+        VALUES (s.id, s.name, s.description, s.criteria, s.query, s.color_code, s.is_active, s.auto_assign,
+                s.created_by)
+        RETURNING * INTO s;
+    ELSE
+        UPDATE customer_mgmt.customer_segments x
+           SET name = s.name, description = s.description, criteria = s.criteria, query = s.query,
+               color_code = s.color_code, is_active = s.is_active, auto_assign = s.auto_assign
+         WHERE x.id = s.id
+        RETURNING * INTO s;
+    END IF;
+    RETURN s;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'a segment named % already exists', s.name
+        USING ERRCODE = '23505', COLUMN = 'name',
+              DETAIL = format('Field "name": segment names are unique regardless of case (%s).', s.name),
+              HINT = 'Choose another name, or update the existing segment.';
+END
+$$;
+COMMENT ON FUNCTION write_segment(customer_segments, boolean) IS
+    'Internal: inserts or updates a checked segment row; 23505 naming "name" for a duplicate.';
+
+-- Bring an auto-assigned segment's members to exactly the customers who
+-- match it now: system assignments added and removed, manual ones kept
+-- (expired ones aside); entering and leaving go to the outbox.  Returns
+-- {added, removed, customerCount}.
+CREATE OR REPLACE FUNCTION apply_segment(s customer_segments, as_of timestamptz) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    added bigint := 0;
+    removed bigint := 0;
+BEGIN
+    IF s.auto_assign AND s.is_active AND NOT s.is_system THEN
+        EXECUTE format($q$
+            WITH m AS MATERIALIZED (
+                SELECT a.customer_id FROM customer_mgmt.segment_attributes($1) a WHERE %s),
+            gone AS (
+                DELETE FROM customer_mgmt.customer_segment_assignments x
+                 WHERE x.segment_id = $2 AND x.assigned_by = 'system'
+                   AND NOT EXISTS (SELECT FROM m WHERE m.customer_id = x.customer_id)
+                RETURNING x.customer_id),
+            new AS (
+                INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_at, assigned_by)
+                SELECT m.customer_id, $2, $1, 'system' FROM m
+                ON CONFLICT (customer_id, segment_id) DO NOTHING
+                RETURNING customer_id),
+            events AS (
+                INSERT INTO customer_mgmt.event_outbox (event_type, customer_id, payload)
+                SELECT e.t, e.customer_id, jsonb_build_object('customerId', e.customer_id, 'segmentId', $2, 'segmentName', $3)
+                  FROM (SELECT 'customer.segment_left' AS t, g.customer_id FROM gone g
+                        UNION ALL SELECT 'customer.segment_entered', n.customer_id FROM new n) e)
+            SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM gone)$q$,
+            customer_mgmt.segment_predicate(s.criteria, s.query, as_of))
+        INTO added, removed USING as_of, s.id, s.name;
+    END IF;
+    RETURN jsonb_build_object('added', added, 'removed', removed,
+                              'customerCount', (SELECT x.customer_count FROM customer_mgmt.customer_segments x WHERE x.id = s.id));
+END
+$$;
+COMMENT ON FUNCTION apply_segment(customer_segments, timestamptz) IS
+    'Internal: makes an active auto-assigned segment''s system assignments exactly the customers who match it as of a time, manual assignments kept; customer.segment_entered and customer.segment_left to the outbox.';
+
+-- customer_count follows the assignments (statement trigger).
+CREATE OR REPLACE FUNCTION segment_assignments_count() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE customer_mgmt.customer_segments s SET customer_count = s.customer_count + d.n
+          FROM (SELECT n.segment_id, count(*) AS n FROM new_rows n GROUP BY n.segment_id) d
+         WHERE s.id = d.segment_id;
+    ELSE
+        UPDATE customer_mgmt.customer_segments s SET customer_count = s.customer_count - d.n
+          FROM (SELECT o.segment_id, count(*) AS n FROM old_rows o GROUP BY o.segment_id) d
+         WHERE s.id = d.segment_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION segment_assignments_count() IS
+    'Statement trigger (assignments added or removed): keeps customer_segments.customer_count equal to the members.';
+
+CREATE OR REPLACE FUNCTION create_segment(name text, criteria jsonb DEFAULT NULL, query text DEFAULT NULL,
+                                          description text DEFAULT NULL, color_code text DEFAULT NULL,
+                                          auto_assign boolean DEFAULT true) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.customer_segments;
+BEGIN
+    s.id := gen_random_uuid();
+    s.name := name;
+    s.criteria := coalesce(create_segment.criteria, '{}');
+    s.query := create_segment.query;
+    s.description := create_segment.description;
+    s.color_code := create_segment.color_code;
+    s.is_active := true;
+    s.auto_assign := coalesce(create_segment.auto_assign, true);
+    s.created_by := customer_mgmt.current_actor();
+    s := customer_mgmt.write_segment(customer_mgmt.check_segment(s), true);
+    PERFORM customer_mgmt.apply_segment(s, now());
+    SELECT * INTO s FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
+    RETURN customer_mgmt.segment_dto(s);
+END
+$$;
+COMMENT ON FUNCTION create_segment(text, jsonb, text, text, text, boolean) IS
+    'Admin: creates a segment defined by criteria (design 7.3), a query of the segment language (docs/segments.md), or both (AND); an auto-assigned one gets its members at once. Returns CustomerSegmentDto. 22023 naming a bad field or key (or the query''s position), 23505 for a name taken.';
+
+CREATE OR REPLACE FUNCTION update_segment(segment_id uuid, changes jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
+    k text;
+BEGIN
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        PERFORM customer_mgmt.raise_invalid('changes', 'must be a JSON object', left(changes::text, 100));
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(changes) LOOP
+        IF k NOT IN ('name', 'description', 'criteria', 'query', 'colorCode', 'isActive', 'autoAssign') THEN
+            PERFORM customer_mgmt.raise_invalid(left(k, 100), 'is not a field a segment update may change');
+        END IF;
+        IF k IN ('isActive', 'autoAssign') AND jsonb_typeof(changes -> k) <> 'boolean' THEN
+            PERFORM customer_mgmt.raise_invalid(k, 'must be true or false', left((changes -> k)::text, 100));
+        END IF;
+        IF k IN ('name', 'description', 'query', 'colorCode') AND jsonb_typeof(changes -> k) NOT IN ('string', 'null') THEN
+            PERFORM customer_mgmt.raise_invalid(k, 'must be a string', left((changes -> k)::text, 100));
+        END IF;
+    END LOOP;
+    PERFORM customer_mgmt.refuse_system_segment(s, 'redefined');
+    IF changes ? 'name' THEN s.name := changes ->> 'name'; END IF;
+    IF changes ? 'description' THEN s.description := changes ->> 'description'; END IF;
+    IF changes ? 'criteria' THEN s.criteria := CASE WHEN jsonb_typeof(changes -> 'criteria') = 'null' THEN '{}' ELSE changes -> 'criteria' END; END IF;
+    IF changes ? 'query' THEN s.query := changes ->> 'query'; END IF;
+    IF changes ? 'colorCode' THEN s.color_code := changes ->> 'colorCode'; END IF;
+    IF changes ? 'isActive' THEN s.is_active := (changes ->> 'isActive')::boolean; END IF;
+    IF changes ? 'autoAssign' THEN s.auto_assign := (changes ->> 'autoAssign')::boolean; END IF;
+    s := customer_mgmt.write_segment(customer_mgmt.check_segment(s), false);
+    PERFORM customer_mgmt.apply_segment(s, now());
+    SELECT * INTO s FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
+    RETURN customer_mgmt.segment_dto(s);
+END
+$$;
+COMMENT ON FUNCTION update_segment(uuid, jsonb) IS
+    'Admin: changes a segment (keys as in CustomerSegmentDto: name, description, criteria, query, colorCode, isActive, autoAssign; absent keys unchanged) and re-evaluates its members. Returns CustomerSegmentDto. P0001 for a system segment.';
+
+CREATE OR REPLACE FUNCTION delete_segment(segment_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
+BEGIN
+    PERFORM customer_mgmt.refuse_system_segment(s, 'deleted');
+    DELETE FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
+    RETURN jsonb_build_object('id', s.id, 'name', s.name, 'deleted', true, 'customerCount', s.customer_count);
+END
+$$;
+COMMENT ON FUNCTION delete_segment(uuid) IS
+    'Admin: deletes a segment and its assignments. Returns {id, name, deleted, customerCount}. P0001 for a system segment, PT404 for none.';
+
+CREATE OR REPLACE FUNCTION refresh_segment(segment_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
+BEGIN
+    RETURN customer_mgmt.apply_segment(s, now()) || jsonb_build_object('segmentId', s.id);
+END
+$$;
+COMMENT ON FUNCTION refresh_segment(uuid) IS
+    'Admin (and the nightly job): brings an active auto-assigned segment''s members to exactly the customers who match it now, keeping manual assignments; entering and leaving go to the outbox. Returns {segmentId, added, removed, customerCount}.';
+
+CREATE OR REPLACE FUNCTION get_segments() RETURNS jsonb
+    LANGUAGE sql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(jsonb_agg(customer_mgmt.segment_dto(s) ORDER BY s.is_system DESC, s.name), '[]')
+      FROM customer_mgmt.customer_segments s
+$$;
+COMMENT ON FUNCTION get_segments() IS 'Staff: every segment, system ones first, then by name: an array of CustomerSegmentDto.';
+
+CREATE OR REPLACE FUNCTION get_segment(segment_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN customer_mgmt.segment_dto(customer_mgmt.find_segment(segment_id));
+END
+$$;
+COMMENT ON FUNCTION get_segment(uuid) IS 'Staff: one segment as CustomerSegmentDto; PT404 when there is none.';
+
+CREATE OR REPLACE FUNCTION assign_customer_segments(customer_id uuid, segment_ids uuid[], expires_at timestamptz DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    sid uuid;
+    s customer_mgmt.customer_segments;
+BEGIN
+    IF segment_ids IS NULL OR cardinality(segment_ids) = 0 THEN
+        PERFORM customer_mgmt.raise_invalid('segment_ids', 'must name at least one segment');
+    END IF;
+    IF cardinality(segment_ids) > 100 THEN
+        PERFORM customer_mgmt.raise_invalid('segment_ids', 'must name at most 100 segments', cardinality(segment_ids)::text);
+    END IF;
+    IF expires_at IS NOT NULL AND (NOT isfinite(expires_at) OR expires_at <= now()) THEN
+        PERFORM customer_mgmt.raise_invalid('expires_at', 'must be a finite time in the future', expires_at::text);
+    END IF;
+    FOREACH sid IN ARRAY segment_ids LOOP
+        s := customer_mgmt.find_segment(sid);
+        PERFORM customer_mgmt.refuse_system_segment(s, 'assigned by hand');
+        WITH up AS (
+            INSERT INTO customer_mgmt.customer_segment_assignments AS x (customer_id, segment_id, assigned_by, expires_at)
+            VALUES (u.id, s.id, 'manual', assign_customer_segments.expires_at)
+            ON CONFLICT (customer_id, segment_id) DO UPDATE
+               SET assigned_by = 'manual', expires_at = excluded.expires_at
+            RETURNING (xmax = 0) AS inserted)
+        INSERT INTO customer_mgmt.event_outbox (event_type, customer_id, payload)
+        SELECT 'customer.segment_entered', u.id, jsonb_build_object('customerId', u.id, 'segmentId', s.id, 'segmentName', s.name)
+          FROM up WHERE up.inserted;
+    END LOOP;
+    RETURN customer_mgmt.get_customer_segments(u.id);
+END
+$$;
+COMMENT ON FUNCTION assign_customer_segments(uuid, uuid[], timestamptz) IS
+    'Admin: puts a customer in segments by hand (kept by refreshes; until expires_at, when given); a new membership goes to the outbox as customer.segment_entered. Returns the customer''s segments. P0001 for a system segment.';
+
+CREATE OR REPLACE FUNCTION remove_customer_from_segment(customer_id uuid, segment_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id);
+    n integer;
+BEGIN
+    DELETE FROM customer_mgmt.customer_segment_assignments x WHERE x.customer_id = u.id AND x.segment_id = s.id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM customer_mgmt.emit_event('customer.segment_left', u.id,
+                                         jsonb_build_object('customerId', u.id, 'segmentId', s.id, 'segmentName', s.name));
+    END IF;
+    RETURN jsonb_build_object('customerId', u.id, 'segmentId', s.id, 'removed', n > 0);
+END
+$$;
+COMMENT ON FUNCTION remove_customer_from_segment(uuid, uuid) IS
+    'Admin: takes a customer out of a segment (an auto-assigned one takes them back at its next refresh if they still match). Returns {customerId, segmentId, removed}.';
+
+CREATE OR REPLACE FUNCTION get_customer_segments(customer_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+BEGIN
+    RETURN coalesce((
+        SELECT jsonb_agg(customer_mgmt.segment_dto(s) || jsonb_build_object('assignedAt', x.assigned_at,
+                         'assignedBy', x.assigned_by, 'expiresAt', x.expires_at) ORDER BY x.assigned_at, s.name)
+          FROM customer_mgmt.customer_segment_assignments x
+          JOIN customer_mgmt.customer_segments s ON s.id = x.segment_id
+         WHERE x.customer_id = u.id AND (x.expires_at IS NULL OR x.expires_at > now())), '[]');
+END
+$$;
+COMMENT ON FUNCTION get_customer_segments(uuid) IS
+    'Staff: the segments a customer is in now: CustomerSegmentDto with assignedAt, assignedBy (system, manual) and expiresAt.';
+
+CREATE OR REPLACE FUNCTION get_segment_insights(segment_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id);
+    shop_tz text := customer_mgmt.setting('shop_timezone');
+    high numeric := customer_mgmt.setting('churn.threshold_high')::numeric;
+    result jsonb;
+BEGIN
+    WITH m AS MATERIALIZED (
+        SELECT a.*, u.province, u.date_of_birth
+          FROM customer_mgmt.customer_segment_assignments x
+          JOIN customer_mgmt.customer_analytics a ON a.customer_id = x.customer_id
+          JOIN customer_mgmt.users u ON u.id = x.customer_id
+         WHERE x.segment_id = s.id AND (x.expires_at IS NULL OR x.expires_at > now())),
+    n AS (SELECT greatest(count(*), 1) AS n FROM m)
+    SELECT jsonb_build_object(
+        'segmentId', s.id, 'segmentName', s.name,
+        'customerCount', (SELECT count(*) FROM m),
+        'averageLifetimeValue', (SELECT round(coalesce(avg(m.customer_lifetime_value), 0), 2) FROM m),
+        'averageOrderValue', (SELECT round(coalesce(sum(m.total_spent) / nullif(sum(m.total_orders), 0), 0), 2) FROM m),
+        'totalRevenue', (SELECT coalesce(sum(m.total_spent), 0) FROM m),
+        'churnRate', (SELECT round(count(*) FILTER (WHERE m.churn_risk_score >= high)::numeric / n.n, 4) FROM m, n GROUP BY n.n),
+        'engagementRate', (SELECT round(count(*) FILTER (WHERE m.engagement_score >= 0.5)::numeric / n.n, 4) FROM m, n GROUP BY n.n),
+        'topCategories', (SELECT coalesce(jsonb_agg(jsonb_build_object('category', t.category, 'customers', t.customers)
+                                                   ORDER BY t.customers DESC, t.category), '[]')
+                            FROM (SELECT e ->> 'category' AS category, count(*) AS customers
+                                    FROM m, jsonb_array_elements(m.favorite_categories) e
+                                   GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) t),
+        'ageDistribution', (SELECT jsonb_agg(jsonb_build_object('range', b.label, 'count', coalesce(x.n, 0)) ORDER BY b.ord)
+                              FROM (VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'),
+                                           (6, '55-64'), (7, '65+'), (8, 'unknown')) AS b(ord, label)
+                              LEFT JOIN (SELECT coalesce(width_bucket(extract(year FROM age((now() AT TIME ZONE shop_tz)::date,
+                                                                                               m.date_of_birth)),
+                                                                      ARRAY[18, 25, 35, 45, 55, 65]::numeric[]) + 1, 8) AS ord,
+                                                count(*) AS n
+                                           FROM m GROUP BY 1) x ON x.ord = b.ord),
+        'geographicDistribution', (SELECT coalesce(jsonb_agg(jsonb_build_object('province', g.province, 'count', g.n)
+                                                            ORDER BY g.n DESC, g.province NULLS LAST), '[]')
+                                     FROM (SELECT coalesce(p.current_name, m.province) AS province, count(*) AS n
+                                             FROM m LEFT JOIN customer_mgmt.provinces p ON p.name = m.province
+                                            GROUP BY 1) g))
+      INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION get_segment_insights(uuid) IS
+    'Staff: the design''s SegmentInsights of a segment''s current members: customerCount, averageLifetimeValue, averageOrderValue, totalRevenue, churnRate (churn risk at or above the high threshold), engagementRate (engagement at least 0.5), topCategories, ageDistribution, geographicDistribution.';

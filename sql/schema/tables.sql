@@ -175,7 +175,9 @@ CREATE TABLE customer_segments (
     is_system       boolean NOT NULL DEFAULT false,
     created_by      uuid REFERENCES users (id),
     created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    -- the segment language (docs/segments.md), ANDed with criteria
+    query           text CHECK (length(query) <= 10000)
 );
 COMMENT ON TABLE customer_segments IS
     'Rule-based and system segments (design 4.3). System segments (is_system) are created by the extension with fixed ids and are not dumped.';

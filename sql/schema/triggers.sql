@@ -51,3 +51,9 @@ CREATE TRIGGER analytics_list_sync AFTER UPDATE OF segment, total_spent, total_o
     WHEN ((OLD.segment, OLD.total_spent, OLD.total_orders, OLD.last_order_date, OLD.churn_risk_score)
           IS DISTINCT FROM (NEW.segment, NEW.total_spent, NEW.total_orders, NEW.last_order_date, NEW.churn_risk_score))
     EXECUTE FUNCTION analytics_list_sync();
+CREATE TRIGGER segment_assignments_added AFTER INSERT ON customer_segment_assignments
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION segment_assignments_count();
+CREATE TRIGGER segment_assignments_removed AFTER DELETE ON customer_segment_assignments
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION segment_assignments_count();

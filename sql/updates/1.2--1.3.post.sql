@@ -35,3 +35,10 @@ CREATE TRIGGER web_sessions_after_change AFTER UPDATE OR DELETE ON web_sessions
 CREATE TRIGGER web_sessions_after_insert AFTER INSERT ON web_sessions
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_rows_added();
+
+CREATE TRIGGER segment_assignments_added AFTER INSERT ON customer_segment_assignments
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION segment_assignments_count();
+CREATE TRIGGER segment_assignments_removed AFTER DELETE ON customer_segment_assignments
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION segment_assignments_count();

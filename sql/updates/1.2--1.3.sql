@@ -91,3 +91,9 @@ DROP PROCEDURE recalculate_all_analytics_batched(timestamptz, integer);
 DROP FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints);
 DROP FUNCTION analytics_write_lock(boolean, boolean);
 DROP FUNCTION customer_stats(timestamptz, uuid, uuid);
+
+-- segments (issue 10): a query of the segment language beside the criteria
+ALTER TABLE customer_segments ADD COLUMN query text CHECK (length(query) <= 10000);
+-- customer_count is the members (the count trigger of 1.2--1.3.post.sql keeps it)
+UPDATE customer_segments s
+   SET customer_count = (SELECT count(*) FROM customer_segment_assignments x WHERE x.segment_id = s.id);

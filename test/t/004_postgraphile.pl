@@ -81,16 +81,17 @@ sub fields
 my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecycleSegment normalizePhone
 	rfmDigit searchFold searchKey setting);
 my @reads = qw(getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
-	getCustomers previewSegment);
+	getCustomerSegments getCustomers getSegment getSegmentInsights getSegments previewSegment);
 
 my $admin = start_postgraphile('graphql_admin');
 my ($q, $m) = fields($admin);
 is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript)) ],
 	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
-is_deeply($m, [ sort qw(addCustomerAddress calculateCustomerAnalytics claimEvents markEventsProcessed
-	processAnalyticsQueue recalculateAllAnalytics recordLogin recordOrder recordSession registerCustomer
-	registerStaff removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs
-	updateCustomerStatus) ], 'admin: the mutations are the writes of the API, no internal helper');
+is_deeply($m, [ sort qw(addCustomerAddress assignCustomerSegments calculateCustomerAnalytics claimEvents
+	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
+	recordOrder recordSession refreshSegment registerCustomer registerStaff removeCustomerFromSegment
+	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus
+	updateSegment) ], 'admin: the mutations are the writes of the API, no internal helper');
 
 my $staff = start_postgraphile('graphql_staff');
 ($q, $m) = fields($staff);
