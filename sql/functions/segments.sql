@@ -257,14 +257,14 @@ $$;
 COMMENT ON FUNCTION find_segment(uuid, boolean) IS
     'Internal: the segment with this id (locked, with for_update), PT404 when there is none, 22023 when it is NULL.';
 
--- Checked columns of a segment definition; 22023 naming the field.
+-- Checked columns of a segment (the name and description are checked
+-- before they are put in the row, whose types would cut them); 22023
+-- naming the field.
 CREATE OR REPLACE FUNCTION check_segment(s customer_segments) RETURNS customer_segments
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    s.name := customer_mgmt.check_text('name', s.name, 100);
-    s.description := customer_mgmt.check_text('description', s.description, 500, false);
     IF s.color_code IS NOT NULL AND s.color_code !~ '^#[0-9A-Fa-f]{6}$' THEN
         PERFORM customer_mgmt.raise_invalid('color_code', 'must be #RRGGBB', left(s.color_code, 100));
     END IF;
@@ -282,7 +282,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION check_segment(customer_segments) IS
-    'Internal: a segment row with its name and description trimmed and every field checked (22023 naming it); the definition must compile.';
+    'Internal: a segment row with its colour, flags and definition checked (22023 naming the field); the definition must compile.';
 
 -- A system segment is the extension's: not redefined, not deleted.
 CREATE OR REPLACE FUNCTION refuse_system_segment(s customer_segments, action text) RETURNS void
@@ -346,7 +346,7 @@ BEGIN
     IF s.auto_assign AND s.is_active AND NOT s.is_system THEN
         EXECUTE format($q$
             WITH m AS MATERIALIZED (
-                SELECT a.customer_id FROM customer_mgmt.segment_attributes($1) a WHERE %s),
+                SELECT s.customer_id FROM customer_mgmt.segment_attributes($1) s WHERE %s),
             gone AS (
                 DELETE FROM customer_mgmt.customer_segment_assignments x
                  WHERE x.segment_id = $2 AND x.assigned_by = 'system'
@@ -404,10 +404,10 @@ DECLARE
     s customer_mgmt.customer_segments;
 BEGIN
     s.id := gen_random_uuid();
-    s.name := name;
+    s.name := customer_mgmt.check_text('name', name, 100);
     s.criteria := coalesce(create_segment.criteria, '{}');
     s.query := create_segment.query;
-    s.description := create_segment.description;
+    s.description := customer_mgmt.check_text('description', create_segment.description, 500, false);
     s.color_code := create_segment.color_code;
     s.is_active := true;
     s.auto_assign := coalesce(create_segment.auto_assign, true);
@@ -445,8 +445,10 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM customer_mgmt.refuse_system_segment(s, 'redefined');
-    IF changes ? 'name' THEN s.name := changes ->> 'name'; END IF;
-    IF changes ? 'description' THEN s.description := changes ->> 'description'; END IF;
+    IF changes ? 'name' THEN s.name := customer_mgmt.check_text('name', changes ->> 'name', 100); END IF;
+    IF changes ? 'description' THEN
+        s.description := customer_mgmt.check_text('description', changes ->> 'description', 500, false);
+    END IF;
     IF changes ? 'criteria' THEN s.criteria := CASE WHEN jsonb_typeof(changes -> 'criteria') = 'null' THEN '{}' ELSE changes -> 'criteria' END; END IF;
     IF changes ? 'query' THEN s.query := changes ->> 'query'; END IF;
     IF changes ? 'colorCode' THEN s.color_code := changes ->> 'colorCode'; END IF;
@@ -518,6 +520,7 @@ CREATE OR REPLACE FUNCTION assign_customer_segments(customer_id uuid, segment_id
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
     sid uuid;
@@ -529,8 +532,10 @@ BEGIN
     IF cardinality(segment_ids) > 100 THEN
         PERFORM customer_mgmt.raise_invalid('segment_ids', 'must name at most 100 segments', cardinality(segment_ids)::text);
     END IF;
-    IF expires_at IS NOT NULL AND (NOT isfinite(expires_at) OR expires_at <= now()) THEN
-        PERFORM customer_mgmt.raise_invalid('expires_at', 'must be a finite time in the future', expires_at::text);
+    IF assign_customer_segments.expires_at IS NOT NULL
+       AND (NOT isfinite(assign_customer_segments.expires_at) OR assign_customer_segments.expires_at <= now()) THEN
+        PERFORM customer_mgmt.raise_invalid('expires_at', 'must be a finite time in the future',
+                                            assign_customer_segments.expires_at::text);
     END IF;
     FOREACH sid IN ARRAY segment_ids LOOP
         s := customer_mgmt.find_segment(sid);
@@ -556,6 +561,7 @@ CREATE OR REPLACE FUNCTION remove_customer_from_segment(customer_id uuid, segmen
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
     s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id);
@@ -578,6 +584,7 @@ CREATE OR REPLACE FUNCTION get_customer_segments(customer_id uuid) RETURNS jsonb
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
 BEGIN
@@ -619,10 +626,10 @@ BEGIN
         'churnRate', (SELECT round(count(*) FILTER (WHERE m.churn_risk_score >= high)::numeric / n.n, 4) FROM m, n GROUP BY n.n),
         'engagementRate', (SELECT round(count(*) FILTER (WHERE m.engagement_score >= 0.5)::numeric / n.n, 4) FROM m, n GROUP BY n.n),
         'topCategories', (SELECT coalesce(jsonb_agg(jsonb_build_object('category', t.category, 'customers', t.customers)
-                                                   ORDER BY t.customers DESC, t.category), '[]')
+                                                   ORDER BY t.customers DESC, t.category COLLATE "C"), '[]')
                             FROM (SELECT e ->> 'category' AS category, count(*) AS customers
                                     FROM m, jsonb_array_elements(m.favorite_categories) e
-                                   GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) t),
+                                   GROUP BY 1 ORDER BY 2 DESC, (e ->> 'category') COLLATE "C" LIMIT 5) t),
         'ageDistribution', (SELECT jsonb_agg(jsonb_build_object('range', b.label, 'count', coalesce(x.n, 0)) ORDER BY b.ord)
                               FROM (VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'),
                                            (6, '55-64'), (7, '65+'), (8, 'unknown')) AS b(ord, label)

@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(34);
+SELECT plan(61);
 
 -- five customers; times relative to now, as preview_segment counts
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -94,6 +94,69 @@ SELECT is((customer_mgmt.preview_segment(NULL, 'total_orders >= 0') ->> 'custome
 RESET ROLE;
 SET LOCAL ROLE customer_mgmt_app;
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(NULL, 'total_orders >= 0')$$), '42501', 'the app may not');
+RESET ROLE;
+
+-- saved segments: created, counted, refreshed, changed, deleted
+CREATE TEMP TABLE seg (k text PRIMARY KEY, id uuid);
+INSERT INTO seg VALUES
+    ('big', (customer_mgmt.create_segment('Big spenders', '{"totalSpentMin": 3000000}', NULL, 'Spent 3M or more', '#1565C0') ->> 'id')::uuid),
+    ('south', (customer_mgmt.create_segment('South', NULL, 'province = ''Hồ Chí Minh''') ->> 'id')::uuid),
+    ('hand', (customer_mgmt.create_segment('Hand picked', '{"totalOrdersMin": 100}', NULL, NULL, NULL, false) ->> 'id')::uuid);
+SELECT is(customer_mgmt.get_segment((SELECT id FROM seg WHERE k = 'big')) - 'id' - 'createdAt' - 'updatedAt',
+          '{"name": "Big spenders", "query": null, "criteria": {"totalSpentMin": 3000000}, "isActive": true,
+            "isSystem": false, "colorCode": "#1565C0", "createdBy": null, "autoAssign": true, "description": "Spent 3M or more",
+            "customerCount": 2}'::jsonb, 'CustomerSegmentDto, members counted at creation');
+SELECT is((SELECT string_agg(c.k, ',' ORDER BY c.k) FROM customer_mgmt.customer_segment_assignments x JOIN c ON c.id = x.customer_id
+            WHERE x.segment_id = (SELECT id FROM seg WHERE k = 'south')), 'an,chi', 'a segment of the language holds its matches');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.event_outbox WHERE event_type = 'customer.segment_entered'), 4,
+          'each entry went to the outbox');
+SELECT is(jsonb_path_query_array(customer_mgmt.get_segments(), '$[*].name'),
+          '["at-risk-customers", "new-customers", "Big spenders", "Hand picked", "South"]'::jsonb, 'system segments first, then by name');
+
+-- a customer who now matches joins at the refresh; a manual member stays
+SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'dung'), 5000000, 'completed', now() - interval '1 day') IS NOT NULL AS ordered \gset
+SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'dung')) IS NOT NULL AS calculated \gset
+SELECT is(jsonb_array_length(customer_mgmt.assign_customer_segments((SELECT id FROM c WHERE k = 'em'),
+                                                                    ARRAY[(SELECT id FROM seg WHERE k = 'big')])), 2,
+          'Em put in Big spenders by hand (and in new-customers at registration)');
+SELECT is(customer_mgmt.refresh_segment((SELECT id FROM seg WHERE k = 'big')) - 'segmentId',
+          '{"added": 1, "removed": 0, "customerCount": 4}'::jsonb, 'the refresh adds Dũng and keeps Em');
+SELECT is(customer_mgmt.update_segment((SELECT id FROM seg WHERE k = 'big'), '{"criteria": {"totalSpentMin": 10000000}}') ->> 'customerCount',
+          '2', 'raising the bound removes the system members below it, not the manual one');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.event_outbox WHERE event_type = 'customer.segment_left'), 2,
+          'and they left through the outbox');
+SELECT is(customer_mgmt.remove_customer_from_segment((SELECT id FROM c WHERE k = 'em'), (SELECT id FROM seg WHERE k = 'big')) ->> 'removed',
+          'true', 'a member removed by hand');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_segments s
+            WHERE s.customer_count <> (SELECT count(*) FROM customer_mgmt.customer_segment_assignments x WHERE x.segment_id = s.id)),
+          0, 'every customer_count equals the members');
+SELECT is(customer_mgmt.get_segment_insights((SELECT id FROM seg WHERE k = 'south')) - 'segmentId' - 'ageDistribution' - 'engagementRate',
+          '{"churnRate": 0.0000, "segmentName": "South", "totalRevenue": 15000000.00, "customerCount": 2,
+            "topCategories": [{"category": "Mỹ phẩm", "customers": 1}, {"category": "Thời trang", "customers": 1},
+                              {"category": "Điện thoại", "customers": 1}],
+            "averageOrderValue": 3000000.00, "averageLifetimeValue": 7500000.00,
+            "geographicDistribution": [{"count": 2, "province": "Hồ Chí Minh"}]}'::jsonb, 'SegmentInsights');
+SELECT is(jsonb_array_length(customer_mgmt.get_customer_segments((SELECT id FROM c WHERE k = 'an'))), 3,
+          'An is in new-customers, Big spenders and South');
+SELECT is((customer_mgmt.delete_segment((SELECT id FROM seg WHERE k = 'hand'))) ->> 'deleted', 'true', 'deleted');
+
+-- what they refuse
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('big SPENDERS', '{"totalOrdersMin": 1}')$$), '23505 name', 'a name taken, in any case');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment(repeat('x', 101), '{"totalOrdersMin": 1}')$$), '22023 name', 'a name of 101 characters');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', '{"totalOrdersMin": 1}', NULL, repeat('x', 501))$$), '22023 description', 'a description of 501');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', '{"totalOrdersMin": 1}', NULL, NULL, 'red')$$), '22023 color_code', 'a colour that is not #RRGGBB');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', NULL, 'total_spent >')$$), '22023 query', 'a query that does not parse');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x')$$), '22023 criteria', 'no definition');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_segment((SELECT id FROM seg WHERE k = 'big'), '{"colour": "#000000"}')$$), '22023 colour', 'an unknown change');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_segment((SELECT id FROM seg WHERE k = 'big'), '{"isActive": "yes"}')$$), '22023 isActive', 'a flag that is not a boolean');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.delete_segment('00000000-0000-4000-8000-000000000001')$$), 'P0001', 'a system segment is not deleted');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_segment('00000000-0000-4000-8000-000000000002', '{"name": "x"}')$$), 'P0001', 'nor redefined');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_segment('00000000-0000-4000-8000-0000000000ff')$$), 'PT404', 'no such segment');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.assign_customer_segments((SELECT id FROM c WHERE k = 'an'), ARRAY[(SELECT id FROM seg WHERE k = 'big')], now() - interval '1 day')$$),
+          '22023 expires_at', 'an assignment that has expired already');
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT is(jsonb_array_length(customer_mgmt.get_segments()), 4, 'staff read segments');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', '{"totalOrdersMin": 1}')$$), '42501', 'staff may not create one');
 RESET ROLE;
 
 SELECT * FROM finish();
