@@ -392,6 +392,7 @@ BEGIN
            FOR UPDATE SKIP LOCKED
     LOOP
         PERFORM customer_mgmt.write_analytics(as_of, item.customer_id, item.customer_id, bp, true);
+        PERFORM customer_mgmt.apply_customer_segments(item.customer_id, as_of);
         DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = item.customer_id;
         done := done + 1;
     END LOOP;
@@ -423,6 +424,7 @@ BEGIN
         bp := customer_mgmt.compute_rfm_breakpoints(as_of);
     END IF;
     PERFORM customer_mgmt.write_analytics(as_of, u.id, u.id, bp, true);
+    PERFORM customer_mgmt.apply_customer_segments(u.id, as_of);
     SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
     RETURN customer_mgmt.customer_analytics_dto(a, as_of);
 END
@@ -667,9 +669,9 @@ $$;
 COMMENT ON FUNCTION customer_mgmt_internal.recalculate_slice(bigint, integer) IS
     'Internal: recalculates slice i of the id space for the recalculation running in this session and records the progress in its job run; returns the customers written.';
 
--- End a recalculation of everyone: its job run closed (when given), its
--- temporary statistics dropped, the session's locks released (the
--- procedure's).
+-- End a recalculation of everyone: the auto-assigned segments refreshed
+-- (when it succeeded), its job run closed (when given), its temporary
+-- statistics dropped, the session's locks released (the procedure's).
 CREATE OR REPLACE FUNCTION customer_mgmt_internal.end_recalculation(run_id bigint, rows_processed bigint, error text,
                                                                     session_lock boolean)
     RETURNS void
@@ -678,6 +680,11 @@ CREATE OR REPLACE FUNCTION customer_mgmt_internal.end_recalculation(run_id bigin
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- a run that succeeded refreshes every auto-assigned segment as of its time
+    IF run_id IS NOT NULL AND error IS NULL THEN
+        PERFORM customer_mgmt.refresh_all_segments((r.details ->> 'asOf')::timestamptz)
+           FROM customer_mgmt.job_runs r WHERE r.id = run_id;
+    END IF;
     IF run_id IS NOT NULL THEN
         PERFORM customer_mgmt_internal.finish_job_run(run_id, rows_processed, error);
     END IF;

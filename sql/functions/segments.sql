@@ -153,7 +153,7 @@ CREATE OR REPLACE FUNCTION segment_attributes(as_of timestamptz)
                    rfm_frequency numeric, rfm_group text, rfm_monetary numeric, rfm_recency numeric, status text,
                    total_orders numeric, total_sessions numeric, total_spent numeric)
     LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
+    -- no SET clause: inlined, a filter on customer_id reaches the indexes
 AS $$
     SELECT l.customer_id,
            extract(year FROM age((as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date, u.date_of_birth)),
@@ -649,3 +649,70 @@ END
 $$;
 COMMENT ON FUNCTION get_segment_insights(uuid) IS
     'Staff: the design''s SegmentInsights of a segment''s current members: customerCount, averageLifetimeValue, averageOrderValue, totalRevenue, churnRate (churn risk at or above the high threshold), engagementRate (engagement at least 0.5), topCategories, ageDistribution, geographicDistribution.';
+
+-- One customer's auto-assigned segments re-evaluated (after their analytics
+-- changed: the queue worker, calculate_customer_analytics): joined or left,
+-- with the outbox events.  Returns how many memberships changed.
+CREATE OR REPLACE FUNCTION apply_customer_segments(customer_id uuid, as_of timestamptz) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    s customer_mgmt.customer_segments;
+    matches boolean;
+    member boolean;
+    changed integer := 0;
+BEGIN
+    FOR s IN SELECT * FROM customer_mgmt.customer_segments x
+              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id LOOP
+        EXECUTE format('SELECT EXISTS (SELECT FROM customer_mgmt.segment_attributes($1) s WHERE s.customer_id = $2 AND %s)',
+                       customer_mgmt.segment_predicate(s.criteria, s.query, as_of))
+           INTO matches USING as_of, apply_customer_segments.customer_id;
+        SELECT EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x
+                        WHERE x.customer_id = apply_customer_segments.customer_id AND x.segment_id = s.id)
+          INTO member;
+        IF matches AND NOT member THEN
+            INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_at, assigned_by)
+            VALUES (apply_customer_segments.customer_id, s.id, as_of, 'system')
+            ON CONFLICT ON CONSTRAINT customer_segment_assignments_customer_id_segment_id_key DO NOTHING;
+            PERFORM customer_mgmt.emit_event('customer.segment_entered', apply_customer_segments.customer_id,
+                        jsonb_build_object('customerId', apply_customer_segments.customer_id, 'segmentId', s.id,
+                                           'segmentName', s.name));
+            changed := changed + 1;
+        ELSIF NOT matches AND member THEN
+            DELETE FROM customer_mgmt.customer_segment_assignments x
+             WHERE x.customer_id = apply_customer_segments.customer_id AND x.segment_id = s.id AND x.assigned_by = 'system';
+            IF FOUND THEN
+                PERFORM customer_mgmt.emit_event('customer.segment_left', apply_customer_segments.customer_id,
+                            jsonb_build_object('customerId', apply_customer_segments.customer_id, 'segmentId', s.id,
+                                               'segmentName', s.name));
+                changed := changed + 1;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION apply_customer_segments(uuid, timestamptz) IS
+    'Internal: one customer''s active auto-assigned segments re-evaluated as of a time (joined or left, with customer.segment_entered and customer.segment_left); returns the memberships changed.';
+
+-- Every active auto-assigned segment refreshed (the end of the nightly run).
+CREATE OR REPLACE FUNCTION refresh_all_segments(as_of timestamptz) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.customer_segments;
+    n integer := 0;
+BEGIN
+    FOR s IN SELECT * FROM customer_mgmt.customer_segments x
+              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id FOR UPDATE LOOP
+        PERFORM customer_mgmt.apply_segment(s, as_of);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION refresh_all_segments(timestamptz) IS
+    'Internal: refreshes every active auto-assigned segment as of a time (apply_segment); returns how many.';

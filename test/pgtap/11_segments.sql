@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(61);
+SELECT plan(66);
 
 -- five customers; times relative to now, as preview_segment counts
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -119,12 +119,27 @@ SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'd
 SELECT is(jsonb_array_length(customer_mgmt.assign_customer_segments((SELECT id FROM c WHERE k = 'em'),
                                                                     ARRAY[(SELECT id FROM seg WHERE k = 'big')])), 2,
           'Em put in Big spenders by hand (and in new-customers at registration)');
+SELECT is((SELECT string_agg(c.k, ',' ORDER BY c.k) FROM customer_mgmt.customer_segment_assignments x JOIN c ON c.id = x.customer_id
+            WHERE x.segment_id = (SELECT id FROM seg WHERE k = 'big')), 'an,chi,dung,em',
+          'Dũng joined Big spenders as his analytics were calculated');
 SELECT is(customer_mgmt.refresh_segment((SELECT id FROM seg WHERE k = 'big')) - 'segmentId',
-          '{"added": 1, "removed": 0, "customerCount": 4}'::jsonb, 'the refresh adds Dũng and keeps Em');
+          '{"added": 0, "removed": 0, "customerCount": 4}'::jsonb, 'so the refresh has nothing to add, and keeps Em');
 SELECT is(customer_mgmt.update_segment((SELECT id FROM seg WHERE k = 'big'), '{"criteria": {"totalSpentMin": 10000000}}') ->> 'customerCount',
           '2', 'raising the bound removes the system members below it, not the manual one');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.event_outbox WHERE event_type = 'customer.segment_left'), 2,
           'and they left through the outbox');
+-- the queue worker re-evaluates the customers it recalculates
+SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'binh'), 20000000, 'completed', now() - interval '1 hour') IS NOT NULL AS ordered \gset
+SELECT is((customer_mgmt.process_analytics_queue(100) ->> 'processed')::int >= 1, true, 'the worker ran');
+SELECT ok(EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x
+                   WHERE x.customer_id = (SELECT id FROM c WHERE k = 'binh') AND x.segment_id = (SELECT id FROM seg WHERE k = 'big')),
+          'Bình joined Big spenders when the worker recalculated him');
+-- the nightly run refreshes every auto-assigned segment
+DELETE FROM customer_mgmt.customer_segment_assignments
+ WHERE segment_id = (SELECT id FROM seg WHERE k = 'south') AND customer_id = (SELECT id FROM c WHERE k = 'chi');
+SELECT is((customer_mgmt.recalculate_all_analytics(now()) ->> 'full') IS NOT NULL, true, 'a nightly run');
+SELECT is((SELECT string_agg(c.k, ',' ORDER BY c.k) FROM customer_mgmt.customer_segment_assignments x JOIN c ON c.id = x.customer_id
+            WHERE x.segment_id = (SELECT id FROM seg WHERE k = 'south')), 'an,chi', 'it put Chi back in South');
 SELECT is(customer_mgmt.remove_customer_from_segment((SELECT id FROM c WHERE k = 'em'), (SELECT id FROM seg WHERE k = 'big')) ->> 'removed',
           'true', 'a member removed by hand');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_segments s
