@@ -13,6 +13,7 @@
 #                                       scratch, and the floor before and after
 #   bench/run.sh dashboard              get_customer_overview() and get_customer_health_score(), three
 #                                       calls each
+#   bench/run.sh segments               preview_segment of ten definitions, refresh_segment of three
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)
@@ -122,6 +123,10 @@ dashboard)
     bench_shop
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/dashboard/calls.sql"
     ;;
+segments)
+    bench_shop
+    cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/shapes.sql"
+    ;;
 orders)
     seconds=${2:-20}
     bench_shop
@@ -164,6 +169,6 @@ preferences)
         printf "| purchase_preferences, best of 5 | %.1f ms | %.2f |\n", p, p / f }'
     ;;
 *)
-    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | dashboard | orders [SECONDS] | preferences"
+    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | dashboard | segments | orders [SECONDS] | preferences"
     ;;
 esac

@@ -384,7 +384,8 @@ valid_date(const char *s)
 
 /*
  * One value for an attribute of the given kind, emitted as a quoted literal
- * with its cast (a province as the key of the province it is now, list
+ * with its cast (a province as the key of the province it is now, once per
+ * query, list
  * values folded by search_fold, as the columns are).
  */
 static void
@@ -417,7 +418,7 @@ emit_value(Parser *p, AttrKind kind)
 		case ATTR_LIST:
 			if (p->tok.type != TOK_STRING)
 				fail_at(p, p->tok.start, "a string in single quotes");
-			appendStringInfo(out, kind == ATTR_TEXT ? "customer_mgmt.province_key(%s)" : "customer_mgmt.search_fold(%s)",
+			appendStringInfo(out, kind == ATTR_TEXT ? "(SELECT customer_mgmt.province_key(%s))" : "customer_mgmt.search_fold(%s)",
 							 quote_literal_cstr(p->tok.text));
 			break;
 		case ATTR_WORD:

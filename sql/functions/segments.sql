@@ -25,24 +25,22 @@ COMMENT ON FUNCTION province_key(text) IS
 -- The name of a customer's RFM cell, as Shopify names them (docs/analytics.md).
 CREATE OR REPLACE FUNCTION rfm_group(rfm_score text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    -- one expression, without FROM, so that a query over every customer
+    -- inlines it; R is the first digit, FM the mean of the other two
 AS $$
     SELECT CASE
-        WHEN d.r IS NULL THEN NULL
-        WHEN d.r >= 4 AND d.fm >= 4 THEN 'champions'
-        WHEN d.r >= 3 AND d.fm >= 3 THEN 'loyal'
-        WHEN d.r >= 4 AND d.fm >= 2 THEN 'active'
-        WHEN d.r = 5 THEN 'new'
-        WHEN d.r = 4 THEN 'promising'
-        WHEN d.r = 3 AND d.fm >= 2 THEN 'needs_attention'
-        WHEN d.r = 3 THEN 'almost_lost'
-        WHEN d.r = 2 AND d.fm >= 4 THEN 'at_risk'
-        WHEN d.r = 2 AND d.fm >= 3 THEN 'previously_loyal'
-        WHEN d.r = 2 THEN 'dormant'
+        WHEN rfm_score IS NULL OR rfm_score !~ '^[1-5]{3}$' THEN NULL
+        WHEN (ascii(rfm_score) - 48) >= 4 AND ((ascii(substr(rfm_score, 2, 1)) + ascii(substr(rfm_score, 3, 1)) - 96) / 2) >= 4 THEN 'champions'
+        WHEN (ascii(rfm_score) - 48) >= 3 AND ((ascii(substr(rfm_score, 2, 1)) + ascii(substr(rfm_score, 3, 1)) - 96) / 2) >= 3 THEN 'loyal'
+        WHEN (ascii(rfm_score) - 48) >= 4 AND ((ascii(substr(rfm_score, 2, 1)) + ascii(substr(rfm_score, 3, 1)) - 96) / 2) >= 2 THEN 'active'
+        WHEN (ascii(rfm_score) - 48) = 5 THEN 'new'
+        WHEN (ascii(rfm_score) - 48) = 4 THEN 'promising'
+        WHEN (ascii(rfm_score) - 48) = 3 AND ((ascii(substr(rfm_score, 2, 1)) + ascii(substr(rfm_score, 3, 1)) - 96) / 2) >= 2 THEN 'needs_attention'
+        WHEN (ascii(rfm_score) - 48) = 3 THEN 'almost_lost'
+        WHEN (ascii(rfm_score) - 48) = 2 AND ((ascii(substr(rfm_score, 2, 1)) + ascii(substr(rfm_score, 3, 1)) - 96) / 2) >= 4 THEN 'at_risk'
+        WHEN (ascii(rfm_score) - 48) = 2 AND ((ascii(substr(rfm_score, 2, 1)) + ascii(substr(rfm_score, 3, 1)) - 96) / 2) >= 3 THEN 'previously_loyal'
+        WHEN (ascii(rfm_score) - 48) = 2 THEN 'dormant'
         ELSE 'prospects' END
-      FROM (SELECT CASE WHEN x.valid THEN substr(rfm_score, 1, 1)::integer END AS r,
-                   CASE WHEN x.valid THEN (substr(rfm_score, 2, 1)::integer + substr(rfm_score, 3, 1)::integer) / 2 END
-                       AS fm
-              FROM (SELECT coalesce(rfm_score ~ '^[1-5]{3}$', false) AS valid) x) d
 $$;
 COMMENT ON FUNCTION rfm_group(text) IS
     'The name of an RFM cell (champions, loyal, active, new, promising, needs_attention, almost_lost, at_risk, previously_loyal, dormant, prospects) from the three digits: recency, and the mean of frequency and monetary rounded down (docs/analytics.md); NULL without a score.';
@@ -161,13 +159,17 @@ AS $$
            customer_mgmt.days_between(l.last_order_date, as_of), a.engagement_score,
            ARRAY(SELECT customer_mgmt.search_fold(e ->> 'brand') FROM jsonb_array_elements(a.favorite_brands) e),
            ARRAY(SELECT customer_mgmt.search_fold(e ->> 'category') FROM jsonb_array_elements(a.favorite_categories) e),
-           u.gender::text, l.last_login_at, l.last_order_date, l.segment::text, customer_mgmt.province_key(u.province),
+           u.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
+           customer_mgmt.search_fold(coalesce(p.current_name, u.province)),
            l.created_at, substr(a.rfm_score, 2, 1)::numeric, customer_mgmt.rfm_group(a.rfm_score),
            substr(a.rfm_score, 3, 1)::numeric, substr(a.rfm_score, 1, 1)::numeric, l.status::text,
            l.total_orders, a.total_sessions, l.total_spent
+      -- LEFT JOINs on unique keys (every list row has both): a query that
+      -- reads no column of a table does not join it
       FROM customer_mgmt.customer_list l
-      JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id
-      JOIN customer_mgmt.users u ON u.id = l.customer_id
+      LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id
+      LEFT JOIN customer_mgmt.users u ON u.id = l.customer_id
+      LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
 $$;
 COMMENT ON FUNCTION segment_attributes(timestamptz) IS
     'Internal: every customer''s attributes as of a time, named as the segment language names them (province_key: province_key(province); lists folded).';
