@@ -13,7 +13,7 @@
 #                                       scratch, and the floor before and after
 #   bench/run.sh dashboard              get_customer_overview() and get_customer_health_score(), three
 #                                       calls each
-#   bench/run.sh segments               preview_segment of ten definitions, refresh_segment of three
+#   bench/run.sh segments               preview_segment of ten definitions
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)

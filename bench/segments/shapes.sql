@@ -1,6 +1,7 @@
 -- Segments on the 1,000,000-customer shop (bench/run.sh segments): preview
--- ten definitions of different shapes, then create, refresh and delete
--- three of them; each timed by the server.  What it writes is removed.
+-- ten definitions of different shapes, each timed by the server.  (A
+-- refresh of a saved segment is not measured yet: filling one of 170,000
+-- members took over ten minutes; docs/performance.md.)
 \set ON_ERROR_STOP 1
 CREATE TEMP TABLE bench_segments (shape text, call text, seconds numeric, customers bigint);
 DO $$
@@ -8,7 +9,6 @@ DECLARE
     t0 timestamptz;
     r jsonb;
     d record;
-    sid uuid;
 BEGIN
     FOR d IN SELECT * FROM (VALUES
         ('criteria: spend', '{"totalSpentMin": 20000000}'::jsonb, NULL::text),
@@ -26,20 +26,6 @@ BEGIN
         r := customer_mgmt.preview_segment(d.criteria, d.query);
         INSERT INTO bench_segments VALUES (d.shape, 'preview_segment', extract(epoch FROM clock_timestamp() - t0),
                                            (r ->> 'customerCount')::bigint);
-    END LOOP;
-    FOR d IN SELECT * FROM (VALUES
-        ('criteria: spend', '{"totalSpentMin": 20000000}'::jsonb, NULL::text),
-        ('language: churn and value', NULL, 'churn_risk >= 0.7 AND total_spent > 10000000'),
-        ('language: province and orders', NULL, 'province = ''Hà Nội'' AND total_orders > 3')) v(shape, criteria, query)
-    LOOP
-        sid := (customer_mgmt.create_segment('bench ' || d.shape, d.criteria, d.query, NULL, NULL, false) ->> 'id')::uuid;
-        PERFORM customer_mgmt.update_segment(sid, '{"autoAssign": true}');
-        t0 := clock_timestamp();
-        r := customer_mgmt.refresh_segment(sid);
-        INSERT INTO bench_segments VALUES (d.shape, 'refresh_segment (no change)', extract(epoch FROM clock_timestamp() - t0),
-                                           (r ->> 'customerCount')::bigint);
-        DELETE FROM customer_mgmt.event_outbox e WHERE e.payload ->> 'segmentId' = sid::text;
-        PERFORM customer_mgmt.delete_segment(sid);
     END LOOP;
 END
 $$;
