@@ -662,14 +662,22 @@ AS $$
 #variable_conflict use_column
 DECLARE
     s customer_mgmt.customer_segments;
+    predicate text;
     matches boolean;
     member boolean;
     changed integer := 0;
 BEGIN
     FOR s IN SELECT * FROM customer_mgmt.customer_segments x
               WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id LOOP
+        -- a segment without a definition that compiles (one written to the
+        -- table by hand, or by 1.2) is left alone: the worker goes on
+        BEGIN
+            predicate := customer_mgmt.segment_predicate(s.criteria, s.query, as_of);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            CONTINUE;
+        END;
         EXECUTE format('SELECT EXISTS (SELECT FROM customer_mgmt.segment_attributes($1) s WHERE s.customer_id = $2 AND %s)',
-                       customer_mgmt.segment_predicate(s.criteria, s.query, as_of))
+                       predicate)
            INTO matches USING as_of, apply_customer_segments.customer_id;
         SELECT EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x
                         WHERE x.customer_id = apply_customer_segments.customer_id AND x.segment_id = s.id)
@@ -710,11 +718,16 @@ DECLARE
 BEGIN
     FOR s IN SELECT * FROM customer_mgmt.customer_segments x
               WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id FOR UPDATE LOOP
-        PERFORM customer_mgmt.apply_segment(s, as_of);
-        n := n + 1;
+        -- one without a definition that compiles is left alone (as above)
+        BEGIN
+            PERFORM customer_mgmt.apply_segment(s, as_of);
+            n := n + 1;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            NULL;
+        END;
     END LOOP;
     RETURN n;
 END
 $$;
 COMMENT ON FUNCTION refresh_all_segments(timestamptz) IS
-    'Internal: refreshes every active auto-assigned segment as of a time (apply_segment); returns how many.';
+    'Internal: refreshes every active auto-assigned segment whose definition compiles as of a time (apply_segment); returns how many.';
