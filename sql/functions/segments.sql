@@ -667,8 +667,11 @@ DECLARE
     member boolean;
     changed integer := 0;
 BEGIN
+    -- FOR SHARE: a refresh of the segment (FOR UPDATE) finishes first, or
+    -- waits for this transaction; each reads what the other wrote
+    -- (test/specs/segment_refresh.spec)
     FOR s IN SELECT * FROM customer_mgmt.customer_segments x
-              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id LOOP
+              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id FOR SHARE LOOP
         -- a segment without a definition that compiles (one written to the
         -- table by hand, or by 1.2) is left alone: the worker goes on
         BEGIN
