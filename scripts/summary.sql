@@ -63,5 +63,13 @@ SELECT h ->> 'healthScore' AS health_score, h -> 'components' AS components, h -
 SELECT jsonb_pretty(customer_mgmt.get_customer(
            (customer_mgmt.get_customer_overview() -> 'atRiskCustomers' -> 0 ->> 'id')::uuid) -> 'analytics') AS analytics;
 
+\echo 'get_segments(): two segments a shop would define (criteria; the segment language)'
+SELECT e ->> 'name' AS segment, coalesce(e ->> 'query', e ->> 'criteria') AS definition, e ->> 'customerCount' AS customers
+  FROM jsonb_array_elements(customer_mgmt.get_segments()) e WHERE NOT (e ->> 'isSystem')::boolean;
+SELECT i ->> 'segmentName' AS segment, i ->> 'customerCount' AS customers,
+       to_char((i ->> 'averageLifetimeValue')::numeric, 'FM999G999G999G990') AS avg_value_vnd,
+       i ->> 'churnRate' AS churn_rate, i -> 'topCategories' -> 0 ->> 'category' AS top_category
+  FROM customer_mgmt.customer_segments s, customer_mgmt.get_segment_insights(s.id) i WHERE NOT s.is_system;
+
 \echo 'pg_cron jobs (customer_mgmt.schedule_jobs())'
 SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'customer_mgmt.%' ORDER BY jobname;

@@ -270,7 +270,7 @@ AS $$
         'churnRiskScore', coalesce(a.churn_risk_score, 0),
         'engagementScore', coalesce(a.engagement_score, 0),
         'segment', coalesce(a.segment, 'new'),
-        'rfmScore', a.rfm_score,
+        'rfmScore', a.rfm_score, 'rfmGroup', customer_mgmt.rfm_group(a.rfm_score),
         'lastCalculatedAt', a.last_calculated_at,
         'insights', coalesce((
             SELECT jsonb_agg(jsonb_build_object(
