@@ -386,3 +386,20 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION check_as_of(timestamptz) IS 'Internal: checks the as_of of a calculation is a finite time, or raises 22023.';
+
+-- Age bands of the dashboard and the segments' insights: the band of a
+-- birth date at a day (8: unknown), and the bands with their labels.
+CREATE OR REPLACE FUNCTION age_band(date_of_birth date, at date) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(width_bucket(extract(year FROM age(at, date_of_birth)), ARRAY[18, 25, 35, 45, 55, 65]::numeric[]) + 1, 8)
+$$;
+COMMENT ON FUNCTION age_band(date, date) IS
+    'Internal: the age band (1 under 18, 2 18-24, ... 7 65+, 8 unknown) of a birth date at a day; see age_bands().';
+
+CREATE OR REPLACE FUNCTION age_bands() RETURNS TABLE (ord integer, label text)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'), (6, '55-64'), (7, '65+'), (8, 'unknown')
+$$;
+COMMENT ON FUNCTION age_bands() IS 'Internal: the age bands of age_band(), in order, with their labels.';

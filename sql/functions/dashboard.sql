@@ -152,8 +152,7 @@ BEGIN
     -- one read of the customers, counted by province as written and age band
     WITH pa AS MATERIALIZED (
         SELECT u.province,
-               coalesce(width_bucket(extract(year FROM age((r.range_to AT TIME ZONE shop_tz)::date, u.date_of_birth)),
-                                     ARRAY[18, 25, 35, 45, 55, 65]::numeric[]) + 1, 8) AS ord,
+               customer_mgmt.age_band(u.date_of_birth, (r.range_to AT TIME ZONE shop_tz)::date) AS ord,
                count(*) AS n
           FROM customer_mgmt.users u
          WHERE u.role = 'customer' AND u.created_at < r.range_to
@@ -170,8 +169,7 @@ BEGIN
             SELECT jsonb_agg(jsonb_build_object('range', b.label, 'count', coalesce(x.n, 0),
                                                 'percentage', round(100.0 * coalesce(x.n, 0) / greatest(c.total_customers, 1), 2))
                              ORDER BY b.ord)
-              FROM (VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'), (6, '55-64'),
-                           (7, '65+'), (8, 'unknown')) AS b(ord, label)
+              FROM customer_mgmt.age_bands() b
               LEFT JOIN (SELECT pa.ord, sum(pa.n)::bigint AS n FROM pa GROUP BY pa.ord) x ON x.ord = b.ord))
       INTO result;
 

@@ -633,11 +633,8 @@ BEGIN
                                     FROM m, jsonb_array_elements(m.favorite_categories) e
                                    GROUP BY 1 ORDER BY 2 DESC, (e ->> 'category') COLLATE "C" LIMIT 5) t),
         'ageDistribution', (SELECT jsonb_agg(jsonb_build_object('range', b.label, 'count', coalesce(x.n, 0)) ORDER BY b.ord)
-                              FROM (VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'),
-                                           (6, '55-64'), (7, '65+'), (8, 'unknown')) AS b(ord, label)
-                              LEFT JOIN (SELECT coalesce(width_bucket(extract(year FROM age((now() AT TIME ZONE shop_tz)::date,
-                                                                                               m.date_of_birth)),
-                                                                      ARRAY[18, 25, 35, 45, 55, 65]::numeric[]) + 1, 8) AS ord,
+                              FROM customer_mgmt.age_bands() b
+                              LEFT JOIN (SELECT customer_mgmt.age_band(m.date_of_birth, (now() AT TIME ZONE shop_tz)::date) AS ord,
                                                 count(*) AS n
                                            FROM m GROUP BY 1) x ON x.ord = b.ord),
         'geographicDistribution', (SELECT coalesce(jsonb_agg(jsonb_build_object('province', g.province, 'count', g.n)
