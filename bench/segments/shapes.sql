@@ -1,7 +1,6 @@
 -- Segments on the 1,000,000-customer shop (bench/run.sh segments): preview
 -- ten definitions of different shapes, each timed by the server.  (A
--- refresh of a saved segment is not measured yet: filling one of 170,000
--- members took over ten minutes; docs/performance.md.)
+-- refresh of a saved segment is not measured yet: docs/performance.md.)
 \set ON_ERROR_STOP 1
 CREATE TEMP TABLE bench_segments (shape text, call text, seconds numeric, customers bigint);
 DO $$
