@@ -13,7 +13,8 @@ OBJS = \
 	src/demo.o \
 	src/scoring.o \
 	src/preferences.o \
-	src/segment_lang.o
+	src/segment_lang.o \
+	src/segment_top.o
 
 # SQL: the scripts of released versions are frozen copies in sql/released/
 # (checked against sql/released/SHA256SUMS).  The install script of the

@@ -13,7 +13,8 @@
 #                                       scratch, and the floor before and after
 #   bench/run.sh dashboard              get_customer_overview() and get_customer_health_score(), three
 #                                       calls each
-#   bench/run.sh segments               preview_segment of ten definitions
+#   bench/run.sh segments               preview_segment, create_segment and refresh_segment of
+#                                       twelve definitions
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)
@@ -126,6 +127,7 @@ dashboard)
 segments)
     bench_shop
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/shapes.sql"
+    cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/refresh.sql"
     ;;
 orders)
     seconds=${2:-20}

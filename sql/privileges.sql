@@ -31,8 +31,8 @@ TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
 
 -- reads
 GRANT EXECUTE ON FUNCTION
-    get_customers(text, text, text, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                  text, text, integer, integer, boolean, timestamptz),
+    get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                  text, text, integer, integer, boolean, timestamptz, text),
     get_customer(uuid),
     get_customer_analytics(uuid),
     get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer),

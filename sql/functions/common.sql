@@ -387,12 +387,31 @@ END
 $$;
 COMMENT ON FUNCTION check_as_of(timestamptz) IS 'Internal: checks the as_of of a calculation is a finite time, or raises 22023.';
 
+-- A date as the integer YYYYMMDD.  Whole years from a birth date to a day,
+-- as age() counts them (a birthday on 29 February comes on 1 March), are
+-- the difference of the two keys divided by 10,000: segments evaluate it
+-- for every customer.
+CREATE OR REPLACE FUNCTION date_key(d date) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT (date_part('year', d) * 10000 + date_part('month', d) * 100 + date_part('day', d))::integer
+$$;
+COMMENT ON FUNCTION date_key(date) IS 'Internal: a date as the integer YYYYMMDD; NULL for NULL.';
+
+CREATE OR REPLACE FUNCTION age_years(date_of_birth date, at date) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT (customer_mgmt.date_key(at) - customer_mgmt.date_key(date_of_birth)) / 10000
+$$;
+COMMENT ON FUNCTION age_years(date, date) IS
+    'Internal: whole years from a birth date to a day (extract(year FROM age(at, date_of_birth))); NULL when either is NULL.';
+
 -- Age bands of the dashboard and the segments' insights: the band of a
 -- birth date at a day (8: unknown), and the bands with their labels.
 CREATE OR REPLACE FUNCTION age_band(date_of_birth date, at date) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce(width_bucket(extract(year FROM age(at, date_of_birth)), ARRAY[18, 25, 35, 45, 55, 65]::numeric[]) + 1, 8)
+    SELECT coalesce(width_bucket(customer_mgmt.age_years(date_of_birth, at), ARRAY[18, 25, 35, 45, 55, 65]) + 1, 8)
 $$;
 COMMENT ON FUNCTION age_band(date, date) IS
     'Internal: the age band (1 under 18, 2 18-24, ... 7 65+, 8 unknown) of a birth date at a day; see age_bands().';

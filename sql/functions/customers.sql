@@ -23,10 +23,45 @@ $$;
 COMMENT ON FUNCTION customer_list_item(users, customer_analytics, timestamptz) IS
     'Internal: the list item of a customer (id, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt).';
 
--- The list's narrow table (customer_list) follows users and
--- customer_analytics: these triggers copy every change of a listed column.
--- A customer's row is inserted with the analytics row (users_after_insert,
--- ensure_analytics_rows); a user who stops being a customer leaves the list.
+-- The folded names of a favourites array ([{"category": …}, …]), as
+-- segments compare them.
+CREATE OR REPLACE FUNCTION favorite_keys(favorites jsonb, key text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(array_agg(customer_mgmt.search_fold(e ->> key) ORDER BY n), '{}')
+      FROM jsonb_array_elements(CASE WHEN jsonb_typeof(favorites) = 'array' THEN favorites END)
+           WITH ORDINALITY AS x (e, n)
+     WHERE e ->> key IS NOT NULL
+$$;
+COMMENT ON FUNCTION favorite_keys(jsonb, text) IS
+    'Internal: the names under key of a favourites array, folded (case and accents), in order; {} for none.';
+
+-- The list's table (customer_list) follows users and customer_analytics:
+-- customer_list_rows() defines every column, and the triggers below copy
+-- each change.  A customer's row is inserted with the analytics row
+-- (users_after_insert, ensure_analytics_rows); a user who stops being a
+-- customer leaves the list.
+CREATE OR REPLACE FUNCTION customer_list_rows() RETURNS SETOF customer_list
+    LANGUAGE sql STABLE PARALLEL SAFE
+    -- no SET clause: inlined, a filter on customer_id reaches the indexes
+AS $$
+    SELECT u.id, u.created_at, u.full_name, u.email, u.status, u.last_login_at,
+           coalesce(a.segment, 'new'), coalesce(a.total_spent, 0), coalesce(a.total_orders, 0), a.last_order_date,
+           coalesce(a.churn_risk_score, 0),
+           u.gender, u.date_of_birth, customer_mgmt.search_fold(coalesce(p.current_name, u.province)),
+           coalesce(a.average_order_value, 0), coalesce(a.engagement_score, 0), coalesce(a.total_sessions, 0),
+           coalesce(a.bounce_rate, 0), coalesce(a.conversion_rate, 0), a.rfm_score,
+           customer_mgmt.rfm_group(a.rfm_score),
+           customer_mgmt.favorite_keys(a.favorite_categories, 'category'),
+           customer_mgmt.favorite_keys(a.favorite_brands, 'brand')
+      FROM customer_mgmt.users u
+      LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
+      LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
+     WHERE u.role = 'customer'
+$$;
+COMMENT ON FUNCTION customer_list_rows() IS
+    'Internal: every customer''s customer_list row as users, customer_analytics and provinces give it now (what the list''s triggers keep the table equal to).';
+
 CREATE OR REPLACE FUNCTION users_list_sync() RETURNS trigger
     LANGUAGE plpgsql
 AS $$
@@ -35,41 +70,64 @@ BEGIN
         DELETE FROM customer_mgmt.customer_list l WHERE l.customer_id = OLD.id;
         RETURN NULL;
     END IF;
-    INSERT INTO customer_mgmt.customer_list AS l
-           (customer_id, created_at, full_name, email, status, last_login_at,
-            segment, total_spent, total_orders, last_order_date, churn_risk_score)
-    SELECT NEW.id, NEW.created_at, NEW.full_name, NEW.email, NEW.status, NEW.last_login_at,
-           coalesce(a.segment, 'new'), coalesce(a.total_spent, 0), coalesce(a.total_orders, 0), a.last_order_date,
-           coalesce(a.churn_risk_score, 0)
-      FROM (SELECT) x LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = NEW.id
-    ON CONFLICT (customer_id) DO UPDATE
-       SET created_at = excluded.created_at, full_name = excluded.full_name, email = excluded.email,
-           status = excluded.status, last_login_at = excluded.last_login_at;
+    PERFORM customer_mgmt.list_row_sync(NEW.id);
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION users_list_sync() IS
-    'Trigger: copies a customer''s listed columns (name, e-mail, status, registration, last login) into customer_list; a user who is no longer a customer leaves it.';
+    'Trigger: copies a customer''s listed columns (name, e-mail, status, registration, last login, gender, birth date, province) into customer_list; a user who is no longer a customer leaves it.';
+
+-- Insert or rewrite a customer's list row from customer_list_rows().
+CREATE OR REPLACE FUNCTION list_row_sync(customer_id uuid) RETURNS void
+    LANGUAGE sql
+AS $$
+    INSERT INTO customer_mgmt.customer_list AS l
+    SELECT * FROM customer_mgmt.customer_list_rows() r WHERE r.customer_id = list_row_sync.customer_id
+    ON CONFLICT ON CONSTRAINT customer_list_pkey DO UPDATE
+       SET (created_at, full_name, email, status, last_login_at, segment, total_spent, total_orders, last_order_date,
+            churn_risk_score, gender, date_of_birth, province_key, average_order_value, engagement_score,
+            total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys)
+         = (excluded.created_at, excluded.full_name, excluded.email, excluded.status, excluded.last_login_at,
+            excluded.segment, excluded.total_spent, excluded.total_orders, excluded.last_order_date,
+            excluded.churn_risk_score, excluded.gender, excluded.date_of_birth, excluded.province_key,
+            excluded.average_order_value, excluded.engagement_score, excluded.total_sessions, excluded.bounce_rate,
+            excluded.conversion_rate, excluded.rfm_score, excluded.rfm_group, excluded.category_keys,
+            excluded.brand_keys)
+$$;
+COMMENT ON FUNCTION list_row_sync(uuid) IS
+    'Internal: inserts or rewrites a customer''s customer_list row from customer_list_rows().';
 
 CREATE OR REPLACE FUNCTION analytics_list_sync() RETURNS trigger
     LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- the analytics' columns only (the nightly run writes many rows: no
+    -- reading of users); the favourites are folded when they change
     UPDATE customer_mgmt.customer_list l
        SET segment = NEW.segment, total_spent = NEW.total_spent, total_orders = NEW.total_orders,
-           last_order_date = NEW.last_order_date, churn_risk_score = NEW.churn_risk_score
+           last_order_date = NEW.last_order_date, churn_risk_score = NEW.churn_risk_score,
+           average_order_value = NEW.average_order_value, engagement_score = NEW.engagement_score,
+           total_sessions = NEW.total_sessions, bounce_rate = NEW.bounce_rate, conversion_rate = NEW.conversion_rate,
+           rfm_score = NEW.rfm_score, rfm_group = customer_mgmt.rfm_group(NEW.rfm_score),
+           category_keys = CASE WHEN NEW.favorite_categories IS DISTINCT FROM OLD.favorite_categories
+                                THEN customer_mgmt.favorite_keys(NEW.favorite_categories, 'category')
+                                ELSE l.category_keys END,
+           brand_keys = CASE WHEN NEW.favorite_brands IS DISTINCT FROM OLD.favorite_brands
+                             THEN customer_mgmt.favorite_keys(NEW.favorite_brands, 'brand')
+                             ELSE l.brand_keys END
      WHERE l.customer_id = NEW.customer_id;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION analytics_list_sync() IS
-    'Trigger: copies a customer''s listed analytics (segment, spend, orders, last order, churn risk) into customer_list when they change.';
+    'Trigger: copies a customer''s analytics that the list and segments read (segment, spend, orders, last order, churn risk, order value, engagement, sessions, rates, RFM, favourites) into customer_list when they change.';
 
 -- get_customers: the customer list (BE.03.1)
 CREATE OR REPLACE FUNCTION get_customers(
     search                     text DEFAULT NULL,
     status                     text DEFAULT NULL,
     segment                    text DEFAULT NULL,
+    segment_id                 uuid DEFAULT NULL,
     registered_after           timestamptz DEFAULT NULL,
     registered_before          timestamptz DEFAULT NULL,
     min_total_spent            numeric DEFAULT NULL,
@@ -81,7 +139,8 @@ CREATE OR REPLACE FUNCTION get_customers(
     page                       integer DEFAULT 1,
     page_size                  integer DEFAULT 20,
     exact_total                boolean DEFAULT false,
-    as_of                      timestamptz DEFAULT now()
+    as_of                      timestamptz DEFAULT now(),
+    rfm_group                  text DEFAULT NULL
 ) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
@@ -113,13 +172,20 @@ DECLARE
         || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id';
     data jsonb;
 BEGIN
-    -- arguments: every value goes to the query as a parameter ($1..$12);
+    -- arguments: every value goes to the query as a parameter ($1..$14);
     -- only the whitelisted column names below become SQL text
     IF status IS NOT NULL THEN
         v_status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status);
     END IF;
     IF segment IS NOT NULL THEN
         v_segment := customer_mgmt.check_enum('segment', segment, NULL::customer_mgmt.lifecycle_segment);
+    END IF;
+    IF get_customers.segment_id IS NOT NULL THEN
+        PERFORM customer_mgmt.find_segment(get_customers.segment_id);
+    END IF;
+    IF get_customers.rfm_group <> ALL (customer_mgmt.rfm_group_names()) THEN
+        PERFORM customer_mgmt.raise_invalid('rfm_group', 'must be one of ' || array_to_string(customer_mgmt.rfm_group_names(), ', '),
+                                            get_customers.rfm_group);
     END IF;
     PERFORM customer_mgmt.check_time_range('registered_after', registered_after, 'registered_before', registered_before);
     IF min_total_spent IS NOT NULL THEN
@@ -175,6 +241,12 @@ BEGIN
     IF v_max_spent IS NOT NULL THEN conds := array_append(conds, 'l.total_spent <= $7'); END IF;
     IF min_orders IS NOT NULL THEN conds := array_append(conds, 'l.total_orders >= $8'); END IF;
     IF max_days_since_last_order IS NOT NULL THEN conds := array_append(conds, 'l.last_order_date > $9'); END IF;
+    -- members of a saved segment: the assignments in force at as_of
+    IF get_customers.segment_id IS NOT NULL THEN
+        conds := array_append(conds, 'l.customer_id IN (SELECT x.customer_id FROM customer_mgmt.customer_segment_assignments x'
+                                     || ' WHERE x.segment_id = $13 AND (x.expires_at IS NULL OR x.expires_at > $12))');
+    END IF;
+    IF get_customers.rfm_group IS NOT NULL THEN conds := array_append(conds, 'l.rfm_group = $14'); END IF;
     where_clause := ' FROM customer_mgmt.customer_list l WHERE ' || array_to_string(conds, ' AND ');
 
     order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
@@ -196,17 +268,20 @@ BEGIN
                 || format(items, 'SELECT m.customer_id FROM m' || matches_order_by) || ') END FROM n'
            INTO total, data
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
+                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
+                get_customers.segment_id, get_customers.rfm_group;
     ELSE
         EXECUTE 'SELECT count(*) FROM (SELECT 1' || where_clause || ' LIMIT 10001) c' INTO total
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after;
+                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
+                get_customers.segment_id, get_customers.rfm_group;
         IF total <= 10000 THEN
             EXECUTE format(items, 'WITH m AS MATERIALIZED (' || matches || ') SELECT m.customer_id FROM m'
                                   || matches_order_by)
                INTO data
               USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                    min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
+                    min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
+                    get_customers.segment_id, get_customers.rfm_group;
         END IF;
     END IF;
 
@@ -214,18 +289,21 @@ BEGIN
         IF exact_total THEN
             EXECUTE 'SELECT count(*)' || where_clause INTO total
               USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                    min_orders, v_last_order_after;
+                    min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
+                    get_customers.segment_id, get_customers.rfm_group;
         ELSE
-            -- the same conditions with the values as quoted literals ($9 first,
+            -- the same conditions with the values as quoted literals ($14 first,
             -- so that no $1 is taken for the start of another parameter)
             literals := ARRAY[quote_nullable(pattern), quote_nullable(v_status) || '::customer_mgmt.user_status',
                               quote_nullable(v_segment) || '::customer_mgmt.lifecycle_segment',
                               quote_nullable(registered_after) || '::timestamptz',
                               quote_nullable(registered_before) || '::timestamptz',
                               quote_nullable(v_min_spent) || '::numeric', quote_nullable(v_max_spent) || '::numeric',
-                              quote_nullable(min_orders) || '::integer', quote_nullable(v_last_order_after) || '::timestamptz'];
+                              quote_nullable(min_orders) || '::integer', quote_nullable(v_last_order_after) || '::timestamptz',
+                              'NULL', 'NULL', quote_nullable(as_of) || '::timestamptz',
+                              quote_nullable(get_customers.segment_id) || '::uuid', quote_nullable(get_customers.rfm_group)];
             estimate_sql := 'SELECT 1' || where_clause;
-            FOR i IN REVERSE 9 .. 1 LOOP
+            FOR i IN REVERSE 14 .. 1 LOOP
                 estimate_sql := replace(estimate_sql, '$' || i, literals[i]);
             END LOOP;
             total := greatest(10001, customer_mgmt.estimate_rows(estimate_sql));
@@ -236,14 +314,15 @@ BEGIN
         EXECUTE format(items, 'SELECT l.customer_id' || where_clause || order_by)
            INTO data
           USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of;
+                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
+                get_customers.segment_id, get_customers.rfm_group;
     END IF;
     RETURN customer_mgmt.page_envelope(data, total, page, page_size, estimate);
 END
 $$;
-COMMENT ON FUNCTION get_customers(text, text, text, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                                  text, text, integer, integer, boolean, timestamptz) IS
-    'Staff: the customer list with the filters of CustomerQueryDto, a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
+COMMENT ON FUNCTION get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                                  text, text, integer, integer, boolean, timestamptz, text) IS
+    'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id) and an RFM group, a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
 
 -- get_customer: the 360° detail (BE.03.2)
 -- CustomerAnalyticsDto of an analytics row, days since the last order

@@ -13,9 +13,7 @@ BEGIN
     INSERT INTO customer_mgmt.customer_analytics (customer_id, created_at, updated_at)
     VALUES (NEW.id, NEW.created_at, NEW.created_at)
     ON CONFLICT (customer_id) DO NOTHING;
-    INSERT INTO customer_mgmt.customer_list (customer_id, created_at, full_name, email, status, last_login_at)
-    VALUES (NEW.id, NEW.created_at, NEW.full_name, NEW.email, NEW.status, NEW.last_login_at)
-    ON CONFLICT (customer_id) DO NOTHING;
+    PERFORM customer_mgmt.list_row_sync(NEW.id);
     INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by, assigned_at)
     VALUES (NEW.id, '00000000-0000-4000-8000-000000000001', 'system', NEW.created_at)
     ON CONFLICT (customer_id, segment_id) DO NOTHING;

@@ -25,12 +25,7 @@ BEGIN
     SELECT count(*) INTO created FROM ins;
     -- and each customer's list row, from the analytics row
     INSERT INTO customer_mgmt.customer_list
-           (customer_id, created_at, full_name, email, status, last_login_at,
-            segment, total_spent, total_orders, last_order_date, churn_risk_score)
-    SELECT u.id, u.created_at, u.full_name, u.email, u.status, u.last_login_at,
-           a.segment, a.total_spent, a.total_orders, a.last_order_date, a.churn_risk_score
-      FROM customer_mgmt.users u JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
-     WHERE u.role = 'customer'
+    SELECT * FROM customer_mgmt.customer_list_rows()
     ON CONFLICT (customer_id) DO NOTHING;
     RETURN created;
 END

@@ -45,6 +45,14 @@ $$;
 COMMENT ON FUNCTION rfm_group(text) IS
     'The name of an RFM cell (champions, loyal, active, new, promising, needs_attention, almost_lost, at_risk, previously_loyal, dormant, prospects) from the three digits: recency, and the mean of frequency and monetary rounded down (docs/analytics.md); NULL without a score.';
 
+CREATE OR REPLACE FUNCTION rfm_group_names() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT ARRAY['champions', 'loyal', 'active', 'new', 'promising', 'needs_attention', 'almost_lost', 'at_risk',
+                 'previously_loyal', 'dormant', 'prospects']
+$$;
+COMMENT ON FUNCTION rfm_group_names() IS 'Internal: the names rfm_group() gives, from the best cell to the least.';
+
 -- The JSON criteria of design 7.3 as a query of the language: one compiler
 -- and one evaluator for both.  Every key of SegmentCriteria; 0 is a bound;
 -- unknown keys, wrong types and min > max are 22023 naming the key.
@@ -142,37 +150,34 @@ COMMENT ON FUNCTION criteria_query(jsonb) IS
     'Internal: the JSON criteria of design 7.3 (SegmentCriteria) as a query of the segment language, NULL for none; 22023 naming an unknown key, a wrong type or a minimum above its maximum.';
 
 -- Every customer's attributes as of a time, as the compiled predicates of
--- the segment language name them (src/segment_lang.c, docs/segments.md).
+-- the segment language name them (src/segment_lang.c, docs/segments.md):
+-- one row of customer_list each, which its triggers keep current; what
+-- depends on the time (days since the last order, age) is measured at as_of.
 CREATE OR REPLACE FUNCTION segment_attributes(as_of timestamptz)
-    RETURNS TABLE (customer_id uuid, age numeric, average_order_value numeric, bounce_rate numeric, churn_risk numeric,
-                   conversion_rate numeric, days_since_last_order numeric, engagement_score numeric,
+    RETURNS TABLE (customer_id uuid, age integer, average_order_value numeric, bounce_rate numeric, churn_risk numeric,
+                   conversion_rate numeric, days_since_last_order integer, engagement_score numeric,
                    favorite_brands text[], favorite_categories text[], gender text, last_login_at timestamptz,
                    last_order_date timestamptz, lifecycle_segment text, province_key text, registered_at timestamptz,
-                   rfm_frequency numeric, rfm_group text, rfm_monetary numeric, rfm_recency numeric, status text,
-                   total_orders numeric, total_sessions numeric, total_spent numeric)
-    LANGUAGE sql STABLE
-    -- no SET clause: inlined, a filter on customer_id reaches the indexes
+                   rfm_frequency integer, rfm_group text, rfm_monetary integer, rfm_recency integer, status text,
+                   total_orders integer, total_sessions integer, total_spent numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    -- no SET clause: inlined, a filter on customer_id reaches the index
 AS $$
     SELECT l.customer_id,
-           extract(year FROM age((as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date, u.date_of_birth)),
-           a.average_order_value, a.bounce_rate, l.churn_risk_score, a.conversion_rate,
-           customer_mgmt.days_between(l.last_order_date, as_of), a.engagement_score,
-           ARRAY(SELECT customer_mgmt.search_fold(e ->> 'brand') FROM jsonb_array_elements(a.favorite_brands) e),
-           ARRAY(SELECT customer_mgmt.search_fold(e ->> 'category') FROM jsonb_array_elements(a.favorite_categories) e),
-           u.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
-           customer_mgmt.search_fold(coalesce(p.current_name, u.province)),
-           l.created_at, substr(a.rfm_score, 2, 1)::numeric, customer_mgmt.rfm_group(a.rfm_score),
-           substr(a.rfm_score, 3, 1)::numeric, substr(a.rfm_score, 1, 1)::numeric, l.status::text,
-           l.total_orders, a.total_sessions, l.total_spent
-      -- LEFT JOINs on unique keys (every list row has both): a query that
-      -- reads no column of a table does not join it
+           -- whole years at the shop's date (age_years(), with the date's key
+           -- computed once per query: an initplan)
+           ((SELECT customer_mgmt.date_key((as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date))
+            - customer_mgmt.date_key(l.date_of_birth)) / 10000,
+           l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate,
+           customer_mgmt.days_between(l.last_order_date, as_of), l.engagement_score,
+           l.brand_keys, l.category_keys, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
+           l.province_key, l.created_at,
+           ascii(substr(l.rfm_score, 2, 1)) - 48, l.rfm_group, ascii(substr(l.rfm_score, 3, 1)) - 48,
+           ascii(l.rfm_score) - 48, l.status::text, l.total_orders, l.total_sessions, l.total_spent
       FROM customer_mgmt.customer_list l
-      LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id
-      LEFT JOIN customer_mgmt.users u ON u.id = l.customer_id
-      LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
 $$;
 COMMENT ON FUNCTION segment_attributes(timestamptz) IS
-    'Internal: every customer''s attributes as of a time, named as the segment language names them (province_key: province_key(province); lists folded).';
+    'Internal: every customer''s attributes as of a time, from customer_list, named as the segment language names them (province_key: province_key(province); lists folded; age in whole years at the shop''s date).';
 
 -- The predicate of a definition: its criteria and its query, both
 -- compiled, joined by AND; 22023 for a definition with neither.
@@ -193,8 +198,38 @@ $$;
 COMMENT ON FUNCTION segment_predicate(jsonb, text, timestamptz) IS
     'Internal: the SQL predicate over segment_attributes() of a definition (criteria AND query), every value quoted by the compiler.';
 
+-- The 20 customers of a group with the highest spend (ties: the higher id
+-- first), best first, in one parallel pass (src/segment_top.c).
+CREATE OR REPLACE FUNCTION top_customers_add(internal, numeric, uuid) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cm_top_customers_add'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION top_customers_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cm_top_customers_combine'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION top_customers_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'cm_top_customers_serialize'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION top_customers_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'cm_top_customers_deserialize'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION top_customers_final(internal) RETURNS uuid[]
+    AS 'MODULE_PATHNAME', 'cm_top_customers_final'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE OR REPLACE AGGREGATE top_customers(total_spent numeric, customer_id uuid) (
+    SFUNC = top_customers_add, STYPE = internal, FINALFUNC = top_customers_final,
+    COMBINEFUNC = top_customers_combine, SERIALFUNC = top_customers_serialize,
+    DESERIALFUNC = top_customers_deserialize, PARALLEL = SAFE);
+COMMENT ON FUNCTION top_customers_add(internal, numeric, uuid) IS 'Internal: transition function of top_customers.';
+COMMENT ON FUNCTION top_customers_combine(internal, internal) IS 'Internal: combine function of top_customers.';
+COMMENT ON FUNCTION top_customers_serialize(internal) IS 'Internal: serialize function of top_customers.';
+COMMENT ON FUNCTION top_customers_deserialize(bytea, internal) IS 'Internal: deserialize function of top_customers.';
+COMMENT ON FUNCTION top_customers_final(internal) IS 'Internal: final function of top_customers.';
+COMMENT ON AGGREGATE top_customers(numeric, uuid) IS
+    'Internal: the ids of the 20 rows with the highest spend (ties: the higher id first), best first; rows with a NULL are skipped.';
+
 -- How many customers a definition would hold now, and the first 20 by
--- spend, without saving anything.
+-- spend, without saving anything: one parallel scan of customer_list
+-- counts and ranks (top_customers keeps 20 entries per worker).
 CREATE OR REPLACE FUNCTION preview_segment(criteria jsonb DEFAULT NULL, query text DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
@@ -202,21 +237,20 @@ CREATE OR REPLACE FUNCTION preview_segment(criteria jsonb DEFAULT NULL, query te
 AS $$
 DECLARE
     predicate text := customer_mgmt.segment_predicate(criteria, query, now());
-    result jsonb;
+    n bigint;
+    ids uuid[];
 BEGIN
-    EXECUTE format($q$
-        WITH m AS MATERIALIZED (
-            SELECT s.customer_id, s.total_spent FROM customer_mgmt.segment_attributes($1) s WHERE %s)
-        SELECT jsonb_build_object(
-            'customerCount', (SELECT count(*) FROM m),
-            'customers', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', l.customer_id, 'fullName', l.full_name,
-                                                                       'email', l.email, 'totalSpent', l.total_spent,
-                                                                       'segment', l.segment)
-                                                    ORDER BY l.total_spent DESC, l.customer_id), '[]')
-                            FROM (SELECT m.customer_id FROM m ORDER BY m.total_spent DESC, m.customer_id LIMIT 20) t
-                            JOIN customer_mgmt.customer_list l ON l.customer_id = t.customer_id))$q$, predicate)
-    INTO result USING now();
-    RETURN result || jsonb_build_object('criteriaQuery', customer_mgmt.criteria_query(coalesce(criteria, '{}')));
+    EXECUTE format('SELECT count(*), customer_mgmt.top_customers(s.total_spent, s.customer_id)'
+                   ' FROM customer_mgmt.segment_attributes($1) s WHERE %s', predicate)
+       INTO n, ids USING now();
+    RETURN jsonb_build_object(
+        'customerCount', n,
+        'customers', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', l.customer_id, 'fullName', l.full_name,
+                                                                    'email', l.email, 'totalSpent', l.total_spent,
+                                                                    'segment', l.segment) ORDER BY t.n), '[]')
+                        FROM unnest(ids) WITH ORDINALITY AS t (id, n)
+                        JOIN customer_mgmt.customer_list l ON l.customer_id = t.id),
+        'criteriaQuery', customer_mgmt.criteria_query(coalesce(criteria, '{}')));
 END
 $$;
 COMMENT ON FUNCTION preview_segment(jsonb, text) IS
@@ -340,6 +374,10 @@ COMMENT ON FUNCTION write_segment(customer_segments, boolean) IS
 CREATE OR REPLACE FUNCTION apply_segment(s customer_segments, as_of timestamptz) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    -- the matches and the members are compared whole, by hash: the planner
+    -- cannot know a segment's size before it is filled (statistics), and a
+    -- nested loop over two sets of 100,000s is quadratic
+    SET enable_nestloop = off
 AS $$
 DECLARE
     added bigint := 0;
@@ -347,16 +385,25 @@ DECLARE
 BEGIN
     IF s.auto_assign AND s.is_active AND NOT s.is_system THEN
         EXECUTE format($q$
+            -- the matches and the members, each read once, compared by
+            -- hash: only the difference is written
             WITH m AS MATERIALIZED (
                 SELECT s.customer_id FROM customer_mgmt.segment_attributes($1) s WHERE %s),
+            cur AS MATERIALIZED (
+                SELECT x.customer_id, x.assigned_by FROM customer_mgmt.customer_segment_assignments x
+                 WHERE x.segment_id = $2),
             gone AS (
                 DELETE FROM customer_mgmt.customer_segment_assignments x
                  WHERE x.segment_id = $2 AND x.assigned_by = 'system'
-                   AND NOT EXISTS (SELECT FROM m WHERE m.customer_id = x.customer_id)
+                   AND x.customer_id IN (SELECT c.customer_id FROM cur c
+                                          WHERE c.assigned_by = 'system'
+                                            AND NOT EXISTS (SELECT FROM m WHERE m.customer_id = c.customer_id))
                 RETURNING x.customer_id),
             new AS (
                 INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_at, assigned_by)
                 SELECT m.customer_id, $2, $1, 'system' FROM m
+                 WHERE NOT EXISTS (SELECT FROM cur c WHERE c.customer_id = m.customer_id)
+                -- a member added since cur was read (the queue worker)
                 ON CONFLICT (customer_id, segment_id) DO NOTHING
                 RETURNING customer_id),
             events AS (

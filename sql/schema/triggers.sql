@@ -39,17 +39,26 @@ CREATE TRIGGER web_sessions_after_insert AFTER INSERT ON web_sessions
 CREATE TRIGGER users_after_login AFTER UPDATE OF last_login_at ON users
     FOR EACH ROW WHEN (NEW.role = 'customer' AND NEW.last_login_at > coalesce(OLD.last_login_at, '-infinity'))
     EXECUTE FUNCTION users_after_login();
-CREATE TRIGGER users_list_sync AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role ON users
+CREATE TRIGGER users_list_sync
+    AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role, gender, date_of_birth, province ON users
     FOR EACH ROW
-    WHEN ((OLD.full_name, OLD.email, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role)
-          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role)
+    WHEN ((OLD.full_name, OLD.email, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role, OLD.gender,
+           OLD.date_of_birth, OLD.province)
+          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role,
+                            NEW.gender, NEW.date_of_birth, NEW.province)
           AND (OLD.role = 'customer' OR NEW.role = 'customer'))
     EXECUTE FUNCTION users_list_sync();
-CREATE TRIGGER analytics_list_sync AFTER UPDATE OF segment, total_spent, total_orders, last_order_date, churn_risk_score
+CREATE TRIGGER analytics_list_sync
+    AFTER UPDATE OF segment, total_spent, total_orders, last_order_date, churn_risk_score, average_order_value,
+        engagement_score, total_sessions, bounce_rate, conversion_rate, rfm_score, favorite_categories, favorite_brands
     ON customer_analytics
     FOR EACH ROW
-    WHEN ((OLD.segment, OLD.total_spent, OLD.total_orders, OLD.last_order_date, OLD.churn_risk_score)
-          IS DISTINCT FROM (NEW.segment, NEW.total_spent, NEW.total_orders, NEW.last_order_date, NEW.churn_risk_score))
+    WHEN ((OLD.segment, OLD.total_spent, OLD.total_orders, OLD.last_order_date, OLD.churn_risk_score,
+           OLD.average_order_value, OLD.engagement_score, OLD.total_sessions, OLD.bounce_rate, OLD.conversion_rate,
+           OLD.rfm_score, OLD.favorite_categories, OLD.favorite_brands)
+          IS DISTINCT FROM (NEW.segment, NEW.total_spent, NEW.total_orders, NEW.last_order_date, NEW.churn_risk_score,
+                            NEW.average_order_value, NEW.engagement_score, NEW.total_sessions, NEW.bounce_rate,
+                            NEW.conversion_rate, NEW.rfm_score, NEW.favorite_categories, NEW.favorite_brands))
     EXECUTE FUNCTION analytics_list_sync();
 CREATE TRIGGER segment_assignments_added AFTER INSERT ON customer_segment_assignments
     REFERENCING NEW TABLE AS new_rows

@@ -19,6 +19,9 @@ DROP FUNCTION update_customer_status(text, text, text);
 DROP FUNCTION calculate_customer_analytics(text, timestamptz);
 DROP FUNCTION find_customer(text);
 DROP FUNCTION check_uuid(text, text);
+-- get_customers gains segment_id (SPEC section 4's place) and rfm_group
+DROP FUNCTION get_customers(text, text, text, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                            text, text, integer, integer, boolean, timestamptz);
 
 -- a login opens a visit with no page view (docs/analytics.md): 1.0-1.2
 -- recorded each login as a one-page session of 0 seconds, which counted as a
@@ -53,10 +56,23 @@ CREATE TABLE customer_list (
     total_spent       numeric(15,2) NOT NULL DEFAULT 0,
     total_orders      integer NOT NULL DEFAULT 0,
     last_order_date   timestamptz,
-    churn_risk_score  numeric(3,2) NOT NULL DEFAULT 0
+    churn_risk_score  numeric(3,2) NOT NULL DEFAULT 0,
+    -- read by segments (sql/functions/segments.sql) and the list's rfm_group filter
+    gender               gender,
+    date_of_birth        date,
+    province_key         text,
+    average_order_value  numeric(15,2) NOT NULL DEFAULT 0,
+    engagement_score     numeric(3,2) NOT NULL DEFAULT 0,
+    total_sessions       integer NOT NULL DEFAULT 0,
+    bounce_rate          numeric(5,4) NOT NULL DEFAULT 0,
+    conversion_rate      numeric(5,4) NOT NULL DEFAULT 0,
+    rfm_score            char(3),
+    rfm_group            text,
+    category_keys        text[] NOT NULL DEFAULT '{}',
+    brand_keys           text[] NOT NULL DEFAULT '{}'
 );
 COMMENT ON TABLE customer_list IS
-    'The filter and sort columns of the customer list (get_customers), one narrow row per customer, copied from users and customer_analytics by their triggers, so that every filter mix and sort is answered by the indexes of one table (the search stays on users: its trigram index would be rewritten with every change of the analytics).';
+    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, folded.';
 CREATE INDEX customer_list_created_at_idx ON customer_list (created_at, customer_id);
 CREATE INDEX customer_list_full_name_idx ON customer_list (full_name, customer_id);
 CREATE INDEX customer_list_email_idx ON customer_list (email, customer_id);

@@ -48,21 +48,7 @@ $$;
 CREATE OR REPLACE FUNCTION pg_temp.list_drift() RETURNS bigint
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT count(*) FROM (
-        (SELECT u.id, u.created_at, u.full_name, u.email, u.status, u.last_login_at,
-                a.segment, a.total_spent, a.total_orders, a.last_order_date, a.churn_risk_score
-           FROM customer_mgmt.users u JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
-          WHERE u.role = 'customer'
-         EXCEPT
-         SELECT l.customer_id, l.created_at, l.full_name, l.email, l.status, l.last_login_at,
-                l.segment, l.total_spent, l.total_orders, l.last_order_date, l.churn_risk_score
-           FROM customer_mgmt.customer_list l)
+        (SELECT * FROM customer_mgmt.customer_list_rows() EXCEPT SELECT * FROM customer_mgmt.customer_list)
         UNION ALL
-        (SELECT l.customer_id, l.created_at, l.full_name, l.email, l.status, l.last_login_at,
-                l.segment, l.total_spent, l.total_orders, l.last_order_date, l.churn_risk_score
-           FROM customer_mgmt.customer_list l
-         EXCEPT
-         SELECT u.id, u.created_at, u.full_name, u.email, u.status, u.last_login_at,
-                a.segment, a.total_spent, a.total_orders, a.last_order_date, a.churn_risk_score
-           FROM customer_mgmt.users u JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
-          WHERE u.role = 'customer')) d
+        (SELECT * FROM customer_mgmt.customer_list EXCEPT SELECT * FROM customer_mgmt.customer_list_rows())) d
 $$;
