@@ -1,9 +1,9 @@
--- Segments (issue 10, in progress): the design's criteria and the segment
--- language on a shop counted by hand, through preview_segment.
+-- Segments (issue 10): the design's criteria and the segment language on a
+-- shop counted by hand, saved segments, the list by segment and RFM group.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(66);
+SELECT plan(81);
 
 -- five customers; times relative to now, as preview_segment counts
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -173,6 +173,72 @@ SET LOCAL ROLE customer_mgmt_staff;
 SELECT is(jsonb_array_length(customer_mgmt.get_segments()), 4, 'staff read segments');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', '{"totalOrdersMin": 1}')$$), '42501', 'staff may not create one');
 RESET ROLE;
+
+-- the list by a saved segment (the assignments in force at as_of) and by an RFM group
+CREATE FUNCTION pg_temp.listed(page jsonb) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT string_agg(c.k, ',' ORDER BY c.k) FROM jsonb_array_elements(page -> 'data') e JOIN c ON c.id = (e ->> 'id')::uuid
+$$;
+SELECT is(pg_temp.listed(customer_mgmt.get_customers(segment_id => (SELECT id FROM seg WHERE k = 'south'))), 'an,chi',
+          'get_customers(segment_id): the members');
+SELECT customer_mgmt.assign_customer_segments((SELECT id FROM c WHERE k = 'em'), ARRAY[(SELECT id FROM seg WHERE k = 'south')],
+                                              now() + interval '1 day');
+UPDATE customer_mgmt.customer_segment_assignments SET expires_at = now() - interval '1 minute'
+ WHERE customer_id = (SELECT id FROM c WHERE k = 'em') AND segment_id = (SELECT id FROM seg WHERE k = 'south');
+SELECT is(pg_temp.listed(customer_mgmt.get_customers(segment_id => (SELECT id FROM seg WHERE k = 'south'))), 'an,chi',
+          'an expired assignment is not a membership');
+SELECT is(pg_temp.listed(customer_mgmt.get_customers(segment_id => (SELECT id FROM seg WHERE k = 'south'),
+                                                     as_of => now() - interval '1 hour')), 'an,chi,em',
+          'it was one before it expired');
+SELECT is(pg_temp.listed(customer_mgmt.get_customers(segment_id => (SELECT id FROM seg WHERE k = 'south'), min_orders => 3)),
+          'an', 'with another filter');
+SELECT is((customer_mgmt.get_customers(segment_id => (SELECT id FROM seg WHERE k = 'south'), exact_total => true) ->> 'total')::int, 2,
+          'its total');
+SELECT cmp_ok((SELECT count(*)::int FROM customer_mgmt.customer_analytics WHERE rfm_score IS NOT NULL), '>', 0, 'some customers have RFM digits');
+SELECT is((SELECT count(*)::int FROM unnest(customer_mgmt.rfm_group_names()) g
+            WHERE (SELECT coalesce(array_agg(e ->> 'id' ORDER BY e ->> 'id'), '{}')
+                     FROM jsonb_array_elements(customer_mgmt.get_customers(rfm_group => g, page_size => 100) -> 'data') e)
+                  IS DISTINCT FROM
+                  (SELECT coalesce(array_agg(a.customer_id::text ORDER BY a.customer_id::text), '{}')
+                     FROM customer_mgmt.customer_analytics a WHERE customer_mgmt.rfm_group(a.rfm_score) = g)), 0,
+          'get_customers(rfm_group): for every group, the customers whose digits it names');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customers(rfm_group => 'vip')$$), '22023 rfm_group', 'an RFM group that does not exist');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customers(segment_id => '00000000-0000-4000-8000-0000000000ff')$$), 'PT404',
+          'a segment that does not exist');
+
+-- the preview's first 20: by spend, the higher id first among equals (three customers have spent 0)
+SELECT is(ARRAY(SELECT (e ->> 'id')::uuid FROM jsonb_array_elements(customer_mgmt.preview_segment('{"totalSpentMin": 0}') -> 'customers') e),
+          ARRAY(SELECT customer_id FROM customer_mgmt.customer_list ORDER BY total_spent DESC, customer_id DESC),
+          'preview_segment ranks by spend, then id');
+-- top_customers in parallel (partial states serialized and combined) and not
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS SETOF text
+    LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY EXECUTE 'EXPLAIN ' || q; END $$;
+CREATE TABLE public.top_probe AS
+    SELECT round((random() * 100)::numeric, 0) AS spent, gen_random_uuid() AS id FROM generate_series(1, 20000);
+INSERT INTO public.top_probe VALUES (NULL, gen_random_uuid()), (1000, NULL);
+ANALYZE public.top_probe;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SELECT ok((SELECT string_agg(p, ' ') FROM pg_temp.plan_of('SELECT customer_mgmt.top_customers(spent, id) FROM public.top_probe') p)
+          ~ 'Partial Aggregate', 'the aggregate runs in parallel');
+SELECT is((SELECT customer_mgmt.top_customers(spent, id) FROM public.top_probe),
+          ARRAY(SELECT id FROM public.top_probe WHERE spent IS NOT NULL AND id IS NOT NULL ORDER BY spent DESC, id DESC LIMIT 20),
+          'top_customers in parallel: the 20 best, NULLs skipped');
+SET LOCAL max_parallel_workers_per_gather = 0;
+SELECT is((SELECT customer_mgmt.top_customers(spent, id) FROM public.top_probe),
+          ARRAY(SELECT id FROM public.top_probe WHERE spent IS NOT NULL AND id IS NOT NULL ORDER BY spent DESC, id DESC LIMIT 20),
+          'and in one process');
+SELECT is((SELECT customer_mgmt.top_customers(spent, id) FROM public.top_probe WHERE false), '{}'::uuid[], 'no rows: none');
+RESET max_parallel_workers_per_gather;
+
+-- age as age() counts it, across 29 February
+SELECT is((SELECT count(*)::int
+             FROM generate_series(timestamp '1996-02-26', '1996-03-02', '1 day') b,
+                  generate_series(timestamp '2023-02-26', '2024-03-02', '1 day') d
+            WHERE customer_mgmt.age_years(b::date, d::date) <> extract(year FROM age(d::date, b::date))), 0,
+          'age_years equals extract(year FROM age())');
 
 SELECT * FROM finish();
 ROLLBACK;
