@@ -39,7 +39,16 @@ GRANT EXECUTE ON FUNCTION
     get_customer_overview(timestamptz, timestamptz),
     get_customer_health_score(timestamptz),
     preview_segment(jsonb, text),
-    get_segments(), get_segment(uuid), get_customer_segments(uuid), get_segment_insights(uuid)
+    get_segments(), get_segment(uuid), get_customer_segments(uuid), get_segment_insights(uuid),
+    get_customer_notes(uuid, text, text, text, text, integer, integer)
+TO customer_mgmt_staff;
+
+-- notes: staff write them, and change or delete their own (admins any: the
+-- functions check, SPEC section 6)
+GRANT EXECUTE ON FUNCTION
+    add_customer_note(uuid, text, text, text, text, boolean, jsonb),
+    update_customer_note(uuid, jsonb),
+    delete_customer_note(uuid)
 TO customer_mgmt_staff;
 
 -- ingestion

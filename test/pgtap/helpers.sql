@@ -9,7 +9,8 @@ CREATE OR REPLACE FUNCTION pg_temp.shop_counts() RETURNS text
             UNION ALL SELECT 'orders', count(*) FROM customer_mgmt.orders
             UNION ALL SELECT 'order_items', count(*) FROM customer_mgmt.order_items
             UNION ALL SELECT 'web_sessions', count(*) FROM customer_mgmt.web_sessions
-            UNION ALL SELECT 'settings', count(*) FROM customer_mgmt.settings) c
+            UNION ALL SELECT 'settings', count(*) FROM customer_mgmt.settings
+            UNION ALL SELECT 'customer_notes', count(*) FROM customer_mgmt.customer_notes) c
 $$;
 
 -- Run a statement that must fail; return 'SQLSTATE field' where field is the
