@@ -113,3 +113,7 @@ ALTER TABLE customer_segments ADD COLUMN query text CHECK (length(query) <= 1000
 -- customer_count is the members (the count trigger of 1.2--1.3.post.sql keeps it)
 UPDATE customer_segments s
    SET customer_count = (SELECT count(*) FROM customer_segment_assignments x WHERE x.segment_id = s.id);
+
+-- a customer's segment and churn events, for the timeline (timeline.sql)
+CREATE INDEX event_outbox_timeline_idx ON event_outbox (customer_id, created_at)
+    WHERE event_type IN ('customer.segment_entered', 'customer.segment_left', 'customer.churn_detected');
