@@ -70,7 +70,11 @@ CREATE TABLE customer_list (
     rfm_group            text,
     category_keys        text[] NOT NULL DEFAULT '{}',
     brand_keys           text[] NOT NULL DEFAULT '{}'
-);
+)
+-- the nightly run rewrites the rows of the customers whose analytics
+-- changed: room on each page keeps the new versions near the old ones
+-- (and HOT when no indexed column changed), as in customer_analytics
+WITH (fillfactor = 70);
 COMMENT ON TABLE customer_list IS
     'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, folded.';
 CREATE INDEX customer_list_created_at_idx ON customer_list (created_at, customer_id);
@@ -117,3 +121,17 @@ UPDATE customer_segments s
 -- a customer's segment and churn events, for the timeline (timeline.sql)
 CREATE INDEX event_outbox_timeline_idx ON event_outbox (customer_id, created_at)
     WHERE event_type IN ('customer.segment_entered', 'customer.segment_left', 'customer.churn_detected');
+
+-- anonymisation (issue 11)
+-- who anonymised whom, when and why (privacy.sql); no personal data: the
+-- reason is redacted of the customer's
+CREATE TABLE customer_anonymizations (
+    customer_id    uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    anonymized_at  timestamptz NOT NULL DEFAULT now(),
+    actor_id       uuid,
+    reason         text NOT NULL CHECK (length(reason) <= 10000),
+    scrubbed       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(scrubbed) = 'object')
+);
+COMMENT ON TABLE customer_anonymizations IS
+    'Every anonymisation (anonymize_customer): the customer, when, the acting user (not a foreign key), the reason with the customer''s personal data redacted, and how many rows were scrubbed. It holds no personal data.';
+SELECT pg_catalog.pg_extension_config_dump('customer_anonymizations', '');

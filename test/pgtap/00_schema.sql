@@ -13,7 +13,8 @@ SELECT tables_are('customer_mgmt', ARRAY[
     'users', 'addresses', 'orders', 'order_items', 'web_sessions',
     'customer_notes', 'customer_analytics', 'customer_segments', 'customer_segment_assignments',
     'customer_insights', 'customer_status_history', 'analytics_queue', 'event_outbox',
-    'job_runs', 'setting_definitions', 'settings', 'provinces', 'rfm_breakpoints', 'customer_list']);
+    'job_runs', 'setting_definitions', 'settings', 'provinces', 'rfm_breakpoints', 'customer_list',
+    'customer_anonymizations']);
 
 -- every column of the design's DDL (section 4), and the note type "system"
 SELECT columns_are('customer_mgmt', 'customer_notes', ARRAY[
@@ -60,7 +61,8 @@ SELECT set_eq(
           'customer_mgmt.customer_status_history', 'customer_mgmt.customer_status_history_id_seq',
           'customer_mgmt.analytics_queue', 'customer_mgmt.event_outbox', 'customer_mgmt.event_outbox_id_seq',
           'customer_mgmt.job_runs', 'customer_mgmt.job_runs_id_seq', 'customer_mgmt.settings',
-          'customer_mgmt.rfm_breakpoints', 'customer_mgmt.rfm_breakpoints_id_seq', 'customer_mgmt.customer_list'],
+          'customer_mgmt.rfm_breakpoints', 'customer_mgmt.rfm_breakpoints_id_seq', 'customer_mgmt.customer_list',
+          'customer_mgmt.customer_anonymizations'],
     'every data table and identity sequence is registered with pg_extension_config_dump');
 SELECT is((SELECT extcondition[array_position(extconfig, 'customer_mgmt.customer_segments'::regclass)]
              FROM pg_extension WHERE extname = 'customer_mgmt'),

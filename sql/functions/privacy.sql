@@ -1,0 +1,204 @@
+-- customer_mgmt: Data protection (design 11.1, SPEC section 6): anonymising a customer
+-- completely, with the patterns that find their personal data however it was written
+-- (docs/privacy.md).
+
+-- A regular expression that finds a text (a name, a street, an e-mail) in
+-- any case, with or without Vietnamese accents, with any run of white space
+-- between its words, as a whole (not inside a longer word).  Every
+-- character but a letter is escaped.
+CREATE OR REPLACE FUNCTION personal_regex(value text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- the letters of Vietnamese, lower case; upper() gives the rest
+    letters constant text := 'aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệfghiìíỉĩịjklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvwxyỳýỷỹỵz';
+    v text := regexp_replace(btrim(normalize(value, NFC)), '\s+', ' ', 'g');
+    ch text;
+    base text;
+    result text := '';
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RETURN NULL;
+    END IF;
+    FOR i IN 1 .. length(v) LOOP
+        ch := substr(v, i, 1);
+        base := customer_mgmt.search_fold(ch);
+        IF ch = ' ' THEN
+            result := result || '\s+';
+        ELSIF base ~ '^[a-z]$' THEN
+            result := result || '[' || (SELECT string_agg(c, '') FROM regexp_split_to_table(letters || upper(letters), '') c
+                                          WHERE customer_mgmt.search_fold(c) = base) || ']';
+        ELSIF ch ~ '^[0-9]$' THEN
+            result := result || ch;
+        ELSE
+            result := result || '\' || ch;
+        END IF;
+    END LOOP;
+    RETURN '(?<![[:alnum:]])' || result || '(?![[:alnum:]])';
+END
+$$;
+COMMENT ON FUNCTION personal_regex(text) IS
+    'Internal: a regular expression that finds a text as a whole word sequence, in any case, with or without accents, with any white space between its words; NULL for none.';
+
+-- A regular expression that finds a Vietnamese phone number however it is
+-- written: 0903123456, 0903 123 456, 0903.123.456, +84 903 123 456,
+-- (+84) 903-123-456, 84903123456.
+CREATE OR REPLACE FUNCTION phone_regex(phone_number text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT '(?<![0-9+])(?:\(?\+?84\)?[\s.()-]*0?|0)'
+           || array_to_string(regexp_split_to_array(substr(customer_mgmt.normalize_phone(phone_number), 2), ''), '[\s.()-]*')
+           || '(?![0-9])'
+$$;
+COMMENT ON FUNCTION phone_regex(text) IS
+    'Internal: a regular expression that finds a Vietnamese phone number in any of its spellings (national or +84, with spaces, dots, dashes or parentheses); NULL when the text is not a phone number.';
+
+-- A regular expression that finds a date in the ways a birth date is
+-- written: 1990-03-05, 05/03/1990, 5/3/1990, 5-3-90, 05.03.1990,
+-- ngày 5 tháng 3 năm 1990.
+CREATE OR REPLACE FUNCTION birth_date_regex(d date) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT format('(?<![0-9])(?:0?%1$s[/.\s-]+0?%2$s[/.\s-]+(?:%3$s|%4$s)|%3$s[/.\s-]+0?%2$s[/.\s-]+0?%1$s)(?![0-9])|%5$s',
+                  extract(day FROM d), extract(month FROM d), extract(year FROM d), to_char(d, 'YY'),
+                  customer_mgmt.personal_regex(format('ngày %s tháng %s năm %s', extract(day FROM d), extract(month FROM d),
+                                                      extract(year FROM d))))
+$$;
+COMMENT ON FUNCTION birth_date_regex(date) IS
+    'Internal: a regular expression that finds a date written as YYYY-MM-DD, DD/MM/YYYY, D/M/YY (with /, -, . or spaces) or "ngày D tháng M năm YYYY"; NULL for NULL.';
+
+-- A text with every match of the patterns replaced by [redacted].
+CREATE OR REPLACE FUNCTION redact(value text, patterns text[]) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text := normalize(value, NFC);
+    p text;
+BEGIN
+    FOREACH p IN ARRAY patterns LOOP
+        CONTINUE WHEN p IS NULL;
+        v := regexp_replace(v, p, '[redacted]', 'g');
+    END LOOP;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION redact(text, text[]) IS
+    'Internal: the text (NFC) with every match of the regular expressions replaced by [redacted]; NULL for NULL.';
+
+-- The string values of a JSON object redacted, nested ones included.
+CREATE OR REPLACE FUNCTION redact_json(value jsonb, patterns text[]) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE jsonb_typeof(value)
+        WHEN 'string' THEN to_jsonb(customer_mgmt.redact(value #>> '{}', patterns))
+        WHEN 'object' THEN (SELECT coalesce(jsonb_object_agg(k, customer_mgmt.redact_json(v, patterns)), '{}')
+                              FROM jsonb_each(value) x (k, v))
+        WHEN 'array' THEN (SELECT coalesce(jsonb_agg(customer_mgmt.redact_json(v, patterns) ORDER BY n), '[]')
+                             FROM jsonb_array_elements(value) WITH ORDINALITY x (v, n))
+        ELSE value END
+$$;
+COMMENT ON FUNCTION redact_json(jsonb, text[]) IS 'Internal: every string in a JSON value redacted (redact()), keys kept.';
+
+-- The patterns of a customer's personal data: name, e-mail, phone numbers,
+-- birth date, and of each address its recipient, phone and street.
+CREATE OR REPLACE FUNCTION personal_patterns(customer_id uuid) RETURNS text[]
+    LANGUAGE sql STABLE
+AS $$
+    SELECT array_agg(DISTINCT p) FILTER (WHERE p IS NOT NULL)
+      FROM (SELECT customer_mgmt.personal_regex(u.full_name) AS p FROM customer_mgmt.users u WHERE u.id = personal_patterns.customer_id
+            UNION ALL SELECT customer_mgmt.personal_regex(u.email) FROM customer_mgmt.users u WHERE u.id = personal_patterns.customer_id
+            UNION ALL SELECT customer_mgmt.phone_regex(u.phone_number) FROM customer_mgmt.users u WHERE u.id = personal_patterns.customer_id
+            UNION ALL SELECT customer_mgmt.birth_date_regex(u.date_of_birth) FROM customer_mgmt.users u WHERE u.id = personal_patterns.customer_id
+            UNION ALL SELECT customer_mgmt.personal_regex(a.recipient_name) FROM customer_mgmt.addresses a WHERE a.customer_id = personal_patterns.customer_id
+            UNION ALL SELECT customer_mgmt.phone_regex(a.phone_number) FROM customer_mgmt.addresses a WHERE a.customer_id = personal_patterns.customer_id
+            UNION ALL SELECT customer_mgmt.personal_regex(a.street) FROM customer_mgmt.addresses a WHERE a.customer_id = personal_patterns.customer_id) x
+$$;
+COMMENT ON FUNCTION personal_patterns(uuid) IS
+    'Internal: the regular expressions of a customer''s name, e-mail, phone numbers, birth date and addresses'' recipients, phones and streets.';
+
+CREATE OR REPLACE FUNCTION anonymize_customer(customer_id uuid, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users;
+    v_reason text := customer_mgmt.check_text('reason', reason, 1000);
+    done customer_mgmt.customer_anonymizations;
+    patterns text[];
+    open_orders bigint;
+    counts jsonb;
+    n_notes bigint;
+    n_history bigint;
+    n_events bigint;
+    n_jobs bigint;
+    n_addresses bigint;
+BEGIN
+    PERFORM customer_mgmt.lock_customer(anonymize_customer.customer_id);
+    u := customer_mgmt.find_customer(anonymize_customer.customer_id);
+    SELECT * INTO done FROM customer_mgmt.customer_anonymizations x WHERE x.customer_id = u.id;
+    IF FOUND THEN
+        RETURN jsonb_build_object('customerId', u.id, 'anonymizedAt', done.anonymized_at, 'alreadyAnonymized', true);
+    END IF;
+    SELECT count(*) INTO open_orders FROM customer_mgmt.orders o
+     WHERE o.customer_id = u.id AND o.status IN ('pending', 'processing');
+    IF open_orders > 0 THEN
+        RAISE EXCEPTION 'customer % has % open orders', u.id, open_orders
+            USING ERRCODE = 'P0001',
+                  DETAIL = format('Customer %s has %s order(s) pending or processing; their delivery needs the address.', u.id, open_orders),
+                  HINT = 'Anonymise the customer once the orders are completed, cancelled or refunded.';
+    END IF;
+    patterns := coalesce(customer_mgmt.personal_patterns(u.id), '{}');
+    -- why, without the personal data it may name
+    v_reason := customer_mgmt.redact(v_reason, patterns);
+
+    WITH n AS (
+        UPDATE customer_mgmt.customer_notes x
+           SET title = customer_mgmt.redact(x.title, patterns), content = customer_mgmt.redact(x.content, patterns),
+               tags = customer_mgmt.redact_json(x.tags, patterns)
+         WHERE x.customer_id = u.id
+           AND (x.title, x.content, x.tags)
+               IS DISTINCT FROM (customer_mgmt.redact(x.title, patterns), customer_mgmt.redact(x.content, patterns),
+                                 customer_mgmt.redact_json(x.tags, patterns))
+        RETURNING 1)
+    SELECT count(*) INTO n_notes FROM n;
+    WITH h AS (
+        UPDATE customer_mgmt.customer_status_history x SET reason = customer_mgmt.redact(x.reason, patterns)
+         WHERE x.customer_id = u.id AND x.reason IS DISTINCT FROM customer_mgmt.redact(x.reason, patterns)
+        RETURNING 1)
+    SELECT count(*) INTO n_history FROM h;
+    WITH e AS (
+        UPDATE customer_mgmt.event_outbox x SET payload = customer_mgmt.redact_json(x.payload, patterns)
+         WHERE x.customer_id = u.id AND x.payload IS DISTINCT FROM customer_mgmt.redact_json(x.payload, patterns)
+        RETURNING 1)
+    SELECT count(*) INTO n_events FROM e;
+    -- the job log's details are counts and times; an error message might
+    -- quote a customer's data
+    WITH j AS (
+        UPDATE customer_mgmt.job_runs x SET error = customer_mgmt.redact(x.error, patterns)
+         WHERE x.error IS NOT NULL AND x.error IS DISTINCT FROM customer_mgmt.redact(x.error, patterns)
+        RETURNING 1)
+    SELECT count(*) INTO n_jobs FROM j;
+    DELETE FROM customer_mgmt.addresses x WHERE x.customer_id = u.id;
+    GET DIAGNOSTICS n_addresses = ROW_COUNT;
+    -- the design's replacements; the e-mail stays unique and invalid (RFC 2606)
+    UPDATE customer_mgmt.users x
+       SET full_name = 'Anonymous-' || right(u.id::text, 8),
+           email = 'anonymized-' || u.id || '@anonymized.invalid',
+           phone_number = NULL, avatar_url = NULL, date_of_birth = NULL,
+           email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now()
+     WHERE x.id = u.id;
+    counts := jsonb_build_object('notes', n_notes, 'statusHistory', n_history, 'outboxEvents', n_events,
+                                 'jobRuns', n_jobs, 'addressesDeleted', n_addresses);
+    INSERT INTO customer_mgmt.customer_anonymizations AS x (customer_id, anonymized_at, actor_id, reason, scrubbed)
+    VALUES (u.id, now(), customer_mgmt.current_actor(), v_reason, counts)
+    RETURNING * INTO done;
+    PERFORM customer_mgmt.emit_event('customer.anonymized', u.id, jsonb_build_object('customerId', u.id));
+    RETURN jsonb_build_object('customerId', u.id, 'anonymizedAt', done.anonymized_at, 'alreadyAnonymized', false,
+                              'scrubbed', counts);
+END
+$$;
+COMMENT ON FUNCTION anonymize_customer(uuid, text) IS
+    'Admin: anonymises a customer, irreversibly (design 11.1, docs/privacy.md): name, e-mail, phone, avatar and birth date replaced, addresses deleted, every spelling of them redacted from the customer''s notes, status-history reasons, outbox payloads and the job log; orders and analytics kept. Recorded in customer_anonymizations (who, when, why, what was scrubbed); customer.anonymized to the outbox. Idempotent. P0001 while an order is pending or processing. Returns {customerId, anonymizedAt, alreadyAnonymized, scrubbed}.';

@@ -1,0 +1,123 @@
+-- Anonymisation (issue 11): every table of the extension scanned for every
+-- personal value of the customer, in the spellings ingestion accepts and
+-- people type, before and after; idempotence; refusals; what stays.
+\set QUIET 1
+\ir helpers.sql
+BEGIN;
+SELECT plan(22);
+
+CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
+INSERT INTO p VALUES
+    ('anh', customer_mgmt.register_customer('Nguyễn Thị Ánh', 'Anh.Nguyen@Example.vn', '+84 903 123 456', '1990-03-05',
+                                            'female', 'Hà Nội', now() - interval '400 days')),
+    ('binh', customer_mgmt.register_customer('Trần Bình', 'binh@example.vn', '0987654321')),
+    ('hoa', customer_mgmt.register_staff('Vũ Hoa', 'hoa@cuahang.vn', 'admin'));
+GRANT SELECT ON p TO PUBLIC;
+SELECT set_config('customer_mgmt.actor_id', (SELECT id::text FROM p WHERE k = 'hoa'), true);
+SELECT customer_mgmt.add_customer_address((SELECT id FROM p WHERE k = 'anh'), 'Nguyễn Thị Ánh', '(+84) 912-345-678', '12 Lê Lợi',
+                                          'Phường Bến Nghé', NULL, 'Hồ Chí Minh', true, true);
+SELECT count(customer_mgmt.record_order((SELECT id FROM p WHERE k = 'anh'), 1500000, 'completed', now() - d * interval '30 days'))
+  FROM generate_series(1, 3) d;
+SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM p WHERE k = 'anh'));
+SELECT customer_mgmt.add_customer_note((SELECT id FROM p WHERE k = 'anh'),
+    'Khách NGUYEN THI ANH gọi từ số 0903.123.456 (cũng dùng 84903123456), email anh.nguyen@example.vn, '
+    || 'sinh ngày 5/3/1990 (05-03-1990), giao tới 12 le loi; số người nhận (+84) 912 345 678.',
+    title => 'Nguyễn  Thị Ánh hỏi bảo hành', tags => '["Nguyễn Thị Ánh", "VIP"]');
+SELECT customer_mgmt.add_customer_note((SELECT id FROM p WHERE k = 'anh'), 'Khách thích hàng Apple, gọi lúc 9 giờ.');
+SELECT customer_mgmt.update_customer_status((SELECT id FROM p WHERE k = 'anh'), 'suspended', 'Chị Nguyễn Thị Ánh (0903 123 456) yêu cầu khoá tài khoản');
+INSERT INTO customer_mgmt.job_runs (job_name, status, error) VALUES ('probe', 'failed', 'duplicate key: anh.nguyen@example.vn');
+
+-- every spelling of every personal value, folded as the scan folds the rows
+CREATE TEMP TABLE spellings (s text);
+INSERT INTO spellings VALUES ('Nguyễn Thị Ánh'), ('nguyen thi anh'), ('anh.nguyen@example.vn'), ('0903123456'), ('0903 123 456'),
+    ('+84 903 123 456'), ('84903123456'), ('0903.123.456'), ('0912345678'), ('912 345 678'), ('912-345-678'), ('1990-03-05'),
+    ('5/3/1990'), ('05-03-1990'), ('12 Lê Lợi');
+GRANT SELECT ON spellings TO PUBLIC;
+-- rows of every table of the extension holding any of them, per table
+CREATE FUNCTION pg_temp.personal_hits() RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+    n bigint;
+    result text[] := '{}';
+BEGIN
+    FOR t IN SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'customer_mgmt'::regnamespace AND c.relkind = 'r' ORDER BY 1 LOOP
+        EXECUTE format('SELECT count(*) FROM customer_mgmt.%I x WHERE customer_mgmt.search_fold(x::text) LIKE ANY '
+                       || '(SELECT ''%%'' || customer_mgmt.like_escape(customer_mgmt.search_fold(s)) || ''%%'' FROM spellings)', t)
+           INTO n;
+        IF n > 0 THEN
+            result := result || (t || '=' || n);
+        END IF;
+    END LOOP;
+    RETURN array_to_string(result, ' ');
+END
+$$;
+SELECT is(pg_temp.personal_hits(),
+          'addresses=1 customer_list=1 customer_notes=1 customer_status_history=1 event_outbox=2 job_runs=1 users=1',
+          'before: the personal data is in the rows, the notes, the history, the outbox and the job log');
+CREATE TEMP TABLE kept AS
+    SELECT (SELECT count(*) FROM customer_mgmt.orders WHERE customer_id = p.id) AS orders,
+           (SELECT total_spent FROM customer_mgmt.customer_analytics WHERE customer_id = p.id) AS spent
+      FROM p WHERE k = 'anh';
+
+-- refusals
+SELECT is(pg_temp.failure(format('SELECT customer_mgmt.anonymize_customer(%L, NULL)', (SELECT id FROM p WHERE k = 'anh'))),
+          '22023 reason', 'a reason is required');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.anonymize_customer('00000000-0000-4000-8000-0000000000ff', 'x')$$), 'PT404',
+          'a customer who does not exist');
+SELECT customer_mgmt.record_order((SELECT id FROM p WHERE k = 'binh'), 300000, 'pending');
+SELECT is(pg_temp.failure(format('SELECT customer_mgmt.anonymize_customer(%L, %L)', (SELECT id FROM p WHERE k = 'binh'), 'x')),
+          'P0001', 'refused while an order is pending, nothing written');
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT is(pg_temp.failure(format('SELECT customer_mgmt.anonymize_customer(%L, %L)', (SELECT id FROM p WHERE k = 'anh'), 'x')),
+          '42501', 'staff may not anonymise');
+RESET ROLE;
+
+SET LOCAL ROLE customer_mgmt_admin;
+CREATE TEMP TABLE r AS
+    SELECT customer_mgmt.anonymize_customer((SELECT id FROM p WHERE k = 'anh'), 'Yêu cầu của chị Nguyễn Thị Ánh qua email anh.nguyen@example.vn') AS r;
+RESET ROLE;
+SELECT is((SELECT r - 'anonymizedAt' FROM r),
+          jsonb_build_object('customerId', (SELECT id FROM p WHERE k = 'anh'), 'alreadyAnonymized', false,
+                             'scrubbed', '{"notes": 1, "statusHistory": 1, "outboxEvents": 2, "jobRuns": 1, "addressesDeleted": 1}'::jsonb),
+          'anonymised: what was scrubbed');
+SELECT is(pg_temp.personal_hits(), '', 'after: no table of the extension holds any spelling of it');
+SELECT is((SELECT full_name || ' ' || email || ' ' || coalesce(phone_number, '-') || ' ' || coalesce(date_of_birth::text, '-')
+             FROM customer_mgmt.users WHERE id = (SELECT id FROM p WHERE k = 'anh')),
+          'Anonymous-' || right((SELECT id::text FROM p WHERE k = 'anh'), 8) || ' anonymized-' || (SELECT id FROM p WHERE k = 'anh')
+          || '@anonymized.invalid - -', 'the design''s replacements');
+SELECT ok((SELECT anonymized_at IS NOT NULL FROM customer_mgmt.users WHERE id = (SELECT id FROM p WHERE k = 'anh')), 'anonymized_at set');
+SELECT is((SELECT content FROM customer_mgmt.customer_notes WHERE customer_id = (SELECT id FROM p WHERE k = 'anh') AND title IS NOT NULL),
+          'Khách [redacted] gọi từ số [redacted] (cũng dùng [redacted]), email [redacted], sinh ngày [redacted] ([redacted]), '
+          || 'giao tới [redacted]; số người nhận [redacted].', 'the note redacted, every spelling');
+SELECT is((SELECT title || ' ' || tags::text FROM customer_mgmt.customer_notes WHERE customer_id = (SELECT id FROM p WHERE k = 'anh') AND title IS NOT NULL),
+          '[redacted] hỏi bảo hành ["[redacted]", "VIP"]', 'its title and tags');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_notes WHERE content = 'Khách thích hàng Apple, gọi lúc 9 giờ.'), 1,
+          'a note without personal data is unchanged');
+SELECT is((SELECT reason FROM customer_mgmt.customer_status_history WHERE customer_id = (SELECT id FROM p WHERE k = 'anh')),
+          'Chị [redacted] ([redacted]) yêu cầu khoá tài khoản', 'the status history''s reason');
+SELECT is((SELECT payload FROM customer_mgmt.event_outbox WHERE customer_id = (SELECT id FROM p WHERE k = 'anh') AND event_type = 'customer.registered'),
+          jsonb_build_object('customerId', (SELECT id FROM p WHERE k = 'anh'), 'fullName', '[redacted]', 'email', '[redacted]',
+                             'registeredAt', (SELECT payload -> 'registeredAt' FROM customer_mgmt.event_outbox
+                                               WHERE customer_id = (SELECT id FROM p WHERE k = 'anh') AND event_type = 'customer.registered')),
+          'the registration event, already written, redacted');
+SELECT is((SELECT payload FROM customer_mgmt.event_outbox WHERE customer_id = (SELECT id FROM p WHERE k = 'anh') AND event_type = 'customer.anonymized'),
+          jsonb_build_object('customerId', (SELECT id FROM p WHERE k = 'anh')), 'customer.anonymized with the id only');
+SELECT is((SELECT reason || ' ' || (actor_id = (SELECT id FROM p WHERE k = 'hoa'))::text FROM customer_mgmt.customer_anonymizations),
+          'Yêu cầu của chị [redacted] qua email [redacted] true', 'recorded: who and why, without the personal data');
+SELECT is((SELECT row(orders, spent)::text FROM kept),
+          (SELECT row((SELECT count(*) FROM customer_mgmt.orders WHERE customer_id = p.id),
+                      (SELECT total_spent FROM customer_mgmt.customer_analytics WHERE customer_id = p.id))::text FROM p WHERE k = 'anh'),
+          'orders and analytics stay');
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT is((customer_mgmt.get_customers(search => s) ->> 'total')::int, 0, 'no longer found by ' || s)
+  FROM (VALUES ('nguyen thi anh'), ('anh.nguyen@example.vn'), ('0903 123 456')) v(s);
+RESET ROLE;
+
+-- idempotent
+SELECT is(customer_mgmt.anonymize_customer((SELECT id FROM p WHERE k = 'anh'), 'again') ->> 'alreadyAnonymized', 'true',
+          'a second call changes nothing');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_anonymizations), 1, 'recorded once');
+
+SELECT * FROM finish();
+ROLLBACK;
