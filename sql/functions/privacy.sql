@@ -202,3 +202,64 @@ END
 $$;
 COMMENT ON FUNCTION anonymize_customer(uuid, text) IS
     'Admin: anonymises a customer, irreversibly (design 11.1, docs/privacy.md): name, e-mail, phone, avatar and birth date replaced, addresses deleted, every spelling of them redacted from the customer''s notes, status-history reasons, outbox payloads and the job log; orders and analytics kept. Recorded in customer_anonymizations (who, when, why, what was scrubbed); customer.anonymized to the outbox. Idempotent. P0001 while an order is pending or processing. Returns {customerId, anonymizedAt, alreadyAnonymized, scrubbed}.';
+
+-- The personal-data export of design 11.1 (CustomerDataExport), recorded in
+-- export_log.
+CREATE OR REPLACE FUNCTION export_customer_data(customer_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    a customer_mgmt.customer_analytics;
+    result jsonb;
+BEGIN
+    SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
+    result := jsonb_build_object(
+        'personalInformation', jsonb_build_object(
+            'id', u.id, 'fullName', u.full_name, 'email', u.email, 'phoneNumber', u.phone_number,
+            'dateOfBirth', u.date_of_birth, 'gender', u.gender, 'province', u.province, 'avatarUrl', u.avatar_url,
+            'emailVerifiedAt', u.email_verified_at, 'phoneVerifiedAt', u.phone_verified_at,
+            'registrationDate', u.created_at, 'lastLoginDate', u.last_login_at, 'accountStatus', u.status,
+            'anonymizedAt', u.anonymized_at,
+            'addresses', coalesce((SELECT jsonb_agg(customer_mgmt.address_dto(x) ORDER BY x.created_at, x.id)
+                                     FROM customer_mgmt.addresses x WHERE x.customer_id = u.id), '[]')),
+        'orderHistory', coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'id', o.id, 'status', o.status, 'totalAmount', o.total_amount, 'orderDate', o.order_date,
+                       'completedAt', o.completed_at,
+                       'items', coalesce((SELECT jsonb_agg(jsonb_build_object('productName', i.product_name,
+                                                                              'category', i.category, 'brand', i.brand,
+                                                                              'unitPrice', i.unit_price,
+                                                                              'quantity', i.quantity) ORDER BY i.id)
+                                            FROM customer_mgmt.order_items i WHERE i.order_id = o.id), '[]'))
+                   ORDER BY o.order_date, o.id)
+              FROM customer_mgmt.orders o WHERE o.customer_id = u.id), '[]'),
+        'accountActivity', jsonb_build_object(
+            'logins', coalesce((SELECT jsonb_agg(w.started_at ORDER BY w.started_at)
+                                  FROM customer_mgmt.web_sessions w WHERE w.customer_id = u.id AND w.page_views = 0), '[]'),
+            'sessions', coalesce((SELECT jsonb_agg(jsonb_build_object('startedAt', w.started_at,
+                                                                      'durationSeconds', w.duration_seconds,
+                                                                      'pageViews', w.page_views, 'converted', w.converted)
+                                                   ORDER BY w.started_at, w.id)
+                                    FROM customer_mgmt.web_sessions w WHERE w.customer_id = u.id AND w.page_views > 0), '[]'),
+            'statusChanges', coalesce((SELECT jsonb_agg(jsonb_build_object('oldStatus', h.old_status,
+                                                                           'newStatus', h.new_status, 'reason', h.reason,
+                                                                           'changedAt', h.changed_at)
+                                                        ORDER BY h.changed_at, h.id)
+                                         FROM customer_mgmt.customer_status_history h WHERE h.customer_id = u.id), '[]')),
+        'analyticsData', CASE WHEN a.customer_id IS NOT NULL THEN customer_mgmt.customer_analytics_dto(a, now()) END,
+        'notes', coalesce((SELECT jsonb_agg(customer_mgmt.note_dto(n) ORDER BY n.created_at, n.id)
+                             FROM customer_mgmt.customer_notes n WHERE n.customer_id = u.id AND NOT n.is_internal), '[]'),
+        'exportDate', now(),
+        'dataRetentionPolicy', customer_mgmt.setting('privacy.data_retention_policy'));
+    INSERT INTO customer_mgmt.export_log (actor_id, kind, customer_id, details)
+    VALUES (customer_mgmt.current_actor(), 'customer_data', u.id,
+            jsonb_build_object('orders', jsonb_array_length(result -> 'orderHistory'),
+                               'notes', jsonb_array_length(result -> 'notes')));
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION export_customer_data(uuid) IS
+    'Admin: everything the shop holds about a customer (design 11.1, CustomerDataExport): personalInformation with addresses, orderHistory with items, accountActivity (logins, sessions, status changes), analyticsData, the notes that are not internal, exportDate and dataRetentionPolicy (setting privacy.data_retention_policy). Recorded in export_log. PT404, 42501.';

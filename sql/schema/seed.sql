@@ -47,7 +47,12 @@ INSERT INTO setting_definitions (name, value_type, default_value, min_value, max
     ('segment.active_max_days_since_order', 'integer', '30', 0, NULL, 'Active segment: days since the last order below this.'),
     ('segment.churned_min_days_since_order', 'integer', '180', 0, NULL, 'Churned segment: days since the last order above this.'),
     ('status.recent_activity_hours', 'integer', '24', 0, NULL,
-     'A customer who logged in within this many hours cannot be deactivated.');
+     'A customer who logged in within this many hours cannot be deactivated.'),
+    ('privacy.data_retention_policy', 'text',
+     'We keep your account data while your account is open. Orders are kept for as long as accounting law requires, '
+     || 'without your name or contact details once your account is anonymised. You may ask us for a copy of your data '
+     || 'or to anonymise your account at any time.', NULL, 2000,
+     'The data retention policy shown in a personal-data export (export_customer_data), at most 2,000 characters.');
 -- system segments have fixed ids so that restored assignments still match them
 INSERT INTO customer_segments (id, name, description, criteria, color_code, auto_assign, is_system) VALUES
     ('00000000-0000-4000-8000-000000000001', 'new-customers',

@@ -4,7 +4,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(22);
+SELECT plan(34);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 INSERT INTO p VALUES
@@ -59,6 +59,35 @@ CREATE TEMP TABLE kept AS
     SELECT (SELECT count(*) FROM customer_mgmt.orders WHERE customer_id = p.id) AS orders,
            (SELECT total_spent FROM customer_mgmt.customer_analytics WHERE customer_id = p.id) AS spent
       FROM p WHERE k = 'anh';
+
+-- the personal-data export (design 11.1)
+SET LOCAL ROLE customer_mgmt_admin;
+CREATE TEMP TABLE x AS SELECT customer_mgmt.export_customer_data((SELECT id FROM p WHERE k = 'anh')) AS d;
+RESET ROLE;
+SELECT is((SELECT array_agg(k ORDER BY k) FROM x, jsonb_object_keys(x.d) k),
+          ARRAY['accountActivity', 'analyticsData', 'dataRetentionPolicy', 'exportDate', 'notes', 'orderHistory', 'personalInformation'],
+          'CustomerDataExport''s sections');
+SELECT is((SELECT (d -> 'personalInformation') - 'id' - 'registrationDate' - 'addresses' FROM x),
+          '{"fullName": "Nguyễn Thị Ánh", "email": "Anh.Nguyen@Example.vn", "phoneNumber": "0903123456", "dateOfBirth": "1990-03-05",
+            "gender": "female", "province": "Hà Nội", "avatarUrl": null, "emailVerifiedAt": null, "phoneVerifiedAt": null,
+            "lastLoginDate": null, "accountStatus": "suspended", "anonymizedAt": null}'::jsonb, 'personalInformation');
+SELECT is((SELECT d -> 'personalInformation' -> 'addresses' -> 0 ->> 'street' FROM x), '12 Lê Lợi', 'with the addresses');
+SELECT is((SELECT jsonb_array_length(d -> 'orderHistory') FROM x), 3, 'orderHistory: the orders');
+SELECT is((SELECT d -> 'accountActivity' -> 'statusChanges' -> 0 ->> 'newStatus' FROM x), 'suspended', 'accountActivity: status changes');
+SELECT is((SELECT (d -> 'analyticsData' ->> 'totalOrders')::int FROM x), 3, 'analyticsData');
+SELECT is((SELECT jsonb_array_length(d -> 'notes') FROM x), 0, 'internal notes are not exported');
+SELECT is((SELECT d ->> 'dataRetentionPolicy' FROM x), customer_mgmt.setting('privacy.data_retention_policy'), 'the retention policy');
+SELECT customer_mgmt.set_setting('privacy.data_retention_policy', 'Chúng tôi giữ dữ liệu trong 5 năm.');
+SELECT is((SELECT customer_mgmt.export_customer_data((SELECT id FROM p WHERE k = 'anh')) ->> 'dataRetentionPolicy'),
+          'Chúng tôi giữ dữ liệu trong 5 năm.', 'which the shop can change');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.set_setting('privacy.data_retention_policy', repeat('x', 2001))$$), '22023 value',
+          'a policy of 2,001 characters');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.export_log WHERE kind = 'customer_data' AND customer_id = (SELECT id FROM p WHERE k = 'anh')
+                                                          AND actor_id = (SELECT id FROM p WHERE k = 'hoa')), 2, 'every export recorded, with who');
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT is(pg_temp.failure(format('SELECT customer_mgmt.export_customer_data(%L)', (SELECT id FROM p WHERE k = 'anh'))), '42501',
+          'staff may not export personal data');
+RESET ROLE;
 
 -- refusals
 SELECT is(pg_temp.failure(format('SELECT customer_mgmt.anonymize_customer(%L, NULL)', (SELECT id FROM p WHERE k = 'anh'))),
