@@ -97,30 +97,40 @@ $$;
 COMMENT ON FUNCTION list_row_sync(uuid) IS
     'Internal: inserts or rewrites a customer''s customer_list row from customer_list_rows().';
 
+-- Statement-level, with the transition tables: the nightly run updates
+-- 100,000s of analytics rows in one statement, and one join updates their
+-- list rows (a row trigger ran an UPDATE per row).
 CREATE OR REPLACE FUNCTION analytics_list_sync() RETURNS trigger
     LANGUAGE plpgsql
 AS $$
 BEGIN
-    -- the analytics' columns only (the nightly run writes many rows: no
-    -- reading of users); the favourites are folded when they change
     UPDATE customer_mgmt.customer_list l
-       SET segment = NEW.segment, total_spent = NEW.total_spent, total_orders = NEW.total_orders,
-           last_order_date = NEW.last_order_date, churn_risk_score = NEW.churn_risk_score,
-           average_order_value = NEW.average_order_value, engagement_score = NEW.engagement_score,
-           total_sessions = NEW.total_sessions, bounce_rate = NEW.bounce_rate, conversion_rate = NEW.conversion_rate,
-           rfm_score = NEW.rfm_score, rfm_group = customer_mgmt.rfm_group(NEW.rfm_score),
-           category_keys = CASE WHEN NEW.favorite_categories IS DISTINCT FROM OLD.favorite_categories
-                                THEN customer_mgmt.favorite_keys(NEW.favorite_categories, 'category')
+       SET segment = n.segment, total_spent = n.total_spent, total_orders = n.total_orders,
+           last_order_date = n.last_order_date, churn_risk_score = n.churn_risk_score,
+           average_order_value = n.average_order_value, engagement_score = n.engagement_score,
+           total_sessions = n.total_sessions, bounce_rate = n.bounce_rate, conversion_rate = n.conversion_rate,
+           rfm_score = n.rfm_score, rfm_group = customer_mgmt.rfm_group(n.rfm_score),
+           -- the favourites are folded when they change
+           category_keys = CASE WHEN n.favorite_categories IS DISTINCT FROM o.favorite_categories
+                                THEN customer_mgmt.favorite_keys(n.favorite_categories, 'category')
                                 ELSE l.category_keys END,
-           brand_keys = CASE WHEN NEW.favorite_brands IS DISTINCT FROM OLD.favorite_brands
-                             THEN customer_mgmt.favorite_keys(NEW.favorite_brands, 'brand')
+           brand_keys = CASE WHEN n.favorite_brands IS DISTINCT FROM o.favorite_brands
+                             THEN customer_mgmt.favorite_keys(n.favorite_brands, 'brand')
                              ELSE l.brand_keys END
-     WHERE l.customer_id = NEW.customer_id;
+      FROM new_rows n JOIN old_rows o ON o.id = n.id
+     WHERE l.customer_id = n.customer_id
+       AND (o.segment, o.total_spent, o.total_orders, o.last_order_date, o.churn_risk_score, o.average_order_value,
+            o.engagement_score, o.total_sessions, o.bounce_rate, o.conversion_rate, o.rfm_score,
+            o.favorite_categories, o.favorite_brands, o.customer_id)
+           IS DISTINCT FROM
+           (n.segment, n.total_spent, n.total_orders, n.last_order_date, n.churn_risk_score, n.average_order_value,
+            n.engagement_score, n.total_sessions, n.bounce_rate, n.conversion_rate, n.rfm_score,
+            n.favorite_categories, n.favorite_brands, n.customer_id);
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION analytics_list_sync() IS
-    'Trigger: copies a customer''s analytics that the list and segments read (segment, spend, orders, last order, churn risk, order value, engagement, sessions, rates, RFM, favourites) into customer_list when they change.';
+    'Statement trigger: copies the analytics that the list and segments read (segment, spend, orders, last order, churn risk, order value, engagement, sessions, rates, RFM, favourites) into customer_list for the rows whose values changed.';
 
 -- get_customers: the customer list (BE.03.1)
 CREATE OR REPLACE FUNCTION get_customers(

@@ -42,10 +42,26 @@ BEGIN
          'CALL customer_mgmt.recalculate_all_analytics_batched()'),
         ('customer_mgmt.expire-assignments.' || (current_database()::text COLLATE "default"), '*/10 * * * *',
          'SELECT customer_mgmt.remove_expired_segment_assignments()');
+    -- retention, when the shop turned it on: daily, an hour after the nightly run
+    IF customer_mgmt.setting('privacy.anonymize_inactive_years')::integer > 0 THEN
+        RETURN QUERY VALUES
+            ('customer_mgmt.anonymize-inactive.' || (current_database()::text COLLATE "default"),
+             format('%s %s * * *', extract(minute FROM nightly)::integer, (extract(hour FROM nightly)::integer + 1) % 24),
+             'SELECT customer_mgmt.anonymize_inactive_customers()');
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION cron_jobs() IS
-    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes.';
+    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes, and, when privacy.anonymize_inactive_years is set, the anonymisation of inactive customers at 03:00.';
+
+-- Every name a job of this shop may have, whether scheduled now or not.
+CREATE OR REPLACE FUNCTION cron_job_names() RETURNS SETOF text
+    LANGUAGE sql STABLE
+AS $$
+    SELECT 'customer_mgmt.' || n || '.' || (current_database()::text COLLATE "default")
+      FROM unnest(ARRAY['analytics-queue', 'recalculate-all', 'expire-assignments', 'anonymize-inactive']) n
+$$;
+COMMENT ON FUNCTION cron_job_names() IS 'Internal: the names of every pg_cron job this shop database may have.';
 
 CREATE OR REPLACE FUNCTION require_cron() RETURNS void
     LANGUAGE plpgsql
@@ -78,6 +94,10 @@ DECLARE
     scheduled jsonb := '[]';
 BEGIN
     PERFORM customer_mgmt.require_cron();
+    -- a job of ours that is no longer wanted (retention turned off) goes
+    PERFORM cron.unschedule(c.jobid) FROM cron.job c
+      WHERE c.jobname IN (SELECT x.job_name FROM customer_mgmt.cron_job_names() x (job_name))
+        AND c.jobname NOT IN (SELECT w.job_name FROM customer_mgmt.cron_jobs() w);
     FOR j IN SELECT * FROM customer_mgmt.cron_jobs() LOOP
         -- cron.schedule replaces a job of the same name and owner
         scheduled := scheduled || jsonb_build_object('jobName', j.job_name, 'schedule', j.schedule,
@@ -100,7 +120,7 @@ DECLARE
     id bigint;
 BEGIN
     PERFORM customer_mgmt.require_cron();
-    FOR id IN SELECT c.jobid FROM cron.job c WHERE c.jobname IN (SELECT j.job_name FROM customer_mgmt.cron_jobs() j) LOOP
+    FOR id IN SELECT c.jobid FROM cron.job c WHERE c.jobname IN (SELECT x.job_name FROM customer_mgmt.cron_job_names() x (job_name)) LOOP
         PERFORM cron.unschedule(id);
         n := n + 1;
     END LOOP;

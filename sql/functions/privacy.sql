@@ -263,3 +263,45 @@ END
 $$;
 COMMENT ON FUNCTION export_customer_data(uuid) IS
     'Admin: everything the shop holds about a customer (design 11.1, CustomerDataExport): personalInformation with addresses, orderHistory with items, accountActivity (logins, sessions, status changes), analyticsData, the notes that are not internal, exportDate and dataRetentionPolicy (setting privacy.data_retention_policy). Recorded in export_log. PT404, 42501.';
+
+-- Retention (beyond the design): customers with no registration, login or
+-- order in the setting's number of years are anonymised, each as
+-- anonymize_customer does; customers with an open order wait.  Logged in
+-- job_runs.
+CREATE OR REPLACE FUNCTION anonymize_inactive_customers() RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    years integer := customer_mgmt.setting('privacy.anonymize_inactive_years')::integer;
+    cutoff timestamptz;
+    run_id bigint;
+    id uuid;
+    n bigint := 0;
+BEGIN
+    INSERT INTO customer_mgmt.job_runs (job_name, details)
+    VALUES ('anonymize_inactive_customers', jsonb_build_object('years', years))
+    RETURNING job_runs.id INTO run_id;
+    IF years > 0 THEN
+        cutoff := now() - make_interval(years => years);
+        FOR id IN
+            SELECT l.customer_id FROM customer_mgmt.customer_list l
+              JOIN customer_mgmt.users u ON u.id = l.customer_id
+             WHERE u.anonymized_at IS NULL AND l.created_at < cutoff
+               AND coalesce(l.last_login_at, '-infinity') < cutoff
+               AND NOT EXISTS (SELECT FROM customer_mgmt.orders o
+                                WHERE o.customer_id = l.customer_id
+                                  AND (o.order_date >= cutoff OR o.status IN ('pending', 'processing')))
+             ORDER BY l.customer_id
+        LOOP
+            PERFORM customer_mgmt.anonymize_customer(id, format('Retention: no registration, login or order in %s years', years));
+            n := n + 1;
+        END LOOP;
+    END IF;
+    PERFORM customer_mgmt_internal.finish_job_run(run_id, n);
+    RETURN jsonb_build_object('anonymized', n, 'years', years, 'jobRunId', run_id);
+END
+$$;
+COMMENT ON FUNCTION anonymize_inactive_customers() IS
+    'Admin (and pg_cron, daily, when privacy.anonymize_inactive_years is set): anonymises every customer with no registration, login or order in that many years and no open order (anonymize_customer); nothing when the setting is 0. Logged in job_runs. Returns {anonymized, years, jobRunId}.';

@@ -48,6 +48,8 @@ INSERT INTO setting_definitions (name, value_type, default_value, min_value, max
     ('segment.churned_min_days_since_order', 'integer', '180', 0, NULL, 'Churned segment: days since the last order above this.'),
     ('status.recent_activity_hours', 'integer', '24', 0, NULL,
      'A customer who logged in within this many hours cannot be deactivated.'),
+    ('privacy.anonymize_inactive_years', 'integer', '0', 0, 100,
+     'Anonymise customers with no registration, login or order in this many years (anonymize_inactive_customers, a daily pg_cron job once schedule_jobs() runs with it set); 0 turns it off.'),
     ('privacy.data_retention_policy', 'text',
      'We keep your account data while your account is open. Orders are kept for as long as accounting law requires, '
      || 'without your name or contact details once your account is anonymised. You may ask us for a copy of your data '

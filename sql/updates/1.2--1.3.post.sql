@@ -14,18 +14,9 @@ CREATE TRIGGER users_list_sync
                             NEW.gender, NEW.date_of_birth, NEW.province)
           AND (OLD.role = 'customer' OR NEW.role = 'customer'))
     EXECUTE FUNCTION users_list_sync();
-CREATE TRIGGER analytics_list_sync
-    AFTER UPDATE OF segment, total_spent, total_orders, last_order_date, churn_risk_score, average_order_value,
-        engagement_score, total_sessions, bounce_rate, conversion_rate, rfm_score, favorite_categories, favorite_brands
-    ON customer_analytics
-    FOR EACH ROW
-    WHEN ((OLD.segment, OLD.total_spent, OLD.total_orders, OLD.last_order_date, OLD.churn_risk_score,
-           OLD.average_order_value, OLD.engagement_score, OLD.total_sessions, OLD.bounce_rate, OLD.conversion_rate,
-           OLD.rfm_score, OLD.favorite_categories, OLD.favorite_brands)
-          IS DISTINCT FROM (NEW.segment, NEW.total_spent, NEW.total_orders, NEW.last_order_date, NEW.churn_risk_score,
-                            NEW.average_order_value, NEW.engagement_score, NEW.total_sessions, NEW.bounce_rate,
-                            NEW.conversion_rate, NEW.rfm_score, NEW.favorite_categories, NEW.favorite_brands))
-    EXECUTE FUNCTION analytics_list_sync();
+CREATE TRIGGER analytics_list_sync AFTER UPDATE ON customer_analytics
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_list_sync();
 
 CREATE TRIGGER orders_after_change AFTER UPDATE OF customer_id, total_amount, order_date ON orders
     FOR EACH ROW

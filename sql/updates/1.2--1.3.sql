@@ -155,6 +155,8 @@ SELECT pg_catalog.pg_extension_config_dump('export_log_id_seq', '');
 ALTER TABLE setting_definitions DROP CONSTRAINT setting_definitions_value_type_check,
     ADD CONSTRAINT setting_definitions_value_type_check CHECK (value_type IN ('numeric', 'integer', 'timezone', 'text'));
 INSERT INTO setting_definitions (name, value_type, default_value, min_value, max_value, description) VALUES
+    ('privacy.anonymize_inactive_years', 'integer', '0', 0, 100,
+     'Anonymise customers with no registration, login or order in this many years (anonymize_inactive_customers, a daily pg_cron job once schedule_jobs() runs with it set); 0 turns it off.'),
     ('privacy.data_retention_policy', 'text',
      'We keep your account data while your account is open. Orders are kept for as long as accounting law requires, '
      || 'without your name or contact details once your account is anonymised. You may ask us for a copy of your data '

@@ -5,7 +5,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(37);
+SELECT plan(42);
 
 -- the jobs, with 02:00 shop time in pg_cron's GMT
 SELECT results_eq($$SELECT job_name, schedule, command FROM customer_mgmt.cron_jobs() ORDER BY job_name$$,
@@ -40,6 +40,17 @@ SELECT set_eq($$SELECT jobid FROM cron.job WHERE jobname LIKE 'customer_mgmt.%'$
 SELECT is(customer_mgmt.unschedule_jobs(), 3, 'unschedule_jobs removes three');
 SELECT results_eq($$SELECT jobname::text COLLATE "default" FROM cron.job$$, $$VALUES ('someone-elses-job')$$, 'and leaves the others');
 SELECT is(customer_mgmt.unschedule_jobs(), 0, 'unscheduling again removes nothing');
+
+-- retention: a fourth job while privacy.anonymize_inactive_years is set
+SELECT customer_mgmt.set_setting('privacy.anonymize_inactive_years', '5');
+SELECT is((SELECT schedule || ' ' || command FROM customer_mgmt.cron_jobs() WHERE job_name LIKE '%anonymize-inactive%'),
+          '0 20 * * * SELECT customer_mgmt.anonymize_inactive_customers()', 'retention on: a daily job at 03:00 shop time');
+SELECT is(jsonb_array_length(customer_mgmt.schedule_jobs()), 4, 'schedule_jobs installs four jobs');
+SELECT customer_mgmt.set_setting('privacy.anonymize_inactive_years', NULL);
+SELECT is(jsonb_array_length(customer_mgmt.schedule_jobs()), 3, 'retention off: three again');
+SELECT is((SELECT count(*)::int FROM cron.job WHERE jobname LIKE 'customer_mgmt.anonymize-inactive.%'), 0,
+          'and the retention job is gone from pg_cron');
+SELECT is(customer_mgmt.unschedule_jobs(), 3, 'unschedule_jobs removes them');
 
 -- the script for a pg_cron in another database
 SELECT is((SELECT count(*)::int FROM regexp_matches(customer_mgmt.cron_script(),

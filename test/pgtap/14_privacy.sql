@@ -4,7 +4,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(34);
+SELECT plan(39);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 INSERT INTO p VALUES
@@ -147,6 +147,23 @@ RESET ROLE;
 SELECT is(customer_mgmt.anonymize_customer((SELECT id FROM p WHERE k = 'anh'), 'again') ->> 'alreadyAnonymized', 'true',
           'a second call changes nothing');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_anonymizations), 1, 'recorded once');
+
+-- retention: off by default; on, customers inactive for the years go
+INSERT INTO p VALUES
+    ('old', customer_mgmt.register_customer('Lý Cũ', 'cu@example.vn', registered_at => now() - interval '3 years')),
+    ('old_login', customer_mgmt.register_customer('Lý Đăng Nhập', 'dangnhap@example.vn', registered_at => now() - interval '3 years')),
+    ('old_order', customer_mgmt.register_customer('Lý Đặt Hàng', 'dathang@example.vn', registered_at => now() - interval '3 years'));
+SELECT customer_mgmt.record_login((SELECT id FROM p WHERE k = 'old_login'), now() - interval '1 year');
+SELECT customer_mgmt.record_order((SELECT id FROM p WHERE k = 'old_order'), 100000, 'completed', now() - interval '1 year');
+SELECT is(customer_mgmt.anonymize_inactive_customers() ->> 'anonymized', '0', 'retention is off by default');
+SELECT customer_mgmt.set_setting('privacy.anonymize_inactive_years', '2');
+SELECT is(customer_mgmt.anonymize_inactive_customers() ->> 'anonymized', '1', 'on: one customer inactive for two years');
+SELECT is((SELECT string_agg(k, ',' ORDER BY k) FROM p JOIN customer_mgmt.users u USING (id) WHERE u.anonymized_at IS NOT NULL),
+          'anh,old', 'the one without a login or an order since (Bình waits for his pending order; Ánh was already)');
+SELECT is((SELECT reason FROM customer_mgmt.customer_anonymizations WHERE customer_id = (SELECT id FROM p WHERE k = 'old')),
+          'Retention: no registration, login or order in 2 years', 'recorded with the rule as the reason');
+SELECT is((SELECT rows_processed::int FROM customer_mgmt.job_runs WHERE job_name = 'anonymize_inactive_customers' ORDER BY id DESC LIMIT 1), 1,
+          'logged in job_runs');
 
 SELECT * FROM finish();
 ROLLBACK;

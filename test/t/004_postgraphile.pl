@@ -88,7 +88,7 @@ my $admin = start_postgraphile('graphql_admin');
 my ($q, $m) = fields($admin);
 is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript)) ],
 	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
-is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer exportCustomerData assignCustomerSegments calculateCustomerAnalytics claimEvents
+is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeInactiveCustomers exportCustomerData assignCustomerSegments calculateCustomerAnalytics claimEvents
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
 	recordOrder recordSession refreshSegment registerCustomer registerStaff removeCustomerFromSegment
 	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus
