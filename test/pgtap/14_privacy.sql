@@ -4,7 +4,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(39);
+SELECT plan(40);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 INSERT INTO p VALUES
@@ -142,6 +142,10 @@ SET LOCAL ROLE customer_mgmt_staff;
 SELECT is((customer_mgmt.get_customers(search => s) ->> 'total')::int, 0, 'no longer found by ' || s)
   FROM (VALUES ('nguyen thi anh'), ('anh.nguyen@example.vn'), ('0903 123 456')) v(s);
 RESET ROLE;
+
+SELECT is((SELECT e -> 'payload' ->> 'reason' FROM jsonb_array_elements(
+             customer_mgmt.get_customer_timeline((SELECT id FROM p WHERE k = 'anh')) -> 'data') e WHERE e ->> 'type' = 'customer.anonymized'),
+          'Yêu cầu của chị [redacted] qua email [redacted]', 'the timeline shows the anonymisation');
 
 -- idempotent
 SELECT is(customer_mgmt.anonymize_customer((SELECT id FROM p WHERE k = 'anh'), 'again') ->> 'alreadyAnonymized', 'true',
