@@ -31,8 +31,10 @@ BEGIN
                                           WHERE customer_mgmt.search_fold(c) = base) || ']';
         ELSIF ch ~ '^[0-9]$' THEN
             result := result || ch;
+        ELSIF ascii(ch) < 128 THEN
+            result := result || '\' || ch;      -- ASCII punctuation, escaped
         ELSE
-            result := result || '\' || ch;
+            result := result || '[' || ch || ']';  -- any other character, as itself
         END IF;
     END LOOP;
     RETURN '(?<![[:alnum:]])' || result || '(?![[:alnum:]])';
@@ -45,7 +47,7 @@ COMMENT ON FUNCTION personal_regex(text) IS
 -- written: 0903123456, 0903 123 456, 0903.123.456, +84 903 123 456,
 -- (+84) 903-123-456, 84903123456.
 CREATE OR REPLACE FUNCTION phone_regex(phone_number text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
     SELECT '(?<![0-9+])(?:\(?\+?84\)?[\s.()-]*0?|0)'
            || array_to_string(regexp_split_to_array(substr(customer_mgmt.normalize_phone(phone_number), 2), ''), '[\s.()-]*')
@@ -58,7 +60,7 @@ COMMENT ON FUNCTION phone_regex(text) IS
 -- written: 1990-03-05, 05/03/1990, 5/3/1990, 5-3-90, 05.03.1990,
 -- ngày 5 tháng 3 năm 1990.
 CREATE OR REPLACE FUNCTION birth_date_regex(d date) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
     SELECT format('(?<![0-9])(?:0?%1$s[/.\s-]+0?%2$s[/.\s-]+(?:%3$s|%4$s)|%3$s[/.\s-]+0?%2$s[/.\s-]+0?%1$s)(?![0-9])|%5$s',
                   extract(day FROM d), extract(month FROM d), extract(year FROM d), to_char(d, 'YY'),

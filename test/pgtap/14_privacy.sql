@@ -4,7 +4,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(40);
+SELECT plan(43);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 INSERT INTO p VALUES
@@ -164,6 +164,16 @@ SELECT customer_mgmt.set_setting('privacy.anonymize_inactive_years', '2');
 SELECT is(customer_mgmt.anonymize_inactive_customers() ->> 'anonymized', '1', 'on: one customer inactive for two years');
 SELECT is((SELECT string_agg(k, ',' ORDER BY k) FROM p JOIN customer_mgmt.users u USING (id) WHERE u.anonymized_at IS NOT NULL),
           'anh,old', 'the one without a login or an order since (Bình waits for his pending order; Ánh was already)');
+SELECT is((SELECT payload - 'registeredAt' FROM customer_mgmt.event_outbox
+            WHERE customer_id = (SELECT id FROM p WHERE k = 'old') AND event_type = 'customer.registered'),
+          jsonb_build_object('customerId', (SELECT id FROM p WHERE k = 'old'), 'fullName', '[redacted]', 'email', '[redacted]'),
+          'a customer without phone or birth date: only the name and e-mail are redacted');
+SELECT is(customer_mgmt.redact('Gọi lúc 9 giờ', ARRAY[customer_mgmt.birth_date_regex(NULL), customer_mgmt.phone_regex(NULL),
+                                                      customer_mgmt.phone_regex('not a phone'), customer_mgmt.personal_regex('  ')]),
+          'Gọi lúc 9 giờ', 'no value, no pattern: the text is unchanged');
+SELECT is(customer_mgmt.redact('Khách O''Brien-Петров (a.b+c@x.io) và o''brien-петров', ARRAY[customer_mgmt.personal_regex('O''Brien-Петров'),
+                                                                                               customer_mgmt.personal_regex('A.B+C@X.IO')]),
+          'Khách [redacted] ([redacted]) và o''brien-петров', 'punctuation and other scripts are matched as themselves');
 SELECT is((SELECT reason FROM customer_mgmt.customer_anonymizations WHERE customer_id = (SELECT id FROM p WHERE k = 'old')),
           'Retention: no registration, login or order in 2 years', 'recorded with the rule as the reason');
 SELECT is((SELECT rows_processed::int FROM customer_mgmt.job_runs WHERE job_name = 'anonymize_inactive_customers' ORDER BY id DESC LIMIT 1), 1,
