@@ -132,6 +132,108 @@ $$;
 COMMENT ON FUNCTION analytics_list_sync() IS
     'Statement trigger: copies the analytics that the list and segments read (segment, spend, orders, last order, churn risk, order value, engagement, sessions, rates, RFM, favourites) into customer_list for the rows whose values changed.';
 
+-- The list's filters and sort (CustomerQueryDto), checked: the SQL
+-- condition over customer_list l, every value a quoted literal, and the
+-- ORDER BY.  get_customers and the export (issue 12) share it.
+CREATE OR REPLACE FUNCTION customer_filter(
+    search text, status text, segment text, segment_id uuid, registered_after timestamptz,
+    registered_before timestamptz, min_total_spent numeric, max_total_spent numeric, min_orders integer,
+    max_days_since_last_order integer, sort_by text, sort_order text, as_of timestamptz, rfm_group text,
+    OUT conditions text, OUT key_column text, OUT order_by text, OUT searching boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pattern text := customer_mgmt.search_pattern(search);
+    dir text := customer_mgmt.check_sort_order(coalesce(sort_order, 'DESC'));
+    nulls_last boolean := false;
+    conds text[] := ARRAY['true'];
+    v numeric;
+BEGIN
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
+    END IF;
+    -- the search reads the trigram index on users (customer_list has no
+    -- search key: its index would be rewritten with every analytics change)
+    IF pattern IS NOT NULL THEN
+        conds := conds || ('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
+                           || ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE '
+                           || quote_literal(pattern) || ')');
+    END IF;
+    IF status IS NOT NULL THEN
+        conds := conds || ('l.status = ' || quote_literal(customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status))
+                           || '::customer_mgmt.user_status');
+    END IF;
+    IF segment IS NOT NULL THEN
+        conds := conds || ('l.segment = '
+                           || quote_literal(customer_mgmt.check_enum('segment', segment, NULL::customer_mgmt.lifecycle_segment))
+                           || '::customer_mgmt.lifecycle_segment');
+    END IF;
+    -- members of a saved segment: the assignments in force at as_of
+    IF customer_filter.segment_id IS NOT NULL THEN
+        PERFORM customer_mgmt.find_segment(customer_filter.segment_id);
+        conds := conds || format('l.customer_id IN (SELECT x.customer_id FROM customer_mgmt.customer_segment_assignments x'
+                                 ' WHERE x.segment_id = %L::uuid AND (x.expires_at IS NULL OR x.expires_at > %L::timestamptz))',
+                                 customer_filter.segment_id, as_of);
+    END IF;
+    PERFORM customer_mgmt.check_time_range('registered_after', registered_after, 'registered_before', registered_before);
+    IF registered_after IS NOT NULL THEN conds := conds || format('l.created_at >= %L::timestamptz', registered_after); END IF;
+    IF registered_before IS NOT NULL THEN conds := conds || format('l.created_at <= %L::timestamptz', registered_before); END IF;
+    IF min_total_spent IS NOT NULL THEN
+        v := customer_mgmt.check_amount('min_total_spent', min_total_spent);
+        conds := conds || format('l.total_spent >= %L::numeric', v);
+    END IF;
+    IF max_total_spent IS NOT NULL THEN
+        v := customer_mgmt.check_amount('max_total_spent', max_total_spent);
+        conds := conds || format('l.total_spent <= %L::numeric', v);
+    END IF;
+    IF min_total_spent > max_total_spent THEN
+        PERFORM customer_mgmt.raise_invalid('max_total_spent', 'must not be less than min_total_spent', max_total_spent::text);
+    END IF;
+    IF min_orders < 0 THEN
+        PERFORM customer_mgmt.raise_invalid('min_orders', 'must not be negative', min_orders::text);
+    END IF;
+    IF min_orders IS NOT NULL THEN conds := conds || format('l.total_orders >= %s', min_orders); END IF;
+    IF max_days_since_last_order < 0 OR max_days_since_last_order > 100000 THEN
+        PERFORM customer_mgmt.raise_invalid('max_days_since_last_order', 'must be from 0 to 100000',
+                                            max_days_since_last_order::text);
+    END IF;
+    -- days since the last order <= N  <=>  the last order is after as_of - (N + 1) days
+    IF max_days_since_last_order IS NOT NULL THEN
+        conds := conds || format('l.last_order_date > %L::timestamptz', as_of - make_interval(days => max_days_since_last_order + 1));
+    END IF;
+    IF customer_filter.rfm_group IS NOT NULL THEN
+        IF customer_filter.rfm_group <> ALL (customer_mgmt.rfm_group_names()) THEN
+            PERFORM customer_mgmt.raise_invalid('rfm_group', 'must be one of ' || array_to_string(customer_mgmt.rfm_group_names(), ', '),
+                                                customer_filter.rfm_group);
+        END IF;
+        conds := conds || format('l.rfm_group = %L', customer_filter.rfm_group);
+    END IF;
+
+    CASE coalesce(sort_by, 'createdAt')
+        WHEN 'createdAt' THEN key_column := 'l.created_at';
+        WHEN 'fullName' THEN key_column := 'l.full_name';
+        WHEN 'email' THEN key_column := 'l.email';
+        WHEN 'lastLoginAt' THEN key_column := 'l.last_login_at'; nulls_last := true;
+        WHEN 'totalSpent' THEN key_column := 'l.total_spent';
+        WHEN 'totalOrders' THEN key_column := 'l.total_orders';
+        WHEN 'lastOrderDate' THEN key_column := 'l.last_order_date'; nulls_last := true;
+        WHEN 'churnRiskScore' THEN key_column := 'l.churn_risk_score';
+        ELSE
+            PERFORM customer_mgmt.raise_invalid('sort_by',
+                'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore',
+                sort_by);
+    END CASE;
+    conditions := array_to_string(conds, ' AND ');
+    order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
+                       CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
+    searching := pattern IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION customer_filter(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                                    text, text, timestamptz, text) IS
+    'Internal: the list''s filters and sort checked (22023 naming the argument, PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal, the sort key column, the ORDER BY, and whether there is a search.';
+
 -- get_customers: the customer list (BE.03.1)
 CREATE OR REPLACE FUNCTION get_customers(
     search                     text DEFAULT NULL,
@@ -157,113 +259,25 @@ CREATE OR REPLACE FUNCTION get_customers(
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    pattern text := customer_mgmt.search_pattern(search);
-    v_status customer_mgmt.user_status;
-    v_segment customer_mgmt.lifecycle_segment;
-    v_min_spent numeric;
-    v_max_spent numeric;
-    v_last_order_after timestamptz;
-    dir text := customer_mgmt.check_sort_order(coalesce(sort_order, 'DESC'));
-    key_column text;
-    nulls_last boolean := false;
-    conds text[] := ARRAY['true'];
-    where_clause text;
+    -- every value is a quoted literal in f.conditions; only whitelisted
+    -- column names become SQL text
+    f record := customer_mgmt.customer_filter(search, status, segment, segment_id, registered_after, registered_before,
+                                              min_total_spent, max_total_spent, min_orders, max_days_since_last_order,
+                                              sort_by, sort_order, as_of, rfm_group);
+    where_clause text := ' FROM customer_mgmt.customer_list l WHERE ' || f.conditions;
     total bigint;
     estimate boolean := false;
-    literals text[];
-    estimate_sql text;
-    order_by text;
-    matches text;
-    matches_order_by text;
+    -- the matches with their sort key, and the same order over them
+    matches text := 'SELECT l.customer_id, ' || f.key_column || ' AS sort_key' || where_clause;
+    matches_order_by text := replace(replace(f.order_by, f.key_column, 'm.sort_key'), 'l.customer_id', 'm.customer_id');
     -- the items of a page, in order, from a query of the page's ids
-    items constant text := 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $12) ORDER BY p.n), ''[]'')'
-        || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM (%s LIMIT $10 OFFSET $11) p) p'
+    items constant text := 'SELECT coalesce(jsonb_agg(customer_mgmt.customer_list_item(u, a, $3) ORDER BY p.n), ''[]'')'
+        || ' FROM (SELECT p.customer_id, row_number() OVER () AS n FROM (%s LIMIT $1 OFFSET $2) p) p'
         || ' JOIN customer_mgmt.users u ON u.id = p.customer_id'
         || ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = p.customer_id';
     data jsonb;
 BEGIN
-    -- arguments: every value goes to the query as a parameter ($1..$14);
-    -- only the whitelisted column names below become SQL text
-    IF status IS NOT NULL THEN
-        v_status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status);
-    END IF;
-    IF segment IS NOT NULL THEN
-        v_segment := customer_mgmt.check_enum('segment', segment, NULL::customer_mgmt.lifecycle_segment);
-    END IF;
-    IF get_customers.segment_id IS NOT NULL THEN
-        PERFORM customer_mgmt.find_segment(get_customers.segment_id);
-    END IF;
-    IF get_customers.rfm_group <> ALL (customer_mgmt.rfm_group_names()) THEN
-        PERFORM customer_mgmt.raise_invalid('rfm_group', 'must be one of ' || array_to_string(customer_mgmt.rfm_group_names(), ', '),
-                                            get_customers.rfm_group);
-    END IF;
-    PERFORM customer_mgmt.check_time_range('registered_after', registered_after, 'registered_before', registered_before);
-    IF min_total_spent IS NOT NULL THEN
-        v_min_spent := customer_mgmt.check_amount('min_total_spent', min_total_spent);
-    END IF;
-    IF max_total_spent IS NOT NULL THEN
-        v_max_spent := customer_mgmt.check_amount('max_total_spent', max_total_spent);
-    END IF;
-    IF v_min_spent > v_max_spent THEN
-        PERFORM customer_mgmt.raise_invalid('max_total_spent', 'must not be less than min_total_spent', max_total_spent::text);
-    END IF;
-    IF min_orders < 0 THEN
-        PERFORM customer_mgmt.raise_invalid('min_orders', 'must not be negative', min_orders::text);
-    END IF;
-    IF max_days_since_last_order < 0 OR max_days_since_last_order > 100000 THEN
-        PERFORM customer_mgmt.raise_invalid('max_days_since_last_order', 'must be from 0 to 100000',
-                                            max_days_since_last_order::text);
-    END IF;
-    IF as_of IS NULL OR NOT isfinite(as_of) THEN
-        PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
-    END IF;
     PERFORM customer_mgmt.check_page(page, page_size);
-    -- days since the last order <= N  <=>  the last order is after as_of - (N + 1) days
-    v_last_order_after := as_of - make_interval(days => max_days_since_last_order + 1);
-
-    CASE coalesce(sort_by, 'createdAt')
-        WHEN 'createdAt' THEN key_column := 'l.created_at';
-        WHEN 'fullName' THEN key_column := 'l.full_name';
-        WHEN 'email' THEN key_column := 'l.email';
-        WHEN 'lastLoginAt' THEN key_column := 'l.last_login_at'; nulls_last := true;
-        WHEN 'totalSpent' THEN key_column := 'l.total_spent';
-        WHEN 'totalOrders' THEN key_column := 'l.total_orders';
-        WHEN 'lastOrderDate' THEN key_column := 'l.last_order_date'; nulls_last := true;
-        WHEN 'churnRiskScore' THEN key_column := 'l.churn_risk_score';
-        ELSE
-            PERFORM customer_mgmt.raise_invalid('sort_by',
-                'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore',
-                sort_by);
-    END CASE;
-
-    -- every filter is a column of customer_list, the list's narrow table
-    -- the search reads the trigram index on users (customer_list has no
-    -- search key: its index would be rewritten with every analytics change)
-    IF pattern IS NOT NULL THEN
-        conds := array_append(conds, 'l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
-                                     || ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE $1)');
-    END IF;
-    IF v_status IS NOT NULL THEN conds := array_append(conds, 'l.status = $2'); END IF;
-    IF v_segment IS NOT NULL THEN conds := array_append(conds, 'l.segment = $3'); END IF;
-    IF registered_after IS NOT NULL THEN conds := array_append(conds, 'l.created_at >= $4'); END IF;
-    IF registered_before IS NOT NULL THEN conds := array_append(conds, 'l.created_at <= $5'); END IF;
-    IF v_min_spent IS NOT NULL THEN conds := array_append(conds, 'l.total_spent >= $6'); END IF;
-    IF v_max_spent IS NOT NULL THEN conds := array_append(conds, 'l.total_spent <= $7'); END IF;
-    IF min_orders IS NOT NULL THEN conds := array_append(conds, 'l.total_orders >= $8'); END IF;
-    IF max_days_since_last_order IS NOT NULL THEN conds := array_append(conds, 'l.last_order_date > $9'); END IF;
-    -- members of a saved segment: the assignments in force at as_of
-    IF get_customers.segment_id IS NOT NULL THEN
-        conds := array_append(conds, 'l.customer_id IN (SELECT x.customer_id FROM customer_mgmt.customer_segment_assignments x'
-                                     || ' WHERE x.segment_id = $13 AND (x.expires_at IS NULL OR x.expires_at > $12))');
-    END IF;
-    IF get_customers.rfm_group IS NOT NULL THEN conds := array_append(conds, 'l.rfm_group = $14'); END IF;
-    where_clause := ' FROM customer_mgmt.customer_list l WHERE ' || array_to_string(conds, ' AND ');
-
-    order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
-                       CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
-    -- the matches with their sort key, and the same order over them
-    matches := 'SELECT l.customer_id, ' || key_column || ' AS sort_key' || where_clause;
-    matches_order_by := replace(replace(order_by, key_column, 'm.sort_key'), 'l.customer_id', 'm.customer_id');
     -- The count stops at 10,001.  With at most 10,000 matches, they are all
     -- the matches: the page is sorted from them alone (bounded work whatever
     -- the correlation between the filters and the sort key: loyal customers
@@ -272,60 +286,34 @@ BEGIN
     -- matches it counted (its trigram index scan is the cost, so it runs
     -- once); other filters count from their indexes alone, which is cheaper
     -- than keeping 10,001 rows when the matches are many.
-    IF pattern IS NOT NULL THEN
+    IF f.searching THEN
         EXECUTE 'WITH m AS MATERIALIZED (' || matches || ' LIMIT 10001), n AS (SELECT count(*) AS n FROM m)'
                 || ' SELECT n.n, CASE WHEN n.n <= 10000 THEN ('
                 || format(items, 'SELECT m.customer_id FROM m' || matches_order_by) || ') END FROM n'
            INTO total, data
-          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
-                get_customers.segment_id, get_customers.rfm_group;
+          USING page_size, (page - 1)::bigint * page_size, as_of;
     ELSE
-        EXECUTE 'SELECT count(*) FROM (SELECT 1' || where_clause || ' LIMIT 10001) c' INTO total
-          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
-                get_customers.segment_id, get_customers.rfm_group;
+        EXECUTE 'SELECT count(*) FROM (SELECT 1' || where_clause || ' LIMIT 10001) c' INTO total;
         IF total <= 10000 THEN
             EXECUTE format(items, 'WITH m AS MATERIALIZED (' || matches || ') SELECT m.customer_id FROM m'
                                   || matches_order_by)
                INTO data
-              USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                    min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
-                    get_customers.segment_id, get_customers.rfm_group;
+              USING page_size, (page - 1)::bigint * page_size, as_of;
         END IF;
     END IF;
 
     IF total > 10000 THEN
         IF exact_total THEN
-            EXECUTE 'SELECT count(*)' || where_clause INTO total
-              USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                    min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
-                    get_customers.segment_id, get_customers.rfm_group;
+            EXECUTE 'SELECT count(*)' || where_clause INTO total;
         ELSE
-            -- the same conditions with the values as quoted literals ($14 first,
-            -- so that no $1 is taken for the start of another parameter)
-            literals := ARRAY[quote_nullable(pattern), quote_nullable(v_status) || '::customer_mgmt.user_status',
-                              quote_nullable(v_segment) || '::customer_mgmt.lifecycle_segment',
-                              quote_nullable(registered_after) || '::timestamptz',
-                              quote_nullable(registered_before) || '::timestamptz',
-                              quote_nullable(v_min_spent) || '::numeric', quote_nullable(v_max_spent) || '::numeric',
-                              quote_nullable(min_orders) || '::integer', quote_nullable(v_last_order_after) || '::timestamptz',
-                              'NULL', 'NULL', quote_nullable(as_of) || '::timestamptz',
-                              quote_nullable(get_customers.segment_id) || '::uuid', quote_nullable(get_customers.rfm_group)];
-            estimate_sql := 'SELECT 1' || where_clause;
-            FOR i IN REVERSE 14 .. 1 LOOP
-                estimate_sql := replace(estimate_sql, '$' || i, literals[i]);
-            END LOOP;
-            total := greatest(10001, customer_mgmt.estimate_rows(estimate_sql));
+            total := greatest(10001, customer_mgmt.estimate_rows('SELECT 1' || where_clause));
             estimate := true;
         END IF;
         -- more than 10,000 matches: they are dense, and the sort key's index,
         -- walked and filtered, finds a page quickly
-        EXECUTE format(items, 'SELECT l.customer_id' || where_clause || order_by)
+        EXECUTE format(items, 'SELECT l.customer_id' || where_clause || f.order_by)
            INTO data
-          USING pattern, v_status, v_segment, registered_after, registered_before, v_min_spent, v_max_spent,
-                min_orders, v_last_order_after, page_size, (page - 1)::bigint * page_size, as_of,
-                get_customers.segment_id, get_customers.rfm_group;
+          USING page_size, (page - 1)::bigint * page_size, as_of;
     END IF;
     RETURN customer_mgmt.page_envelope(data, total, page, page_size, estimate);
 END
