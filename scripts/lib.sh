@@ -14,7 +14,7 @@ cm_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages the build, the demo and the tests need.
 CM_PACKAGES=(make gcc postgresql-$CM_PG_MAJOR postgresql-server-dev-$CM_PG_MAJOR
              postgresql-contrib postgresql-$CM_PG_MAJOR-cron postgresql-$CM_PG_MAJOR-pgtap
-             libxlsxwriter-dev libtap-parser-sourcehandler-pgtap-perl libipc-run-perl)
+             libxlsxwriter-dev libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-openpyxl)
 
 # Install whatever of CM_PACKAGES is missing (as root), or say what to run.
 cm_install_packages() {

@@ -78,6 +78,8 @@ GRANT EXECUTE ON FUNCTION
     refresh_segment(uuid), assign_customer_segments(uuid, uuid[], timestamptz), remove_customer_from_segment(uuid, uuid),
     remove_expired_segment_assignments(),
     anonymize_customer(uuid, text), export_customer_data(uuid), anonymize_inactive_customers(),
+    export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer, text, text, text, text[], text),
+    export_columns(),
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean)
 TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) TO customer_mgmt_admin;

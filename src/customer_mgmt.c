@@ -10,6 +10,9 @@
  *	  demo.c		deterministic data of the demo shop
  *	  scoring.c		engagement, churn risk, lifecycle segment, RFM digits, insights
  *	  preferences.c	favourite categories and brands, preferred price range
+ *	  segment_lang.c	the segment language's parser
+ *	  segment_top.c	the 20 highest spenders of a group (preview_segment)
+ *	  export.c		the customer export's xlsx and CSV writers
  *
  * Everything else (tables, API functions, roles) is SQL in sql/.
  *

@@ -67,7 +67,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'claim_events', 'mark_events_processed', 'get_customer_overview', 'get_customer_health_score',
                     'preview_segment', 'get_segments', 'get_segment', 'get_customer_segments', 'get_segment_insights',
                     'get_customer_notes', 'add_customer_note', 'update_customer_note', 'delete_customer_note',
-                    'get_customer_timeline', 'anonymize_customer', 'export_customer_data', 'anonymize_inactive_customers', 'create_segment', 'update_segment', 'delete_segment', 'refresh_segment',
+                    'get_customer_timeline', 'anonymize_customer', 'export_customer_data', 'anonymize_inactive_customers', 'export_customers', 'export_columns',
+                    'create_segment', 'update_segment', 'delete_segment', 'refresh_segment',
                     'assign_customer_segments', 'remove_customer_from_segment', 'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',
                     'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');

@@ -86,9 +86,9 @@ my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote);
 
 my $admin = start_postgraphile('graphql_admin');
 my ($q, $m) = fields($admin);
-is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript)) ],
+is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns)) ],
 	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
-is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeInactiveCustomers exportCustomerData assignCustomerSegments calculateCustomerAnalytics claimEvents
+is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeInactiveCustomers exportCustomerData exportCustomers assignCustomerSegments calculateCustomerAnalytics claimEvents
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
 	recordOrder recordSession refreshSegment registerCustomer registerStaff removeCustomerFromSegment
 	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus

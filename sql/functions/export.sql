@@ -1,0 +1,211 @@
+-- customer_mgmt: The customer export (design BE.03.5, issue 12): export_customers writes the
+-- list's customers, filtered and sorted as get_customers does, as an .xlsx workbook or CSV
+-- (the writers are C, src/export.c).
+
+CREATE OR REPLACE FUNCTION write_export(query text, headers text[], kinds text[], format text, summary_query text,
+                                        chart_titles text[], chart_types text[], chart_first_rows integer[],
+                                        chart_last_rows integer[], sheet_rows integer) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'cm_export_write'
+    LANGUAGE C STRICT;
+COMMENT ON FUNCTION write_export(text, text[], text[], text, text, text[], text[], integer[], integer[], integer) IS
+    'Internal: the rows of a query as .xlsx (a Summary sheet from summary_query''s cells and charts, then the rows on sheets of at most sheet_rows rows) or CSV (format csv), streamed through a cursor (src/export.c).';
+
+-- The columns an export may have, in their documented order: key (as
+-- columns names them), header, kind (how the writer types the cell), the
+-- SQL over l (customer_list), u (users), a (customer_analytics) and p (the
+-- shop's time zone tz and as_of), and whether it is in the default set.
+CREATE OR REPLACE FUNCTION export_columns()
+    RETURNS TABLE (key text, header text, kind text, expression text, is_default boolean)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    VALUES ('id', 'ID', 'text', 'l.customer_id::text', false),
+           ('fullName', 'Full name', 'text', 'u.full_name', true),
+           ('email', 'E-mail', 'text', 'u.email', true),
+           ('phoneNumber', 'Phone', 'text', 'u.phone_number', true),
+           ('status', 'Status', 'text', 'l.status::text', true),
+           ('segment', 'Segment', 'text', 'l.segment::text', true),
+           ('totalOrders', 'Orders', 'integer', 'l.total_orders::int8', true),
+           ('totalSpent', 'Total spent', 'amount', 'l.total_spent::float8', true),
+           ('averageOrderValue', 'Average order value', 'amount', 'l.average_order_value::float8', false),
+           ('lastOrderDate', 'Last order', 'datetime', 'l.last_order_date AT TIME ZONE p.tz', true),
+           ('daysSinceLastOrder', 'Days since last order', 'integer', 'customer_mgmt.days_between(l.last_order_date, p.as_of)::int8', false),
+           ('churnRiskScore', 'Churn risk', 'rate', 'l.churn_risk_score::float8', true),
+           ('engagementScore', 'Engagement', 'rate', 'l.engagement_score::float8', false),
+           ('rfmScore', 'RFM', 'text', 'l.rfm_score::text', false),
+           ('rfmGroup', 'RFM group', 'text', 'l.rfm_group', false),
+           ('customerLifetimeValue', 'Lifetime value', 'amount', 'a.customer_lifetime_value::float8', false),
+           ('predictedLtv', 'Predicted lifetime value', 'amount', 'a.predicted_ltv::float8', false),
+           ('totalSessions', 'Sessions', 'integer', 'l.total_sessions::int8', false),
+           ('bounceRate', 'Bounce rate', 'rate', 'l.bounce_rate::float8', false),
+           ('conversionRate', 'Conversion rate', 'rate', 'l.conversion_rate::float8', false),
+           ('gender', 'Gender', 'text', 'l.gender::text', false),
+           ('dateOfBirth', 'Date of birth', 'date', 'u.date_of_birth', false),
+           ('province', 'Province', 'text', 'u.province', false),
+           ('shippingAddress', 'Shipping address', 'text',
+            '(SELECT concat_ws('', '', x.street, x.ward, x.district, x.province) FROM customer_mgmt.addresses x'
+            || ' WHERE x.customer_id = l.customer_id ORDER BY x.is_default_shipping DESC, x.created_at LIMIT 1)', false),
+           ('createdAt', 'Registered', 'datetime', 'l.created_at AT TIME ZONE p.tz', true),
+           ('lastLoginAt', 'Last login', 'datetime', 'l.last_login_at AT TIME ZONE p.tz', false)
+$$;
+COMMENT ON FUNCTION export_columns() IS
+    'The columns export_customers can write: key, header, kind (text, amount, integer, rate, datetime, date), SQL expression, and whether it is in the default set.';
+
+CREATE OR REPLACE FUNCTION export_customers(
+    search                     text DEFAULT NULL,
+    status                     text DEFAULT NULL,
+    segment                    text DEFAULT NULL,
+    segment_id                 uuid DEFAULT NULL,
+    registered_after           timestamptz DEFAULT NULL,
+    registered_before          timestamptz DEFAULT NULL,
+    min_total_spent            numeric DEFAULT NULL,
+    max_total_spent            numeric DEFAULT NULL,
+    min_orders                 integer DEFAULT NULL,
+    max_days_since_last_order  integer DEFAULT NULL,
+    sort_by                    text DEFAULT 'createdAt',
+    sort_order                 text DEFAULT 'DESC',
+    format                     text DEFAULT 'xlsx',
+    columns                    text[] DEFAULT NULL,
+    rfm_group                  text DEFAULT NULL
+) RETURNS bytea
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    as_of timestamptz := now();
+    tz text := customer_mgmt.setting('shop_timezone');
+    f record := customer_mgmt.customer_filter(search, status, segment, segment_id, registered_after, registered_before,
+                                              min_total_spent, max_total_spent, min_orders, max_days_since_last_order,
+                                              sort_by, sort_order, as_of, rfm_group);
+    chosen text[] := coalesce(columns, ARRAY(SELECT c.key FROM customer_mgmt.export_columns() c WHERE c.is_default));
+    cols record;
+    sheet_rows integer;
+    filters jsonb;
+    n bigint;
+    cells text[] := '{}';
+    rows integer[] := '{}';
+    cols_at integer[] := '{}';
+    numbers boolean[] := '{}';
+    bolds boolean[] := '{}';
+    r integer;
+    chart_first integer[] := '{}';
+    chart_last integer[] := '{}';
+    t record;
+    result bytea;
+BEGIN
+    IF format IS NULL OR format NOT IN ('xlsx', 'csv') THEN
+        PERFORM customer_mgmt.raise_invalid('format', 'must be xlsx or csv', format);
+    END IF;
+    IF cardinality(chosen) IS NULL OR cardinality(chosen) = 0 THEN
+        PERFORM customer_mgmt.raise_invalid('columns', 'must name at least one column (see export_columns())');
+    END IF;
+    FOR i IN 1 .. cardinality(chosen) LOOP
+        IF chosen[i] IS NULL OR NOT EXISTS (SELECT FROM customer_mgmt.export_columns() c WHERE c.key = chosen[i]) THEN
+            PERFORM customer_mgmt.raise_invalid('columns', 'holds a column that does not exist (see export_columns())', chosen[i]);
+        END IF;
+        IF array_position(chosen, chosen[i]) <> i THEN
+            PERFORM customer_mgmt.raise_invalid('columns', 'names a column twice', chosen[i]);
+        END IF;
+    END LOOP;
+    -- Excel's limit, which a test may lower (SET customer_mgmt.export_sheet_rows)
+    sheet_rows := coalesce(nullif(current_setting('customer_mgmt.export_sheet_rows', true), '')::integer, 1048576);
+    SELECT array_agg(c.header ORDER BY o.n) AS headers, array_agg(c.kind ORDER BY o.n) AS kinds,
+           string_agg(c.expression, ', ' ORDER BY o.n) AS exprs
+      INTO cols
+      FROM unnest(chosen) WITH ORDINALITY o (key, n) JOIN customer_mgmt.export_columns() c ON c.key = o.key;
+    filters := jsonb_strip_nulls(jsonb_build_object(
+        'search', search, 'status', status, 'segment', segment, 'segmentId', segment_id,
+        'registeredAfter', registered_after, 'registeredBefore', registered_before,
+        'minTotalSpent', min_total_spent, 'maxTotalSpent', max_total_spent, 'minOrders', min_orders,
+        'maxDaysSinceLastOrder', max_days_since_last_order, 'rfmGroup', rfm_group,
+        'sortBy', coalesce(sort_by, 'createdAt'), 'sortOrder', upper(coalesce(sort_order, 'DESC'))));
+    EXECUTE 'SELECT count(*) FROM customer_mgmt.customer_list l WHERE ' || f.conditions INTO n;
+
+    -- the Summary sheet: who, when, the filters, the count, and three tables
+    -- with their charts (lifecycle segments, churn-risk bands, lifetime-value bands)
+    cells := ARRAY['Customer export', 'Exported at', to_char(as_of AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' (' || tz || ')',
+                   'Exported by', coalesce((SELECT u.full_name FROM customer_mgmt.users u WHERE u.id = customer_mgmt.current_actor()),
+                                           customer_mgmt.invoker()::text),
+                   'Customers', n::text, 'Filters'];
+    rows := ARRAY[0, 1, 1, 2, 2, 3, 3, 5];
+    cols_at := ARRAY[0, 0, 1, 0, 1, 0, 1, 0];
+    numbers := ARRAY[false, false, false, false, false, false, true, false];
+    bolds := ARRAY[true, false, false, false, false, false, false, true];
+    r := 6;
+    FOR t IN SELECT e.key, e.value #>> '{}' AS value FROM jsonb_each(filters) e ORDER BY e.key LOOP
+        cells := cells || t.key || t.value;
+        rows := rows || r || r;
+        cols_at := cols_at || 0 || 1;
+        numbers := numbers || false || false;
+        bolds := bolds || false || false;
+        r := r + 1;
+    END LOOP;
+    FOR t IN
+        EXECUTE format($q$
+            WITH m AS (SELECT l.segment::text AS segment,
+                              CASE WHEN l.churn_risk_score >= %1$L::numeric THEN '3 high'
+                                   WHEN l.churn_risk_score >= %2$L::numeric THEN '2 medium' ELSE '1 low' END AS churn,
+                              CASE WHEN a.customer_lifetime_value < 1000000 THEN '1 under 1M'
+                                   WHEN a.customer_lifetime_value < 5000000 THEN '2 1M-5M'
+                                   WHEN a.customer_lifetime_value < 20000000 THEN '3 5M-20M'
+                                   WHEN a.customer_lifetime_value < 50000000 THEN '4 20M-50M'
+                                   ELSE '5 50M and more' END AS ltv
+                         FROM customer_mgmt.customer_list l
+                         JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id
+                        WHERE %3$s)
+            SELECT 1 AS part, 'Lifecycle segments' AS title, s.label, count(m.segment) AS n, s.o
+              FROM unnest(enum_range(NULL::customer_mgmt.lifecycle_segment)::text[]) WITH ORDINALITY s (label, o)
+              LEFT JOIN m ON m.segment = s.label GROUP BY s.label, s.o
+            UNION ALL
+            SELECT 2, 'Churn risk', substr(b.label, 3), count(m.churn), b.o
+              FROM unnest(ARRAY['1 low', '2 medium', '3 high']) WITH ORDINALITY b (label, o)
+              LEFT JOIN m ON m.churn = b.label GROUP BY b.label, b.o
+            UNION ALL
+            SELECT 3, 'Lifetime value (VND)', substr(b.label, 3), count(m.ltv), b.o
+              FROM unnest(ARRAY['1 under 1M', '2 1M-5M', '3 5M-20M', '4 20M-50M', '5 50M and more']) WITH ORDINALITY b (label, o)
+              LEFT JOIN m ON m.ltv = b.label GROUP BY b.label, b.o
+            ORDER BY 1, 5$q$,
+            customer_mgmt.setting('churn.threshold_medium'), customer_mgmt.setting('churn.threshold_low'), f.conditions)
+    LOOP
+        IF t.part > coalesce(cardinality(chart_first), 0) THEN
+            r := r + 1;
+            cells := cells || t.title || 'Customers'::text;
+            rows := rows || r || r;
+            cols_at := cols_at || 0 || 1;
+            numbers := numbers || false || false;
+            bolds := bolds || true || true;
+            r := r + 1;
+            chart_first := chart_first || r;
+            chart_last := chart_last || r;
+        END IF;
+        cells := cells || t.label || t.n::text;
+        rows := rows || r || r;
+        cols_at := cols_at || 0 || 1;
+        numbers := numbers || false || true;
+        bolds := bolds || false || false;
+        chart_last[cardinality(chart_last)] := r;
+        r := r + 1;
+    END LOOP;
+
+    result := customer_mgmt.write_export(
+        format('SELECT %s FROM customer_mgmt.customer_list l JOIN customer_mgmt.users u ON u.id = l.customer_id'
+               ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id'
+               ' CROSS JOIN (SELECT %L::text AS tz, %L::timestamptz AS as_of) p WHERE %s%s',
+               cols.exprs, tz, as_of, f.conditions, f.order_by),
+        cols.headers, cols.kinds, format,
+        format('SELECT r, c, v, n, b FROM unnest(%L::int[], %L::int[], %L::text[], %L::bool[], %L::bool[]) x (r, c, v, n, b)'
+               ' ORDER BY r, c', rows, cols_at, cells, numbers, bolds),
+        ARRAY['Lifecycle segments', 'Churn risk', 'Lifetime value (VND)'], ARRAY['pie', 'column', 'column'],
+        chart_first, chart_last, sheet_rows);
+    -- the log holds no personal data: whether there was a search, not its text
+    INSERT INTO customer_mgmt.export_log (actor_id, kind, details)
+    VALUES (customer_mgmt.current_actor(), 'customers',
+            jsonb_build_object('format', format, 'rows', n, 'columns', to_jsonb(chosen),
+                               'filters', filters - 'search' || CASE WHEN search IS NOT NULL THEN '{"search": true}'::jsonb
+                                                                     ELSE '{}' END));
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                                     text, text, text, text[], text) IS
+    'Admin: the customers of get_customers'' filters, in the order of its sort arguments, as an .xlsx workbook (a Summary sheet with charts, then the customers, continuing on a new sheet every 1,048,576 rows) or CSV (format => ''csv''); columns from export_columns() (default: its default set). Every export is logged in export_log without personal data. 22023 naming a bad filter, format or column.';

@@ -1,0 +1,58 @@
+-- The customer export (issue 12): arguments, roles, the CSV's bytes, the
+-- log; the workbook's structure is read back with openpyxl by
+-- test/xlsx/check_export.py.
+\set QUIET 1
+\ir helpers.sql
+BEGIN;
+SELECT plan(17);
+
+CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
+INSERT INTO p VALUES
+    ('duc', customer_mgmt.register_customer('Nguyễn Văn Đức', 'duc@example.vn', '0912345678', registered_at => now() - interval '3 days')),
+    ('evil', customer_mgmt.register_customer('=HYPERLINK("http://x", "y")', 'evil@example.vn', registered_at => now() - interval '2 days')),
+    ('comma', customer_mgmt.register_customer('Trần, "Bé" Ba', 'ba@example.vn', registered_at => now() - interval '1 day')),
+    ('hoa', customer_mgmt.register_staff('Vũ Hoa', 'hoa@cuahang.vn', 'admin'));
+SELECT customer_mgmt.record_order((SELECT id FROM p WHERE k = 'duc'), 1234567.89, 'completed', now() - interval '2 days');
+SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM p WHERE k = 'duc'));
+GRANT SELECT ON p TO PUBLIC;
+SELECT set_config('customer_mgmt.actor_id', (SELECT id::text FROM p WHERE k = 'hoa'), true);
+
+SET LOCAL ROLE customer_mgmt_admin;
+CREATE TEMP TABLE csv AS
+    SELECT convert_from(customer_mgmt.export_customers(format => 'csv', sort_by => 'fullName', sort_order => 'ASC',
+                                                       columns => ARRAY['fullName', 'email', 'totalSpent', 'totalOrders']), 'UTF8') AS t;
+RESET ROLE;
+SELECT is(left((SELECT t FROM csv), 1), U&'\FEFF', 'CSV: a byte-order mark first');
+SELECT is((SELECT t FROM csv),
+          U&'\FEFF' || E'Full name,E-mail,Total spent,Orders\r\n'
+          || E'"''=HYPERLINK(""http://x"", ""y"")",evil@example.vn,0,0\r\n'
+          || E'Nguyễn Văn Đức,duc@example.vn,1234567.89,1\r\n'
+          || E'"Trần, ""Bé"" Ba",ba@example.vn,0,0\r\n',
+          'CSV: RFC 4180 quoting, the formula neutralised, Vietnamese intact, sorted as asked');
+SELECT is((SELECT details - 'columns' FROM customer_mgmt.export_log WHERE kind = 'customers' ORDER BY id DESC LIMIT 1),
+          '{"format": "csv", "rows": 3, "filters": {"sortBy": "fullName", "sortOrder": "ASC"}}'::jsonb, 'logged: format, rows, filters');
+SELECT is((SELECT actor_id FROM customer_mgmt.export_log ORDER BY id DESC LIMIT 1), (SELECT id FROM p WHERE k = 'hoa'), 'with who');
+SET LOCAL ROLE customer_mgmt_admin;
+SELECT is(substr(customer_mgmt.export_customers(search => 'nguyen van duc', format => 'csv'), 1, 3), '\xefbbbf'::bytea, 'a search');
+RESET ROLE;
+SELECT is((SELECT details -> 'filters' FROM customer_mgmt.export_log ORDER BY id DESC LIMIT 1),
+          '{"search": true, "sortBy": "createdAt", "sortOrder": "DESC"}'::jsonb, 'the log says there was a search, not what');
+SELECT is((SELECT count(*)::int FROM regexp_matches(convert_from(customer_mgmt.export_customers(search => 'nguyen van duc', format => 'csv'), 'UTF8'),
+                                                    E'\r\n', 'g')), 2, 'the search''s filter applies: a header and one row');
+SELECT is(substr(customer_mgmt.export_customers(), 1, 2), '\x504b'::bytea, 'the default is an .xlsx (a zip) workbook');
+SELECT ok(length(customer_mgmt.export_customers(status => 'suspended')) > 1000, 'an export with no rows is still a workbook');
+
+-- refusals
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers(format => 'pdf')$$), '22023 format', 'an unknown format');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers(columns => ARRAY['fullName', 'password'])$$), '22023 columns', 'an unknown column');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers(columns => ARRAY['email', 'email'])$$), '22023 columns', 'a column twice');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers(columns => '{}')$$), '22023 columns', 'no column');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers(status => 'gone')$$), '22023 status', 'a bad filter, as get_customers says');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers(sort_by => 'password')$$), '22023 sort_by', 'a bad sort');
+SET LOCAL ROLE customer_mgmt_staff;
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers()$$), '42501', 'staff may not export');
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM customer_mgmt.export_columns() WHERE is_default), 10, 'ten columns by default');
+
+SELECT * FROM finish();
+ROLLBACK;
