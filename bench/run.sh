@@ -15,6 +15,8 @@
 #                                       calls each
 #   bench/run.sh segments               preview_segment, create_segment and refresh_segment of
 #                                       twelve definitions
+#   bench/run.sh export                 export_customers as CSV and xlsx against COPY of the same query,
+#                                       with the backend's peak memory
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)
@@ -129,6 +131,16 @@ segments)
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/shapes.sql"
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/refresh.sql"
     ;;
+export)
+    # each format in a session of its own: COPY of the same query (the floor), then the export
+    bench_shop
+    for fmt in csv xlsx; do
+        cm_psql "$DATA" "$PORT" "$DB" -v fmt="$fmt" -f "$CM_ROOT/bench/export/measure.sql"
+    done | awk -F'|' '
+        /^COPY/ { if (!floor || $2 < floor) floor = $2; print "| " $1 " | " $2 " s | 1.00 | |"; next }
+        { printf "| %s | %s s | %.2f | %.0f MB (result %.0f MB; VmHWM %.0f -> %.0f MB) |\n", $1, $2, $2 / floor,
+                 ($5 - $4) / 1024, $3 / 1048576, $4 / 1024, $5 / 1024 }'
+    ;;
 orders)
     seconds=${2:-20}
     bench_shop
@@ -171,6 +183,6 @@ preferences)
         printf "| purchase_preferences, best of 5 | %.1f ms | %.2f |\n", p, p / f }'
     ;;
 *)
-    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | dashboard | segments | orders [SECONDS] | preferences"
+    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | dashboard | segments | export | orders [SECONDS] | preferences"
     ;;
 esac

@@ -66,7 +66,7 @@ CREATE OR REPLACE FUNCTION export_customers(
     format                     text DEFAULT 'xlsx',
     columns                    text[] DEFAULT NULL,
     rfm_group                  text DEFAULT NULL
-) RETURNS bytea
+) RETURNS "*/*"
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -197,6 +197,13 @@ BEGIN
                ' ORDER BY r, c', rows, cols_at, cells, numbers, bolds),
         ARRAY['Lifecycle segments', 'Churn risk', 'Lifetime value (VND)'], ARRAY['pie', 'column', 'column'],
         chart_first, chart_last, sheet_rows);
+    -- behind PostgREST, a file download
+    PERFORM set_config('response.headers', jsonb_build_array(
+        jsonb_build_object('Content-Type', CASE format WHEN 'csv' THEN 'text/csv; charset=utf-8'
+                                           ELSE 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' END),
+        jsonb_build_object('Content-Disposition',
+                           format('attachment; filename="customers-%s.%s"', to_char(as_of AT TIME ZONE tz, 'YYYYMMDD-HH24MI'), format))
+        )::text, true);
     -- the log holds no personal data: whether there was a search, not its text
     INSERT INTO customer_mgmt.export_log (actor_id, kind, details)
     VALUES (customer_mgmt.current_actor(), 'customers',
@@ -208,4 +215,4 @@ END
 $$;
 COMMENT ON FUNCTION export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                                      text, text, text, text[], text) IS
-    'Admin: the customers of get_customers'' filters, in the order of its sort arguments, as an .xlsx workbook (a Summary sheet with charts, then the customers, continuing on a new sheet every 1,048,576 rows) or CSV (format => ''csv''); columns from export_columns() (default: its default set). Every export is logged in export_log without personal data. 22023 naming a bad filter, format or column.';
+    'Admin: (a file: bytea, domain "*/*" for PostgREST, with Content-Type and Content-Disposition in response.headers) the customers of get_customers'' filters, in the order of its sort arguments, as an .xlsx workbook (a Summary sheet with charts, then the customers, continuing on a new sheet every 1,048,576 rows) or CSV (format => ''csv''); columns from export_columns() (default: its default set). Every export is logged in export_log without personal data. 22023 naming a bad filter, format or column.';

@@ -11,6 +11,13 @@ CREATE TYPE lifecycle_segment AS ENUM ('new', 'active', 'loyal', 'at_risk', 'chu
 CREATE TYPE assignment_source AS ENUM ('system', 'manual');
 CREATE TYPE insight_type AS ENUM ('high_value', 'churn_risk', 'loyal');
 CREATE TYPE job_status AS ENUM ('running', 'succeeded', 'failed');
+-- PostgREST 12 answers a function returning a domain named */* with its raw
+-- bytes and the headers the function sets (response.headers): the export's
+-- file (docs/operations.md; PostgREST issue 3089)
+CREATE DOMAIN "*/*" AS bytea;
+-- (the smart comment gives it a GraphQL name for PostGraphile, which
+-- cannot name a type */*)
+COMMENT ON DOMAIN "*/*" IS E'@name file\nA file of any media type, for PostgREST: export_customers returns it and sets Content-Type and Content-Disposition.';
 COMMENT ON TYPE user_role IS 'Kind of user: a shop customer, or staff/admin who work on customers.';
 COMMENT ON TYPE user_status IS 'Account status of a user (design BE.03.3).';
 COMMENT ON TYPE order_status IS 'Life cycle of an order; only completed orders count as spend.';

@@ -162,3 +162,12 @@ INSERT INTO setting_definitions (name, value_type, default_value, min_value, max
      || 'without your name or contact details once your account is anonymised. You may ask us for a copy of your data '
      || 'or to anonymise your account at any time.', NULL, 2000,
      'The data retention policy shown in a personal-data export (export_customer_data), at most 2,000 characters.');
+
+-- the customer export (issue 12)
+-- PostgREST 12 answers a function returning a domain named */* with its raw
+-- bytes and the headers the function sets (response.headers): the export's
+-- file (docs/operations.md; PostgREST issue 3089)
+CREATE DOMAIN "*/*" AS bytea;
+-- (the smart comment gives it a GraphQL name for PostGraphile, which
+-- cannot name a type */*)
+COMMENT ON DOMAIN "*/*" IS E'@name file\nA file of any media type, for PostgREST: export_customers returns it and sets Content-Type and Content-Disposition.';

@@ -4,7 +4,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 INSERT INTO p VALUES
@@ -23,6 +23,9 @@ CREATE TEMP TABLE csv AS
                                                        columns => ARRAY['fullName', 'email', 'totalSpent', 'totalOrders']), 'UTF8') AS t;
 RESET ROLE;
 SELECT is(left((SELECT t FROM csv), 1), U&'\FEFF', 'CSV: a byte-order mark first');
+SELECT ok(current_setting('response.headers') ~ '"Content-Type": "text/csv; charset=utf-8"'
+          AND current_setting('response.headers') ~ '"Content-Disposition": "attachment; filename=\\"customers-[0-9]{8}-[0-9]{4}\.csv\\""',
+          'the headers PostgREST sends: Content-Type and a file name');
 SELECT is((SELECT t FROM csv),
           U&'\FEFF' || E'Full name,E-mail,Total spent,Orders\r\n'
           || E'"''=HYPERLINK(""http://x"", ""y"")",evil@example.vn,0,0\r\n'
