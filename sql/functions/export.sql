@@ -119,18 +119,18 @@ BEGIN
         'minTotalSpent', min_total_spent, 'maxTotalSpent', max_total_spent, 'minOrders', min_orders,
         'maxDaysSinceLastOrder', max_days_since_last_order, 'rfmGroup', rfm_group,
         'sortBy', coalesce(sort_by, 'createdAt'), 'sortOrder', upper(coalesce(sort_order, 'DESC'))));
-    EXECUTE 'SELECT count(*) FROM customer_mgmt.customer_list l WHERE ' || f.conditions INTO n;
 
-    -- the Summary sheet: who, when, the filters, the count, and three tables
-    -- with their charts (lifecycle segments, churn-risk bands, lifetime-value bands)
+    -- the Summary sheet: who, when, the filters, the count (row 3, once the
+    -- tables below have counted), and three tables with their charts
+    -- (lifecycle segments, churn-risk bands, lifetime-value bands)
     cells := ARRAY['Customer export', 'Exported at', to_char(as_of AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' (' || tz || ')',
                    'Exported by', coalesce((SELECT u.full_name FROM customer_mgmt.users u WHERE u.id = customer_mgmt.current_actor()),
                                            customer_mgmt.invoker()::text),
-                   'Customers', n::text, 'Filters'];
-    rows := ARRAY[0, 1, 1, 2, 2, 3, 3, 5];
-    cols_at := ARRAY[0, 0, 1, 0, 1, 0, 1, 0];
-    numbers := ARRAY[false, false, false, false, false, false, true, false];
-    bolds := ARRAY[true, false, false, false, false, false, false, true];
+                   'Filters'];
+    rows := ARRAY[0, 1, 1, 2, 2, 5];
+    cols_at := ARRAY[0, 0, 1, 0, 1, 0];
+    numbers := ARRAY[false, false, false, false, false, false];
+    bolds := ARRAY[true, false, false, false, false, true];
     r := 6;
     FOR t IN SELECT e.key, e.value #>> '{}' AS value FROM jsonb_each(filters) e ORDER BY e.key LOOP
         cells := cells || t.key || t.value;
@@ -185,7 +185,16 @@ BEGIN
         bolds := bolds || false || false;
         chart_last[cardinality(chart_last)] := r;
         r := r + 1;
+        -- every customer is in one lifecycle segment: the first table counts them all
+        IF t.part = 1 THEN
+            n := coalesce(n, 0) + t.n;
+        END IF;
     END LOOP;
+    cells := cells || 'Customers'::text || n::text;
+    rows := rows || 3 || 3;
+    cols_at := cols_at || 0 || 1;
+    numbers := numbers || false || true;
+    bolds := bolds || false || false;
 
     result := customer_mgmt.write_export(
         format('SELECT %s FROM customer_mgmt.customer_list l JOIN customer_mgmt.users u ON u.id = l.customer_id'

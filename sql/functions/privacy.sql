@@ -156,31 +156,40 @@ BEGIN
     -- why, without the personal data it may name
     v_reason := customer_mgmt.redact(v_reason, patterns);
 
-    WITH n AS (
-        UPDATE customer_mgmt.customer_notes x
-           SET title = customer_mgmt.redact(x.title, patterns), content = customer_mgmt.redact(x.content, patterns),
-               tags = customer_mgmt.redact_json(x.tags, patterns)
-         WHERE x.customer_id = u.id
-           AND (x.title, x.content, x.tags)
-               IS DISTINCT FROM (customer_mgmt.redact(x.title, patterns), customer_mgmt.redact(x.content, patterns),
-                                 customer_mgmt.redact_json(x.tags, patterns))
+    -- each text redacted once (MATERIALIZED), and only the rows it changes written
+    WITH r AS MATERIALIZED (
+        SELECT x.id, customer_mgmt.redact(x.title, patterns) AS title, customer_mgmt.redact(x.content, patterns) AS content,
+               customer_mgmt.redact_json(x.tags, patterns) AS tags, (x.title::text, x.content, x.tags) AS before
+          FROM customer_mgmt.customer_notes x WHERE x.customer_id = u.id),
+    n AS (
+        UPDATE customer_mgmt.customer_notes x SET title = r.title, content = r.content, tags = r.tags
+          FROM r WHERE x.id = r.id AND r.before IS DISTINCT FROM (r.title, r.content, r.tags)
         RETURNING 1)
     SELECT count(*) INTO n_notes FROM n;
-    WITH h AS (
-        UPDATE customer_mgmt.customer_status_history x SET reason = customer_mgmt.redact(x.reason, patterns)
-         WHERE x.customer_id = u.id AND x.reason IS DISTINCT FROM customer_mgmt.redact(x.reason, patterns)
+    WITH r AS MATERIALIZED (
+        SELECT x.id, customer_mgmt.redact(x.reason, patterns) AS reason, x.reason AS before
+          FROM customer_mgmt.customer_status_history x WHERE x.customer_id = u.id),
+    h AS (
+        UPDATE customer_mgmt.customer_status_history x SET reason = r.reason
+          FROM r WHERE x.id = r.id AND r.before IS DISTINCT FROM r.reason
         RETURNING 1)
     SELECT count(*) INTO n_history FROM h;
-    WITH e AS (
-        UPDATE customer_mgmt.event_outbox x SET payload = customer_mgmt.redact_json(x.payload, patterns)
-         WHERE x.customer_id = u.id AND x.payload IS DISTINCT FROM customer_mgmt.redact_json(x.payload, patterns)
+    WITH r AS MATERIALIZED (
+        SELECT x.id, customer_mgmt.redact_json(x.payload, patterns) AS payload, x.payload AS before
+          FROM customer_mgmt.event_outbox x WHERE x.customer_id = u.id),
+    e AS (
+        UPDATE customer_mgmt.event_outbox x SET payload = r.payload
+          FROM r WHERE x.id = r.id AND r.before IS DISTINCT FROM r.payload
         RETURNING 1)
     SELECT count(*) INTO n_events FROM e;
     -- the job log's details are counts and times; an error message might
     -- quote a customer's data
-    WITH j AS (
-        UPDATE customer_mgmt.job_runs x SET error = customer_mgmt.redact(x.error, patterns)
-         WHERE x.error IS NOT NULL AND x.error IS DISTINCT FROM customer_mgmt.redact(x.error, patterns)
+    WITH r AS MATERIALIZED (
+        SELECT x.id, customer_mgmt.redact(x.error, patterns) AS error, x.error AS before
+          FROM customer_mgmt.job_runs x WHERE x.error IS NOT NULL),
+    j AS (
+        UPDATE customer_mgmt.job_runs x SET error = r.error
+          FROM r WHERE x.id = r.id AND r.before IS DISTINCT FROM r.error
         RETURNING 1)
     SELECT count(*) INTO n_jobs FROM j;
     DELETE FROM customer_mgmt.addresses x WHERE x.customer_id = u.id;
