@@ -1,16 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * export.c
- *	  The customer export's writers (issue 12): an .xlsx workbook written
- *	  with libxlsxwriter in constant-memory mode, or CSV, streamed from a
- *	  query through an SPI cursor.
+ *	  export_customers (issue 12): the customers as an .xlsx workbook
+ *	  written with libxlsxwriter in constant-memory mode, or as CSV, each
+ *	  row written as the executor produces it.
  *
- * export_customers (sql/functions/export.sql) builds the query, its column
- * headers and kinds, and the Summary sheet's cells and charts; this file
- * only writes.  Rows are fetched 1,000 at a time and written at once, so
- * the backend holds one batch and the file, never the result set: the
- * workbook goes to a temporary file under the database's pgsql_tmp (which
- * the server empties after a crash), read back as the bytea returned.
+ * export_plan (sql/functions/export.sql) checks the arguments and builds the
+ * query, its column headers and kinds, and the Summary sheet's cells and
+ * charts; this file runs it, writes, and logs the export.  The rows go to a
+ * DestReceiver of our own, as COPY's do: nothing holds the result set, and
+ * each row's memory is freed once it is written.  The CSV grows in the
+ * caller's memory and is the result; the workbook goes to a temporary file
+ * under the database's pgsql_tmp (which the server empties after a crash),
+ * read back once into the caller's memory.  Either is built once: no copy
+ * of the file is made on its way out.
  *
  * Kinds of column: text (written as text, so a name such as "=HYPERLINK()"
  * stays text), amount (float8, VND format), integer (int8), rate (float8,
@@ -34,14 +37,14 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "xlsxwriter.h"
 
-PG_FUNCTION_INFO_V1(cm_export_write);
+PG_FUNCTION_INFO_V1(cm_export_customers);
 
-#define FETCH_ROWS 1000
 #define EXCEL_MAX_ROWS 1048576
 #define MAX_COLUMN_WIDTH 60
 
@@ -116,7 +119,29 @@ int_array(ArrayType *array, int *n)
 	return result;
 }
 
-/* ---- CSV ---------------------------------------------------------------- */
+/* ---- the writer: a DestReceiver ---------------------------------------- */
+
+typedef struct ExportWriter
+{
+	DestReceiver pub;			/* first: the executor calls through it */
+	ExportColumns *cols;
+	bool		csv;
+	MemoryContext context;		/* where the writer's own state lives */
+	MemoryContext row_context;	/* a row's conversions, reset after each */
+	uint64		rows;
+	/* CSV */
+	StringInfoData out;			/* the file, in the caller's memory */
+	FmgrInfo   *output;			/* each column's output function */
+	bool	   *is_text;		/* text columns, written from their bytes */
+	/* xlsx */
+	lxw_workbook *wb;
+	lxw_worksheet *ws;
+	lxw_format *bold;
+	lxw_format *formats[KIND_DATE + 1];
+	int			sheet;
+	int			row;
+	int			sheet_rows;
+} ExportWriter;
 
 /*
  * One CSV field, RFC 4180: quoted when it holds a comma, a quote, CR or LF
@@ -124,72 +149,58 @@ int_array(ArrayType *array, int *n)
  * prefixed with ' (OWASP, CSV injection), so a spreadsheet shows it as text.
  */
 static void
-csv_field(StringInfo out, const char *value, bool neutralise)
+csv_field(StringInfo out, const char *value, int len, bool neutralise)
 {
-	bool		quote = strpbrk(value, ",\"\r\n") != NULL;
+	bool		quote = false;
+	int			done = 0;
 
+	for (int i = 0; i < len && !quote; i++)
+		quote = value[i] == ',' || value[i] == '"' || value[i] == '\r' || value[i] == '\n';
 	if (quote)
 		appendStringInfoChar(out, '"');
-	if (neutralise && strchr("=+-@\t\r", value[0]) != NULL && value[0] != '\0')
+	if (neutralise && len > 0 && strchr("=+-@\t\r", value[0]) != NULL)
 		appendStringInfoChar(out, '\'');
-	for (const char *p = value; *p; p++)
+	if (quote)
 	{
-		if (*p == '"')
-			appendStringInfoChar(out, '"');
-		appendStringInfoChar(out, *p);
+		/* each quote and what precedes it, then the quote once more */
+		for (int i = 0; i < len; i++)
+			if (value[i] == '"')
+			{
+				appendBinaryStringInfo(out, value + done, i + 1 - done);
+				appendStringInfoChar(out, '"');
+				done = i + 1;
+			}
 	}
+	appendBinaryStringInfo(out, value + done, len - done);
 	if (quote)
 		appendStringInfoChar(out, '"');
 }
 
-/* The CSV, built in the caller's memory (it is the result: no copy). */
-static bytea *
-write_csv(Portal portal, ExportColumns *cols, MemoryContext caller)
+static void
+csv_row(ExportWriter *w, TupleTableSlot *slot)
 {
-	StringInfoData out;
-	MemoryContext spi = MemoryContextSwitchTo(caller);
+	StringInfo	out = &w->out;
 
-	initStringInfo(&out);
-	MemoryContextSwitchTo(spi);
-	/* room for the bytea header, then a byte-order mark: Excel then reads the file as UTF-8 */
-	appendStringInfoSpaces(&out, VARHDRSZ);
-	appendStringInfoString(&out, "\xEF\xBB\xBF");
-	for (int c = 0; c < cols->n; c++)
+	for (int c = 0; c < w->cols->n; c++)
 	{
 		if (c > 0)
-			appendStringInfoChar(&out, ',');
-		csv_field(&out, cols->headers[c], true);
-	}
-	appendStringInfoString(&out, "\r\n");
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
+			appendStringInfoChar(out, ',');
+		if (slot->tts_isnull[c])
+			continue;
+		if (w->is_text[c])
 		{
-			HeapTuple	tuple = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			text	   *t = DatumGetTextPP(slot->tts_values[c]);
 
-			CHECK_FOR_INTERRUPTS();
-			for (int c = 0; c < cols->n; c++)
-			{
-				char	   *value = SPI_getvalue(tuple, desc, c + 1);
-
-				if (c > 0)
-					appendStringInfoChar(&out, ',');
-				if (value != NULL)
-				{
-					csv_field(&out, value, cols->kinds[c] == KIND_TEXT);
-					pfree(value);
-				}
-			}
-			appendStringInfoString(&out, "\r\n");
+			csv_field(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), w->cols->kinds[c] == KIND_TEXT);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		else
+		{
+			char	   *value = OutputFunctionCall(&w->output[c], slot->tts_values[c]);
+
+			csv_field(out, value, strlen(value), w->cols->kinds[c] == KIND_TEXT);
+		}
 	}
-	SET_VARSIZE(out.data, out.len);
-	return (bytea *) out.data;
+	appendStringInfoString(out, "\r\n");
 }
 
 /* ---- xlsx --------------------------------------------------------------- */
@@ -257,15 +268,10 @@ finish_sheet(lxw_worksheet *ws, int last_row, ExportColumns *cols)
 }
 
 static void
-write_cell(lxw_worksheet *ws, int row, int c, HeapTuple tuple, TupleDesc desc, ExportColumns *cols,
-		   lxw_format **formats)
+write_cell(lxw_worksheet *ws, int row, int c, Datum value, ExportColumns *cols, lxw_format **formats)
 {
-	bool		isnull;
-	Datum		value = SPI_getbinval(tuple, desc, c + 1, &isnull);
 	double		width = 0;
 
-	if (isnull)
-		return;
 	switch (cols->kinds[c])
 	{
 		case KIND_TEXT:
@@ -363,7 +369,7 @@ write_summary(lxw_workbook *wb, const char *summary_query, char **chart_titles, 
 }
 
 static bytea *
-read_file(const char *path)
+read_file(const char *path, MemoryContext result_context)
 {
 	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	struct stat st;
@@ -383,7 +389,7 @@ read_file(const char *path)
 				 errdetail("It is %lld bytes; a bytea holds at most 1 GB.", (long long) st.st_size),
 				 errhint("Export fewer rows or columns, or use format => 'csv'.")));
 	/* in the caller's memory: it is the result */
-	result = (bytea *) SPI_palloc(st.st_size + VARHDRSZ);
+	result = (bytea *) MemoryContextAlloc(result_context, st.st_size + VARHDRSZ);
 	SET_VARSIZE(result, st.st_size + VARHDRSZ);
 	while (done < (Size) st.st_size)
 	{
@@ -401,14 +407,134 @@ read_file(const char *path)
 	return result;
 }
 
+static void
+xlsx_row(ExportWriter *w, TupleTableSlot *slot)
+{
+	if (w->row + 1 >= w->sheet_rows)
+	{
+		/* this sheet is full: the next one, with its header */
+		finish_sheet(w->ws, w->row, w->cols);
+		w->ws = customer_sheet(w->wb, ++w->sheet, w->cols, w->bold);
+		w->row = 0;
+	}
+	w->row++;
+	for (int c = 0; c < w->cols->n; c++)
+		if (!slot->tts_isnull[c])
+			write_cell(w->ws, w->row, c, slot->tts_values[c], w->cols, w->formats);
+}
+
+static bool
+writer_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	ExportWriter *w = (ExportWriter *) self;
+	MemoryContext old = MemoryContextSwitchTo(w->row_context);
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	if (w->csv)
+		csv_row(w, slot);
+	else
+		xlsx_row(w, slot);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(w->row_context);
+	w->rows++;
+	return true;
+}
+
+static void
+writer_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	ExportWriter *w = (ExportWriter *) self;
+
+	if (desc->natts != w->cols->n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the export query must return one column for each header"),
+				 errdetail("%d columns, %d headers.", desc->natts, w->cols->n),
+				 errhint("This is an internal error of export_customers.")));
+	w->output = MemoryContextAlloc(w->context, sizeof(FmgrInfo) * desc->natts);
+	w->is_text = MemoryContextAlloc(w->context, sizeof(bool) * desc->natts);
+	for (int c = 0; c < desc->natts; c++)
+	{
+		Oid			type = TupleDescAttr(desc, c)->atttypid;
+		Oid			func;
+		bool		varlena;
+
+		getTypeOutputInfo(type, &func, &varlena);
+		fmgr_info_cxt(func, &w->output[c], w->context);
+		w->is_text[c] = type == TEXTOID || type == VARCHAROID;
+		/* the writers read datums as their kind says */
+		if (!w->csv && !w->is_text[c] && w->cols->kinds[c] == KIND_TEXT)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("export column %d is text but its expression is of type %s", c + 1, format_type_be(type)),
+					 errdetail("The column is \"%s\".", w->cols->headers[c]),
+					 errhint("This is an internal error of export_customers: see export_columns().")));
+	}
+}
+
+static void
+writer_shutdown(DestReceiver *self)
+{
+}
+
+static void
+writer_destroy(DestReceiver *self)
+{
+}
+
+/* Runs query and hands each of its rows to the writer. */
+static void
+write_rows(ExportWriter *w, const char *query)
+{
+	SPIExecuteOptions options = {0};
+	int			ret;
+
+	w->pub.receiveSlot = writer_receive;
+	w->pub.rStartup = writer_startup;
+	w->pub.rShutdown = writer_shutdown;
+	w->pub.rDestroy = writer_destroy;
+	w->pub.mydest = DestNone;
+	w->context = CurrentMemoryContext;
+	w->row_context = AllocSetContextCreate(CurrentMemoryContext, "customer_mgmt export row", ALLOCSET_DEFAULT_SIZES);
+	options.read_only = true;
+	options.dest = &w->pub;
+	ret = SPI_execute_extended(query, &options);
+	/* SPI reports a SELECT whose rows went elsewhere as a utility statement */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "the export query failed: %s", SPI_result_code_string(ret));
+	MemoryContextDelete(w->row_context);
+}
+
 static bytea *
-write_xlsx(Portal portal, ExportColumns *cols, const char *summary_query, char **chart_titles,
-		   char **chart_types, int *first_rows, int *last_rows, int n_charts, int sheet_rows)
+write_csv(ExportWriter *w, const char *query, MemoryContext caller)
+{
+	MemoryContext old = MemoryContextSwitchTo(caller);
+
+	initStringInfo(&w->out);
+	MemoryContextSwitchTo(old);
+	/* room for the bytea header, then a byte-order mark: Excel then reads the file as UTF-8 */
+	appendStringInfoSpaces(&w->out, VARHDRSZ);
+	appendStringInfoString(&w->out, "\xEF\xBB\xBF");
+	for (int c = 0; c < w->cols->n; c++)
+	{
+		if (c > 0)
+			appendStringInfoChar(&w->out, ',');
+		csv_field(&w->out, w->cols->headers[c], strlen(w->cols->headers[c]), true);
+	}
+	appendStringInfoString(&w->out, "\r\n");
+	write_rows(w, query);
+	SET_VARSIZE(w->out.data, w->out.len);
+	return (bytea *) w->out.data;
+}
+
+static bytea *
+write_xlsx(ExportWriter *w, const char *query, const char *summary_query, char **chart_titles,
+		   char **chart_types, int *first_rows, int *last_rows, int n_charts, MemoryContext caller)
 {
 	static unsigned int counter = 0;
 	char		dir[MAXPGPATH];
 	char		path[MAXPGPATH];
-	lxw_workbook *volatile wb = NULL;
 	bytea	   *volatile result = NULL;
 
 	TempTablespacePath(dir, DEFAULTTABLESPACE_OID);
@@ -418,115 +544,139 @@ write_xlsx(Portal portal, ExportColumns *cols, const char *summary_query, char *
 	PG_TRY();
 	{
 		lxw_workbook_options options = {.constant_memory = LXW_TRUE, .tmpdir = dir};
-		lxw_format *formats[KIND_DATE + 1] = {NULL};
-		lxw_format *bold;
-		lxw_worksheet *ws;
-		int			sheet = 1;
-		int			row = 0;
 		lxw_error	closed;
 
-		wb = workbook_new_opt(path, &options);
-		if (wb == NULL)
+		w->wb = workbook_new_opt(path, &options);
+		if (w->wb == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 					 errmsg("could not create the workbook \"%s\"", path),
 					 errdetail("libxlsxwriter could not open the file or allocate its memory."),
 					 errhint("Check the data directory's pgsql_tmp.")));
-		bold = workbook_add_format(wb);
-		format_set_bold(bold);
-		formats[KIND_AMOUNT] = workbook_add_format(wb);
-		format_set_num_format(formats[KIND_AMOUNT], "#,##0 \"₫\"");
-		formats[KIND_RATE] = workbook_add_format(wb);
-		format_set_num_format(formats[KIND_RATE], "0.00%");
-		formats[KIND_DATETIME] = workbook_add_format(wb);
-		format_set_num_format(formats[KIND_DATETIME], "yyyy-mm-dd hh:mm");
-		formats[KIND_DATE] = workbook_add_format(wb);
-		format_set_num_format(formats[KIND_DATE], "yyyy-mm-dd");
+		w->bold = workbook_add_format(w->wb);
+		format_set_bold(w->bold);
+		w->formats[KIND_AMOUNT] = workbook_add_format(w->wb);
+		format_set_num_format(w->formats[KIND_AMOUNT], "#,##0 \"₫\"");
+		w->formats[KIND_RATE] = workbook_add_format(w->wb);
+		format_set_num_format(w->formats[KIND_RATE], "0.00%");
+		w->formats[KIND_DATETIME] = workbook_add_format(w->wb);
+		format_set_num_format(w->formats[KIND_DATETIME], "yyyy-mm-dd hh:mm");
+		w->formats[KIND_DATE] = workbook_add_format(w->wb);
+		format_set_num_format(w->formats[KIND_DATE], "yyyy-mm-dd");
 
-		write_summary(wb, summary_query, chart_titles, chart_types, first_rows, last_rows, n_charts, bold);
-		ws = customer_sheet(wb, sheet, cols, bold);
-		for (;;)
-		{
-			SPI_cursor_fetch(portal, true, FETCH_ROWS);
-			if (SPI_processed == 0)
-				break;
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				CHECK_FOR_INTERRUPTS();
-				if (row + 1 >= sheet_rows)
-				{
-					/* this sheet is full: the next one, with its header */
-					finish_sheet(ws, row, cols);
-					ws = customer_sheet(wb, ++sheet, cols, bold);
-					row = 0;
-				}
-				row++;
-				for (int c = 0; c < cols->n; c++)
-					write_cell(ws, row, c, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, cols, formats);
-			}
-			SPI_freetuptable(SPI_tuptable);
-		}
-		finish_sheet(ws, row, cols);
-		closed = workbook_close(wb);
-		wb = NULL;
+		write_summary(w->wb, summary_query, chart_titles, chart_types, first_rows, last_rows, n_charts, w->bold);
+		w->sheet = 1;
+		w->row = 0;
+		w->ws = customer_sheet(w->wb, w->sheet, w->cols, w->bold);
+		write_rows(w, query);
+		finish_sheet(w->ws, w->row, w->cols);
+		closed = workbook_close(w->wb);
+		w->wb = NULL;
 		check_lxw(closed, "closing it");
-		result = read_file(path);
+		result = read_file(path, caller);
 	}
 	PG_FINALLY();
 	{
-		if (wb != NULL)
-			lxw_workbook_free(wb);
+		if (w->wb != NULL)
+			lxw_workbook_free(w->wb);
+		w->wb = NULL;
 		(void) unlink(path);
 	}
 	PG_END_TRY();
 	return result;
 }
 
+/* Column n (1-based) of the plan's one row, NULL as NULL. */
+static char *
+plan_text(int n)
+{
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, n);
+}
+
+static ArrayType *
+plan_array(int n, Oid element_type)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, n, &isnull);
+
+	return isnull ? construct_empty_array(element_type) : DatumGetArrayTypePCopy(value);
+}
+
+#define EXPORT_ARGS 15
+
 /*
- * cm_export_write(query text, headers text[], kinds text[], format text,
- *				   summary_query text, chart_titles text[], chart_types text[],
- *				   chart_first_rows int[], chart_last_rows int[], sheet_rows int)
- *	  returns bytea: the rows of query as .xlsx (format 'xlsx') or CSV.
+ * export_customers(search, status, segment, segment_id, registered_after,
+ *					registered_before, min_total_spent, max_total_spent,
+ *					min_orders, max_days_since_last_order, sort_by,
+ *					sort_order, format, columns, rfm_group) returns the domain star-slash-star
+ *	  (bytea): the customers as .xlsx or CSV (sql/functions/export.sql).
  */
 Datum
-cm_export_write(PG_FUNCTION_ARGS)
+cm_export_customers(PG_FUNCTION_ARGS)
 {
-	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *format = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	char	   *summary_query = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	int			sheet_rows = PG_GETARG_INT32(9);
-	ExportColumns cols;
-	int			n_kinds;
-	char	  **kind_names;
-	char	  **chart_titles;
-	char	  **chart_types;
-	int		   *first_rows;
-	int		   *last_rows;
-	int			n_charts;
-	int			n;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	bytea	   *result;
+	static const Oid arg_types[EXPORT_ARGS] = {
+		TEXTOID, TEXTOID, TEXTOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID,
+		INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID
+	};
 	MemoryContext caller = CurrentMemoryContext;
+	Datum		args[EXPORT_ARGS];
+	char		arg_nulls[EXPORT_ARGS];
+	ExportWriter w = {0};
+	ExportColumns cols;
+	char	   *query;
+	char	   *summary_query;
+	char	  **kind_names;
+	char	  **chart_titles = NULL;
+	char	  **chart_types = NULL;
+	int		   *first_rows = NULL;
+	int		   *last_rows = NULL;
+	int			n_charts = 0;
+	int			n_kinds;
+	char	   *log_details;
+	bytea	   *result;
+	Datum		log_args[2];
+	Oid			log_types[2] = {TEXTOID, INT8OID};
 
-	cols.headers = text_array(PG_GETARG_ARRAYTYPE_P(1), "headers", &cols.n);
-	kind_names = text_array(PG_GETARG_ARRAYTYPE_P(2), "kinds", &n_kinds);
-	chart_titles = text_array(PG_GETARG_ARRAYTYPE_P(5), "chart titles", &n_charts);
-	chart_types = text_array(PG_GETARG_ARRAYTYPE_P(6), "chart types", &n);
-	first_rows = int_array(PG_GETARG_ARRAYTYPE_P(7), &n);
-	last_rows = int_array(PG_GETARG_ARRAYTYPE_P(8), &n);
-	if (n_kinds != cols.n || cols.n == 0 || n != n_charts)
+	if (PG_NARGS() != EXPORT_ARGS)
+		elog(ERROR, "export_customers takes %d arguments, not %d", EXPORT_ARGS, PG_NARGS());
+	for (int i = 0; i < EXPORT_ARGS; i++)
+	{
+		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		arg_nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+
+	SPI_connect();
+	/* the arguments checked, the query and the sheets planned (22023 there) */
+	if (SPI_execute_with_args("SELECT * FROM customer_mgmt.export_plan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+							  " $11, $12, $13, $14, $15)",
+							  EXPORT_ARGS, (Oid *) arg_types, args, arg_nulls, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "export_plan returned no plan");
+	query = plan_text(1);
+	cols.headers = text_array(plan_array(2, TEXTOID), "headers", &cols.n);
+	kind_names = text_array(plan_array(3, TEXTOID), "kinds", &n_kinds);
+	summary_query = plan_text(4);
+	w.csv = summary_query == NULL;
+	if (!w.csv)
+	{
+		int			n;
+
+		chart_titles = text_array(plan_array(5, TEXTOID), "chart titles", &n_charts);
+		chart_types = text_array(plan_array(6, TEXTOID), "chart types", &n);
+		first_rows = int_array(plan_array(7, INT4OID), &n);
+		last_rows = int_array(plan_array(8, INT4OID), &n);
+	}
+	w.sheet_rows = pg_strtoint32(plan_text(9));
+	log_details = plan_text(10);
+	if (n_kinds != cols.n || cols.n == 0)
+		elog(ERROR, "export_plan returned %d headers and %d kinds", cols.n, n_kinds);
+	if (w.sheet_rows < 3 || w.sheet_rows > EXCEL_MAX_ROWS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("headers and kinds must be as many, and at least one"),
-				 errdetail("%d headers, %d kinds, %d charts.", cols.n, n_kinds, n_charts),
-				 errhint("This is an internal function of export_customers.")));
-	if (sheet_rows < 3 || sheet_rows > EXCEL_MAX_ROWS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rows a sheet must be from 3 to %d", EXCEL_MAX_ROWS),
-				 errdetail("Got %d.", sheet_rows),
-				 errhint("Excel's limit is %d rows, the header included.", EXCEL_MAX_ROWS)));
+				 errmsg("customer_mgmt.export_sheet_rows must be from 3 to %d", EXCEL_MAX_ROWS),
+				 errdetail("It is %d.", w.sheet_rows),
+				 errhint("Excel's limit is %d rows, the header included; RESET customer_mgmt.export_sheet_rows.",
+						 EXCEL_MAX_ROWS)));
 	cols.kinds = palloc(sizeof(ColumnKind) * cols.n);
 	cols.widths = palloc0(sizeof(double) * cols.n);
 	for (int c = 0; c < cols.n; c++)
@@ -534,24 +684,22 @@ cm_export_write(PG_FUNCTION_ARGS)
 		cols.kinds[c] = parse_kind(kind_names[c]);
 		cols.widths[c] = pg_mbstrlen(cols.headers[c]);
 	}
+	w.cols = &cols;
 
-	SPI_connect();
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for the export query: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	if (portal->tupDesc == NULL || portal->tupDesc->natts != cols.n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the export query must return one column for each header"),
-				 errdetail("%d headers.", cols.n),
-				 errhint("This is an internal function of export_customers.")));
-	if (strcmp(format, "csv") == 0)
-		result = write_csv(portal, &cols, caller);
+	if (w.csv)
+		result = write_csv(&w, query, caller);
 	else
-		result = write_xlsx(portal, &cols, summary_query, chart_titles, chart_types, first_rows, last_rows,
-							n_charts, sheet_rows);
-	SPI_cursor_close(portal);
+		result = write_xlsx(&w, query, summary_query, chart_titles, chart_types, first_rows, last_rows, n_charts,
+							caller);
+
+	/* the log: who, when, the filters (without the search's text), the rows */
+	log_args[0] = CStringGetTextDatum(log_details);
+	log_args[1] = Int64GetDatum((int64) w.rows);
+	if (SPI_execute_with_args("INSERT INTO customer_mgmt.export_log (actor_id, kind, details)"
+							  " VALUES (customer_mgmt.current_actor(), 'customers',"
+							  " $1::jsonb || jsonb_build_object('rows', $2))",
+							  2, log_types, log_args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not log the export");
 	SPI_finish();
 	PG_RETURN_BYTEA_P(result);
 }

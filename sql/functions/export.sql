@@ -1,14 +1,8 @@
 -- customer_mgmt: The customer export (design BE.03.5, issue 12): export_customers writes the
--- list's customers, filtered and sorted as get_customers does, as an .xlsx workbook or CSV
--- (the writers are C, src/export.c).
-
-CREATE OR REPLACE FUNCTION write_export(query text, headers text[], kinds text[], format text, summary_query text,
-                                        chart_titles text[], chart_types text[], chart_first_rows integer[],
-                                        chart_last_rows integer[], sheet_rows integer) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'cm_export_write'
-    LANGUAGE C STRICT;
-COMMENT ON FUNCTION write_export(text, text[], text[], text, text, text[], text[], integer[], integer[], integer) IS
-    'Internal: the rows of a query as .xlsx (a Summary sheet from summary_query''s cells and charts, then the rows on sheets of at most sheet_rows rows) or CSV (format csv), streamed through a cursor (src/export.c).';
+-- list's customers, filtered and sorted as get_customers does, as an .xlsx workbook or CSV.
+-- export_customers is C (src/export.c): it asks export_plan, here, for the query, the
+-- columns and the Summary sheet, streams the rows into the file, and logs the export, so
+-- that the file is built once, in the memory it is returned from.
 
 -- The columns an export may have, in their documented order: key (as
 -- columns names them), header, kind (how the writer types the cell), the
@@ -50,25 +44,19 @@ $$;
 COMMENT ON FUNCTION export_columns() IS
     'The columns export_customers can write: key, header, kind (text, amount, integer, rate, datetime, date), SQL expression, and whether it is in the default set.';
 
-CREATE OR REPLACE FUNCTION export_customers(
-    search                     text DEFAULT NULL,
-    status                     text DEFAULT NULL,
-    segment                    text DEFAULT NULL,
-    segment_id                 uuid DEFAULT NULL,
-    registered_after           timestamptz DEFAULT NULL,
-    registered_before          timestamptz DEFAULT NULL,
-    min_total_spent            numeric DEFAULT NULL,
-    max_total_spent            numeric DEFAULT NULL,
-    min_orders                 integer DEFAULT NULL,
-    max_days_since_last_order  integer DEFAULT NULL,
-    sort_by                    text DEFAULT 'createdAt',
-    sort_order                 text DEFAULT 'DESC',
-    format                     text DEFAULT 'xlsx',
-    columns                    text[] DEFAULT NULL,
-    rfm_group                  text DEFAULT NULL
-) RETURNS "*/*"
+-- Everything export_customers needs before it writes a row: the arguments
+-- checked, the query (the list's filters and sort), the columns' headers and
+-- kinds, for xlsx the Summary sheet's cells and charts, and what the log
+-- records; it sets PostgREST's response headers.  Internal: only
+-- export_customers (SECURITY DEFINER) calls it.
+CREATE OR REPLACE FUNCTION export_plan(
+    search text, status text, segment text, segment_id uuid, registered_after timestamptz,
+    registered_before timestamptz, min_total_spent numeric, max_total_spent numeric, min_orders integer,
+    max_days_since_last_order integer, sort_by text, sort_order text, format text, columns text[], rfm_group text,
+    OUT query text, OUT headers text[], OUT kinds text[], OUT summary_query text, OUT chart_titles text[],
+    OUT chart_types text[], OUT chart_first_rows integer[], OUT chart_last_rows integer[], OUT sheet_rows integer,
+    OUT log_details jsonb)
     LANGUAGE plpgsql
-    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -79,7 +67,6 @@ DECLARE
                                               sort_by, sort_order, as_of, rfm_group);
     chosen text[] := coalesce(columns, ARRAY(SELECT c.key FROM customer_mgmt.export_columns() c WHERE c.is_default));
     cols record;
-    sheet_rows integer;
     filters jsonb;
     n bigint;
     cells text[] := '{}';
@@ -88,10 +75,7 @@ DECLARE
     numbers boolean[] := '{}';
     bolds boolean[] := '{}';
     r integer;
-    chart_first integer[] := '{}';
-    chart_last integer[] := '{}';
     t record;
-    result bytea;
 BEGIN
     IF format IS NULL OR format NOT IN ('xlsx', 'csv') THEN
         PERFORM customer_mgmt.raise_invalid('format', 'must be xlsx or csv', format);
@@ -113,12 +97,33 @@ BEGIN
            string_agg(c.expression, ', ' ORDER BY o.n) AS exprs
       INTO cols
       FROM unnest(chosen) WITH ORDINALITY o (key, n) JOIN customer_mgmt.export_columns() c ON c.key = o.key;
+    headers := cols.headers;
+    kinds := cols.kinds;
+    query := format('SELECT %s FROM customer_mgmt.customer_list l JOIN customer_mgmt.users u ON u.id = l.customer_id'
+                    ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id'
+                    ' CROSS JOIN (SELECT %L::text AS tz, %L::timestamptz AS as_of) p WHERE %s%s',
+                    cols.exprs, tz, as_of, f.conditions, f.order_by);
     filters := jsonb_strip_nulls(jsonb_build_object(
         'search', search, 'status', status, 'segment', segment, 'segmentId', segment_id,
         'registeredAfter', registered_after, 'registeredBefore', registered_before,
         'minTotalSpent', min_total_spent, 'maxTotalSpent', max_total_spent, 'minOrders', min_orders,
         'maxDaysSinceLastOrder', max_days_since_last_order, 'rfmGroup', rfm_group,
         'sortBy', coalesce(sort_by, 'createdAt'), 'sortOrder', upper(coalesce(sort_order, 'DESC'))));
+    -- the log holds no personal data: whether there was a search, not its text
+    -- (export_customers adds the number of rows written)
+    log_details := jsonb_build_object('format', format, 'columns', to_jsonb(chosen),
+                                      'filters', filters - 'search' || CASE WHEN search IS NOT NULL THEN '{"search": true}'::jsonb
+                                                                            ELSE '{}' END);
+    -- behind PostgREST, a file download
+    PERFORM set_config('response.headers', jsonb_build_array(
+        jsonb_build_object('Content-Type', CASE format WHEN 'csv' THEN 'text/csv; charset=utf-8'
+                                           ELSE 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' END),
+        jsonb_build_object('Content-Disposition',
+                           format('attachment; filename="customers-%s.%s"', to_char(as_of AT TIME ZONE tz, 'YYYYMMDD-HH24MI'), format))
+        )::text, true);
+    IF format = 'csv' THEN
+        RETURN;                 -- a CSV has no Summary sheet
+    END IF;
 
     -- the Summary sheet: who, when, the filters, the count (row 3, once the
     -- tables below have counted), and three tables with their charts
@@ -140,6 +145,10 @@ BEGIN
         bolds := bolds || false || false;
         r := r + 1;
     END LOOP;
+    chart_titles := ARRAY['Lifecycle segments', 'Churn risk', 'Lifetime value (VND)'];
+    chart_types := ARRAY['pie', 'column', 'column'];
+    chart_first_rows := '{}';
+    chart_last_rows := '{}';
     FOR t IN
         EXECUTE format($q$
             WITH m AS (SELECT l.segment::text AS segment,
@@ -153,37 +162,37 @@ BEGIN
                          FROM customer_mgmt.customer_list l
                          JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id
                         WHERE %3$s)
-            SELECT 1 AS part, 'Lifecycle segments' AS title, s.label, count(m.segment) AS n, s.o
+            SELECT 1 AS part, s.label, count(m.segment) AS n, s.o
               FROM unnest(enum_range(NULL::customer_mgmt.lifecycle_segment)::text[]) WITH ORDINALITY s (label, o)
               LEFT JOIN m ON m.segment = s.label GROUP BY s.label, s.o
             UNION ALL
-            SELECT 2, 'Churn risk', substr(b.label, 3), count(m.churn), b.o
+            SELECT 2, substr(b.label, 3), count(m.churn), b.o
               FROM unnest(ARRAY['1 low', '2 medium', '3 high']) WITH ORDINALITY b (label, o)
               LEFT JOIN m ON m.churn = b.label GROUP BY b.label, b.o
             UNION ALL
-            SELECT 3, 'Lifetime value (VND)', substr(b.label, 3), count(m.ltv), b.o
+            SELECT 3, substr(b.label, 3), count(m.ltv), b.o
               FROM unnest(ARRAY['1 under 1M', '2 1M-5M', '3 5M-20M', '4 20M-50M', '5 50M and more']) WITH ORDINALITY b (label, o)
               LEFT JOIN m ON m.ltv = b.label GROUP BY b.label, b.o
-            ORDER BY 1, 5$q$,
+            ORDER BY 1, 4$q$,
             customer_mgmt.setting('churn.threshold_medium'), customer_mgmt.setting('churn.threshold_low'), f.conditions)
     LOOP
-        IF t.part > coalesce(cardinality(chart_first), 0) THEN
+        IF t.part > cardinality(chart_first_rows) THEN
             r := r + 1;
-            cells := cells || t.title || 'Customers'::text;
+            cells := cells || chart_titles[t.part] || 'Customers'::text;
             rows := rows || r || r;
             cols_at := cols_at || 0 || 1;
             numbers := numbers || false || false;
             bolds := bolds || true || true;
             r := r + 1;
-            chart_first := chart_first || r;
-            chart_last := chart_last || r;
+            chart_first_rows := chart_first_rows || r;
+            chart_last_rows := chart_last_rows || r;
         END IF;
         cells := cells || t.label || t.n::text;
         rows := rows || r || r;
         cols_at := cols_at || 0 || 1;
         numbers := numbers || false || true;
         bolds := bolds || false || false;
-        chart_last[cardinality(chart_last)] := r;
+        chart_last_rows[cardinality(chart_last_rows)] := r;
         r := r + 1;
         -- every customer is in one lifecycle segment: the first table counts them all
         IF t.part = 1 THEN
@@ -195,33 +204,35 @@ BEGIN
     cols_at := cols_at || 0 || 1;
     numbers := numbers || false || true;
     bolds := bolds || false || false;
-
-    result := customer_mgmt.write_export(
-        format('SELECT %s FROM customer_mgmt.customer_list l JOIN customer_mgmt.users u ON u.id = l.customer_id'
-               ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id'
-               ' CROSS JOIN (SELECT %L::text AS tz, %L::timestamptz AS as_of) p WHERE %s%s',
-               cols.exprs, tz, as_of, f.conditions, f.order_by),
-        cols.headers, cols.kinds, format,
-        format('SELECT r, c, v, n, b FROM unnest(%L::int[], %L::int[], %L::text[], %L::bool[], %L::bool[]) x (r, c, v, n, b)'
-               ' ORDER BY r, c', rows, cols_at, cells, numbers, bolds),
-        ARRAY['Lifecycle segments', 'Churn risk', 'Lifetime value (VND)'], ARRAY['pie', 'column', 'column'],
-        chart_first, chart_last, sheet_rows);
-    -- behind PostgREST, a file download
-    PERFORM set_config('response.headers', jsonb_build_array(
-        jsonb_build_object('Content-Type', CASE format WHEN 'csv' THEN 'text/csv; charset=utf-8'
-                                           ELSE 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' END),
-        jsonb_build_object('Content-Disposition',
-                           format('attachment; filename="customers-%s.%s"', to_char(as_of AT TIME ZONE tz, 'YYYYMMDD-HH24MI'), format))
-        )::text, true);
-    -- the log holds no personal data: whether there was a search, not its text
-    INSERT INTO customer_mgmt.export_log (actor_id, kind, details)
-    VALUES (customer_mgmt.current_actor(), 'customers',
-            jsonb_build_object('format', format, 'rows', n, 'columns', to_jsonb(chosen),
-                               'filters', filters - 'search' || CASE WHEN search IS NOT NULL THEN '{"search": true}'::jsonb
-                                                                     ELSE '{}' END));
-    RETURN result;
+    summary_query := format('SELECT r, c, v, n, b FROM unnest(%L::int[], %L::int[], %L::text[], %L::bool[], %L::bool[])'
+                            ' x (r, c, v, n, b) ORDER BY r, c', rows, cols_at, cells, numbers, bolds);
 END
 $$;
+COMMENT ON FUNCTION export_plan(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                                text, text, text, text[], text) IS
+    'Internal: for export_customers, its arguments checked (22023), the query of the rows, the columns'' headers and kinds, the xlsx Summary sheet (a query of its cells, the charts'' titles, types and rows), the rows a sheet holds, and the log''s details; sets response.headers.';
+
+CREATE OR REPLACE FUNCTION export_customers(
+    search                     text DEFAULT NULL,
+    status                     text DEFAULT NULL,
+    segment                    text DEFAULT NULL,
+    segment_id                 uuid DEFAULT NULL,
+    registered_after           timestamptz DEFAULT NULL,
+    registered_before          timestamptz DEFAULT NULL,
+    min_total_spent            numeric DEFAULT NULL,
+    max_total_spent            numeric DEFAULT NULL,
+    min_orders                 integer DEFAULT NULL,
+    max_days_since_last_order  integer DEFAULT NULL,
+    sort_by                    text DEFAULT 'createdAt',
+    sort_order                 text DEFAULT 'DESC',
+    format                     text DEFAULT 'xlsx',
+    columns                    text[] DEFAULT NULL,
+    rfm_group                  text DEFAULT NULL
+) RETURNS "*/*"
+    AS 'MODULE_PATHNAME', 'cm_export_customers'
+    LANGUAGE C
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                                      text, text, text, text[], text) IS
     'Admin: (a file: bytea, domain "*/*" for PostgREST, with Content-Type and Content-Disposition in response.headers) the customers of get_customers'' filters, in the order of its sort arguments, as an .xlsx workbook (a Summary sheet with charts, then the customers, continuing on a new sheet every 1,048,576 rows) or CSV (format => ''csv''); columns from export_columns() (default: its default set). Every export is logged in export_log without personal data. 22023 naming a bad filter, format or column.';
