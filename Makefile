@@ -15,7 +15,8 @@ OBJS = \
 	src/preferences.o \
 	src/segment_lang.o \
 	src/segment_top.o \
-	src/export.o
+	src/export.o \
+	src/clv.o
 
 # SQL: the scripts of released versions are frozen copies in sql/released/
 # (checked against sql/released/SHA256SUMS).  The install script of the
@@ -33,7 +34,7 @@ OBJS = \
 # such as a new trigger) and privileges.
 FUNCTION_FILES = $(addprefix sql/functions/, \
 	search.sql common.sql identity.sql settings.sql ingestion.sql customers.sql \
-	scoring.sql recalculation.sql events.sql jobs.sql dashboard.sql segments.sql notes.sql timeline.sql privacy.sql export.sql demo.sql)
+	scoring.sql recalculation.sql events.sql jobs.sql dashboard.sql segments.sql notes.sql timeline.sql privacy.sql export.sql clv.sql demo.sql)
 INSTALL_PARTS = sql/schema/roles.sql sql/schema/types.sql sql/functions/search.sql \
 	sql/schema/tables.sql sql/schema/seed.sql $(filter-out sql/functions/search.sql,$(FUNCTION_FILES)) \
 	sql/schema/triggers.sql sql/privileges.sql

@@ -132,20 +132,23 @@ segments)
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/refresh.sql"
     ;;
 export)
-    # each format in a session of its own: COPY of the same query (the floor), then the export
+    # each format in sessions of its own: COPY of the same query (the floor), then the export; the time
+    # as the server plans it (parallel workers), the memory in a second run without them (measure.sql)
     bench_shop
     for fmt in csv xlsx; do
-        cm_psql "$DATA" "$PORT" "$DB" -v fmt="$fmt" -f "$CM_ROOT/bench/export/measure.sql"
+        for parallel in 2 0; do
+            cm_psql "$DATA" "$PORT" "$DB" -v fmt="$fmt" -v parallel="$parallel" -f "$CM_ROOT/bench/export/measure.sql" |
+                sed "s/^/$parallel|/"
+        done
     done | awk -F'|' '
-        /^COPY/ { if (!floor || $2 < floor) floor = $2; copies = copies " " $2 " s,"; next }
-        { line[++n] = $0 }
+        $1 == 2 && $2 ~ /^COPY/ { if (!floor || $3 < floor) floor = $3; copies = copies " " $3 " s,"; next }
+        $1 == 2 { time[$2] = $3; order[++n] = $2; next }
+        $1 == 0 && $2 !~ /^COPY/ { memory[$2] = sprintf("+%.0f MB for a result of %.0f MB (VmHWM %.0f -> %.0f MB, shared %.0f -> %.0f MB)",
+                                           ($6 - $5) / 1024, $4 / 1048576, $5 / 1024, $6 / 1024, $7 / 1024, $8 / 1024) }
         END {
             printf "| COPY (same query) TO csv, best of%s | %.1f s | 1.00 | |\n", substr(copies, 1, length(copies) - 1), floor
-            for (i = 1; i <= n; i++) {
-                split(line[i], f, "|")
-                printf "| %s | %s s | %.2f | +%.0f MB for a result of %.0f MB (VmHWM %.0f -> %.0f MB) |\n", f[1], f[2],
-                       f[2] / floor, (f[5] - f[4]) / 1024, f[3] / 1048576, f[4] / 1024, f[5] / 1024
-            }
+            for (i = 1; i <= n; i++)
+                printf "| %s | %s s | %.2f | %s |\n", order[i], time[order[i]], time[order[i]] / floor, memory[order[i]]
         }'
     ;;
 orders)

@@ -10,7 +10,9 @@
 # unprivileged owner cannot reach the checkout), listens on 127.0.0.1 and a
 # socket in its data directory, port $CM_DEMO_PORT (default 54329).  When
 # that port is taken by another program and CM_DEMO_PORT is not set, start
-# takes the next free port and says which; the instance keeps it.
+# takes the next free port and says which; the instance keeps it.  start also
+# writes the customer export to demo-customers.xlsx in the checkout
+# ($CM_DEMO_EXPORT to put it elsewhere).
 source "$(dirname "$0")/lib.sh"
 
 DATA=$(cm_demo_dir)
@@ -18,6 +20,7 @@ PORT=${CM_DEMO_PORT:-$(cm_conf_port "$DATA")}
 PORT=${PORT:-54329}
 DB=customer_mgmt_demo
 SEED=${CM_DEMO_SEED:-42}
+EXPORT=${CM_DEMO_EXPORT:-$CM_ROOT/demo-customers.xlsx}
 
 case "${1:-start}" in
 start)
@@ -60,9 +63,14 @@ start)
              WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_segments WHERE name = 'Big spenders gone quiet')" >/dev/null
     cm_psql "$DATA" "$PORT" "$DB" -qtAc "SELECT customer_mgmt.schedule_jobs()" >/dev/null
     cm_psql "$DATA" "$PORT" "$DB" -f "$CM_ROOT/scripts/summary.sql"
+    # the customer export, as an admin would download it: best customers first
+    cm_psql "$DATA" "$PORT" "$DB" -qtAc "SELECT encode(customer_mgmt.export_customers(sort_by => 'totalSpent'), 'base64')" |
+        base64 -d > "$EXPORT"
     cat <<TXT
 
-The demo shop is running.  Next:
+The demo shop is running, and its customers are exported to
+  $EXPORT  (export_customers(sort_by => 'totalSpent'))
+Next:
   make demo-psql      # psql on it (or: psql -h 127.0.0.1 -p $PORT -U $(cm_owner) $DB)
   make demo-stop      # stop it
 TXT

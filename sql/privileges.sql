@@ -41,7 +41,12 @@ GRANT EXECUTE ON FUNCTION
     preview_segment(jsonb, text),
     get_segments(), get_segment(uuid), get_customer_segments(uuid), get_segment_insights(uuid),
     get_customer_notes(uuid, text, text, text, text, integer, integer),
-    get_customer_timeline(uuid, integer, integer)
+    get_customer_timeline(uuid, integer, integer),
+    bgnbd_fit(double precision, double precision, double precision),
+    gamma_gamma_fit(double precision, double precision),
+    bgnbd_expected_purchases(jsonb, double precision, double precision, double precision, double precision),
+    bgnbd_probability_alive(jsonb, double precision, double precision, double precision),
+    gamma_gamma_expected_value(jsonb, double precision, double precision)
 TO customer_mgmt_staff;
 
 -- notes: staff write them, and change or delete their own (admins any: the

@@ -23,14 +23,20 @@ listen() {  # listen PORT: a program other than PostgreSQL on 127.0.0.1:PORT
 }
 ok() { if [[ $1 -eq 0 ]]; then echo "ok - $2"; else echo "not ok - $2"; failed=1; fi; }
 failed=0
-echo "1..4"
+echo "1..6"
 
 busy=54329
 (exec 3<>/dev/tcp/127.0.0.1/$busy) 2>/dev/null || listen $busy
-out=$(CM_DEMO_DIR=$work/demo CM_DEMO_CUSTOMERS=30 "$root/scripts/demo.sh" start 2>&1)
+out=$(CM_DEMO_DIR=$work/demo CM_DEMO_EXPORT=$work/demo-customers.xlsx CM_DEMO_CUSTOMERS=30 "$root/scripts/demo.sh" start 2>&1)
 ok $? "make demo starts although port $busy is taken"
 grep -q "port $busy is in use by another program .* the demo takes port 543" <<<"$out"
 ok $? "and says which port it took" || true
+# the export it writes opens in a real reader, with the 30 customers, and it says where the file is
+[[ $(/usr/bin/python3 -c 'import openpyxl, sys; wb = openpyxl.load_workbook(sys.argv[1]); print(wb.sheetnames, wb["Customers"].max_row)' \
+      "$work/demo-customers.xlsx" 2>&1) == "['Summary', 'Customers'] 31" ]]
+ok $? "make demo writes demo-customers.xlsx, which openpyxl reads: Summary, then 30 customers"
+grep -qF "$work/demo-customers.xlsx" <<<"$out"
+ok $? "and says where it is"
 [[ $failed -eq 0 ]] || printf '%s\n' "$out" | tail -20 | sed 's/^/# /'
 CM_DEMO_DIR=$work/demo "$root/scripts/demo.sh" stop >/dev/null 2>&1
 
