@@ -132,24 +132,50 @@ segments)
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/refresh.sql"
     ;;
 export)
-    # each format in sessions of its own: COPY of the same query (the floor), then the export; the time
-    # as the server plans it (parallel workers), the memory in a second run without them (measure.sql)
+    # each format in sessions of its own: COPY of the same query (the floor), then the export, timed by
+    # the server (measure.sql); then the memory, each in a session of its own again, as the peak of the
+    # backend's private memory (RssAnon, sampled every 10 ms: VmHWM would count the shared buffers too)
     bench_shop
     for fmt in csv xlsx; do
-        for parallel in 2 0; do
-            cm_psql "$DATA" "$PORT" "$DB" -v fmt="$fmt" -v parallel="$parallel" -f "$CM_ROOT/bench/export/measure.sql" |
-                sed "s/^/$parallel|/"
-        done
+        cm_psql "$DATA" "$PORT" "$DB" -v fmt="$fmt" -f "$CM_ROOT/bench/export/measure.sql"
     done | awk -F'|' '
-        $1 == 2 && $2 ~ /^COPY/ { if (!floor || $3 < floor) floor = $3; copies = copies " " $3 " s,"; next }
-        $1 == 2 { time[$2] = $3; order[++n] = $2; next }
-        $1 == 0 && $2 !~ /^COPY/ { memory[$2] = sprintf("+%.0f MB for a result of %.0f MB (VmHWM %.0f -> %.0f MB, shared %.0f -> %.0f MB)",
-                                           ($6 - $5) / 1024, $4 / 1048576, $5 / 1024, $6 / 1024, $7 / 1024, $8 / 1024) }
+        /^COPY/ { if (!floor || $2 < floor) floor = $2; copies = copies " " $2 " s,"; next }
+        { line[++n] = $0 }
         END {
-            printf "| COPY (same query) TO csv, best of%s | %.1f s | 1.00 | |\n", substr(copies, 1, length(copies) - 1), floor
-            for (i = 1; i <= n; i++)
-                printf "| %s | %s s | %.2f | %s |\n", order[i], time[order[i]], time[order[i]] / floor, memory[order[i]]
+            printf "| COPY (same query) TO csv, best of%s | %.1f s | 1.00 |\n", substr(copies, 1, length(copies) - 1), floor
+            for (i = 1; i <= n; i++) {
+                split(line[i], f, "|")
+                printf "| %s | %s s | %.2f |\n", f[1], f[2], f[2] / floor
+            }
         }'
+    printf '\n| memory of | result | private memory at rest | peak | growth beyond the result |\n|---|---|---|---|---|\n'
+    query=$(cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/export/query.sql" -c '\echo :q')
+    for fmt in copy csv xlsx; do
+        if [[ $fmt == copy ]]; then
+            call="COPY ($query) TO '/dev/null' WITH (FORMAT csv, HEADER)"
+        else
+            call="SELECT length(customer_mgmt.export_customers(format => '$fmt'))"
+        fi
+        out=$(mktemp)
+        [[ $(id -u) -eq 0 ]] && chown "$(cm_owner)" "$out"
+        cm_psql "$DATA" "$PORT" "$DB" -qtA -c "SELECT pg_backend_pid()" -c "SELECT pg_sleep(1)" \
+            -c "$call" > "$out" &
+        client=$!
+        until [[ -s $out ]]; do sleep 0.05; done
+        pid=$(head -n 1 "$out")
+        sleep 0.5
+        rest=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
+        peak=$rest
+        while kill -0 "$client" 2>/dev/null; do
+            now=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+            [[ -n $now && $now -gt $peak ]] && peak=$now
+            sleep 0.01
+        done
+        bytes=$(tail -n 1 "$out" | grep -E '^[0-9]+$' || echo 0)
+        rm -f "$out"
+        awk -v f="$([[ $fmt == copy ]] && echo "COPY (same query) TO csv" || echo "export_customers(format => $fmt)")" -v b="$bytes" -v r="$rest" -v p="$peak" 'BEGIN {
+            printf "| %s | %.0f MB | %.0f MB | %.0f MB | %+.0f MB |\n", f, b / 1048576, r / 1024, p / 1024, (p - r) / 1024 - b / 1048576 }'
+    done
     ;;
 orders)
     seconds=${2:-20}

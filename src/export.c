@@ -364,7 +364,8 @@ write_summary(lxw_workbook *wb, const char *summary_query, char **chart_titles, 
 		chart_add_series(chart, categories, values);
 		chart_title_set_name(chart, chart_titles[i]);
 		chart_legend_set_position(chart, strcmp(chart_types[i], "pie") == 0 ? LXW_CHART_LEGEND_RIGHT : LXW_CHART_LEGEND_NONE);
-		check_lxw(worksheet_insert_chart(ws, first_rows[i] > 0 ? first_rows[i] - 1 : 0, 3, chart), "a chart");
+		/* beside the tables, one below the other: a chart is 15 rows high */
+		check_lxw(worksheet_insert_chart(ws, i * 16, 3, chart), "a chart");
 	}
 }
 
