@@ -16,7 +16,8 @@ OBJS = \
 	src/segment_lang.o \
 	src/segment_top.o \
 	src/export.o \
-	src/clv.o
+	src/clv.o \
+	src/clv_summary.o
 
 # SQL: the scripts of released versions are frozen copies in sql/released/
 # (checked against sql/released/SHA256SUMS).  The install script of the
@@ -34,7 +35,7 @@ OBJS = \
 # such as a new trigger) and privileges.
 FUNCTION_FILES = $(addprefix sql/functions/, \
 	search.sql common.sql identity.sql settings.sql ingestion.sql customers.sql \
-	scoring.sql recalculation.sql events.sql jobs.sql dashboard.sql segments.sql notes.sql timeline.sql privacy.sql export.sql clv.sql demo.sql)
+	scoring.sql clv.sql clv_model.sql recalculation.sql events.sql jobs.sql dashboard.sql segments.sql notes.sql timeline.sql privacy.sql export.sql demo.sql)
 INSTALL_PARTS = sql/schema/roles.sql sql/schema/types.sql sql/functions/search.sql \
 	sql/schema/tables.sql sql/schema/seed.sql $(filter-out sql/functions/search.sql,$(FUNCTION_FILES)) \
 	sql/schema/triggers.sql sql/privileges.sql

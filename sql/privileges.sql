@@ -84,6 +84,7 @@ GRANT EXECUTE ON FUNCTION
     remove_expired_segment_assignments(),
     anonymize_customer(uuid, text), export_customer_data(uuid), anonymize_inactive_customers(),
     export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer, text, text, text, text[], text),
+    fit_clv_model(timestamptz),
     export_columns(),
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean)
 TO customer_mgmt_admin;

@@ -147,6 +147,8 @@ BEGIN
                  WHERE x.churn_risk_score > customer_mgmt.setting('segment.at_risk_min_churn_risk')::numeric
                    AND x.status = 'active'
                  ORDER BY x.churn_risk_score DESC, x.total_spent DESC, x.customer_id LIMIT 20) l));
+    -- the CLV model in force (fit_clv_model; docs/clv.md), NULL before the first fit
+    result := result || jsonb_build_object('clvModel', customer_mgmt.clv_model_dto(customer_mgmt.current_clv_model()));
 
     -- where and who: provinces as they are named since 2025, ages at date_to;
     -- one read of the customers, counted by province as written and age band

@@ -228,7 +228,7 @@ DECLARE
                x.old_total_orders, x.old_total_spent, x.old_average_order_value, x.old_last_order_date,
                x.old_total_sessions, x.old_total_page_views, x.old_average_session_duration, x.old_bounce_rate,
                x.old_conversion_rate, x.old_favorite_categories, x.old_favorite_brands, x.old_preferred_price_range,
-               x.old_customer_lifetime_value, x.old_predicted_ltv, x.old_churn_risk_score, x.old_engagement_score,
+               x.old_customer_lifetime_value, x.old_churn_risk_score, x.old_engagement_score,
                x.old_segment, x.old_rfm_score, x.old_last_calculated_at
           FROM (%s) x
          CROSS JOIN LATERAL customer_mgmt.analytics_scores(
@@ -236,8 +236,8 @@ DECLARE
                    x.average_session_duration, x.total_sessions, x.old_total_spent::float8,
                    x.old_churn_risk_score::float8, x.old_total_orders, x.old_days_since_last_order, $5) sc) f
      WHERE f.old_last_calculated_at IS NULL OR f.new_flags <> f.old_flags
-        OR (f.old_predicted_ltv, f.old_churn_risk_score, f.old_engagement_score, f.old_segment, f.old_rfm_score)
-           IS DISTINCT FROM (NULL::numeric, f.churn_risk_score, f.engagement_score, f.segment, f.rfm_score)
+        OR (f.old_churn_risk_score, f.old_engagement_score, f.old_segment, f.old_rfm_score)
+           IS DISTINCT FROM (f.churn_risk_score, f.engagement_score, f.segment, f.rfm_score)
         OR $8 AND (f.old_total_orders, f.old_total_spent, f.old_average_order_value, f.old_last_order_date,
                    f.old_total_sessions, f.old_total_page_views, f.old_average_session_duration, f.old_bounce_rate,
                    f.old_conversion_rate, f.old_favorite_categories, f.old_favorite_brands,
@@ -254,7 +254,7 @@ DECLARE
           FROM unnest(ARRAY['total_orders', 'total_spent', 'average_order_value', 'last_order_date', 'total_sessions',
                             'total_page_views', 'average_session_duration', 'bounce_rate', 'conversion_rate',
                             'favorite_categories', 'favorite_brands', 'preferred_price_range', 'customer_lifetime_value',
-                            'predicted_ltv', 'churn_risk_score', 'engagement_score', 'segment', 'rfm_score',
+                            'churn_risk_score', 'engagement_score', 'segment', 'rfm_score',
                             'days_since_last_order', 'last_calculated_at']) c), ', ');
 BEGIN
     IF lo = hi THEN
@@ -299,7 +299,7 @@ BEGIN
             bounce_rate = c.bounce_rate, conversion_rate = c.conversion_rate,
             favorite_categories = c.favorite_categories, favorite_brands = c.favorite_brands,
             preferred_price_range = c.preferred_price_range,
-            customer_lifetime_value = c.total_spent, predicted_ltv = NULL,
+            customer_lifetime_value = c.total_spent,
             churn_risk_score = c.churn_risk_score, engagement_score = c.engagement_score,
             segment = c.segment, rfm_score = c.rfm_score, last_calculated_at = $1,
             -- after the start of a run, even in a writer that waited for it
@@ -345,6 +345,11 @@ BEGIN
     -- with the rules as they are now (after a change of the thresholds)
     IF full_run THEN
         PERFORM customer_mgmt.reconcile_insights(as_of, lo, hi);
+    END IF;
+    -- one customer (the queue worker, calculate_customer_analytics): the CLV
+    -- predictions under the fit in force (everyone's: fit_clv_model)
+    IF lo = hi THEN
+        PERFORM customer_mgmt.clv_score(as_of, customer_mgmt.current_clv_model(), lo);
     END IF;
     RETURN written;
 END
@@ -675,9 +680,11 @@ CREATE OR REPLACE FUNCTION customer_mgmt_internal.end_recalculation(run_id bigin
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- a run that succeeded refreshes every auto-assigned segment as of its time
+    -- a run that succeeded refits the CLV model, rescoring everyone, and
+    -- refreshes every auto-assigned segment, as of its time
     IF run_id IS NOT NULL AND error IS NULL THEN
-        PERFORM customer_mgmt.refresh_all_segments((r.details ->> 'asOf')::timestamptz)
+        PERFORM customer_mgmt.fit_clv_model((r.details ->> 'asOf')::timestamptz),
+                customer_mgmt.refresh_all_segments((r.details ->> 'asOf')::timestamptz)
            FROM customer_mgmt.job_runs r WHERE r.id = run_id;
     END IF;
     IF run_id IS NOT NULL THEN

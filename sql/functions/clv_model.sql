@@ -1,0 +1,198 @@
+-- customer_mgmt: The shop's CLV model (SPEC 3b, issue 13): every customer's purchase summary
+-- (src/clv_summary.c), the fit of BG/NBD and Gamma-Gamma on it (fit_clv_model, stored in
+-- clv_models), and each customer's predictions in customer_analytics (docs/clv.md).
+
+CREATE OR REPLACE FUNCTION clv_summary_rows(as_of timestamptz, as_of_day date, timezone text, customer_id uuid)
+    RETURNS TABLE (customer_id uuid, frequency integer, recency integer, age integer,
+                   monetary_value double precision, first_purchase date)
+    AS 'MODULE_PATHNAME', 'cm_clv_summary'
+    LANGUAGE C STABLE
+    ROWS 100000;
+COMMENT ON FUNCTION clv_summary_rows(timestamptz, date, text, uuid) IS
+    'Internal: the purchase summary of every customer with a completed order by as_of (or of one), in days of the time zone: repeat purchase days, days from the first purchase day to the last and to as_of_day, mean amount of the repeat purchase days, first purchase day (src/clv_summary.c).';
+
+CREATE OR REPLACE FUNCTION clv_summary(as_of timestamptz, customer_id uuid DEFAULT NULL)
+    RETURNS TABLE (customer_id uuid, frequency integer, recency integer, age integer,
+                   monetary_value double precision, first_purchase date)
+    LANGUAGE sql STABLE
+AS $$
+    SELECT * FROM customer_mgmt.clv_summary_rows(as_of, (as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date,
+                                                 customer_mgmt.setting('shop_timezone'), customer_id)
+$$;
+COMMENT ON FUNCTION clv_summary(timestamptz, uuid) IS
+    'Internal: clv_summary_rows in the shop''s time zone (setting shop_timezone).';
+
+-- A customer's predictions under a fit, as of a day (docs/clv.md):
+-- probability alive; expected orders in the next 365 days; probability of
+-- no order in the next 90; predicted spend in the next 365 days (expected
+-- orders times the expected order value, discounted monthly at an annual
+-- rate); the expected next order date, the day by which a customer who is
+-- still alive has an even chance of having ordered (NULL when the customer
+-- is more likely gone); the historical mean days between purchase days.
+CREATE OR REPLACE FUNCTION clv_predictions(bgnbd jsonb, gamma_gamma jsonb, frequency integer, recency integer,
+                                           age integer, monetary_value double precision, as_of_day date,
+                                           discount_rate double precision,
+                                           OUT probability_alive numeric, OUT expected_orders_365 numeric,
+                                           OUT churn_probability numeric, OUT predicted_ltv numeric,
+                                           OUT expected_next_order_date date, OUT average_days_between_orders numeric)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT round(x.alive::numeric, 4), round(x.orders::numeric, 4), round(x.none::numeric, 4),
+           round((x.value * CASE WHEN discount_rate = 0 THEN x.orders ELSE (
+                SELECT sum((e.n - e.before) / (1 + discount_rate) ^ (e.k / 12.0))
+                  FROM (SELECT k, n, lag(n, 1, 0::float8) OVER (ORDER BY k) AS before
+                          FROM generate_series(1, 12) k
+                         CROSS JOIN LATERAL customer_mgmt.bgnbd_expected_purchases(bgnbd, 365.0 * k / 12, frequency,
+                                                                                  recency, age) n) e) END)::numeric, 2),
+           CASE WHEN x.alive >= 0.5 THEN
+                as_of_day + ceil(((bgnbd ->> 'alpha')::float8 + age) * (2 ^ (1 / ((bgnbd ->> 'r')::float8 + frequency)) - 1))::integer
+           END,
+           CASE WHEN frequency > 0 THEN round(recency::numeric / frequency, 2) END
+      FROM (SELECT customer_mgmt.bgnbd_probability_alive(bgnbd, frequency, recency, age) AS alive,
+                   customer_mgmt.bgnbd_expected_purchases(bgnbd, 365, frequency, recency, age) AS orders,
+                   customer_mgmt.bgnbd_probability_no_purchase(bgnbd, 90, frequency, recency, age) AS none,
+                   customer_mgmt.gamma_gamma_expected_value(gamma_gamma, frequency, coalesce(monetary_value, 0)) AS value) x
+$$;
+COMMENT ON FUNCTION clv_predictions(jsonb, jsonb, integer, integer, integer, double precision, date, double precision) IS
+    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, as of a day (docs/clv.md).';
+
+CREATE OR REPLACE FUNCTION clv_model_dto(m clv_models) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN m.id IS NOT NULL THEN jsonb_build_object(
+        'id', m.id, 'fittedAt', m.fitted_at, 'asOf', m.as_of, 'usable', m.usable, 'reason', m.reason,
+        'customers', m.customers, 'repeatCustomers', m.repeat_customers, 'historyDays', m.history_days,
+        'timeUnit', 'day', 'bgnbd', m.bgnbd, 'gammaGamma', m.gamma_gamma, 'fitSeconds', m.fit_seconds,
+        'scoredCustomers', m.scored_customers, 'scoreSeconds', m.score_seconds) END
+$$;
+COMMENT ON FUNCTION clv_model_dto(clv_models) IS
+    'Internal: a stored fit as JSON (fit_clv_model''s result, the overview''s clvModel).';
+
+CREATE OR REPLACE FUNCTION current_clv_model() RETURNS clv_models
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT m FROM customer_mgmt.clv_models m ORDER BY m.fitted_at DESC, m.id DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION current_clv_model() IS
+    'Internal: the latest fit, the one in force (NULL before the first).';
+
+-- Write the predictions of every customer of pg_temp.cm_clv_summary (the
+-- summary fit_clv_model made), or of one customer (from the orders), under
+-- a fit; NULL for a customer without a completed order, and for everyone
+-- when the fit is not usable.  Only rows that change are written.  Returns
+-- the customers with predictions.
+CREATE OR REPLACE FUNCTION clv_score(as_of timestamptz, m clv_models, customer_id uuid DEFAULT NULL) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    scored bigint;
+    source text := CASE WHEN customer_id IS NULL THEN 'pg_temp.cm_clv_summary'
+                        ELSE 'customer_mgmt.clv_summary($1, $4)' END;
+BEGIN
+    EXECUTE format($q$
+        WITH p AS (
+            SELECT s.customer_id, p.*
+              FROM %s s
+             CROSS JOIN LATERAL customer_mgmt.clv_predictions(($2).bgnbd, ($2).gamma_gamma, s.frequency, s.recency, s.age,
+                                                              s.monetary_value, ($1 AT TIME ZONE $3)::date,
+                                                              customer_mgmt.setting('clv.discount_rate')::float8) p
+             WHERE ($2).usable),
+        scored AS (
+            UPDATE customer_mgmt.customer_analytics a
+               SET predicted_ltv = p.predicted_ltv, probability_alive = p.probability_alive,
+                   expected_orders_365 = p.expected_orders_365, churn_probability = p.churn_probability,
+                   expected_next_order_date = p.expected_next_order_date,
+                   average_days_between_orders = p.average_days_between_orders, clv_as_of = $1
+              FROM p
+             WHERE a.customer_id = p.customer_id
+            RETURNING a.customer_id),
+        cleared AS (
+            UPDATE customer_mgmt.customer_analytics a
+               SET predicted_ltv = NULL, probability_alive = NULL, expected_orders_365 = NULL, churn_probability = NULL,
+                   expected_next_order_date = NULL, average_days_between_orders = NULL, clv_as_of = NULL
+             WHERE a.clv_as_of IS NOT NULL AND ($4 IS NULL OR a.customer_id = $4)
+               AND NOT EXISTS (SELECT FROM p WHERE p.customer_id = a.customer_id))
+        SELECT count(*) FROM scored$q$, source)
+    INTO scored
+    USING as_of, m, customer_mgmt.setting('shop_timezone'), customer_id;
+    RETURN scored;
+END
+$$;
+COMMENT ON FUNCTION clv_score(timestamptz, clv_models, uuid) IS
+    'Internal: writes the CLV predictions of every customer of fit_clv_model''s summary, or of one customer, under a fit (NULL where there is none); returns the customers scored.';
+
+CREATE OR REPLACE FUNCTION fit_clv_model(as_of timestamptz DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    fitted timestamptz;
+    tz text := customer_mgmt.setting('shop_timezone');
+    n integer;
+    repeat integer;
+    history integer;
+    bgnbd jsonb;
+    gamma_gamma jsonb;
+    why text;
+    m customer_mgmt.clv_models;
+    scored bigint;
+BEGIN
+    PERFORM customer_mgmt.check_as_of(as_of);
+    -- one fit at a time (17229, 3); the recalculation holds (17229, 1) and (17229, 2)
+    PERFORM pg_advisory_xact_lock(17229, 3);
+    IF to_regclass('pg_temp.cm_clv_summary') IS NOT NULL THEN
+        DROP TABLE pg_temp.cm_clv_summary;
+    END IF;
+    CREATE TEMP TABLE cm_clv_summary ON COMMIT DROP AS SELECT * FROM customer_mgmt.clv_summary(as_of);
+    SELECT count(*), count(*) FILTER (WHERE s.frequency >= 2), (as_of AT TIME ZONE tz)::date - min(s.first_purchase)
+      INTO n, repeat, history
+      FROM pg_temp.cm_clv_summary s;
+    -- enough data to learn from (Klaviyo: 500 buyers, 180 days, some who bought three times)
+    IF n < customer_mgmt.setting('clv.min_customers')::integer THEN
+        why := format('%s customers with a completed order; the model needs %s (setting clv.min_customers)',
+                      n, customer_mgmt.setting('clv.min_customers'));
+    ELSIF history < customer_mgmt.setting('clv.min_history_days')::integer THEN
+        why := format('%s days from the first completed order; the model needs %s (setting clv.min_history_days)',
+                      history, customer_mgmt.setting('clv.min_history_days'));
+    ELSIF repeat < customer_mgmt.setting('clv.min_repeat_customers')::integer THEN
+        why := format('%s customers bought on three days or more; the model needs %s (setting clv.min_repeat_customers)',
+                      repeat, customer_mgmt.setting('clv.min_repeat_customers'));
+    ELSE
+        BEGIN
+            SELECT customer_mgmt.bgnbd_fit(s.frequency, s.recency, s.age),
+                   customer_mgmt.gamma_gamma_fit(s.frequency, s.monetary_value)
+              INTO bgnbd, gamma_gamma
+              FROM pg_temp.cm_clv_summary s;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            why := 'the data do not determine the model: ' || SQLERRM;
+        END;
+        IF why IS NOT NULL THEN
+            NULL;
+        ELSIF NOT (bgnbd ->> 'converged')::boolean THEN
+            why := format('the BG/NBD fit did not converge in %s iterations', bgnbd ->> 'iterations');
+        ELSIF NOT (gamma_gamma ->> 'converged')::boolean THEN
+            why := format('the Gamma-Gamma fit did not converge in %s iterations', gamma_gamma ->> 'iterations');
+        ELSIF (gamma_gamma ->> 'q')::float8 <= 1 THEN
+            why := format('the Gamma-Gamma fit has q = %s: the mean order value it describes is infinite', gamma_gamma ->> 'q');
+        END IF;
+    END IF;
+    fitted := clock_timestamp();
+    INSERT INTO customer_mgmt.clv_models (fitted_at, as_of, customers, repeat_customers, history_days, bgnbd, gamma_gamma,
+                                          usable, reason, fit_seconds)
+    VALUES (fitted, as_of, n, repeat, history, bgnbd, gamma_gamma, why IS NULL, why,
+            round(extract(epoch FROM fitted - started)::numeric, 3))
+    RETURNING * INTO m;
+    scored := customer_mgmt.clv_score(as_of, m);
+    UPDATE customer_mgmt.clv_models x
+       SET scored_customers = scored, score_seconds = round(extract(epoch FROM clock_timestamp() - fitted)::numeric, 3)
+     WHERE x.id = m.id
+    RETURNING * INTO m;
+    DROP TABLE pg_temp.cm_clv_summary;
+    RETURN customer_mgmt.clv_model_dto(m);
+END
+$$;
+COMMENT ON FUNCTION fit_clv_model(timestamptz) IS
+    'Admin: fits the CLV model (BG/NBD and Gamma-Gamma, in days) to every customer''s completed orders up to as_of, stores the fit in clv_models and writes every customer''s predictions (predictedLtv, probabilityAlive, expectedOrders365, churnProbability, expectedNextOrderDate, averageDaysBetweenOrders) as of as_of; below clv.min_customers customers with orders, clv.min_history_days of history or clv.min_repeat_customers who bought three times, or when a fit does not converge, the fit is stored unusable with the reason and the predictions are NULL. Returns the stored fit. 22023 for an infinite as_of.';
