@@ -35,9 +35,11 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -49,11 +51,13 @@ PG_FUNCTION_INFO_V1(cm_bgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(cm_bgnbd_probability_alive);
 PG_FUNCTION_INFO_V1(cm_bgnbd_probability_no_purchase);
 PG_FUNCTION_INFO_V1(cm_gamma_gamma_expected_value);
+PG_FUNCTION_INFO_V1(cm_clv_predictions);
 PG_FUNCTION_INFO_V1(cm_hyp2f1);
 
 #define MAX_PARAMS 4
 #define MAX_ITERATIONS 1000
-#define GRADIENT_TOLERANCE 1e-9
+#define GRADIENT_TOLERANCE 1e-7
+#define GRADIENT_TOLERANCE_AT_REST 1e-5	/* when no step lowers f any more */
 #define LOG_PARAM_BOUND 30.0	/* a parameter beyond e^30 or e^-30 has run off */
 #define HYP2F1_MAX_TERMS 10000000
 
@@ -201,15 +205,28 @@ typedef struct FitData
 	int64		n;
 	int64		capacity;
 	RfmPoint   *points;			/* BG/NBD: x, tx, T; Gamma-Gamma: x, log m, m */
+	/* BG/NBD, once the rows are in: */
+	double	   *weights;		/* how many customers a point stands for */
+	double		customers;		/* their sum */
+	double		scale;			/* time unit of the fit: times are multiplied by it */
+	int			max_time;		/* >= 0: every time is a whole number up to this */
+	double	   *log_time;		/* then, per evaluation, log(alpha + scale * t) for each t */
 } FitData;
 
+/* by frequency, then age, then recency: equal customers side by side */
 static int
 point_cmp(const void *l, const void *r)
 {
-	double		a = ((const RfmPoint *) l)->x;
-	double		b = ((const RfmPoint *) r)->x;
+	const RfmPoint *a = l;
+	const RfmPoint *b = r;
 
-	return a < b ? -1 : a > b ? 1 : 0;
+	if (a->x != b->x)
+		return a->x < b->x ? -1 : 1;
+	if (a->T != b->T)
+		return a->T < b->T ? -1 : 1;
+	if (a->tx != b->tx)
+		return a->tx < b->tx ? -1 : 1;
+	return 0;
 }
 
 /*
@@ -247,14 +264,19 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 				k_b = 0,
 				log_bx1 = 0;
 
+	/* whole times: one logarithm per time, not two per customer */
+	for (int t = 0; t <= d->max_time; t++)
+		d->log_time[t] = log(alpha + d->scale * t);
 	for (int64 i = 0; i < d->n; i++)
 	{
 		const RfmPoint *pt = &d->points[i];
+		double		w = d->weights[i];
 		double		x = pt->x;
 		double		rx = r + x;
-		double		l_T = log(alpha + pt->T);
+		double		T = d->scale * pt->T;
+		double		l_T = d->max_time >= 0 ? d->log_time[(int) pt->T] : log(alpha + T);
 		double		a3 = -rx * l_T;
-		double		w4 = 0;
+		double		w4;
 
 		if (x != x_now)
 		{
@@ -266,37 +288,39 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 			k_b = dg_ab + digamma(b + x) - dg_b - digamma(a + b + x);
 			log_bx1 = x > 0 ? log(b + x - 1) : 0;
 		}
-		ll += k1 + r * log_alpha;
+		ll += w * (k1 + r * log_alpha);
+		g_r += w * (k_r + log_alpha);
+		g_alpha += w * r / alpha;
+		g_a += w * k_a;
+		g_b += w * k_b;
 		if (x > 0)
 		{
-			double		l_tx = log(alpha + pt->tx);
+			double		tx = d->scale * pt->tx;
+			double		l_tx = d->max_time >= 0 ? d->log_time[(int) pt->tx] : log(alpha + tx);
 			double		a4 = log_a - log_bx1 - rx * l_tx;
-			double		m = Max(a3, a4);
 			double		e = exp(-fabs(a3 - a4));
 
-			ll += m + log1p(e);
+			ll += w * (Max(a3, a4) + log1p(e));
 			/* the weight of the second alternative */
 			w4 = a4 >= a3 ? 1 / (1 + e) : e / (1 + e);
-			g_r += k_r + log_alpha - (1 - w4) * l_T - w4 * l_tx;
-			g_alpha += r / alpha - (1 - w4) * rx / (alpha + pt->T) - w4 * rx / (alpha + pt->tx);
-			g_a += k_a + w4 / a;
-			g_b += k_b - w4 / (b + x - 1);
+			g_r -= w * ((1 - w4) * l_T + w4 * l_tx);
+			g_alpha -= w * rx * ((1 - w4) / (alpha + T) + w4 / (alpha + tx));
+			g_a += w * w4 / a;
+			g_b -= w * w4 / (b + x - 1);
 		}
 		else
 		{
-			ll += a3;
-			g_r += k_r + log_alpha - l_T;
-			g_alpha += r / alpha - rx / (alpha + pt->T);
-			g_a += k_a;
-			g_b += k_b;
+			ll += w * a3;
+			g_r -= w * l_T;
+			g_alpha -= w * rx / (alpha + T);
 		}
 	}
 	/* d/dtheta = param * d/dparam; the mean of the negative */
-	grad[0] = -r * g_r / d->n;
-	grad[1] = -alpha * g_alpha / d->n;
-	grad[2] = -a * g_a / d->n;
-	grad[3] = -b * g_b / d->n;
-	return -ll / d->n;
+	grad[0] = -r * g_r / d->customers;
+	grad[1] = -alpha * g_alpha / d->customers;
+	grad[2] = -a * g_a / d->customers;
+	grad[3] = -b * g_b / d->customers;
+	return -ll / d->customers;
 }
 
 /*
@@ -361,10 +385,13 @@ typedef double (*Objective) (const double *theta, double *grad, void *arg);
  * Minimises f over theta (k values) by BFGS with a backtracking line search
  * (Armijo); theta starts at the first guess and ends at the minimum.
  * Converged: the largest gradient component is below GRADIENT_TOLERANCE
- * with every log-parameter within LOG_PARAM_BOUND.
+ * with every log-parameter within LOG_PARAM_BOUND.  It gives up, not
+ * converged, after MAX_ITERATIONS, when no step lowers f, when a parameter
+ * runs past the bound, or when ten steps in a row barely change f (the
+ * maximum is at infinity: data that do not determine the model).
  */
 static bool
-bfgs(Objective f, void *arg, double *theta, int k, int *iterations, double *value)
+bfgs(Objective f, void *arg, double *theta, int k, int *iterations, int *evaluations, double *value)
 {
 	double		h[MAX_PARAMS][MAX_PARAMS];
 	double		g[MAX_PARAMS],
@@ -375,6 +402,7 @@ bfgs(Objective f, void *arg, double *theta, int k, int *iterations, double *valu
 				y[MAX_PARAMS];
 	double		fx = f(theta, g, arg);
 	bool		converged = false;
+	int			stalled = 0;
 	int			it;
 
 	memset(h, 0, sizeof(h));
@@ -430,13 +458,14 @@ bfgs(Objective f, void *arg, double *theta, int k, int *iterations, double *valu
 			for (int i = 0; i < k; i++)
 				trial[i] = theta[i] + step * dir[i];
 			f_new = f(trial, g_new, arg);
+			(*evaluations)++;
 			if (isfinite(f_new) && f_new <= fx + 1e-4 * step * slope)
 				break;
 			step /= 2;
-			if (step < 1e-20)
+			if (step < 1e-6)
 				break;
 		}
-		if (!(step >= 1e-20) || !isfinite(f_new) || f_new > fx)
+		if (!(step >= 1e-6) || !isfinite(f_new) || f_new > fx)
 			break;				/* no step lowers f: as close as it gets */
 		for (int i = 0; i < k; i++)
 		{
@@ -446,7 +475,11 @@ bfgs(Objective f, void *arg, double *theta, int k, int *iterations, double *valu
 			theta[i] = trial[i];
 			g[i] = g_new[i];
 		}
+		/* ten steps in a row that change f by less than 1e-13 of it: it drifts along a ridge */
+		stalled = fx - f_new < 1e-13 * fabs(fx) ? stalled + 1 : 0;
 		fx = f_new;
+		if (stalled >= 10)
+			break;
 		if (sy > 1e-300)
 		{
 			/* H = (I - rho s y') H (I - rho y s') + rho s s' */
@@ -477,6 +510,19 @@ bfgs(Objective f, void *arg, double *theta, int k, int *iterations, double *valu
 				goto done;
 	}
 done:
+	/*
+	 * Stopped without a lower f: at the minimum as far as the sum's rounding
+	 * lets f tell (a million customers' sum is good to about 1e-13 of it), if
+	 * the gradient is small there.
+	 */
+	if (!converged)
+	{
+		double		gmax = 0;
+
+		for (int i = 0; i < k; i++)
+			gmax = Max(gmax, fabs(g[i]));
+		converged = gmax < GRADIENT_TOLERANCE_AT_REST;
+	}
 	for (int i = 0; i < k; i++)
 		if (fabs(theta[i]) > LOG_PARAM_BOUND)
 			converged = false;
@@ -577,11 +623,11 @@ append_number(StringInfo json, const char *key, double value)
 }
 
 static void
-append_outcome(StringInfo json, double ll, int64 n, int iterations, bool converged)
+append_outcome(StringInfo json, double ll, int64 n, int iterations, int evaluations, bool converged)
 {
 	append_number(json, "logLikelihood", ll);
-	appendStringInfo(json, "\"customers\": " INT64_FORMAT ", \"iterations\": %d, \"converged\": %s}",
-					 n, iterations, converged ? "true" : "false");
+	appendStringInfo(json, "\"customers\": " INT64_FORMAT ", \"iterations\": %d, \"evaluations\": %d, \"converged\": %s}",
+					 n, iterations, evaluations, converged ? "true" : "false");
 }
 
 /*
@@ -594,10 +640,10 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 	FitData    *d;
 	double		max_T = 0,
 				sum_x = 0,
-				scale,
 				value,
 				theta[4] = {0, 0, 0, 0};
 	int			iterations;
+	int			evaluations = 1;
 	bool		converged;
 	StringInfoData json;
 	BgnbdParams p;
@@ -605,10 +651,15 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || ((FitData *) PG_GETARG_POINTER(0))->n == 0)
 		PG_RETURN_NULL();
 	d = (FitData *) PG_GETARG_POINTER(0);
+	d->max_time = 0;
 	for (int64 i = 0; i < d->n; i++)
 	{
-		max_T = Max(max_T, d->points[i].T);
-		sum_x += d->points[i].x;
+		RfmPoint   *pt = &d->points[i];
+
+		max_T = Max(max_T, pt->T);
+		sum_x += pt->x;
+		if (d->max_time >= 0 && (pt->T != floor(pt->T) || pt->tx != floor(pt->tx) || pt->T > 1000000))
+			d->max_time = -1;
 	}
 	if (sum_x == 0 || max_T == 0)
 		ereport(ERROR,
@@ -617,17 +668,35 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 				 errdetail("%lld customers.", (long long) d->n),
 				 errhint("The model learns how often customers buy again from customers who did.")));
 	/* the oldest customer is 10 time units old: alpha near 1 */
-	scale = 10 / max_T;
-	for (int64 i = 0; i < d->n; i++)
+	d->scale = 10 / max_T;
+	if (d->max_time >= 0)
 	{
-		d->points[i].tx *= scale;
-		d->points[i].T *= scale;
+		d->max_time = (int) max_T;
+		d->log_time = palloc(sizeof(double) * (d->max_time + 1));
 	}
+	/* equal customers become one point of their number */
 	qsort(d->points, d->n, sizeof(RfmPoint), point_cmp);
-	converged = bfgs(bgnbd_objective, d, theta, 4, &iterations, &value);
+	d->weights = palloc_extended(sizeof(double) * d->n, MCXT_ALLOC_HUGE);
+	d->customers = d->n;
+	{
+		int64		kept = 0;
+
+		for (int64 i = 0; i < d->n; i++)
+		{
+			if (kept > 0 && point_cmp(&d->points[kept - 1], &d->points[i]) == 0)
+				d->weights[kept - 1] += 1;
+			else
+			{
+				d->points[kept] = d->points[i];
+				d->weights[kept++] = 1;
+			}
+		}
+		d->n = kept;
+	}
+	converged = bfgs(bgnbd_objective, d, theta, 4, &iterations, &evaluations, &value);
 	/* back to the caller's unit: rates scale with it, and so does the density of each purchase time */
 	p.r = exp(theta[0]);
-	p.alpha = exp(theta[1]) / scale;
+	p.alpha = exp(theta[1]) / d->scale;
 	p.a = exp(theta[2]);
 	p.b = exp(theta[3]);
 	initStringInfo(&json);
@@ -636,7 +705,7 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 	append_number(&json, "alpha", p.alpha);
 	append_number(&json, "a", p.a);
 	append_number(&json, "b", p.b);
-	append_outcome(&json, -value * d->n + sum_x * log(scale), d->n, iterations, converged);
+	append_outcome(&json, -value * d->customers + sum_x * log(d->scale), (int64) d->customers, iterations, evaluations, converged);
 	PG_RETURN_DATUM(fit_json(&json));
 }
 
@@ -654,6 +723,7 @@ cm_gamma_gamma_final(PG_FUNCTION_ARGS)
 				value,
 				theta[3] = {0, 0, 0};
 	int			iterations;
+	int			evaluations = 1;
 	bool		converged;
 	StringInfoData json;
 
@@ -670,14 +740,14 @@ cm_gamma_gamma_final(PG_FUNCTION_ARGS)
 		d->points[i].tx -= log_mean;
 	}
 	qsort(d->points, d->n, sizeof(RfmPoint), point_cmp);
-	converged = bfgs(gamma_gamma_objective, d, theta, 3, &iterations, &value);
+	converged = bfgs(gamma_gamma_objective, d, theta, 3, &iterations, &evaluations, &value);
 	initStringInfo(&json);
 	appendStringInfoChar(&json, '{');
 	append_number(&json, "p", exp(theta[0]));
 	append_number(&json, "q", exp(theta[1]));
 	append_number(&json, "gamma", exp(theta[2]) * mean);
 	/* each customer's density of m scales by 1/mean */
-	append_outcome(&json, -value * d->n - d->n * log_mean, d->n, iterations, converged);
+	append_outcome(&json, -value * d->n - d->n * log_mean, d->n, iterations, evaluations, converged);
 	PG_RETURN_DATUM(fit_json(&json));
 }
 
@@ -685,8 +755,8 @@ cm_gamma_gamma_final(PG_FUNCTION_ARGS)
 
 /*
  * The parameters of a fit, from its jsonb; the last ones read are kept in
- * fn_extra, so that a query scoring every customer with one fit parses it
- * once.
+ * fn_extra (one fit of each model), so that a query scoring every customer
+ * with one fit parses it once.
  */
 typedef struct ParamCache
 {
@@ -695,15 +765,16 @@ typedef struct ParamCache
 } ParamCache;
 
 static const double *
-fit_params(FunctionCallInfo fcinfo, Jsonb *params, const char *const *keys, int k)
+fit_params(FunctionCallInfo fcinfo, int which, Jsonb *params, const char *const *keys, int k)
 {
-	ParamCache *cache = fcinfo->flinfo->fn_extra;
+	ParamCache *cache;
 
-	if (cache != NULL && VARSIZE(cache->params) == VARSIZE(params) &&
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 2 * sizeof(ParamCache));
+	cache = &((ParamCache *) fcinfo->flinfo->fn_extra)[which];
+	if (cache->params != NULL && VARSIZE(cache->params) == VARSIZE(params) &&
 		memcmp(cache->params, params, VARSIZE(params)) == 0)
 		return cache->values;
-	if (cache == NULL)
-		cache = fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ParamCache));
 	if (!JB_ROOT_IS_OBJECT(params))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -746,10 +817,32 @@ static BgnbdParams
 bgnbd_params(FunctionCallInfo fcinfo, int arg)
 {
 	static const char *const keys[] = {"r", "alpha", "a", "b"};
-	const double *v = fit_params(fcinfo, PG_GETARG_JSONB_P(arg), keys, 4);
+	const double *v = fit_params(fcinfo, 0, PG_GETARG_JSONB_P(arg), keys, 4);
 	BgnbdParams p = {v[0], v[1], v[2], v[3]};
 
 	return p;
+}
+
+/* The Gamma-Gamma fit of argument arg: p, q, gamma. */
+static const double *
+gamma_gamma_params(FunctionCallInfo fcinfo, int arg)
+{
+	static const char *const keys[] = {"p", "q", "gamma"};
+
+	return fit_params(fcinfo, 1, PG_GETARG_JSONB_P(arg), keys, 3);
+}
+
+/* (gamma + x m) p / (p x + q - 1), the expected value of an order */
+static double
+gamma_gamma_expected(const double *v, double x, double m)
+{
+	if (v[0] * x + v[1] <= 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid params: the expected value needs p * frequency + q above 1"),
+				 errdetail("Field \"params\" has p = %g, q = %g; frequency is %g.", v[0], v[1], x),
+				 errhint("With q at most 1 the mean order value of the population is infinite.")));
+	return (v[2] + x * m) * v[0] / (v[0] * x + v[1] - 1);
 }
 
 static double
@@ -813,8 +906,7 @@ cm_bgnbd_probability_no_purchase(PG_FUNCTION_ARGS)
 Datum
 cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 {
-	static const char *const keys[] = {"p", "q", "gamma"};
-	const double *v = fit_params(fcinfo, PG_GETARG_JSONB_P(0), keys, 3);
+	const double *v = gamma_gamma_params(fcinfo, 0);
 	double		x = PG_GETARG_FLOAT8(1),
 				m = PG_GETARG_FLOAT8(2);
 
@@ -822,13 +914,97 @@ cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 		invalid("frequency", "must be a finite number of repeat purchases, 0 or more", x);
 	if (!isfinite(m) || m < 0)
 		invalid("monetary_value", "must be a finite amount, 0 or more", m);
-	if (v[0] * x + v[1] <= 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid params: the expected value needs p * frequency + q above 1"),
-				 errdetail("Field \"params\" has p = %g, q = %g; frequency is %g.", v[0], v[1], x),
-				 errhint("With q at most 1 the mean order value of the population is infinite.")));
-	PG_RETURN_FLOAT8((v[2] + x * m) * v[0] / (v[0] * x + v[1] - 1));
+	PG_RETURN_FLOAT8(gamma_gamma_expected(v, x, m));
+}
+
+/* the next order date is left NULL past this many days (a hundred years) */
+#define MAX_NEXT_ORDER_DAYS 36525
+
+/*
+ * clv_predictions(bgnbd, gamma_gamma, frequency, recency, age,
+ *				   monetary_value, as_of_day, discount_rate): one customer's
+ *	  predictions in days (docs/clv.md): (probability_alive,
+ *	  expected_orders_365, churn_probability, predicted_ltv,
+ *	  expected_next_order_date, average_days_between_orders).
+ *
+ * predicted_ltv is the expected orders of the next 365 days times the
+ * expected order value, each month's orders discounted at (1 + rate)^(k/12)
+ * when the annual rate is above 0.  The next order date is the day by which
+ * a customer who is alive has an even chance of having ordered, the median
+ * of the wait, whose survival is ((alpha+T)/(alpha+T+t))^(r+x); NULL when
+ * the customer is more likely gone than alive.
+ */
+Datum
+cm_clv_predictions(PG_FUNCTION_ARGS)
+{
+	BgnbdParams p;
+	const double *gg;
+	double		x,
+				tx,
+				T,
+				m,
+				rate,
+				alive,
+				orders,
+				ltv,
+				wait;
+	DateADT		as_of_day;
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {false};
+
+	for (int i = 0; i < 8; i++)
+		if (PG_ARGISNULL(i) && i != 5)
+			PG_RETURN_NULL();
+	p = bgnbd_params(fcinfo, 0);
+	gg = gamma_gamma_params(fcinfo, 1);
+	x = PG_GETARG_INT32(2);
+	tx = PG_GETARG_INT32(3);
+	T = PG_GETARG_INT32(4);
+	m = PG_ARGISNULL(5) ? 0 : PG_GETARG_FLOAT8(5);
+	as_of_day = PG_GETARG_DATEADT(6);
+	rate = PG_GETARG_FLOAT8(7);
+	check_rfm(x, tx, T);
+	if (!isfinite(m) || m < 0)
+		invalid("monetary_value", "must be a finite amount, 0 or more", m);
+	if (!isfinite(rate) || rate < 0)
+		invalid("discount_rate", "must be a finite rate, 0 or more", rate);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "clv_predictions must return a record");
+
+	alive = bgnbd_alive(&p, x, tx, T);
+	orders = bgnbd_expected(&p, 365, x, tx, T);
+	if (rate == 0)
+		ltv = orders;
+	else
+	{
+		double		before = 0;
+
+		ltv = 0;
+		for (int k = 1; k <= 12; k++)
+		{
+			double		by_now = bgnbd_expected(&p, 365.0 * k / 12, x, tx, T);
+
+			ltv += (by_now - before) / pow(1 + rate, k / 12.0);
+			before = by_now;
+		}
+	}
+	ltv *= gamma_gamma_expected(gg, x, m);
+	wait = (p.alpha + T) * expm1(M_LN2 / (p.r + x));
+
+	values[0] = Float8GetDatum(alive);
+	values[1] = Float8GetDatum(orders);
+	values[2] = Float8GetDatum(1 - alive + alive * exp(-(p.r + x) * log1p(90 / (p.alpha + T))));
+	values[3] = Float8GetDatum(ltv);
+	if (alive >= 0.5 && wait <= MAX_NEXT_ORDER_DAYS)
+		values[4] = DateADTGetDatum(as_of_day + (DateADT) ceil(wait));
+	else
+		nulls[4] = true;
+	if (x > 0)
+		values[5] = Float8GetDatum(tx / x);
+	else
+		nulls[5] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
 /* hyp2f1(a, b, c, z), 0 <= z < 1: the series of this file, for the tests. */

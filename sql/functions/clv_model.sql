@@ -22,7 +22,7 @@ $$;
 COMMENT ON FUNCTION clv_summary(timestamptz, uuid) IS
     'Internal: clv_summary_rows in the shop''s time zone (setting shop_timezone).';
 
--- A customer's predictions under a fit, as of a day (docs/clv.md):
+-- A customer's predictions under a fit, as of a day (src/clv.c, docs/clv.md):
 -- probability alive; expected orders in the next 365 days; probability of
 -- no order in the next 90; predicted spend in the next 365 days (expected
 -- orders times the expected order value, discounted monthly at an annual
@@ -32,29 +32,13 @@ COMMENT ON FUNCTION clv_summary(timestamptz, uuid) IS
 CREATE OR REPLACE FUNCTION clv_predictions(bgnbd jsonb, gamma_gamma jsonb, frequency integer, recency integer,
                                            age integer, monetary_value double precision, as_of_day date,
                                            discount_rate double precision,
-                                           OUT probability_alive numeric, OUT expected_orders_365 numeric,
-                                           OUT churn_probability numeric, OUT predicted_ltv numeric,
-                                           OUT expected_next_order_date date, OUT average_days_between_orders numeric)
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT round(x.alive::numeric, 4), round(x.orders::numeric, 4), round(x.none::numeric, 4),
-           round((x.value * CASE WHEN discount_rate = 0 THEN x.orders ELSE (
-                SELECT sum((e.n - e.before) / (1 + discount_rate) ^ (e.k / 12.0))
-                  FROM (SELECT k, n, lag(n, 1, 0::float8) OVER (ORDER BY k) AS before
-                          FROM generate_series(1, 12) k
-                         CROSS JOIN LATERAL customer_mgmt.bgnbd_expected_purchases(bgnbd, 365.0 * k / 12, frequency,
-                                                                                  recency, age) n) e) END)::numeric, 2),
-           CASE WHEN x.alive >= 0.5 THEN
-                as_of_day + ceil(((bgnbd ->> 'alpha')::float8 + age) * (2 ^ (1 / ((bgnbd ->> 'r')::float8 + frequency)) - 1))::integer
-           END,
-           CASE WHEN frequency > 0 THEN round(recency::numeric / frequency, 2) END
-      FROM (SELECT customer_mgmt.bgnbd_probability_alive(bgnbd, frequency, recency, age) AS alive,
-                   customer_mgmt.bgnbd_expected_purchases(bgnbd, 365, frequency, recency, age) AS orders,
-                   customer_mgmt.bgnbd_probability_no_purchase(bgnbd, 90, frequency, recency, age) AS none,
-                   customer_mgmt.gamma_gamma_expected_value(gamma_gamma, frequency, coalesce(monetary_value, 0)) AS value) x
-$$;
+                                           OUT probability_alive double precision, OUT expected_orders_365 double precision,
+                                           OUT churn_probability double precision, OUT predicted_ltv double precision,
+                                           OUT expected_next_order_date date, OUT average_days_between_orders double precision)
+    AS 'MODULE_PATHNAME', 'cm_clv_predictions'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_predictions(jsonb, jsonb, integer, integer, integer, double precision, date, double precision) IS
-    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, as of a day (docs/clv.md).';
+    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, as of a day (docs/clv.md); NULL when an argument but monetary_value is NULL.';
 
 CREATE OR REPLACE FUNCTION clv_model_dto(m clv_models) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -78,9 +62,9 @@ COMMENT ON FUNCTION current_clv_model() IS
 
 -- Write the predictions of every customer of pg_temp.cm_clv_summary (the
 -- summary fit_clv_model made), or of one customer (from the orders), under
--- a fit; NULL for a customer without a completed order, and for everyone
--- when the fit is not usable.  Only rows that change are written.  Returns
--- the customers with predictions.
+-- a fit into customer_clv: updated in place, new customers added, and the
+-- rows of customers without a completed order (or all, when the fit is not
+-- usable) removed.  Returns the customers with predictions.
 CREATE OR REPLACE FUNCTION clv_score(as_of timestamptz, m clv_models, customer_id uuid DEFAULT NULL) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -91,36 +75,43 @@ DECLARE
                         ELSE 'customer_mgmt.clv_summary($1, $4)' END;
 BEGIN
     EXECUTE format($q$
-        WITH p AS (
-            SELECT s.customer_id, p.*
+        WITH p AS MATERIALIZED (
+            SELECT s.customer_id, s.frequency, s.recency, s.age, s.monetary_value, p.*
               FROM %s s
              CROSS JOIN LATERAL customer_mgmt.clv_predictions(($2).bgnbd, ($2).gamma_gamma, s.frequency, s.recency, s.age,
                                                               s.monetary_value, ($1 AT TIME ZONE $3)::date,
                                                               customer_mgmt.setting('clv.discount_rate')::float8) p
              WHERE ($2).usable),
-        scored AS (
-            UPDATE customer_mgmt.customer_analytics a
-               SET predicted_ltv = p.predicted_ltv, probability_alive = p.probability_alive,
+        updated AS (
+            UPDATE customer_mgmt.customer_clv c
+               SET model_id = ($2).id, as_of = $1, frequency = p.frequency, recency = p.recency, age = p.age,
+                   monetary_value = p.monetary_value, probability_alive = p.probability_alive,
                    expected_orders_365 = p.expected_orders_365, churn_probability = p.churn_probability,
-                   expected_next_order_date = p.expected_next_order_date,
-                   average_days_between_orders = p.average_days_between_orders, clv_as_of = $1
+                   predicted_ltv = p.predicted_ltv, expected_next_order_date = p.expected_next_order_date,
+                   average_days_between_orders = p.average_days_between_orders
               FROM p
-             WHERE a.customer_id = p.customer_id
-            RETURNING a.customer_id),
-        cleared AS (
-            UPDATE customer_mgmt.customer_analytics a
-               SET predicted_ltv = NULL, probability_alive = NULL, expected_orders_365 = NULL, churn_probability = NULL,
-                   expected_next_order_date = NULL, average_days_between_orders = NULL, clv_as_of = NULL
-             WHERE a.clv_as_of IS NOT NULL AND ($4 IS NULL OR a.customer_id = $4)
-               AND NOT EXISTS (SELECT FROM p WHERE p.customer_id = a.customer_id))
-        SELECT count(*) FROM scored$q$, source)
+             WHERE c.customer_id = p.customer_id
+            RETURNING c.customer_id),
+        added AS (
+            INSERT INTO customer_mgmt.customer_clv
+            SELECT p.customer_id, ($2).id, $1, p.frequency, p.recency, p.age, p.monetary_value, p.probability_alive,
+                   p.expected_orders_365, p.churn_probability, p.predicted_ltv, p.expected_next_order_date,
+                   p.average_days_between_orders
+              FROM p
+             WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_clv c WHERE c.customer_id = p.customer_id)
+            RETURNING customer_id),
+        removed AS (
+            DELETE FROM customer_mgmt.customer_clv c
+             WHERE ($4 IS NULL OR c.customer_id = $4)
+               AND NOT EXISTS (SELECT FROM p WHERE p.customer_id = c.customer_id))
+        SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM added)$q$, source)
     INTO scored
     USING as_of, m, customer_mgmt.setting('shop_timezone'), customer_id;
     RETURN scored;
 END
 $$;
 COMMENT ON FUNCTION clv_score(timestamptz, clv_models, uuid) IS
-    'Internal: writes the CLV predictions of every customer of fit_clv_model''s summary, or of one customer, under a fit (NULL where there is none); returns the customers scored.';
+    'Internal: writes the CLV predictions of every customer of fit_clv_model''s summary, or of one customer, under a fit into customer_clv (no row where there is none); returns the customers scored.';
 
 CREATE OR REPLACE FUNCTION fit_clv_model(as_of timestamptz DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql

@@ -343,15 +343,15 @@ AS $$
         'favoriteBrands', coalesce(a.favorite_brands, '[]'),
         'preferredPriceRange', a.preferred_price_range,
         'customerLifetimeValue', coalesce(a.customer_lifetime_value, 0),
-        'predictedLtv', a.predicted_ltv,
-        -- the CLV model's (docs/clv.md): NULL without a completed order or a usable fit
-        'totalCustomerValue', coalesce(a.customer_lifetime_value, 0) + a.predicted_ltv,
-        'probabilityAlive', a.probability_alive,
-        'expectedOrders365', a.expected_orders_365,
-        'churnProbability', a.churn_probability,
-        'expectedNextOrderDate', a.expected_next_order_date,
-        'averageDaysBetweenOrders', a.average_days_between_orders,
-        'predictionsAsOf', a.clv_as_of,
+        -- the CLV model's (customer_clv, docs/clv.md): NULL without a completed order or a usable fit
+        'predictedLtv', c.predicted_ltv,
+        'totalCustomerValue', coalesce(a.customer_lifetime_value, 0) + c.predicted_ltv,
+        'probabilityAlive', c.probability_alive,
+        'expectedOrders365', c.expected_orders_365,
+        'churnProbability', c.churn_probability,
+        'expectedNextOrderDate', c.expected_next_order_date,
+        'averageDaysBetweenOrders', c.average_days_between_orders,
+        'predictionsAsOf', c.as_of,
         'churnRiskScore', coalesce(a.churn_risk_score, 0),
         'engagementScore', coalesce(a.engagement_score, 0),
         'segment', coalesce(a.segment, 'new'),
@@ -364,9 +364,11 @@ AS $$
                        'generatedAt', i.generated_at)
                    ORDER BY i.priority DESC, i.type)
               FROM customer_mgmt.customer_insights i WHERE i.customer_id = a.customer_id), '[]'))
+      FROM (SELECT) one
+      LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = a.customer_id
 $$;
 COMMENT ON FUNCTION customer_analytics_dto(customer_analytics, timestamptz) IS
-    'Internal: CustomerAnalyticsDto of an analytics row with its insights; daysSinceLastOrder measured at as_of.';
+    'Internal: CustomerAnalyticsDto of an analytics row with its insights and the CLV model''s predictions (customer_clv); daysSinceLastOrder measured at as_of.';
 
 CREATE OR REPLACE FUNCTION address_dto(x addresses) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
