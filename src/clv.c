@@ -68,7 +68,8 @@ invalid(const char *field, const char *message, double value)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid %s: %s", field, message),
 			 errdetail("Field \"%s\" is %g.", field, value),
-			 errhint("Frequency counts repeat purchases; recency and age are measured from the first purchase, in one time unit.")));
+			 errhint("Frequency counts repeat purchases; recency and age are measured from the first purchase, in one time unit."),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, field)));
 }
 
 /* ---- special functions --------------------------------------------------- */
@@ -186,9 +187,10 @@ bgnbd_expected(const BgnbdParams *p, double t, double x, double tx, double T)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the expected number of purchases did not converge"),
-				 errdetail("2F1(%g, %g; %g; %g) did not converge in %d terms.", a + p->b - 1 - p->r, a - 1, c, z,
-						   HYP2F1_MAX_TERMS),
-				 errhint("t is too long beside alpha + age: measure time in a larger unit.")));
+				 errdetail("Field \"t\" is %g: 2F1(%g, %g; %g; %g) did not converge in %d terms.", t,
+						   a + p->b - 1 - p->r, a - 1, c, z, HYP2F1_MAX_TERMS),
+				 errhint("t is too long beside alpha + age: measure time in a larger unit."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "t")));
 	/* (a+b+x-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(...)), the power and 2F1 transformed */
 	return c / (a - 1) * (1 - exp((a - 1) * log1p(-z)) * g) * bgnbd_alive(p, x, tx, T);
 }
@@ -780,7 +782,8 @@ fit_params(FunctionCallInfo fcinfo, int which, Jsonb *params, const char *const 
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid params: must be a JSON object"),
 				 errdetail("Field \"params\" is not an object."),
-				 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit.")));
+				 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
 	for (int i = 0; i < k; i++)
 	{
 		JsonbValue	key;
@@ -796,14 +799,16 @@ fit_params(FunctionCallInfo fcinfo, int which, Jsonb *params, const char *const 
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid params: \"%s\" must be a number", keys[i]),
 					 errdetail("Field \"params\" has no number \"%s\".", keys[i]),
-					 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit.")));
+					 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit."),
+					 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
 		value = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 		if (!(value > 0) || !isfinite(value))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid params: \"%s\" must be above 0", keys[i]),
 					 errdetail("Field \"params\" has \"%s\" = %g.", keys[i], value),
-					 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit.")));
+					 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit."),
+					 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
 		cache->values[i] = value;
 	}
 	if (cache->params != NULL)
@@ -841,7 +846,8 @@ gamma_gamma_expected(const double *v, double x, double m)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid params: the expected value needs p * frequency + q above 1"),
 				 errdetail("Field \"params\" has p = %g, q = %g; frequency is %g.", v[0], v[1], x),
-				 errhint("With q at most 1 the mean order value of the population is infinite.")));
+				 errhint("With q at most 1 the mean order value of the population is infinite."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
 	return (v[2] + x * m) * v[0] / (v[0] * x + v[1] - 1);
 }
 

@@ -62,51 +62,48 @@ COMMENT ON FUNCTION current_clv_model() IS
 
 -- Write the predictions of every customer of pg_temp.cm_clv_summary (the
 -- summary fit_clv_model made), or of one customer (from the orders), under
--- a fit into customer_clv: updated in place, new customers added, and the
--- rows of customers without a completed order (or all, when the fit is not
--- usable) removed.  Returns the customers with predictions.
+-- a fit into customer_clv: one upsert (a row per customer, updated in
+-- place), then the rows of customers without a completed order (all, when
+-- the fit is not usable) removed.  Returns the customers with predictions.
 CREATE OR REPLACE FUNCTION clv_score(as_of timestamptz, m clv_models, customer_id uuid DEFAULT NULL) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    scored bigint;
+    scored bigint := 0;
     source text := CASE WHEN customer_id IS NULL THEN 'pg_temp.cm_clv_summary'
                         ELSE 'customer_mgmt.clv_summary($1, $4)' END;
 BEGIN
-    EXECUTE format($q$
-        WITH p AS MATERIALIZED (
-            SELECT s.customer_id, s.frequency, s.recency, s.age, s.monetary_value, p.*
+    IF m.usable THEN
+        EXECUTE format($q$
+            INSERT INTO customer_mgmt.customer_clv AS c
+            SELECT s.customer_id, ($2).id, $1, s.frequency, s.recency, s.age, s.monetary_value, p.probability_alive,
+                   p.expected_orders_365, p.churn_probability, p.predicted_ltv, p.expected_next_order_date,
+                   p.average_days_between_orders
               FROM %s s
              CROSS JOIN LATERAL customer_mgmt.clv_predictions(($2).bgnbd, ($2).gamma_gamma, s.frequency, s.recency, s.age,
                                                               s.monetary_value, ($1 AT TIME ZONE $3)::date,
                                                               customer_mgmt.setting('clv.discount_rate')::float8) p
-             WHERE ($2).usable),
-        updated AS (
-            UPDATE customer_mgmt.customer_clv c
-               SET model_id = ($2).id, as_of = $1, frequency = p.frequency, recency = p.recency, age = p.age,
-                   monetary_value = p.monetary_value, probability_alive = p.probability_alive,
-                   expected_orders_365 = p.expected_orders_365, churn_probability = p.churn_probability,
-                   predicted_ltv = p.predicted_ltv, expected_next_order_date = p.expected_next_order_date,
-                   average_days_between_orders = p.average_days_between_orders
-              FROM p
-             WHERE c.customer_id = p.customer_id
-            RETURNING c.customer_id),
-        added AS (
-            INSERT INTO customer_mgmt.customer_clv
-            SELECT p.customer_id, ($2).id, $1, p.frequency, p.recency, p.age, p.monetary_value, p.probability_alive,
-                   p.expected_orders_365, p.churn_probability, p.predicted_ltv, p.expected_next_order_date,
-                   p.average_days_between_orders
-              FROM p
-             WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_clv c WHERE c.customer_id = p.customer_id)
-            RETURNING customer_id),
-        removed AS (
-            DELETE FROM customer_mgmt.customer_clv c
-             WHERE ($4 IS NULL OR c.customer_id = $4)
-               AND NOT EXISTS (SELECT FROM p WHERE p.customer_id = c.customer_id))
-        SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM added)$q$, source)
-    INTO scored
-    USING as_of, m, customer_mgmt.setting('shop_timezone'), customer_id;
+            ON CONFLICT (customer_id) DO UPDATE
+               SET model_id = excluded.model_id, as_of = excluded.as_of, frequency = excluded.frequency,
+                   recency = excluded.recency, age = excluded.age, monetary_value = excluded.monetary_value,
+                   probability_alive = excluded.probability_alive, expected_orders_365 = excluded.expected_orders_365,
+                   churn_probability = excluded.churn_probability, predicted_ltv = excluded.predicted_ltv,
+                   expected_next_order_date = excluded.expected_next_order_date,
+                   average_days_between_orders = excluded.average_days_between_orders$q$, source)
+        USING as_of, m, customer_mgmt.setting('shop_timezone'), customer_id;
+        GET DIAGNOSTICS scored = ROW_COUNT;
+    END IF;
+    -- no completed order by as_of (or no usable fit): no predictions
+    IF customer_id IS NOT NULL THEN
+        DELETE FROM customer_mgmt.customer_clv c
+         WHERE c.customer_id = clv_score.customer_id AND (scored = 0 OR c.as_of <> clv_score.as_of);
+    ELSIF m.usable THEN
+        DELETE FROM customer_mgmt.customer_clv c
+         WHERE NOT EXISTS (SELECT FROM pg_temp.cm_clv_summary s WHERE s.customer_id = c.customer_id);
+    ELSE
+        DELETE FROM customer_mgmt.customer_clv;
+    END IF;
     RETURN scored;
 END
 $$;

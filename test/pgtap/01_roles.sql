@@ -46,7 +46,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'get_customer_overview', 'get_customer_health_score', 'preview_segment',
                     'get_segments', 'get_segment', 'get_customer_segments', 'get_segment_insights',
                     'get_customer_notes', 'add_customer_note', 'update_customer_note', 'delete_customer_note',
-                    'get_customer_timeline'],
+                    'get_customer_timeline', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases',
+                    'bgnbd_probability_alive', 'gamma_gamma_expected_value'],
               'staff executes the helpers, the rules, the reads and the notes');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
@@ -70,7 +71,9 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'get_customer_timeline', 'anonymize_customer', 'export_customer_data', 'anonymize_inactive_customers', 'export_customers', 'export_columns',
                     'create_segment', 'update_segment', 'delete_segment', 'refresh_segment',
                     'assign_customer_segments', 'remove_customer_from_segment', 'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',
-                    'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script'],
+                    'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script',
+                    'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases', 'bgnbd_probability_alive',
+                    'gamma_gamma_expected_value', 'fit_clv_model'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,

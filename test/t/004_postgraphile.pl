@@ -79,7 +79,7 @@ sub fields
 }
 
 my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecycleSegment normalizePhone
-	rfmDigit searchFold searchKey setting);
+	rfmDigit searchFold searchKey setting bgnbdExpectedPurchases bgnbdProbabilityAlive gammaGammaExpectedValue);
 my @reads = qw(getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
 	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentInsights getSegments previewSegment);
 my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote);
@@ -90,7 +90,7 @@ is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns)) ],
 	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
 is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeInactiveCustomers exportCustomerData exportCustomers assignCustomerSegments calculateCustomerAnalytics claimEvents
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
-	recordOrder recordSession refreshSegment registerCustomer registerStaff removeCustomerFromSegment
+	recordOrder recordSession refreshSegment fitClvModel registerCustomer registerStaff removeCustomerFromSegment
 	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus
 	updateSegment)) ], 'admin: the mutations are the writes of the API, no internal helper');
 
