@@ -17,6 +17,9 @@
 #                                       twelve definitions
 #   bench/run.sh export                 export_customers as CSV and xlsx against COPY of the same query,
 #                                       with the backend's peak memory
+#   bench/run.sh clv                    fit_clv_model on the 1,000,000-customer shop (two days) against a
+#                                       floor (one aggregate over the completed orders), and the model's
+#                                       accuracy on CDNOW (bench/clv/accuracy.sql, a database of its own)
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)
@@ -130,6 +133,25 @@ segments)
     bench_shop
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/shapes.sql"
     cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/segments/refresh.sql"
+    ;;
+clv)
+    bench_shop
+    printf '| run | seconds | × floor |\n|---|---|---|\n'
+    floor=$(bench_seconds "SELECT count(*), sum(total_amount) FROM customer_mgmt.orders WHERE status = 'completed' AND order_date <= '2026-11-01'")
+    printf '| floor: count and sum of the completed orders | %s | 1.00 |\n' "$floor"
+    for day in 2026-11-01 2026-11-02; do
+        # the night's autovacuum, then the fit as the nightly run calls it
+        cm_psql "$DATA" "$PORT" "$DB" -qtA -c "VACUUM customer_mgmt.customer_clv" -c "
+            SELECT format(E'| fit_clv_model(%s): purchase summary and fits, %s customers | %s | %s |\\n'
+                          '| fit_clv_model(%s): predictions written, %s customers | %s | |',
+                          '$day', m ->> 'customers', m ->> 'fitSeconds', round((m ->> 'fitSeconds')::numeric / $floor, 2),
+                          '$day', m ->> 'scoredCustomers', m ->> 'scoreSeconds')
+              FROM customer_mgmt.fit_clv_model('$day') m"
+    done
+    printf '\n'
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE IF EXISTS customer_mgmt_cdnow" -c "CREATE DATABASE customer_mgmt_cdnow"
+    cm_psql "$DATA" "$PORT" customer_mgmt_cdnow -qc "CREATE EXTENSION customer_mgmt CASCADE" 2>/dev/null
+    (cd "$CM_ROOT" && cm_psql "$DATA" "$PORT" customer_mgmt_cdnow -f bench/clv/accuracy.sql)
     ;;
 export)
     # each format in sessions of its own: COPY of the same query (the floor), then the export, timed by

@@ -333,7 +333,7 @@ AS $$
         'totalSpent', coalesce(a.total_spent, 0),
         'averageOrderValue', coalesce(a.average_order_value, 0),
         'lastOrderDate', a.last_order_date,
-        'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, as_of),
+        'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, customer_analytics_dto.as_of),
         'totalSessions', coalesce(a.total_sessions, 0),
         'totalPageViews', coalesce(a.total_page_views, 0),
         'averageSessionDuration', coalesce(a.average_session_duration, 0),

@@ -32,7 +32,7 @@ SELECT customer_mgmt.get_customer_overview('2026-05-01 00:00+07', '2026-06-01 00
 
 SELECT is((SELECT j - ARRAY['segmentDistribution', 'lifetimeValueDistribution', 'churnRiskDistribution', 'topCustomers',
                             'atRiskCustomers', 'geographicDistribution', 'ageDistribution', 'conversionFunnel',
-                            'retentionCohorts', 'dateFrom', 'dateTo'] FROM o),
+                            'retentionCohorts', 'dateFrom', 'dateTo', 'clvModel'] FROM o),
           '{"totalCustomers": 5, "newCustomers": 3, "activeCustomers": 3, "churnedCustomers": 1}'::jsonb,
           'totals: registered before the end; new, active (session or order) and churned (180 days passed) in the range');
 SELECT is((SELECT j ->> 'dateTo' FROM o)::timestamptz, '2026-06-01 00:00+07'::timestamptz, 'the range is returned');
