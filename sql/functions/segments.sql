@@ -159,7 +159,8 @@ CREATE OR REPLACE FUNCTION segment_attributes(as_of timestamptz)
                    favorite_brands text[], favorite_categories text[], gender text, last_login_at timestamptz,
                    last_order_date timestamptz, lifecycle_segment text, province_key text, registered_at timestamptz,
                    rfm_frequency integer, rfm_group text, rfm_monetary integer, rfm_recency integer, status text,
-                   total_orders integer, total_sessions integer, total_spent numeric)
+                   total_orders integer, total_sessions integer, total_spent numeric,
+                   predicted_ltv numeric, probability_alive numeric, churn_probability numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
     -- no SET clause: inlined, a filter on customer_id reaches the index
 AS $$
@@ -173,11 +174,15 @@ AS $$
            l.brand_keys, l.category_keys, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
            l.province_key, l.created_at,
            ascii(substr(l.rfm_score, 2, 1)) - 48, l.rfm_group, ascii(substr(l.rfm_score, 3, 1)) - 48,
-           ascii(l.rfm_score) - 48, l.status::text, l.total_orders, l.total_sessions, l.total_spent
+           ascii(l.rfm_score) - 48, l.status::text, l.total_orders, l.total_sessions, l.total_spent,
+           c.predicted_ltv, c.probability_alive, c.churn_probability
       FROM customer_mgmt.customer_list l
+      -- the CLV model's predictions: a query that names none of them does
+      -- not join (customer_id is customer_clv's key: the join is removed)
+      LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = l.customer_id
 $$;
 COMMENT ON FUNCTION segment_attributes(timestamptz) IS
-    'Internal: every customer''s attributes as of a time, from customer_list, named as the segment language names them (province_key: province_key(province); lists folded; age in whole years at the shop''s date).';
+    'Internal: every customer''s attributes as of a time, from customer_list and customer_clv (the CLV model''s predictions, NULL without them), named as the segment language names them (province_key: province_key(province); lists folded; age in whole years at the shop''s date).';
 
 -- The predicate of a definition: its criteria and its query, both
 -- compiled, joined by AND; 22023 for a definition with neither.

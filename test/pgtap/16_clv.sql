@@ -6,7 +6,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(58);
+SELECT plan(62);
 
 -- the CDNOW sample (test/data/cdnow/SOURCE.md), as its summaries and its transactions
 CREATE TEMP TABLE cd (id integer, x float8, tx float8, t float8, zbar float8);
@@ -156,6 +156,26 @@ SELECT customer_mgmt.set_order_status(o.id, 'refunded')
 SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM few LIMIT 1));
 SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_clv WHERE customer_id = (SELECT id FROM few LIMIT 1)), 0,
           'no completed order: no predictions');
+
+-- the segment language reads the predictions (SPEC 3a), and joins them only when it names them
+SELECT is((customer_mgmt.preview_segment(query => 'predicted_ltv > 50 AND probability_alive >= 0.5') ->> 'customerCount')::int,
+          (SELECT count(*)::int FROM customer_mgmt.customer_clv WHERE predicted_ltv > 50 AND probability_alive >= 0.5),
+          'segments by predicted_ltv and probability_alive');
+SELECT is((customer_mgmt.preview_segment(query => 'churn_probability IS NULL') ->> 'customerCount')::int,
+          (SELECT count(*)::int FROM customer_mgmt.customer_list l
+            WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)),
+          'customers without predictions have NULL ones');
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN SELECT count(*) FROM customer_mgmt.segment_attributes(now()) s WHERE '
+                        || customer_mgmt.compile_segment_query(q, now()) LOOP
+        plan := plan || line || E'\n';
+    END LOOP;
+    RETURN plan;
+END $$;
+SELECT unalike(pg_temp.plan_of('total_spent > 100'), '%customer_clv%', 'a query without predictions does not read customer_clv');
+SELECT alike(pg_temp.plan_of('predicted_ltv > 100'), '%customer_clv%', 'one with them does');
 
 -- 7. Roles: the building blocks are reads, the fit is an admin's
 GRANT SELECT ON cd TO PUBLIC;
