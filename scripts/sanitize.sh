@@ -75,7 +75,7 @@ cm_as_owner "$CM_PGXS_DIR/src/test/regress/pg_regress" --use-existing --host="$d
     hostile phone search_fold segment_lang || failed=1
 
 cm_say "pgTAP: the scoring rules, the preferences aggregate, segments and top_customers, the export"
-cm_as_owner pg_prove -h "$data" -p "$port" -d contrib_regression --ext .sql test/pgtap/05_analytics.sql test/pgtap/11_segments.sql test/pgtap/15_export.sql || failed=1
+cm_as_owner pg_prove -h "$data" -p "$port" -d contrib_regression --ext .sql test/pgtap/05_analytics.sql test/pgtap/11_segments.sql test/pgtap/15_export.sql test/pgtap/16_clv.sql || failed=1
 
 cm_pg_stop "$data"
 sleep 2

@@ -71,5 +71,21 @@ SELECT i ->> 'segmentName' AS segment, i ->> 'customerCount' AS customers,
        i ->> 'churnRate' AS churn_rate, i -> 'topCategories' -> 0 ->> 'category' AS top_category
   FROM customer_mgmt.customer_segments s, customer_mgmt.get_segment_insights(s.id) i WHERE NOT s.is_system;
 
+\echo 'The CLV model (fit_clv_model, by the nightly run): BG/NBD and Gamma-Gamma, in days'
+SELECT m ->> 'usable' AS usable, coalesce(m ->> 'reason', '') AS reason, m ->> 'customers' AS customers,
+       round((m #>> '{bgnbd,r}')::numeric, 3) AS r, round((m #>> '{bgnbd,alpha}')::numeric, 2) AS alpha,
+       round((m #>> '{bgnbd,a}')::numeric, 3) AS a, round((m #>> '{bgnbd,b}')::numeric, 3) AS b,
+       round((m #>> '{gammaGamma,p}')::numeric, 3) AS p, round((m #>> '{gammaGamma,q}')::numeric, 3) AS q,
+       to_char((m #>> '{gammaGamma,gamma}')::numeric, 'FM999G999G999G990') AS gamma, m ->> 'fitSeconds' AS fit_s
+  FROM (SELECT customer_mgmt.get_customer_overview() -> 'clvModel' AS m) o;
+\echo 'The five customers with the highest predicted spend over the next 365 days'
+SELECT u.full_name, to_char(a.total_spent, 'FM999G999G999G990') AS spent_vnd,
+       to_char(c.predicted_ltv, 'FM999G999G999G990') AS predicted_365d_vnd, c.expected_orders_365 AS orders_365d,
+       c.probability_alive AS p_alive, c.churn_probability AS p_no_order_90d, c.expected_next_order_date AS next_order
+  FROM customer_mgmt.customer_clv c
+  JOIN customer_mgmt.users u ON u.id = c.customer_id
+  JOIN customer_mgmt.customer_analytics a ON a.customer_id = c.customer_id
+ ORDER BY c.predicted_ltv DESC, c.customer_id LIMIT 5;
+
 \echo 'pg_cron jobs (customer_mgmt.schedule_jobs())'
 SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'customer_mgmt.%' ORDER BY jobname;

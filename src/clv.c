@@ -923,8 +923,8 @@ cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(gamma_gamma_expected(v, x, m));
 }
 
-/* the next order date is left NULL past this many days (a hundred years) */
-#define MAX_NEXT_ORDER_DAYS 36525
+/* the next order date is left NULL when it is further than the predictions' year */
+#define NEXT_ORDER_HORIZON 365
 
 /*
  * clv_predictions(bgnbd, gamma_gamma, frequency, recency, age,
@@ -936,9 +936,11 @@ cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
  * predicted_ltv is the expected orders of the next 365 days times the
  * expected order value, each month's orders discounted at (1 + rate)^(k/12)
  * when the annual rate is above 0.  The next order date is the day by which
- * a customer who is alive has an even chance of having ordered, the median
- * of the wait, whose survival is ((alpha+T)/(alpha+T+t))^(r+x); NULL when
- * the customer is more likely gone than alive.
+ * the customer has an even chance of having ordered again: the median of
+ * the time to the next order, counting the chance that the customer is
+ * gone, P(alive) (1 - S(t)) = 1/2 with S(t) = ((alpha+T)/(alpha+T+t))^(r+x)
+ * the chance that an alive customer has not ordered by t; NULL when that
+ * day is more than 365 days away (or never comes: P(alive) <= 1/2).
  */
 Datum
 cm_clv_predictions(PG_FUNCTION_ARGS)
@@ -996,13 +998,14 @@ cm_clv_predictions(PG_FUNCTION_ARGS)
 		}
 	}
 	ltv *= gamma_gamma_expected(gg, x, m);
-	wait = (p.alpha + T) * expm1(M_LN2 / (p.r + x));
+	/* the median of the time to the next order: alive * (1 - S(t)) = 1/2 */
+	wait = alive > 0.5 ? (p.alpha + T) * expm1(-log1p(-0.5 / alive) / (p.r + x)) : INFINITY;
 
 	values[0] = Float8GetDatum(alive);
 	values[1] = Float8GetDatum(orders);
 	values[2] = Float8GetDatum(1 - alive + alive * exp(-(p.r + x) * log1p(90 / (p.alpha + T))));
 	values[3] = Float8GetDatum(ltv);
-	if (alive >= 0.5 && wait <= MAX_NEXT_ORDER_DAYS)
+	if (wait <= NEXT_ORDER_HORIZON)
 		values[4] = DateADTGetDatum(as_of_day + (DateADT) ceil(wait));
 	else
 		nulls[4] = true;

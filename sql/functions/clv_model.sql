@@ -26,9 +26,9 @@ COMMENT ON FUNCTION clv_summary(timestamptz, uuid) IS
 -- probability alive; expected orders in the next 365 days; probability of
 -- no order in the next 90; predicted spend in the next 365 days (expected
 -- orders times the expected order value, discounted monthly at an annual
--- rate); the expected next order date, the day by which a customer who is
--- still alive has an even chance of having ordered (NULL when the customer
--- is more likely gone); the historical mean days between purchase days.
+-- rate); the expected next order date, the day by which the customer has
+-- an even chance of having ordered again (NULL when that is more than 365
+-- days away); the historical mean days between purchase days.
 CREATE OR REPLACE FUNCTION clv_predictions(bgnbd jsonb, gamma_gamma jsonb, frequency integer, recency integer,
                                            age integer, monetary_value double precision, as_of_day date,
                                            discount_rate double precision,

@@ -6,7 +6,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(62);
+SELECT plan(63);
 
 -- the CDNOW sample (test/data/cdnow/SOURCE.md), as its summaries and its transactions
 CREATE TEMP TABLE cd (id integer, x float8, tx float8, t float8, zbar float8);
@@ -141,7 +141,12 @@ SELECT is((SELECT predicted_ltv FROM c4),
           (SELECT round((customer_mgmt.bgnbd_expected_purchases(bg, 365, 2, 213, 272) * (g + 2 * 22.345) * p / (p * 2 + q - 1))::numeric, 2) FROM c4),
           'predictedLtv: expected orders of 365 days times the expected order value');
 SELECT is((SELECT expected_next_order_date FROM c4),
-          (SELECT date '1997-09-30' + ceil((alpha + 272) * (2 ^ (1 / (r + 2)) - 1))::int FROM c4), 'expectedNextOrderDate: the median wait if alive');
+          (SELECT date '1997-09-30' + ceil((alpha + 272) * ((1 - 0.5 / pa) ^ (-1 / (r + 2)) - 1))::int
+             FROM (SELECT *, 1 / (1 + a / (b + 2 - 1) * ((alpha + 272) / (alpha + 213)) ^ (r + 2)) AS pa FROM c4) x),
+          'expectedNextOrderDate: the median of the time to the next order, P(alive) (1 - S(t)) = 1/2');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_clv
+            WHERE expected_next_order_date > date '1997-09-30' + 365 OR (expected_next_order_date IS NOT NULL AND probability_alive <= 0.5)),
+          0, 'no next order date beyond a year, nor for a customer more likely gone');
 SELECT is((SELECT average_days_between_orders FROM c4), 106.50, 'averageDaysBetweenOrders: 213 days / 2');
 SELECT is((SELECT customer_mgmt.get_customer_analytics(id) -> 'predictedLtv' FROM cust WHERE sample_id = 4),
           (SELECT to_jsonb(predicted_ltv) FROM c4), 'the DTO shows it');
