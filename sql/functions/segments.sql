@@ -167,10 +167,10 @@ AS $$
     SELECT l.customer_id,
            -- whole years at the shop's date (age_years(), with the date's key
            -- computed once per query: an initplan)
-           ((SELECT customer_mgmt.date_key((as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date))
+           ((SELECT customer_mgmt.date_key((segment_attributes.as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date))
             - customer_mgmt.date_key(l.date_of_birth)) / 10000,
            l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate,
-           customer_mgmt.days_between(l.last_order_date, as_of), l.engagement_score,
+           customer_mgmt.days_between(l.last_order_date, segment_attributes.as_of), l.engagement_score,
            l.brand_keys, l.category_keys, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
            l.province_key, l.created_at,
            ascii(substr(l.rfm_score, 2, 1)) - 48, l.rfm_group, ascii(substr(l.rfm_score, 3, 1)) - 48,
@@ -178,7 +178,8 @@ AS $$
            c.predicted_ltv, c.probability_alive, c.churn_probability
       FROM customer_mgmt.customer_list l
       -- the CLV model's predictions: a query that names none of them does
-      -- not join (customer_id is customer_clv's key: the join is removed)
+      -- not join (customer_id is customer_clv's key: the join is removed);
+      -- its column as_of is why the argument is named in full above
       LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = l.customer_id
 $$;
 COMMENT ON FUNCTION segment_attributes(timestamptz) IS
