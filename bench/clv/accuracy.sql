@@ -7,17 +7,7 @@
 \set ON_ERROR_STOP 1
 \set QUIET 1
 SET client_min_messages = warning;
-CREATE TEMP TABLE raw (line text);
-\copy raw FROM 'test/data/cdnow/CDNOW_sample.txt'
-CREATE TEMP TABLE tx AS
-SELECT f[1]::integer AS sample_id, to_date(f[3], 'YYYYMMDD') AS day, f[5]::numeric AS dollars
-  FROM (SELECT regexp_split_to_array(btrim(line), '\s+') AS f FROM raw) r;
-CREATE TEMP TABLE cust AS
-SELECT sample_id, customer_mgmt.register_customer('CDNOW ' || sample_id, 'cdnow' || sample_id || '@example.com',
-                                                  registered_at => min(day)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') AS id
-  FROM tx GROUP BY sample_id;
-SELECT count(customer_mgmt.record_order(c.id, t.dollars, 'completed', (t.day + time '12:00') AT TIME ZONE 'Asia/Ho_Chi_Minh'))
-  FROM tx t JOIN cust c USING (sample_id) \gset
+\ir ../../test/data/cdnow/ingest.sql
 -- the nightly run at the end of the calibration period: analytics, then the model
 SELECT customer_mgmt.recalculate_all_analytics('1997-09-30 23:59:59+07') \gset
 

@@ -8,15 +8,9 @@
 BEGIN;
 SELECT plan(63);
 
--- the CDNOW sample (test/data/cdnow/SOURCE.md), as its summaries and its transactions
+-- the CDNOW sample (test/data/cdnow/SOURCE.md), as its summaries (its transactions: 6. below)
 CREATE TEMP TABLE cd (id integer, x float8, tx float8, t float8, zbar float8);
 \copy cd FROM 'test/data/cdnow/cdnow_customers_summary_with_transactions.csv' CSV HEADER
-CREATE TEMP TABLE raw (line text);
-\copy raw FROM 'test/data/cdnow/CDNOW_sample.txt'
-CREATE TEMP TABLE tx AS
-SELECT f[1]::integer AS sample_id, to_date(f[3], 'YYYYMMDD') AS day, f[5]::numeric AS dollars
-  FROM (SELECT regexp_split_to_array(btrim(line), '\s+') AS f FROM raw) r;
-
 -- 1. The fits on the published summaries (weeks)
 CREATE TEMP TABLE fit AS
 SELECT customer_mgmt.bgnbd_fit(x, tx, t) AS bg, customer_mgmt.gamma_gamma_fit(x, zbar) AS gg FROM cd;
@@ -102,12 +96,7 @@ SELECT is((SELECT customer_mgmt.get_customer_analytics(id) -> 'predictedLtv' FRO
 SELECT is((customer_mgmt.get_customer_overview() -> 'clvModel' ->> 'usable')::boolean, false, 'the overview shows the fit in force');
 
 -- 6. The whole path: the sample's transactions as orders, the model at the end of the 39-week calibration
-CREATE TEMP TABLE cust AS
-SELECT sample_id, customer_mgmt.register_customer('CDNOW ' || sample_id, 'cdnow' || sample_id || '@example.com',
-                                                  registered_at => min(day)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') AS id
-  FROM tx GROUP BY sample_id;
-SELECT count(customer_mgmt.record_order(c.id, t.dollars, 'completed', (t.day + time '12:00') AT TIME ZONE 'Asia/Ho_Chi_Minh'))
-  FROM tx t JOIN cust c USING (sample_id);
+\ir ../data/cdnow/ingest.sql
 CREATE TEMP TABLE shop AS SELECT customer_mgmt.fit_clv_model('1997-09-30 23:59:59+07') AS m;
 SELECT ok((SELECT (m->>'usable')::boolean FROM shop), 'the shop''s model is usable');
 SELECT is((SELECT array[round((m #>> '{bgnbd,r}')::numeric, 3), round((m #>> '{bgnbd,alpha}')::numeric / 7, 3),
