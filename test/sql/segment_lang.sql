@@ -12,10 +12,11 @@ CREATE TEMP TABLE s (
     days_since_last_order numeric, engagement_score numeric, favorite_brands text[], favorite_categories text[],
     gender text, last_login_at timestamptz, last_order_date timestamptz, lifecycle_segment text, province_key text,
     registered_at timestamptz, rfm_frequency numeric, rfm_group text, rfm_monetary numeric, rfm_recency numeric,
-    status text, total_orders numeric, total_sessions numeric, total_spent numeric);
+    status text, total_orders numeric, total_sessions numeric, total_spent numeric,
+    predicted_ltv numeric, probability_alive numeric, churn_probability numeric);
 INSERT INTO s VALUES (30, 500000, 0.2, 0.3, 0.1, 12, 0.6, ARRAY['viet tien'], ARRAY['thoi trang', 'dien thoai'],
                       'female', '2026-11-20 10:00+07', '2026-11-13 10:00+07', 'active', 'ho chi minh',
-                      '2025-03-01 09:00+07', 4, 'loyal', 4, 5, 'active', 6, 20, 3000000);
+                      '2025-03-01 09:00+07', 4, 'loyal', 4, 5, 'active', 6, 20, 3000000, 2500000, 0.85, 0.4);
 
 -- queries a shop writes, compiled and evaluated on that row
 SELECT q AS query, customer_mgmt.compile_segment_query(q, '2026-11-25 00:00+07') AS predicate
@@ -28,6 +29,7 @@ SELECT q AS query, customer_mgmt.compile_segment_query(q, '2026-11-25 00:00+07')
                ('days_since_last_order <= 14.5 or (churn_risk > .7 and not (engagement_score >= 0.5))'),
                ('gender = ''female'' AND age NOT BETWEEN 18 AND 24 AND last_order_date >= -2w'),
                ('registered_at <= -1y OR last_order_date BETWEEN -6m AND -1m'),
+               ('predicted_ltv >= 2000000 AND probability_alive > 0.8 AND churn_probability NOT BETWEEN 0.5 AND 1'),
                ('province <> ''Hà Nội''')) v(q);
 CREATE FUNCTION pg_temp.matches(q text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
@@ -42,7 +44,8 @@ SELECT q AS query, pg_temp.matches(q) AS the_row_matches
                ('favorite_categories CONTAINS ''Điện Thoại'''),
                ('province = ''Ho Chi Minh'''),
                ('registered_at <= -1y AND last_login_at > -7d'),
-               ('total_orders NOT IN (1, 2, 3) AND NOT lifecycle_segment = ''vip''')) v(q);
+               ('total_orders NOT IN (1, 2, 3) AND NOT lifecycle_segment = ''vip'''),
+               ('predicted_ltv >= 2000000 AND probability_alive > 0.8 AND churn_probability NOT BETWEEN 0.5 AND 1')) v(q);
 
 -- errors: 22023, the character and what was expected there
 SELECT customer_mgmt.compile_segment_query('', now());
