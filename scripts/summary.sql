@@ -80,12 +80,15 @@ SELECT m ->> 'usable' AS usable, coalesce(m ->> 'reason', '') AS reason, m ->> '
   FROM (SELECT customer_mgmt.get_customer_overview() -> 'clvModel' AS m) o;
 \echo 'The five customers with the highest predicted spend over the next 365 days'
 SELECT u.full_name, to_char(a.total_spent, 'FM999G999G999G990') AS spent_vnd,
-       to_char(c.predicted_ltv, 'FM999G999G999G990') AS predicted_365d_vnd, c.expected_orders_365 AS orders_365d,
-       c.probability_alive AS p_alive, c.churn_probability AS p_no_order_90d, c.expected_next_order_date AS next_order
+       to_char(p.predicted_ltv, 'FM999G999G999G990') AS predicted_365d_vnd, round(p.expected_orders_365::numeric, 1) AS orders_365d,
+       round(p.probability_alive::numeric, 3) AS p_alive, round(p.churn_probability::numeric, 3) AS p_no_order_90d,
+       p.expected_next_order_date AS next_order
   FROM customer_mgmt.customer_clv c
+  CROSS JOIN LATERAL customer_mgmt.clv_predict(c, customer_mgmt.clv_fit_bgnbd(), customer_mgmt.clv_fit_gamma_gamma(), now()) p
   JOIN customer_mgmt.users u ON u.id = c.customer_id
   JOIN customer_mgmt.customer_analytics a ON a.customer_id = c.customer_id
- ORDER BY c.predicted_ltv DESC, c.customer_id LIMIT 5;
+ WHERE p.predicted_ltv IS NOT NULL
+ ORDER BY p.predicted_ltv DESC, c.customer_id LIMIT 5;
 
 \echo 'pg_cron jobs (customer_mgmt.schedule_jobs())'
 SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'customer_mgmt.%' ORDER BY jobname;

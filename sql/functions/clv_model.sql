@@ -1,6 +1,7 @@
 -- customer_mgmt: The shop's CLV model (SPEC 3b, issue 13): every customer's purchase summary
--- (src/clv_summary.c), the fit of BG/NBD and Gamma-Gamma on it (fit_clv_model, stored in
--- clv_models), and each customer's predictions in customer_analytics (docs/clv.md).
+-- (src/clv_summary.c, kept in customer_clv), the fit of BG/NBD and Gamma-Gamma on it
+-- (fit_clv_model, stored in clv_models), and each customer's predictions, computed from both
+-- when read (clv_predict; docs/clv.md).
 
 CREATE OR REPLACE FUNCTION clv_summary_rows(as_of timestamptz, as_of_day date, timezone text, customer_id uuid)
     RETURNS TABLE (customer_id uuid, frequency integer, recency integer, age integer,
@@ -31,10 +32,8 @@ COMMENT ON FUNCTION clv_summary(timestamptz, uuid) IS
 -- days away); the historical mean days between purchase days.
 CREATE OR REPLACE FUNCTION clv_predictions(bgnbd jsonb, gamma_gamma jsonb, frequency integer, recency integer,
                                            age integer, monetary_value double precision, as_of_day date,
-                                           discount_rate double precision,
-                                           OUT probability_alive double precision, OUT expected_orders_365 double precision,
-                                           OUT churn_probability double precision, OUT predicted_ltv double precision,
-                                           OUT expected_next_order_date date, OUT average_days_between_orders double precision)
+                                           discount_rate double precision)
+    RETURNS clv_prediction
     AS 'MODULE_PATHNAME', 'cm_clv_predictions'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_predictions(jsonb, jsonb, integer, integer, integer, double precision, date, double precision) IS
@@ -47,7 +46,7 @@ AS $$
         'id', m.id, 'fittedAt', m.fitted_at, 'asOf', m.as_of, 'usable', m.usable, 'reason', m.reason,
         'customers', m.customers, 'repeatCustomers', m.repeat_customers, 'historyDays', m.history_days,
         'timeUnit', 'day', 'bgnbd', m.bgnbd, 'gammaGamma', m.gamma_gamma, 'fitSeconds', m.fit_seconds,
-        'scoredCustomers', m.scored_customers, 'scoreSeconds', m.score_seconds) END
+        'summarisedCustomers', m.summarised_customers, 'summarySeconds', m.summary_seconds) END
 $$;
 COMMENT ON FUNCTION clv_model_dto(clv_models) IS
     'Internal: a stored fit as JSON (fit_clv_model''s result, the overview''s clvModel).';
@@ -60,55 +59,77 @@ $$;
 COMMENT ON FUNCTION current_clv_model() IS
     'Internal: the latest fit, the one in force (NULL before the first).';
 
--- Write the predictions of every customer of pg_temp.cm_clv_summary (the
--- summary fit_clv_model made), or of one customer (from the orders), under
--- a fit into customer_clv: one upsert (a row per customer, updated in
--- place), then the rows of customers without a completed order (all, when
--- the fit is not usable) removed.  Returns the customers with predictions.
-CREATE OR REPLACE FUNCTION clv_score(as_of timestamptz, m clv_models, customer_id uuid DEFAULT NULL) RETURNS bigint
+-- The fits in force when usable, else NULL (and then so is every
+-- prediction): called once per query, as (SELECT clv_fit_bgnbd()).
+CREATE OR REPLACE FUNCTION clv_fit_bgnbd() RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN m.usable THEN m.bgnbd END FROM customer_mgmt.current_clv_model() m
+$$;
+COMMENT ON FUNCTION clv_fit_bgnbd() IS 'Internal: the BG/NBD fit in force, NULL when the latest fit is not usable.';
+CREATE OR REPLACE FUNCTION clv_fit_gamma_gamma() RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN m.usable THEN m.gamma_gamma END FROM customer_mgmt.current_clv_model() m
+$$;
+COMMENT ON FUNCTION clv_fit_gamma_gamma() IS 'Internal: the Gamma-Gamma fit in force, NULL when the latest fit is not usable.';
+
+-- A customer's predictions at a time, from the summary row (NULL: none)
+-- and the fits: the customer's age runs on to the day of the time.
+-- Inlined where it is called (pass the fits as (SELECT clv_fit_bgnbd())
+-- and (SELECT clv_fit_gamma_gamma()): computed once per query), so that
+-- (clv_predict(...)).predicted_ltv is one call of the C function a row.
+CREATE OR REPLACE FUNCTION clv_predict(c customer_clv, bgnbd jsonb, gamma_gamma jsonb, at timestamptz)
+    RETURNS clv_prediction
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT customer_mgmt.clv_predictions(
+               bgnbd, gamma_gamma, c.frequency, c.recency,
+               greatest((at AT TIME ZONE (SELECT customer_mgmt.setting('shop_timezone')))::date - c.first_purchase, c.recency),
+               c.monetary_value::float8, (at AT TIME ZONE (SELECT customer_mgmt.setting('shop_timezone')))::date,
+               (SELECT customer_mgmt.setting('clv.discount_rate'))::float8)
+$$;
+COMMENT ON FUNCTION clv_predict(customer_clv, jsonb, jsonb, timestamptz) IS
+    'Internal: a customer''s CLV predictions at a time from the summary row and the fits in force (NULL without either).';
+
+-- Store the purchase summaries of every customer of pg_temp.cm_clv_summary
+-- (fit_clv_model's), or of one customer (from the orders), in customer_clv:
+-- only the rows that changed are written, and a customer without a
+-- completed order by as_of loses the row.  Returns the customers with a
+-- summary.
+CREATE OR REPLACE FUNCTION clv_store_summaries(as_of timestamptz, customer_id uuid DEFAULT NULL) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    scored bigint := 0;
-    source text := CASE WHEN customer_id IS NULL THEN 'pg_temp.cm_clv_summary'
-                        ELSE 'customer_mgmt.clv_summary($1, $4)' END;
+    summarised bigint;
 BEGIN
-    IF m.usable THEN
-        EXECUTE format($q$
+    EXECUTE format($q$
+        WITH s AS MATERIALIZED (
+            SELECT s.customer_id, s.frequency, s.recency, s.first_purchase, round(s.monetary_value::numeric, 2) AS monetary_value
+              FROM %s s),
+        written AS (
             INSERT INTO customer_mgmt.customer_clv AS c
-            SELECT s.customer_id, ($2).id, $1, s.frequency, s.recency, s.age, s.monetary_value, p.probability_alive,
-                   p.expected_orders_365, p.churn_probability, p.predicted_ltv, p.expected_next_order_date,
-                   p.average_days_between_orders
-              FROM %s s
-             CROSS JOIN LATERAL customer_mgmt.clv_predictions(($2).bgnbd, ($2).gamma_gamma, s.frequency, s.recency, s.age,
-                                                              s.monetary_value, ($1 AT TIME ZONE $3)::date,
-                                                              customer_mgmt.setting('clv.discount_rate')::float8) p
+            SELECT s.customer_id, $1, s.frequency, s.recency, s.first_purchase, s.monetary_value
+              FROM s LEFT JOIN customer_mgmt.customer_clv o ON o.customer_id = s.customer_id
+             WHERE (o.frequency, o.recency, o.first_purchase, o.monetary_value)
+                   IS DISTINCT FROM (s.frequency, s.recency, s.first_purchase, s.monetary_value)
             ON CONFLICT (customer_id) DO UPDATE
-               SET model_id = excluded.model_id, as_of = excluded.as_of, frequency = excluded.frequency,
-                   recency = excluded.recency, age = excluded.age, monetary_value = excluded.monetary_value,
-                   probability_alive = excluded.probability_alive, expected_orders_365 = excluded.expected_orders_365,
-                   churn_probability = excluded.churn_probability, predicted_ltv = excluded.predicted_ltv,
-                   expected_next_order_date = excluded.expected_next_order_date,
-                   average_days_between_orders = excluded.average_days_between_orders$q$, source)
-        USING as_of, m, customer_mgmt.setting('shop_timezone'), customer_id;
-        GET DIAGNOSTICS scored = ROW_COUNT;
-    END IF;
-    -- no completed order by as_of (or no usable fit): no predictions
-    IF customer_id IS NOT NULL THEN
-        DELETE FROM customer_mgmt.customer_clv c
-         WHERE c.customer_id = clv_score.customer_id AND (scored = 0 OR c.as_of <> clv_score.as_of);
-    ELSIF m.usable THEN
-        DELETE FROM customer_mgmt.customer_clv c
-         WHERE NOT EXISTS (SELECT FROM pg_temp.cm_clv_summary s WHERE s.customer_id = c.customer_id);
-    ELSE
-        DELETE FROM customer_mgmt.customer_clv;
-    END IF;
-    RETURN scored;
+               SET as_of = excluded.as_of, frequency = excluded.frequency, recency = excluded.recency,
+                   first_purchase = excluded.first_purchase, monetary_value = excluded.monetary_value),
+        removed AS (
+            DELETE FROM customer_mgmt.customer_clv c
+             WHERE ($2 IS NULL OR c.customer_id = $2)
+               AND NOT EXISTS (SELECT FROM s WHERE s.customer_id = c.customer_id))
+        SELECT count(*) FROM s$q$,
+        CASE WHEN customer_id IS NULL THEN 'pg_temp.cm_clv_summary' ELSE 'customer_mgmt.clv_summary($1, $2)' END)
+    INTO summarised
+    USING as_of, customer_id;
+    RETURN summarised;
 END
 $$;
-COMMENT ON FUNCTION clv_score(timestamptz, clv_models, uuid) IS
-    'Internal: writes the CLV predictions of every customer of fit_clv_model''s summary, or of one customer, under a fit into customer_clv (no row where there is none); returns the customers scored.';
+COMMENT ON FUNCTION clv_store_summaries(timestamptz, uuid) IS
+    'Internal: writes the changed purchase summaries of every customer of fit_clv_model''s summary, or of one customer, into customer_clv (no row without a completed order); returns the customers with a summary.';
 
 CREATE OR REPLACE FUNCTION fit_clv_model(as_of timestamptz DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql
@@ -126,7 +147,7 @@ DECLARE
     gamma_gamma jsonb;
     why text;
     m customer_mgmt.clv_models;
-    scored bigint;
+    summarised bigint;
 BEGIN
     PERFORM customer_mgmt.check_as_of(as_of);
     -- one fit at a time (17229, 3); the recalculation holds (17229, 1) and (17229, 2)
@@ -173,9 +194,9 @@ BEGIN
     VALUES (fitted, as_of, n, repeat, history, bgnbd, gamma_gamma, why IS NULL, why,
             round(extract(epoch FROM fitted - started)::numeric, 3))
     RETURNING * INTO m;
-    scored := customer_mgmt.clv_score(as_of, m);
+    summarised := customer_mgmt.clv_store_summaries(as_of);
     UPDATE customer_mgmt.clv_models x
-       SET scored_customers = scored, score_seconds = round(extract(epoch FROM clock_timestamp() - fitted)::numeric, 3)
+       SET summarised_customers = summarised, summary_seconds = round(extract(epoch FROM clock_timestamp() - fitted)::numeric, 3)
      WHERE x.id = m.id
     RETURNING * INTO m;
     DROP TABLE pg_temp.cm_clv_summary;
@@ -183,4 +204,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fit_clv_model(timestamptz) IS
-    'Admin: fits the CLV model (BG/NBD and Gamma-Gamma, in days) to every customer''s completed orders up to as_of, stores the fit in clv_models and writes every customer''s predictions (predictedLtv, probabilityAlive, expectedOrders365, churnProbability, expectedNextOrderDate, averageDaysBetweenOrders) as of as_of; below clv.min_customers customers with orders, clv.min_history_days of history or clv.min_repeat_customers who bought three times, or when a fit does not converge, the fit is stored unusable with the reason and the predictions are NULL. Returns the stored fit. 22023 for an infinite as_of.';
+    'Admin: fits the CLV model (BG/NBD and Gamma-Gamma, in days) to every customer''s completed orders up to as_of, stores the fit in clv_models (the fit in force) and every customer''s purchase summary in customer_clv, from which the predictions (predictedLtv, probabilityAlive, expectedOrders365, churnProbability, expectedNextOrderDate, averageDaysBetweenOrders) are computed when read; below clv.min_customers customers with orders, clv.min_history_days of history or clv.min_repeat_customers who bought three times, or when a fit does not converge, the fit is stored unusable with the reason and the predictions are NULL. Returns the stored fit. 22023 for an infinite as_of.';

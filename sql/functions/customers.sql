@@ -343,15 +343,14 @@ AS $$
         'favoriteBrands', coalesce(a.favorite_brands, '[]'),
         'preferredPriceRange', a.preferred_price_range,
         'customerLifetimeValue', coalesce(a.customer_lifetime_value, 0),
-        -- the CLV model's (customer_clv, docs/clv.md): NULL without a completed order or a usable fit
-        'predictedLtv', c.predicted_ltv,
-        'totalCustomerValue', coalesce(a.customer_lifetime_value, 0) + c.predicted_ltv,
-        'probabilityAlive', c.probability_alive,
-        'expectedOrders365', c.expected_orders_365,
-        'churnProbability', c.churn_probability,
-        'expectedNextOrderDate', c.expected_next_order_date,
-        'averageDaysBetweenOrders', c.average_days_between_orders,
-        'predictionsAsOf', c.as_of,
+        -- the CLV model's at as_of (docs/clv.md): NULL without a completed order or a usable fit
+        'predictedLtv', round(p.predicted_ltv::numeric, 2),
+        'totalCustomerValue', coalesce(a.customer_lifetime_value, 0) + round(p.predicted_ltv::numeric, 2),
+        'probabilityAlive', round(p.probability_alive::numeric, 4),
+        'expectedOrders365', round(p.expected_orders_365::numeric, 4),
+        'churnProbability', round(p.churn_probability::numeric, 4),
+        'expectedNextOrderDate', p.expected_next_order_date,
+        'averageDaysBetweenOrders', round(p.average_days_between_orders::numeric, 2),
         'churnRiskScore', coalesce(a.churn_risk_score, 0),
         'engagementScore', coalesce(a.engagement_score, 0),
         'segment', coalesce(a.segment, 'new'),
@@ -366,9 +365,11 @@ AS $$
               FROM customer_mgmt.customer_insights i WHERE i.customer_id = a.customer_id), '[]'))
       FROM (SELECT) one
       LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = a.customer_id
+      LEFT JOIN LATERAL customer_mgmt.clv_predict(c, customer_mgmt.clv_fit_bgnbd(), customer_mgmt.clv_fit_gamma_gamma(),
+                                                  customer_analytics_dto.as_of) p ON true
 $$;
 COMMENT ON FUNCTION customer_analytics_dto(customer_analytics, timestamptz) IS
-    'Internal: CustomerAnalyticsDto of an analytics row with its insights and the CLV model''s predictions (customer_clv); daysSinceLastOrder measured at as_of.';
+    'Internal: CustomerAnalyticsDto of an analytics row with its insights and the CLV model''s predictions; daysSinceLastOrder and the predictions at as_of.';
 
 CREATE OR REPLACE FUNCTION address_dto(x addresses) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE

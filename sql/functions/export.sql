@@ -6,8 +6,9 @@
 
 -- The columns an export may have, in their documented order: key (as
 -- columns names them), header, kind (how the writer types the cell), the
--- SQL over l (customer_list), u (users), a (customer_analytics) and p (the
--- shop's time zone tz and as_of), and whether it is in the default set.
+-- SQL over l (customer_list), u (users), a (customer_analytics), c
+-- (customer_clv, joined only when a column reads it) and p (the shop's time
+-- zone tz and as_of), and whether it is in the default set.
 CREATE OR REPLACE FUNCTION export_columns()
     RETURNS TABLE (key text, header text, kind text, expression text, is_default boolean)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -28,14 +29,10 @@ AS $$
            ('rfmScore', 'RFM', 'text', 'l.rfm_score::text', false),
            ('rfmGroup', 'RFM group', 'text', 'l.rfm_group', false),
            ('customerLifetimeValue', 'Lifetime value', 'amount', 'a.customer_lifetime_value::float8', false),
-           ('predictedLtv', 'Predicted spend, next 365 days', 'amount',
-            '(SELECT c.predicted_ltv FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)::float8', false),
-           ('probabilityAlive', 'Probability active', 'rate',
-            '(SELECT c.probability_alive FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)::float8', false),
-           ('churnProbability', 'Probability of no order in 90 days', 'rate',
-            '(SELECT c.churn_probability FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)::float8', false),
-           ('expectedNextOrderDate', 'Expected next order', 'date',
-            '(SELECT c.expected_next_order_date FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)', false),
+           ('predictedLtv', 'Predicted spend, next 365 days', 'amount', '(customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()), p.as_of)).predicted_ltv', false),
+           ('probabilityAlive', 'Probability active', 'rate', '(customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()), p.as_of)).probability_alive', false),
+           ('churnProbability', 'Probability of no order in 90 days', 'rate', '(customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()), p.as_of)).churn_probability', false),
+           ('expectedNextOrderDate', 'Expected next order', 'date', '(customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()), p.as_of)).expected_next_order_date', false),
            ('totalSessions', 'Sessions', 'integer', 'l.total_sessions::int8', false),
            ('bounceRate', 'Bounce rate', 'rate', 'l.bounce_rate::float8', false),
            ('conversionRate', 'Conversion rate', 'rate', 'l.conversion_rate::float8', false),
@@ -108,6 +105,7 @@ BEGIN
     kinds := cols.kinds;
     query := format('SELECT %s FROM customer_mgmt.customer_list l JOIN customer_mgmt.users u ON u.id = l.customer_id'
                     ' JOIN customer_mgmt.customer_analytics a ON a.customer_id = l.customer_id'
+                    ' LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = l.customer_id'
                     ' CROSS JOIN (SELECT %L::text AS tz, %L::timestamptz AS as_of) p WHERE %s%s',
                     cols.exprs, tz, as_of, f.conditions, f.order_by);
     filters := jsonb_strip_nulls(jsonb_build_object(

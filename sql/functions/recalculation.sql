@@ -346,10 +346,11 @@ BEGIN
     IF full_run THEN
         PERFORM customer_mgmt.reconcile_insights(as_of, lo, hi);
     END IF;
-    -- one customer (the queue worker, calculate_customer_analytics): the CLV
-    -- predictions under the fit in force (everyone's: fit_clv_model)
+    -- one customer (the queue worker, calculate_customer_analytics): the
+    -- purchase summary the CLV predictions are computed from (everyone's:
+    -- fit_clv_model)
     IF lo = hi THEN
-        PERFORM customer_mgmt.clv_score(as_of, customer_mgmt.current_clv_model(), lo);
+        PERFORM customer_mgmt.clv_store_summaries(as_of, lo);
     END IF;
     RETURN written;
 END

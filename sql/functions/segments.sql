@@ -175,15 +175,22 @@ AS $$
            l.province_key, l.created_at,
            ascii(substr(l.rfm_score, 2, 1)) - 48, l.rfm_group, ascii(substr(l.rfm_score, 3, 1)) - 48,
            ascii(l.rfm_score) - 48, l.status::text, l.total_orders, l.total_sessions, l.total_spent,
-           c.predicted_ltv, c.probability_alive, c.churn_probability
+           -- the CLV model's predictions at as_of, computed for the rows a
+           -- query asks them of (the fits: initplans, once per query)
+           (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
+                                      segment_attributes.as_of)).predicted_ltv::numeric,
+           (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
+                                      segment_attributes.as_of)).probability_alive::numeric,
+           (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
+                                      segment_attributes.as_of)).churn_probability::numeric
       FROM customer_mgmt.customer_list l
-      -- the CLV model's predictions: a query that names none of them does
-      -- not join (customer_id is customer_clv's key: the join is removed);
-      -- its column as_of is why the argument is named in full above
+      -- a query that names no prediction does not join (customer_id is
+      -- customer_clv's key: the join is removed); its column as_of is why
+      -- the argument is named in full above
       LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = l.customer_id
 $$;
 COMMENT ON FUNCTION segment_attributes(timestamptz) IS
-    'Internal: every customer''s attributes as of a time, from customer_list and customer_clv (the CLV model''s predictions, NULL without them), named as the segment language names them (province_key: province_key(province); lists folded; age in whole years at the shop''s date).';
+    'Internal: every customer''s attributes as of a time, from customer_list and customer_clv (the CLV model''s predictions at that time, NULL without them), named as the segment language names them (province_key: province_key(province); lists folded; age in whole years at the shop''s date).';
 
 -- The predicate of a definition: its criteria and its query, both
 -- compiled, joined by AND; 22023 for a definition with neither.

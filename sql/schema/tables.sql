@@ -159,7 +159,7 @@ CREATE TABLE customer_analytics (
 -- that rows whose indexed columns did not change are updated HOT
 WITH (fillfactor = 70);
 COMMENT ON TABLE customer_analytics IS
-    'Per-customer analytics (design 4.2), the materialised cache of the scoring engine; last_calculated_at says how fresh a row is. Rates are fractions in [0,1]. predicted_ltv is the design''s column and stays NULL: the CLV model''s predictions, predictedLtv among them, are kept in customer_clv, whose narrow rows the nightly run rewrites for every customer (docs/clv.md).';
+    'Per-customer analytics (design 4.2), the materialised cache of the scoring engine; last_calculated_at says how fresh a row is. Rates are fractions in [0,1]. predicted_ltv is the design''s column and stays NULL: the CLV model''s predictions, predictedLtv among them, are computed when read, from customer_clv and the fit in force (docs/clv.md).';
 COMMENT ON COLUMN customer_analytics.days_since_last_order IS
     'As of last_calculated_at. Reads never use it: they measure days since last_order_date at query time.';
 CREATE INDEX customer_analytics_churn_risk_score_idx ON customer_analytics (churn_risk_score, customer_id);
@@ -390,33 +390,25 @@ CREATE TABLE clv_models (
     usable              boolean NOT NULL,
     reason              text CHECK (usable = (reason IS NULL)),
     fit_seconds         numeric(10,3),
-    scored_customers    integer,
-    score_seconds       numeric(10,3)
+    summarised_customers    integer,
+    summary_seconds       numeric(10,3)
 );
 COMMENT ON TABLE clv_models IS
     'Every fit of the CLV model (fit_clv_model): as of when, the customers with a completed order, those with three or more purchase days, the days of history, the BG/NBD and Gamma-Gamma fits (bgnbd_fit and gamma_gamma_fit results), whether it is usable and, if not, why; the latest row is the model in force.';
 CREATE INDEX clv_models_fitted_at_idx ON clv_models (fitted_at);
--- each customer's purchase summary and predictions under the fit in force
--- (model_id, not a foreign key: the nightly run rewrites it on every row)
+-- each customer's purchase summary for the CLV model, as of the last fit
+-- or the customer's last order: the predictions are computed from it and
+-- the fit in force when they are read (clv_model.sql)
 CREATE TABLE customer_clv (
     customer_id                 uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    model_id                    bigint NOT NULL,
     as_of                       timestamptz NOT NULL,
     frequency                   integer NOT NULL CHECK (frequency >= 0),
     recency                     integer NOT NULL CHECK (recency >= 0),
-    age                         integer NOT NULL CHECK (age >= recency),
-    monetary_value              numeric(15,2) CHECK (monetary_value >= 0),
-    probability_alive           numeric(5,4) NOT NULL CHECK (probability_alive BETWEEN 0 AND 1),
-    expected_orders_365         numeric(12,4) NOT NULL CHECK (expected_orders_365 >= 0),
-    churn_probability           numeric(5,4) NOT NULL CHECK (churn_probability BETWEEN 0 AND 1),
-    predicted_ltv               numeric(15,2) NOT NULL CHECK (predicted_ltv >= 0),
-    expected_next_order_date    date,
-    average_days_between_orders numeric(10,2) CHECK (average_days_between_orders >= 0)
-)
--- rewritten every night: room on each page for the new versions (HOT)
-WITH (fillfactor = 50);
+    first_purchase              date NOT NULL,
+    monetary_value              numeric(15,2) CHECK (monetary_value >= 0)
+);
 COMMENT ON TABLE customer_clv IS
-    'Each customer''s CLV predictions under the fit in force (clv_models.id = model_id), as of as_of: the purchase summary in days (repeat purchase days, days from the first to the last and to as_of, mean amount of the repeat purchase days) and the predictions (docs/clv.md). No row: no completed order, or no usable fit.';
+    'Each customer''s purchase summary for the CLV model as of as_of, in days of the shop''s time zone: repeat purchase days, days from the first purchase day to the last, the first purchase day, the mean amount of the repeat purchase days; the predictions are computed from it with the fit in force when read (docs/clv.md). No row: no completed order.';
 
 SELECT pg_catalog.pg_extension_config_dump('users', '');
 SELECT pg_catalog.pg_extension_config_dump('addresses', '');

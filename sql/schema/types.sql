@@ -18,6 +18,11 @@ CREATE DOMAIN "*/*" AS bytea;
 -- (the smart comment gives it a GraphQL name for PostGraphile, which
 -- cannot name a type */*)
 COMMENT ON DOMAIN "*/*" IS E'@name file\nA file of any media type, for PostgREST: export_customers returns it and sets Content-Type and Content-Disposition.';
+-- one customer's CLV predictions (clv_predictions, docs/clv.md)
+CREATE TYPE clv_prediction AS (probability_alive double precision, expected_orders_365 double precision,
+                               churn_probability double precision, predicted_ltv double precision,
+                               expected_next_order_date date, average_days_between_orders double precision);
+COMMENT ON TYPE clv_prediction IS 'One customer''s predictions under the CLV model (docs/clv.md).';
 COMMENT ON TYPE user_role IS 'Kind of user: a shop customer, or staff/admin who work on customers.';
 COMMENT ON TYPE user_status IS 'Account status of a user (design BE.03.3).';
 COMMENT ON TYPE order_status IS 'Life cycle of an order; only completed orders count as spend.';
