@@ -9,15 +9,19 @@
  *	  expectations, on any data in any time unit.
  *
  * The fits are aggregates: bgnbd_fit(frequency, recency, age) and
- * gamma_gamma_fit(frequency, monetary_value) keep their rows (24 and 16
- * bytes a customer: a likelihood needs every customer at every step) and,
- * at the end, maximise the log-likelihood by BFGS over the logarithms of
- * the parameters (so they stay positive), with the analytic gradient.  The
- * rows are sorted by frequency, so the gamma functions, which depend on a
+ * gamma_gamma_fit(frequency, monetary_value) keep their rows (24 bytes a
+ * customer, and 8 more for BG/NBD's weights at the end: a likelihood needs
+ * every customer at every step, so no stream will do) and, at the end,
+ * maximise the log-likelihood by BFGS over the logarithms of the
+ * parameters (so they stay positive), with the analytic gradient.  The rows
+ * are sorted by frequency, so the gamma functions, which depend on a
  * customer only through the frequency, are computed once per frequency and
- * step.  Times are scaled so that the oldest customer's age is 10, amounts
- * so that their mean is 1, as the lifetimes library does; the parameters
- * and the log-likelihood are reported in the caller's units.
+ * step; BG/NBD merges equal customers into one weighted point, and with
+ * whole-number times tabulates log(alpha + t) once per step.  Times are
+ * scaled so that the oldest customer's age is 10, amounts so that their
+ * mean is 1, as the lifetimes library does; the parameters and the
+ * log-likelihood are reported in the caller's units.  clv_predictions gives
+ * one customer's predictions from both fits (docs/clv.md).
  *
  * The expected number of purchases needs the Gauss hypergeometric function
  * 2F1(r+x, b+x; a+b+x-1; z), z = t/(alpha+T+t).  Its series converges
