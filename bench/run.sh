@@ -142,13 +142,13 @@ clv)
     printf '| run | seconds | × floor |\n|---|---|---|\n'
     floor=$(bench_seconds "SELECT count(*), sum(total_amount) FROM customer_mgmt.orders WHERE status = 'completed' AND order_date <= '2026-11-01'")
     printf '| floor: count and sum of the completed orders | %s | 1.00 |\n' "$floor"
-    for day in 2026-11-01 2026-11-02; do
+    for day in 2026-11-02 2026-11-03; do
         # the night's autovacuum, then the fit as the nightly run calls it
         cm_psql "$DATA" "$PORT" "$DB" -qtA -c "VACUUM customer_mgmt.customer_clv" -c "
             SELECT format(E'| fit_clv_model(%s): purchase summary and fits, %s customers | %s | %s |\\n'
-                          '| fit_clv_model(%s): predictions written, %s customers | %s | |',
+                          '| fit_clv_model(%s): the summaries that changed written, of %s customers | %s | |',
                           '$day', m ->> 'customers', m ->> 'fitSeconds', round((m ->> 'fitSeconds')::numeric / $floor, 2),
-                          '$day', m ->> 'scoredCustomers', m ->> 'scoreSeconds')
+                          '$day', m ->> 'summarisedCustomers', m ->> 'summarySeconds')
               FROM customer_mgmt.fit_clv_model('$day') m"
     done
     printf '\n'

@@ -84,7 +84,8 @@ SELECT u.full_name, to_char(a.total_spent, 'FM999G999G999G990') AS spent_vnd,
        round(p.probability_alive::numeric, 3) AS p_alive, round(p.churn_probability::numeric, 3) AS p_no_order_90d,
        p.expected_next_order_date AS next_order
   FROM customer_mgmt.customer_clv c
-  CROSS JOIN LATERAL customer_mgmt.clv_predict(c, customer_mgmt.clv_fit_bgnbd(), customer_mgmt.clv_fit_gamma_gamma(), now()) p
+  CROSS JOIN LATERAL customer_mgmt.clv_predict(c, customer_mgmt.clv_fit_bgnbd(), customer_mgmt.clv_fit_gamma_gamma(),
+                                               customer_mgmt.clv_day(now()), customer_mgmt.clv_discount_rate()) p
   JOIN customer_mgmt.users u ON u.id = c.customer_id
   JOIN customer_mgmt.customer_analytics a ON a.customer_id = c.customer_id
  WHERE p.predicted_ltv IS NOT NULL

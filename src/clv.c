@@ -931,9 +931,10 @@ cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 #define NEXT_ORDER_HORIZON 365
 
 /*
- * clv_predictions(bgnbd, gamma_gamma, frequency, recency, age,
+ * clv_predictions(bgnbd, gamma_gamma, frequency, recency, first_purchase,
  *				   monetary_value, as_of_day, discount_rate): one customer's
- *	  predictions in days (docs/clv.md): (probability_alive,
+ *	  predictions in days at as_of_day, the age running from the first
+ *	  purchase day (docs/clv.md): (probability_alive,
  *	  expected_orders_365, churn_probability, predicted_ltv,
  *	  expected_next_order_date, average_days_between_orders).
  *
@@ -972,9 +973,10 @@ cm_clv_predictions(PG_FUNCTION_ARGS)
 	gg = gamma_gamma_params(fcinfo, 1);
 	x = PG_GETARG_INT32(2);
 	tx = PG_GETARG_INT32(3);
-	T = PG_GETARG_INT32(4);
-	m = PG_ARGISNULL(5) ? 0 : PG_GETARG_FLOAT8(5);
 	as_of_day = PG_GETARG_DATEADT(6);
+	/* days from the first purchase; never less than the recency (an as_of_day before the summary's) */
+	T = Max((double) as_of_day - (double) PG_GETARG_DATEADT(4), tx);
+	m = PG_ARGISNULL(5) ? 0 : PG_GETARG_FLOAT8(5);
 	rate = PG_GETARG_FLOAT8(7);
 	check_rfm(x, tx, T);
 	if (!isfinite(m) || m < 0)

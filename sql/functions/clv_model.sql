@@ -31,13 +31,13 @@ COMMENT ON FUNCTION clv_summary(timestamptz, uuid) IS
 -- an even chance of having ordered again (NULL when that is more than 365
 -- days away); the historical mean days between purchase days.
 CREATE OR REPLACE FUNCTION clv_predictions(bgnbd jsonb, gamma_gamma jsonb, frequency integer, recency integer,
-                                           age integer, monetary_value double precision, as_of_day date,
+                                           first_purchase date, monetary_value double precision, as_of_day date,
                                            discount_rate double precision)
     RETURNS clv_prediction
     AS 'MODULE_PATHNAME', 'cm_clv_predictions'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION clv_predictions(jsonb, jsonb, integer, integer, integer, double precision, date, double precision) IS
-    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, as of a day (docs/clv.md); NULL when an argument but monetary_value is NULL.';
+COMMENT ON FUNCTION clv_predictions(jsonb, jsonb, integer, integer, date, double precision, date, double precision) IS
+    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, at a day, the age counted from the first purchase day (docs/clv.md); NULL when an argument but monetary_value is NULL.';
 
 CREATE OR REPLACE FUNCTION clv_model_dto(m clv_models) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -74,23 +74,36 @@ AS $$
 $$;
 COMMENT ON FUNCTION clv_fit_gamma_gamma() IS 'Internal: the Gamma-Gamma fit in force, NULL when the latest fit is not usable.';
 
--- A customer's predictions at a time, from the summary row (NULL: none)
--- and the fits: the customer's age runs on to the day of the time.
--- Inlined where it is called (pass the fits as (SELECT clv_fit_bgnbd())
--- and (SELECT clv_fit_gamma_gamma()): computed once per query), so that
--- (clv_predict(...)).predicted_ltv is one call of the C function a row.
-CREATE OR REPLACE FUNCTION clv_predict(c customer_clv, bgnbd jsonb, gamma_gamma jsonb, at timestamptz)
-    RETURNS clv_prediction
+-- The day a prediction at a time is for (the shop's), and the discount rate.
+CREATE OR REPLACE FUNCTION clv_day(at timestamptz) RETURNS date
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT customer_mgmt.clv_predictions(
-               bgnbd, gamma_gamma, c.frequency, c.recency,
-               greatest((at AT TIME ZONE (SELECT customer_mgmt.setting('shop_timezone')))::date - c.first_purchase, c.recency),
-               c.monetary_value::float8, (at AT TIME ZONE (SELECT customer_mgmt.setting('shop_timezone')))::date,
-               (SELECT customer_mgmt.setting('clv.discount_rate'))::float8)
+    SELECT (at AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date
 $$;
-COMMENT ON FUNCTION clv_predict(customer_clv, jsonb, jsonb, timestamptz) IS
-    'Internal: a customer''s CLV predictions at a time from the summary row and the fits in force (NULL without either).';
+COMMENT ON FUNCTION clv_day(timestamptz) IS 'Internal: the day of a time in the shop''s time zone, the day CLV predictions are for.';
+CREATE OR REPLACE FUNCTION clv_discount_rate() RETURNS double precision
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT customer_mgmt.setting('clv.discount_rate')::float8
+$$;
+COMMENT ON FUNCTION clv_discount_rate() IS 'Internal: the setting clv.discount_rate.';
+
+-- A customer's predictions at a day, from the summary row (NULL: none) and
+-- the fits.  Inlined where it is called, so that with the fits, the day and
+-- the rate passed as (SELECT clv_fit_bgnbd()), (SELECT clv_day(...)) ...
+-- (initplans, computed once per query) (clv_predict(...)).predicted_ltv is
+-- one call of the C function a row.  (Its body must hold no subquery: a
+-- function that does is not inlined, and runs as a query a row.)
+CREATE OR REPLACE FUNCTION clv_predict(c customer_clv, bgnbd jsonb, gamma_gamma jsonb, at_day date,
+                                       discount_rate double precision)
+    RETURNS clv_prediction
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT customer_mgmt.clv_predictions(bgnbd, gamma_gamma, c.frequency, c.recency, c.first_purchase,
+                                         c.monetary_value::float8, at_day, discount_rate)
+$$;
+COMMENT ON FUNCTION clv_predict(customer_clv, jsonb, jsonb, date, double precision) IS
+    'Internal: a customer''s CLV predictions at a day from the summary row and the fits (NULL without either).';
 
 -- Store the purchase summaries of every customer of pg_temp.cm_clv_summary
 -- (fit_clv_model's), or of one customer (from the orders), in customer_clv:

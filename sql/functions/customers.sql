@@ -366,7 +366,8 @@ AS $$
       FROM (SELECT) one
       LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = a.customer_id
       LEFT JOIN LATERAL customer_mgmt.clv_predict(c, customer_mgmt.clv_fit_bgnbd(), customer_mgmt.clv_fit_gamma_gamma(),
-                                                  customer_analytics_dto.as_of) p ON true
+                                                  customer_mgmt.clv_day(customer_analytics_dto.as_of),
+                                                  customer_mgmt.clv_discount_rate()) p ON true
 $$;
 COMMENT ON FUNCTION customer_analytics_dto(customer_analytics, timestamptz) IS
     'Internal: CustomerAnalyticsDto of an analytics row with its insights and the CLV model''s predictions; daysSinceLastOrder and the predictions at as_of.';

@@ -178,11 +178,14 @@ AS $$
            -- the CLV model's predictions at as_of, computed for the rows a
            -- query asks them of (the fits: initplans, once per query)
            (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
-                                      segment_attributes.as_of)).predicted_ltv::numeric,
+                                      (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
+                                      (SELECT customer_mgmt.clv_discount_rate()))).predicted_ltv::numeric,
            (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
-                                      segment_attributes.as_of)).probability_alive::numeric,
+                                      (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
+                                      (SELECT customer_mgmt.clv_discount_rate()))).probability_alive::numeric,
            (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
-                                      segment_attributes.as_of)).churn_probability::numeric
+                                      (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
+                                      (SELECT customer_mgmt.clv_discount_rate()))).churn_probability::numeric
       FROM customer_mgmt.customer_list l
       -- a query that names no prediction does not join (customer_id is
       -- customer_clv's key: the join is removed); its column as_of is why

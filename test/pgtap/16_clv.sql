@@ -121,7 +121,7 @@ SELECT cl.*, pr.*, (s.m #>> '{bgnbd,r}')::float8 AS r, (s.m #>> '{bgnbd,alpha}')
        (s.m #>> '{bgnbd,a}')::float8 AS a, (s.m #>> '{bgnbd,b}')::float8 AS b, (s.m #>> '{gammaGamma,p}')::float8 AS p,
        (s.m #>> '{gammaGamma,q}')::float8 AS q, (s.m #>> '{gammaGamma,gamma}')::float8 AS g, s.m -> 'bgnbd' AS bg
   FROM customer_mgmt.customer_clv cl, shop s,
-       customer_mgmt.clv_predict(cl, s.m -> 'bgnbd', s.m -> 'gammaGamma', '1997-09-30 23:59:59+07') pr
+       customer_mgmt.clv_predict(cl, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0) pr
  WHERE cl.customer_id = (SELECT id FROM cust WHERE sample_id = 4);
 SELECT is((SELECT array[frequency, recency, date '1997-09-30' - first_purchase] FROM c4), ARRAY[2, 213, 272],
           'sample 4: its summary in days');
@@ -138,7 +138,7 @@ SELECT is((SELECT expected_next_order_date FROM c4),
           'expectedNextOrderDate: the median of the time to the next order, P(alive) (1 - S(t)) = 1/2');
 SELECT is((SELECT count(*)::int
              FROM customer_mgmt.customer_clv cl, shop s,
-                  customer_mgmt.clv_predict(cl, s.m -> 'bgnbd', s.m -> 'gammaGamma', '1997-09-30 23:59:59+07') pr
+                  customer_mgmt.clv_predict(cl, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0) pr
             WHERE pr.expected_next_order_date > date '1997-09-30' + 365
                OR (pr.expected_next_order_date IS NOT NULL AND pr.probability_alive <= 0.5)),
           0, 'no next order date beyond a year, nor for a customer more likely gone');
@@ -147,7 +147,7 @@ SELECT is((SELECT average_days_between_orders FROM c4), 106.5::float8, 'averageD
 SELECT is((SELECT customer_mgmt.get_customer_analytics(id) -> 'predictedLtv' FROM cust WHERE sample_id = 4),
           (SELECT to_jsonb(round(pr.predicted_ltv::numeric, 2))
              FROM c4, customer_mgmt.clv_predict((SELECT c FROM customer_mgmt.customer_clv c WHERE c.customer_id = c4.customer_id),
-                                                (SELECT m -> 'bgnbd' FROM shop), (SELECT m -> 'gammaGamma' FROM shop), now()) pr),
+                                                (SELECT m -> 'bgnbd' FROM shop), (SELECT m -> 'gammaGamma' FROM shop), customer_mgmt.clv_day(now()), 0) pr),
           'the DTO computes them at the call''s time');
 -- the queue worker rescores a customer after an order, with the fit in force
 SELECT customer_mgmt.record_order((SELECT id FROM cust WHERE sample_id = 4), 50, 'completed', '1997-10-05 12:00+07');
@@ -164,7 +164,7 @@ SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_clv WHERE customer_i
 -- the segment language reads the predictions (SPEC 3a), and joins them only when it names them
 SELECT is((customer_mgmt.preview_segment(query => 'predicted_ltv > 50 AND probability_alive >= 0.5') ->> 'customerCount')::int,
           (SELECT count(*)::int FROM customer_mgmt.customer_clv c, shop s,
-                  customer_mgmt.clv_predict(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', now()) pr
+                  customer_mgmt.clv_predict(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', customer_mgmt.clv_day(now()), 0) pr
             WHERE pr.predicted_ltv > 50 AND pr.probability_alive >= 0.5),
           'segments by predicted_ltv and probability_alive, at the time of the call');
 SELECT is((customer_mgmt.preview_segment(query => 'churn_probability IS NULL') ->> 'customerCount')::int,
