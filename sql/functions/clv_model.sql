@@ -115,12 +115,13 @@ CREATE OR REPLACE FUNCTION clv_store_summaries(as_of timestamptz, customer_id uu
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    summarised bigint;
-BEGIN
-    EXECUTE format($q$
+    -- the statement of both cases; %1$s is the summaries, %2$s which rows
+    -- of customer_clv are the customers' (one: by its key, the queue
+    -- worker's case, once per customer)
+    store constant text := $q$
         WITH s AS MATERIALIZED (
             SELECT s.customer_id, s.frequency, s.recency, s.first_purchase, round(s.monetary_value::numeric, 2) AS monetary_value
-              FROM %s s),
+              FROM %1$s s),
         written AS (
             INSERT INTO customer_mgmt.customer_clv AS c
             SELECT s.customer_id, $1, s.frequency, s.recency, s.first_purchase, s.monetary_value
@@ -132,12 +133,15 @@ BEGIN
                    first_purchase = excluded.first_purchase, monetary_value = excluded.monetary_value),
         removed AS (
             DELETE FROM customer_mgmt.customer_clv c
-             WHERE ($2 IS NULL OR c.customer_id = $2)
-               AND NOT EXISTS (SELECT FROM s WHERE s.customer_id = c.customer_id))
-        SELECT count(*) FROM s$q$,
-        CASE WHEN customer_id IS NULL THEN 'pg_temp.cm_clv_summary' ELSE 'customer_mgmt.clv_summary($1, $2)' END)
-    INTO summarised
-    USING as_of, customer_id;
+             WHERE %2$s AND NOT EXISTS (SELECT FROM s WHERE s.customer_id = c.customer_id))
+        SELECT count(*) FROM s$q$;
+    summarised bigint;
+BEGIN
+    IF customer_id IS NULL THEN
+        EXECUTE format(store, 'pg_temp.cm_clv_summary', 'true') INTO summarised USING as_of;
+    ELSE
+        EXECUTE format(store, 'customer_mgmt.clv_summary($1, $2)', 'c.customer_id = $2') INTO summarised USING as_of, customer_id;
+    END IF;
     RETURN summarised;
 END
 $$;
