@@ -8,7 +8,9 @@ CREATE OR REPLACE FUNCTION clv_summary_rows(as_of timestamptz, as_of_day date, t
                    monetary_value double precision, first_purchase date)
     AS 'MODULE_PATHNAME', 'cm_clv_summary'
     LANGUAGE C STABLE
-    ROWS 100000;
+    -- planned for one customer (the queue worker's case, a join by key);
+    -- everyone's summary goes to a temporary table first (fit_clv_model)
+    ROWS 1;
 COMMENT ON FUNCTION clv_summary_rows(timestamptz, date, text, uuid) IS
     'Internal: the purchase summary of every customer with a completed order by as_of (or of one), in days of the time zone: repeat purchase days, days from the first purchase day to the last and to as_of_day, mean amount of the repeat purchase days, first purchase day (src/clv_summary.c).';
 
