@@ -6,7 +6,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(63);
+SELECT plan(64);
 
 -- the CDNOW sample (test/data/cdnow/SOURCE.md), as its summaries (its transactions: 6. below)
 CREATE TEMP TABLE cd (id integer, x float8, tx float8, t float8, zbar float8);
@@ -182,6 +182,8 @@ BEGIN
 END $$;
 SELECT unalike(pg_temp.plan_of('total_spent > 100'), '%customer_clv%', 'a query without predictions does not read customer_clv');
 SELECT alike(pg_temp.plan_of('predicted_ltv > 100'), '%customer_clv%', 'one with them does');
+SELECT ok(pg_temp.plan_of('predicted_ltv > 100') LIKE '%clv_predictions(%' AND pg_temp.plan_of('predicted_ltv > 100') NOT LIKE '%clv_predict(%',
+          'clv_predict is inlined: one C call a row, not a query a row');
 
 -- 7. Roles: the building blocks are reads, the fit is an admin's
 GRANT SELECT ON cd TO PUBLIC;
