@@ -219,9 +219,18 @@ BEGIN
         WHEN 'totalOrders' THEN key_column := 'l.total_orders';
         WHEN 'lastOrderDate' THEN key_column := 'l.last_order_date'; nulls_last := true;
         WHEN 'churnRiskScore' THEN key_column := 'l.churn_risk_score';
+        WHEN 'predictedLtv' THEN
+            -- the CLV model's, computed when read (docs/clv.md): no index
+            -- serves it, so each match's is computed before the page is cut
+            key_column := format('(SELECT (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()),'
+                                 ' (SELECT customer_mgmt.clv_fit_gamma_gamma()), %L::date,'
+                                 ' (SELECT customer_mgmt.clv_discount_rate()))).predicted_ltv'
+                                 ' FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)',
+                                 customer_mgmt.clv_day(as_of));
+            nulls_last := true;
         ELSE
             PERFORM customer_mgmt.raise_invalid('sort_by',
-                'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore',
+                'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore, predictedLtv',
                 sort_by);
     END CASE;
     conditions := array_to_string(conds, ' AND ');

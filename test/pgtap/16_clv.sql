@@ -6,7 +6,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 -- the CDNOW sample (test/data/cdnow/SOURCE.md), as its summaries (its transactions: 6. below)
 CREATE TEMP TABLE cd (id integer, x float8, tx float8, t float8, zbar float8);
@@ -171,6 +171,20 @@ SELECT is((customer_mgmt.preview_segment(query => 'churn_probability IS NULL') -
           (SELECT count(*)::int FROM customer_mgmt.customer_list l
             WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)),
           'customers without predictions have NULL ones');
+-- the list sorts by the prediction (computed when read), customers without one last
+SELECT is(ARRAY(SELECT (e ->> 'id')::uuid
+                  FROM jsonb_array_elements(customer_mgmt.get_customers(sort_by => 'predictedLtv', page_size => 5) -> 'data') e),
+          ARRAY(SELECT c.customer_id
+                  FROM customer_mgmt.customer_clv c, shop s,
+                       customer_mgmt.clv_predict(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', customer_mgmt.clv_day(now()), 0) p
+                 ORDER BY p.predicted_ltv DESC, c.customer_id DESC LIMIT 5),
+          'get_customers(sort_by => predictedLtv): highest first');
+SELECT is((customer_mgmt.get_customers(sort_by => 'predictedLtv', sort_order => 'ASC', page_size => 1,
+                                       page => (SELECT count(*)::int FROM customer_mgmt.customer_list)) -> 'data' -> 0 ->> 'id')::uuid,
+          (SELECT l.customer_id FROM customer_mgmt.customer_list l
+            WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)
+            ORDER BY l.customer_id DESC LIMIT 1),
+          'customers without a prediction come last, also ascending');
 CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE line text; plan text := '';
 BEGIN
