@@ -863,18 +863,44 @@ check_t(double t)
 	return t;
 }
 
+/* A customer's (frequency, recency, age) from arguments arg to arg + 2, checked. */
+static void
+rfm_args(FunctionCallInfo fcinfo, int arg, double *x, double *tx, double *T)
+{
+	*x = PG_GETARG_FLOAT8(arg);
+	*tx = PG_GETARG_FLOAT8(arg + 1);
+	*T = PG_GETARG_FLOAT8(arg + 2);
+	check_rfm(*x, *tx, *T);
+	if (*x == 0)
+		*tx = 0;				/* no repeat purchase: the recency says nothing */
+}
+
+/*
+ * The probability of no purchase in the next t.  A customer who is alive at
+ * T stays alive until the next purchase, and given the data and alive has
+ * lambda ~ Gamma(r+x, alpha+T), so
+ *	 P(Y(t) = 0) = 1 - P(alive) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x).
+ */
+static double
+bgnbd_no_purchase(const BgnbdParams *p, double t, double x, double tx, double T)
+{
+	double		alive = bgnbd_alive(p, x, tx, T);
+
+	return 1 - alive + alive * exp(-(p->r + x) * log1p(t / (p->alpha + T)));
+}
+
 /* bgnbd_expected_purchases(params, t, frequency, recency, age) */
 Datum
 cm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
 {
 	BgnbdParams p = bgnbd_params(fcinfo, 0);
 	double		t = check_t(PG_GETARG_FLOAT8(1));
-	double		x = PG_GETARG_FLOAT8(2),
-				tx = PG_GETARG_FLOAT8(3),
-				T = PG_GETARG_FLOAT8(4);
+	double		x,
+				tx,
+				T;
 
-	check_rfm(x, tx, T);
-	PG_RETURN_FLOAT8(bgnbd_expected(&p, t, x, x > 0 ? tx : 0, T));
+	rfm_args(fcinfo, 2, &x, &tx, &T);
+	PG_RETURN_FLOAT8(bgnbd_expected(&p, t, x, tx, T));
 }
 
 /* bgnbd_probability_alive(params, frequency, recency, age) */
@@ -882,34 +908,26 @@ Datum
 cm_bgnbd_probability_alive(PG_FUNCTION_ARGS)
 {
 	BgnbdParams p = bgnbd_params(fcinfo, 0);
-	double		x = PG_GETARG_FLOAT8(1),
-				tx = PG_GETARG_FLOAT8(2),
-				T = PG_GETARG_FLOAT8(3);
+	double		x,
+				tx,
+				T;
 
-	check_rfm(x, tx, T);
+	rfm_args(fcinfo, 1, &x, &tx, &T);
 	PG_RETURN_FLOAT8(bgnbd_alive(&p, x, tx, T));
 }
 
-/*
- * bgnbd_probability_no_purchase(params, t, frequency, recency, age): the
- * probability of no purchase in the next t.  A customer who is alive at T
- * stays alive until the next purchase, and given the data and alive has
- * lambda ~ Gamma(r+x, alpha+T), so
- *	 P(Y(t) = 0) = 1 - P(alive) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x).
- */
+/* bgnbd_probability_no_purchase(params, t, frequency, recency, age) */
 Datum
 cm_bgnbd_probability_no_purchase(PG_FUNCTION_ARGS)
 {
 	BgnbdParams p = bgnbd_params(fcinfo, 0);
 	double		t = check_t(PG_GETARG_FLOAT8(1));
-	double		x = PG_GETARG_FLOAT8(2),
-				tx = PG_GETARG_FLOAT8(3),
-				T = PG_GETARG_FLOAT8(4);
-	double		alive;
+	double		x,
+				tx,
+				T;
 
-	check_rfm(x, tx, T);
-	alive = bgnbd_alive(&p, x, x > 0 ? tx : 0, T);
-	PG_RETURN_FLOAT8(1 - alive + alive * exp(-(p.r + x) * log1p(t / (p.alpha + T))));
+	rfm_args(fcinfo, 2, &x, &tx, &T);
+	PG_RETURN_FLOAT8(bgnbd_no_purchase(&p, t, x, tx, T));
 }
 
 /* gamma_gamma_expected_value(params, frequency, monetary_value): (gamma + x m) p / (p x + q - 1) */
@@ -1009,7 +1027,7 @@ cm_clv_predictions(PG_FUNCTION_ARGS)
 
 	values[0] = Float8GetDatum(alive);
 	values[1] = Float8GetDatum(orders);
-	values[2] = Float8GetDatum(1 - alive + alive * exp(-(p.r + x) * log1p(90 / (p.alpha + T))));
+	values[2] = Float8GetDatum(bgnbd_no_purchase(&p, 90, x, tx, T));
 	values[3] = Float8GetDatum(ltv);
 	if (wait <= NEXT_ORDER_HORIZON)
 		values[4] = DateADTGetDatum(as_of_day + (DateADT) ceil(wait));
