@@ -56,6 +56,7 @@ PG_FUNCTION_INFO_V1(cm_bgnbd_probability_alive);
 PG_FUNCTION_INFO_V1(cm_bgnbd_probability_no_purchase);
 PG_FUNCTION_INFO_V1(cm_gamma_gamma_expected_value);
 PG_FUNCTION_INFO_V1(cm_clv_predictions);
+PG_FUNCTION_INFO_V1(cm_clv_prediction);
 PG_FUNCTION_INFO_V1(cm_hyp2f1);
 
 #define MAX_PARAMS 4
@@ -948,25 +949,8 @@ cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 /* the next order date is left NULL when it is further than the predictions' year */
 #define NEXT_ORDER_HORIZON 365
 
-/*
- * clv_predictions(bgnbd, gamma_gamma, frequency, recency, first_purchase,
- *				   monetary_value, as_of_day, discount_rate): one customer's
- *	  predictions in days at as_of_day, the age running from the first
- *	  purchase day (docs/clv.md): (probability_alive,
- *	  expected_orders_365, churn_probability, predicted_ltv,
- *	  expected_next_order_date, average_days_between_orders).
- *
- * predicted_ltv is the expected orders of the next 365 days times the
- * expected order value, each month's orders discounted at (1 + rate)^(k/12)
- * when the annual rate is above 0.  The next order date is the day by which
- * the customer has an even chance of having ordered again: the median of
- * the time to the next order, counting the chance that the customer is
- * gone, P(alive) (1 - S(t)) = 1/2 with S(t) = ((alpha+T)/(alpha+T+t))^(r+x)
- * the chance that an alive customer has not ordered by t; NULL when that
- * day is more than 365 days away (or never comes: P(alive) <= 1/2).
- */
-Datum
-cm_clv_predictions(PG_FUNCTION_ARGS)
+/* One customer's inputs to the predictions: the fits, the summary, the day and the rate. */
+typedef struct CustomerInputs
 {
 	BgnbdParams p;
 	const double *gg;
@@ -974,70 +958,146 @@ cm_clv_predictions(PG_FUNCTION_ARGS)
 				tx,
 				T,
 				m,
-				rate,
-				alive,
-				orders,
-				ltv,
-				wait;
+				rate;
 	DateADT		as_of_day;
+} CustomerInputs;
+
+/*
+ * The arguments (bgnbd, gamma_gamma, frequency, recency, first_purchase,
+ * monetary_value, as_of_day, discount_rate), checked; false when one but
+ * monetary_value is NULL (no summary, or no usable fit: no prediction).
+ */
+static bool
+customer_inputs(FunctionCallInfo fcinfo, CustomerInputs *in)
+{
+	for (int i = 0; i < 8; i++)
+		if (PG_ARGISNULL(i) && i != 5)
+			return false;
+	in->p = bgnbd_params(fcinfo, 0);
+	in->gg = gamma_gamma_params(fcinfo, 1);
+	in->x = PG_GETARG_INT32(2);
+	in->tx = PG_GETARG_INT32(3);
+	in->as_of_day = PG_GETARG_DATEADT(6);
+	/* days from the first purchase; never less than the recency (an as_of_day before the summary's) */
+	in->T = Max((double) in->as_of_day - (double) PG_GETARG_DATEADT(4), in->tx);
+	in->m = PG_ARGISNULL(5) ? 0 : PG_GETARG_FLOAT8(5);
+	in->rate = PG_GETARG_FLOAT8(7);
+	check_rfm(in->x, in->tx, in->T);
+	if (!isfinite(in->m) || in->m < 0)
+		invalid("monetary_value", "must be a finite amount, 0 or more", in->m);
+	if (!isfinite(in->rate) || in->rate < 0)
+		invalid("discount_rate", "must be a finite rate, 0 or more", in->rate);
+	return true;
+}
+
+/*
+ * The expected spend of the next 365 days: the expected orders (orders365,
+ * already computed) times the expected value of an order, each month's
+ * orders discounted at (1 + rate)^(k/12) when the annual rate is above 0.
+ */
+static double
+predicted_spend(const CustomerInputs *in, double orders365)
+{
+	double		orders = orders365;
+
+	if (in->rate > 0)
+	{
+		double		before = 0;
+
+		orders = 0;
+		for (int k = 1; k <= 12; k++)
+		{
+			double		by_now = bgnbd_expected(&in->p, 365.0 * k / 12, in->x, in->tx, in->T);
+
+			orders += (by_now - before) / pow(1 + in->rate, k / 12.0);
+			before = by_now;
+		}
+	}
+	return orders * gamma_gamma_expected(in->gg, in->x, in->m);
+}
+
+/*
+ * clv_predictions(bgnbd, gamma_gamma, frequency, recency, first_purchase,
+ *				   monetary_value, as_of_day, discount_rate): one customer's
+ *	  predictions in days at as_of_day, the age running from the first
+ *	  purchase day (docs/clv.md): (probability_alive, expected_orders_365,
+ *	  churn_probability, predicted_ltv, expected_next_order_date,
+ *	  average_days_between_orders).
+ *
+ * The next order date is the day by which the customer has an even chance
+ * of having ordered again: the median of the time to the next order,
+ * counting the chance that the customer is gone, P(alive) (1 - S(t)) = 1/2
+ * with S(t) = ((alpha+T)/(alpha+T+t))^(r+x) the chance that an alive
+ * customer has not ordered by t; NULL when that day is more than 365 days
+ * away (or never comes: P(alive) <= 1/2).
+ */
+Datum
+cm_clv_predictions(PG_FUNCTION_ARGS)
+{
+	CustomerInputs in;
+	double		alive,
+				orders,
+				wait;
 	TupleDesc	desc;
 	Datum		values[6];
 	bool		nulls[6] = {false};
 
-	for (int i = 0; i < 8; i++)
-		if (PG_ARGISNULL(i) && i != 5)
-			PG_RETURN_NULL();
-	p = bgnbd_params(fcinfo, 0);
-	gg = gamma_gamma_params(fcinfo, 1);
-	x = PG_GETARG_INT32(2);
-	tx = PG_GETARG_INT32(3);
-	as_of_day = PG_GETARG_DATEADT(6);
-	/* days from the first purchase; never less than the recency (an as_of_day before the summary's) */
-	T = Max((double) as_of_day - (double) PG_GETARG_DATEADT(4), tx);
-	m = PG_ARGISNULL(5) ? 0 : PG_GETARG_FLOAT8(5);
-	rate = PG_GETARG_FLOAT8(7);
-	check_rfm(x, tx, T);
-	if (!isfinite(m) || m < 0)
-		invalid("monetary_value", "must be a finite amount, 0 or more", m);
-	if (!isfinite(rate) || rate < 0)
-		invalid("discount_rate", "must be a finite rate, 0 or more", rate);
+	if (!customer_inputs(fcinfo, &in))
+		PG_RETURN_NULL();
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "clv_predictions must return a record");
-
-	alive = bgnbd_alive(&p, x, tx, T);
-	orders = bgnbd_expected(&p, 365, x, tx, T);
-	if (rate == 0)
-		ltv = orders;
-	else
-	{
-		double		before = 0;
-
-		ltv = 0;
-		for (int k = 1; k <= 12; k++)
-		{
-			double		by_now = bgnbd_expected(&p, 365.0 * k / 12, x, tx, T);
-
-			ltv += (by_now - before) / pow(1 + rate, k / 12.0);
-			before = by_now;
-		}
-	}
-	ltv *= gamma_gamma_expected(gg, x, m);
-	/* the median of the time to the next order: alive * (1 - S(t)) = 1/2 */
-	wait = alive > 0.5 ? (p.alpha + T) * expm1(-log1p(-0.5 / alive) / (p.r + x)) : INFINITY;
+	alive = bgnbd_alive(&in.p, in.x, in.tx, in.T);
+	orders = bgnbd_expected(&in.p, 365, in.x, in.tx, in.T);
+	wait = alive > 0.5 ? (in.p.alpha + in.T) * expm1(-log1p(-0.5 / alive) / (in.p.r + in.x)) : INFINITY;
 
 	values[0] = Float8GetDatum(alive);
 	values[1] = Float8GetDatum(orders);
-	values[2] = Float8GetDatum(bgnbd_no_purchase(&p, 90, x, tx, T));
-	values[3] = Float8GetDatum(ltv);
+	values[2] = Float8GetDatum(bgnbd_no_purchase(&in.p, 90, in.x, in.tx, in.T));
+	values[3] = Float8GetDatum(predicted_spend(&in, orders));
 	if (wait <= NEXT_ORDER_HORIZON)
-		values[4] = DateADTGetDatum(as_of_day + (DateADT) ceil(wait));
+		values[4] = DateADTGetDatum(in.as_of_day + (DateADT) ceil(wait));
 	else
 		nulls[4] = true;
-	if (x > 0)
-		values[5] = Float8GetDatum(tx / x);
+	if (in.x > 0)
+		values[5] = Float8GetDatum(in.tx / in.x);
 	else
 		nulls[5] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * clv_prediction(<clv_predictions' arguments>, field integer): one of the
+ * predictions, computing only what it needs (a segment or a sort on
+ * probability_alive or churn_probability does not sum the expected
+ * purchases' series): 1 probability_alive, 2 churn_probability, 3
+ * predicted_ltv, 4 expected_orders_365.
+ */
+Datum
+cm_clv_prediction(PG_FUNCTION_ARGS)
+{
+	CustomerInputs in;
+	int			field = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
+
+	if (!customer_inputs(fcinfo, &in))
+		PG_RETURN_NULL();
+	switch (field)
+	{
+		case 1:
+			PG_RETURN_FLOAT8(bgnbd_alive(&in.p, in.x, in.tx, in.T));
+		case 2:
+			PG_RETURN_FLOAT8(bgnbd_no_purchase(&in.p, 90, in.x, in.tx, in.T));
+		case 3:
+			PG_RETURN_FLOAT8(predicted_spend(&in, bgnbd_expected(&in.p, 365, in.x, in.tx, in.T)));
+		case 4:
+			PG_RETURN_FLOAT8(bgnbd_expected(&in.p, 365, in.x, in.tx, in.T));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid field: %d is not a prediction", field),
+			 errdetail("Field \"field\" is %d; 1 to 4 are.", field),
+			 errhint("This is an internal function of the CLV model."),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, "field")));
+	PG_RETURN_NULL();			/* not reached */
 }
 
 /* hyp2f1(a, b, c, z), 0 <= z < 1: the series of this file, for the tests. */

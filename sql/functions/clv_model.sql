@@ -107,6 +107,31 @@ $$;
 COMMENT ON FUNCTION clv_predict(customer_clv, jsonb, jsonb, date, double precision) IS
     'Internal: a customer''s CLV predictions at a day from the summary row and the fits (NULL without either).';
 
+-- One of the predictions, computing only what it needs (probability_alive
+-- and churn_probability skip the expected purchases' series): for a
+-- segment, a sort or an export column; inlined like clv_predict, with the
+-- field a constant.
+CREATE OR REPLACE FUNCTION clv_prediction(bgnbd jsonb, gamma_gamma jsonb, frequency integer, recency integer,
+                                          first_purchase date, monetary_value double precision, as_of_day date,
+                                          discount_rate double precision, field integer)
+    RETURNS double precision
+    AS 'MODULE_PATHNAME', 'cm_clv_prediction'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_prediction(jsonb, jsonb, integer, integer, date, double precision, date, double precision, integer) IS
+    'Internal: one of clv_predictions'' values (field 1 probability_alive, 2 churn_probability, 3 predicted_ltv, 4 expected_orders_365), computing only what it needs.';
+CREATE OR REPLACE FUNCTION clv_predict_value(c customer_clv, bgnbd jsonb, gamma_gamma jsonb, at_day date,
+                                             discount_rate double precision, field text)
+    RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT customer_mgmt.clv_prediction(bgnbd, gamma_gamma, c.frequency, c.recency, c.first_purchase,
+                                        c.monetary_value::float8, at_day, discount_rate,
+                                        CASE field WHEN 'probability_alive' THEN 1 WHEN 'churn_probability' THEN 2
+                                                   WHEN 'predicted_ltv' THEN 3 WHEN 'expected_orders_365' THEN 4 END)
+$$;
+COMMENT ON FUNCTION clv_predict_value(customer_clv, jsonb, jsonb, date, double precision, text) IS
+    'Internal: one of a customer''s CLV predictions at a day (probability_alive, churn_probability, predicted_ltv, expected_orders_365), from the summary row and the fits.';
+
 -- Store the purchase summaries of every customer of pg_temp.cm_clv_summary
 -- (fit_clv_model's), or of one customer (from the orders), in customer_clv:
 -- only the rows that changed are written, and a customer without a

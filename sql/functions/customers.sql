@@ -222,9 +222,9 @@ BEGIN
         WHEN 'predictedLtv' THEN
             -- the CLV model's, computed when read (docs/clv.md): no index
             -- serves it, so each match's is computed before the page is cut
-            key_column := format('(SELECT (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()),'
+            key_column := format('(SELECT customer_mgmt.clv_predict_value(c, (SELECT customer_mgmt.clv_fit_bgnbd()),'
                                  ' (SELECT customer_mgmt.clv_fit_gamma_gamma()), %L::date,'
-                                 ' (SELECT customer_mgmt.clv_discount_rate()))).predicted_ltv'
+                                 ' (SELECT customer_mgmt.clv_discount_rate()), ''predicted_ltv'')'
                                  ' FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)',
                                  customer_mgmt.clv_day(as_of));
             nulls_last := true;

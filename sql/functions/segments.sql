@@ -177,15 +177,15 @@ AS $$
            ascii(l.rfm_score) - 48, l.status::text, l.total_orders, l.total_sessions, l.total_spent,
            -- the CLV model's predictions at as_of, computed for the rows a
            -- query asks them of (the fits: initplans, once per query)
-           (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
-                                      (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
-                                      (SELECT customer_mgmt.clv_discount_rate()))).predicted_ltv::numeric,
-           (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
-                                      (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
-                                      (SELECT customer_mgmt.clv_discount_rate()))).probability_alive::numeric,
-           (customer_mgmt.clv_predict(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
-                                      (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
-                                      (SELECT customer_mgmt.clv_discount_rate()))).churn_probability::numeric
+           customer_mgmt.clv_predict_value(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
+                                           (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
+                                           (SELECT customer_mgmt.clv_discount_rate()), 'predicted_ltv')::numeric,
+           customer_mgmt.clv_predict_value(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
+                                           (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
+                                           (SELECT customer_mgmt.clv_discount_rate()), 'probability_alive')::numeric,
+           customer_mgmt.clv_predict_value(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
+                                           (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
+                                           (SELECT customer_mgmt.clv_discount_rate()), 'churn_probability')::numeric
       FROM customer_mgmt.customer_list l
       -- a query that names no prediction does not join (customer_id is
       -- customer_clv's key: the join is removed); its column as_of is why

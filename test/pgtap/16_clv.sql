@@ -6,7 +6,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(66);
+SELECT plan(69);
 
 -- the CDNOW sample (test/data/cdnow/SOURCE.md), as its summaries (its transactions: 6. below)
 CREATE TEMP TABLE cd (id integer, x float8, tx float8, t float8, zbar float8);
@@ -171,6 +171,16 @@ SELECT is((customer_mgmt.preview_segment(query => 'churn_probability IS NULL') -
           (SELECT count(*)::int FROM customer_mgmt.customer_list l
             WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_clv c WHERE c.customer_id = l.customer_id)),
           'customers without predictions have NULL ones');
+-- the export's columns are the same predictions
+SELECT is((SELECT split_part(convert_from(substring(customer_mgmt.export_customers(
+                 search => 'cdnow4@example.com', format => 'csv', columns => ARRAY['email', 'probabilityAlive', 'predictedLtv']) FROM 4),
+                 'UTF8'), E'\r\n', 2)),
+          (SELECT 'cdnow4@example.com,' || pa::text || ',' || ltv::text
+             FROM customer_mgmt.customer_clv c, shop s,
+                  customer_mgmt.clv_predict_value(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', customer_mgmt.clv_day(now()), 0, 'probability_alive') pa,
+                  customer_mgmt.clv_predict_value(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', customer_mgmt.clv_day(now()), 0, 'predicted_ltv') ltv
+            WHERE c.customer_id = (SELECT id FROM cust WHERE sample_id = 4)),
+          'export_customers(columns => probabilityAlive, predictedLtv)');
 -- the list sorts by the prediction (computed when read), customers without one last
 SELECT is(ARRAY(SELECT (e ->> 'id')::uuid
                   FROM jsonb_array_elements(customer_mgmt.get_customers(sort_by => 'predictedLtv', page_size => 5) -> 'data') e),
@@ -196,8 +206,25 @@ BEGIN
 END $$;
 SELECT unalike(pg_temp.plan_of('total_spent > 100'), '%customer_clv%', 'a query without predictions does not read customer_clv');
 SELECT alike(pg_temp.plan_of('predicted_ltv > 100'), '%customer_clv%', 'one with them does');
-SELECT ok(pg_temp.plan_of('predicted_ltv > 100') LIKE '%clv_predictions(%' AND pg_temp.plan_of('predicted_ltv > 100') NOT LIKE '%clv_predict(%',
-          'clv_predict is inlined: one C call a row, not a query a row');
+SELECT ok(pg_temp.plan_of('predicted_ltv > 100') LIKE '%clv_prediction(%' AND pg_temp.plan_of('predicted_ltv > 100') NOT LIKE '%clv_predict_value(%',
+          'clv_predict_value is inlined: one C call a row, not a query a row');
+-- each prediction alone is the composite's field
+SELECT is((SELECT count(*)::int
+             FROM customer_mgmt.customer_clv c, shop s,
+                  customer_mgmt.clv_predict(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0.1) p
+            WHERE (p.probability_alive, p.churn_probability, p.predicted_ltv, p.expected_orders_365)
+                  IS DISTINCT FROM
+                  (customer_mgmt.clv_predict_value(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0.1, 'probability_alive'),
+                   customer_mgmt.clv_predict_value(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0.1, 'churn_probability'),
+                   customer_mgmt.clv_predict_value(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0.1, 'predicted_ltv'),
+                   customer_mgmt.clv_predict_value(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0.1, 'expected_orders_365'))),
+          0, 'each prediction alone equals its field of all of them (with a discount rate too)');
+-- a discount rate lowers the predicted spend, and only it
+SELECT ok((SELECT bool_and(d.predicted_ltv < n.predicted_ltv AND d.probability_alive = n.probability_alive)
+             FROM customer_mgmt.customer_clv c, shop s,
+                  customer_mgmt.clv_predict(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0.1) d,
+                  customer_mgmt.clv_predict(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', date '1997-09-30', 0) n
+            WHERE n.predicted_ltv > 0), 'clv.discount_rate discounts the predicted spend');
 
 -- 7. Roles: the building blocks are reads, the fit is an admin's
 GRANT SELECT ON cd TO PUBLIC;
