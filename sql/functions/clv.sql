@@ -71,7 +71,7 @@ CREATE OR REPLACE FUNCTION bgnbd_probability_no_purchase(params jsonb, t double 
     AS 'MODULE_PATHNAME', 'cm_bgnbd_probability_no_purchase'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION bgnbd_probability_no_purchase(jsonb, double precision, double precision, double precision, double precision) IS
-    'Internal: the probability that a customer of (frequency, recency, age) makes no purchase in the next t under a BG/NBD fit (the churnProbability of fit_clv_model''s scores).';
+    'Internal: the probability that a customer of (frequency, recency, age) makes no purchase in the next t under a BG/NBD fit, by the C function churnProbability uses (t = 90 days); for the tests of its formula.';
 
 CREATE OR REPLACE FUNCTION gamma_gamma_expected_value(params jsonb, frequency double precision,
                                                       monetary_value double precision)

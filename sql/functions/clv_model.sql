@@ -90,12 +90,14 @@ AS $$
 $$;
 COMMENT ON FUNCTION clv_discount_rate() IS 'Internal: the setting clv.discount_rate.';
 
--- A customer's predictions at a day, from the summary row (NULL: none) and
--- the fits.  Inlined where it is called, so that with the fits, the day and
--- the rate passed as (SELECT clv_fit_bgnbd()), (SELECT clv_day(...)) ...
--- (initplans, computed once per query) (clv_predict(...)).predicted_ltv is
--- one call of the C function a row.  (Its body must hold no subquery: a
--- function that does is not inlined, and runs as a query a row.)
+-- A customer's predictions at a day, all of them, from the summary row
+-- (NULL: none) and the fits: for the DTO, the demo and the export's date
+-- column.  A single prediction is clv_predict_value's.  Both are inlined
+-- where they are called, with the fits, the day and the rate passed as
+-- (SELECT clv_fit_bgnbd()), (SELECT clv_day(...)) ... (initplans, computed
+-- once per query): one call of the C function a row.  (Their bodies must
+-- hold no subquery: a function that does is not inlined, and runs as a
+-- query a row.)
 CREATE OR REPLACE FUNCTION clv_predict(c customer_clv, bgnbd jsonb, gamma_gamma jsonb, at_day date,
                                        discount_rate double precision)
     RETURNS clv_prediction
@@ -222,13 +224,11 @@ BEGIN
         EXCEPTION WHEN invalid_parameter_value THEN
             why := 'the data do not determine the model: ' || SQLERRM;
         END;
-        IF why IS NOT NULL THEN
-            NULL;
-        ELSIF NOT (bgnbd ->> 'converged')::boolean THEN
+        IF why IS NULL AND NOT (bgnbd ->> 'converged')::boolean THEN
             why := format('the BG/NBD fit did not converge in %s iterations', bgnbd ->> 'iterations');
-        ELSIF NOT (gamma_gamma ->> 'converged')::boolean THEN
+        ELSIF why IS NULL AND NOT (gamma_gamma ->> 'converged')::boolean THEN
             why := format('the Gamma-Gamma fit did not converge in %s iterations', gamma_gamma ->> 'iterations');
-        ELSIF (gamma_gamma ->> 'q')::float8 <= 1 THEN
+        ELSIF why IS NULL AND (gamma_gamma ->> 'q')::float8 <= 1 THEN
             why := format('the Gamma-Gamma fit has q = %s: the mean order value it describes is infinite', gamma_gamma ->> 'q');
         END IF;
     END IF;
