@@ -17,6 +17,8 @@ OBJS = \
 	src/segment_top.o \
 	src/export.o \
 	src/clv.o \
+	src/clv_bgnbd.o \
+	src/clv_predict.o \
 	src/clv_summary.o
 
 # SQL: the scripts of released versions are frozen copies in sql/released/

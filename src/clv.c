@@ -47,27 +47,23 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "clv.h"
+
 PG_FUNCTION_INFO_V1(cm_bgnbd_add);
 PG_FUNCTION_INFO_V1(cm_bgnbd_final);
 PG_FUNCTION_INFO_V1(cm_gamma_gamma_add);
 PG_FUNCTION_INFO_V1(cm_gamma_gamma_final);
-PG_FUNCTION_INFO_V1(cm_bgnbd_expected_purchases);
-PG_FUNCTION_INFO_V1(cm_bgnbd_probability_alive);
-PG_FUNCTION_INFO_V1(cm_bgnbd_probability_no_purchase);
-PG_FUNCTION_INFO_V1(cm_gamma_gamma_expected_value);
-PG_FUNCTION_INFO_V1(cm_clv_predictions);
-PG_FUNCTION_INFO_V1(cm_clv_prediction);
-PG_FUNCTION_INFO_V1(cm_hyp2f1);
 
 #define MAX_PARAMS 4
 #define MAX_ITERATIONS 1000
 #define GRADIENT_TOLERANCE 1e-7
 #define GRADIENT_TOLERANCE_AT_REST 1e-5	/* when no step lowers f any more */
 #define LOG_PARAM_BOUND 30.0	/* a parameter beyond e^30 or e^-30 has run off */
-#define HYP2F1_MAX_TERMS 10000000
+#define BOUNDARY_SIZE 1000.0	/* r or a + b past this: try the boundary's model */
+#define BOUNDARY_LOG_LIKELIHOOD 1.92	/* ... and take it unless the full model is significantly better */
 
-static void
-invalid(const char *field, const char *message, double value)
+void
+cm_clv_invalid(const char *field, const char *message, double value)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -96,108 +92,20 @@ digamma(double x)
 		- f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
 }
 
-/*
- * The Gauss series of 2F1(a, b; c; z), 0 <= z < 1, summed until what is left
- * is below 1e-16 of the sum: once the ratio of successive terms is below 1 and
- * falling, the tail is at most term * ratio / (1 - ratio).  NaN when it has
- * not converged within HYP2F1_MAX_TERMS terms or c is a pole.
- */
-static double
-hyp2f1_series(double a, double b, double c, double z)
-{
-	double		sum = 1;
-	double		term = 1;
-	double		past = Max(Max(fabs(a), fabs(b)), fabs(c));
-
-	for (long n = 0; n < HYP2F1_MAX_TERMS; n++)
-	{
-		double		ratio;
-
-		if (c + n == 0)
-			return NAN;
-		ratio = (a + n) * (b + n) / ((c + n) * (n + 1)) * z;
-		term *= ratio;
-		sum += term;
-		if (term == 0)
-			return sum;
-		if (n + 1 > past && fabs(ratio) < 1 &&
-			fabs(term) * fabs(ratio) / (1 - fabs(ratio)) <= 1e-16 * fabs(sum))
-			return sum;
-		if ((n & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	return NAN;
-}
-
 /* ---- BG/NBD ---------------------------------------------------------------- */
 
-typedef struct BgnbdParams
-{
-	double		r,
-				alpha,
-				a,
-				b;
-} BgnbdParams;
-
 /* Checks one customer's summary (22023 naming the field). */
-static void
-check_rfm(double x, double tx, double T)
+void
+cm_clv_check_rfm(double x, double tx, double T)
 {
 	if (!isfinite(x) || x < 0)
-		invalid("frequency", "must be a finite number of repeat purchases, 0 or more", x);
+		cm_clv_invalid("frequency", "must be a finite number of repeat purchases, 0 or more", x);
 	if (!isfinite(tx) || tx < 0)
-		invalid("recency", "must be finite and 0 or more", tx);
+		cm_clv_invalid("recency", "must be finite and 0 or more", tx);
 	if (!isfinite(T) || T < tx)
-		invalid("age", "must be finite and at least the recency", T);
+		cm_clv_invalid("age", "must be finite and at least the recency", T);
 	if (x > 0 && T <= 0)
-		invalid("age", "must be more than 0 for a customer with repeat purchases", T);
-}
-
-/* log P(alive)'s complement ratio: log(a/(b+x-1)) + (r+x) log((alpha+T)/(alpha+tx)) */
-static double
-bgnbd_dead_log_odds(const BgnbdParams *p, double x, double tx, double T)
-{
-	return log(p->a) - log(p->b + x - 1) + (p->r + x) * (log(p->alpha + T) - log(p->alpha + tx));
-}
-
-static double
-bgnbd_alive(const BgnbdParams *p, double x, double tx, double T)
-{
-	double		odds;
-
-	if (x == 0)
-		return 1;
-	odds = bgnbd_dead_log_odds(p, x, tx, T);
-	return odds > 700 ? 0 : 1 / (1 + exp(odds));
-}
-
-/*
- * E[Y(t) | x, tx, T], equation 10 of Fader, Hardie & Lee (2005), with the
- * hypergeometric term after Euler's transformation (header comment).  At
- * a = 1 the closed form is 0/0: a is then taken 1e-7 away (relative error
- * of the same order).
- */
-static double
-bgnbd_expected(const BgnbdParams *p, double t, double x, double tx, double T)
-{
-	double		a = fabs(p->a - 1) < 1e-7 ? 1 + 1e-7 : p->a;
-	double		c = a + p->b + x - 1;
-	double		z = t / (p->alpha + T + t);
-	double		g;
-
-	if (t == 0)
-		return 0;
-	g = hyp2f1_series(a + p->b - 1 - p->r, a - 1, c, z);
-	if (isnan(g) || fabs(c) < 1e-12)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the expected number of purchases did not converge"),
-				 errdetail("Field \"t\" is %g: 2F1(%g, %g; %g; %g) did not converge in %d terms.", t,
-						   a + p->b - 1 - p->r, a - 1, c, z, HYP2F1_MAX_TERMS),
-				 errhint("t is too long beside alpha + age: measure time in a larger unit."),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, "t")));
-	/* (a+b+x-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(...)), the power and 2F1 transformed */
-	return c / (a - 1) * (1 - exp((a - 1) * log1p(-z)) * g) * bgnbd_alive(p, x, tx, T);
+		cm_clv_invalid("age", "must be more than 0 for a customer with repeat purchases", T);
 }
 
 typedef struct RfmPoint
@@ -218,7 +126,15 @@ typedef struct FitData
 	double		scale;			/* time unit of the fit: times are multiplied by it */
 	int			max_time;		/* >= 0: every time is a whole number up to this */
 	double	   *log_time;		/* then, per evaluation, log(alpha + scale * t) for each t */
+	int			mode;			/* which boundaries the model is at (bgnbd_objective) */
 } FitData;
+
+/* the number of BG/NBD's parameters in a mode: two for each part, one at its boundary */
+static int
+bgnbd_dimension(int mode)
+{
+	return ((mode & 1) ? 1 : 2) + ((mode & 2) ? 1 : 2);
+}
 
 /* by frequency, then age, then recency: equal customers side by side */
 static int
@@ -237,96 +153,191 @@ point_cmp(const void *l, const void *r)
 }
 
 /*
- * Mean negative log-likelihood of BG/NBD at theta = log(r, alpha, a, b),
- * and its gradient in theta.  For a customer (x, tx, T):
- *	 LL = lgamma(r+x) - lgamma(r) + r log alpha
- *		+ lgamma(a+b) + lgamma(b+x) - lgamma(b) - lgamma(a+b+x)
- *		+ log( (alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+tx)^-(r+x) ).
+ * Mean negative log-likelihood of BG/NBD and its gradient in theta, the
+ * model's parameters on the real line.  For a customer (x, tx, T):
+ *	 LL = K + D + log(e^-H(T) + [x>0] rho e^-H(tx)),
+ * the purchase rate's part K and H(tau), and the dropout's D and rho:
+ *	 Gamma(r, alpha): K = lgamma(r+x) - lgamma(r) + r log alpha,
+ *					  H(tau) = (r+x) log(alpha+tau), theta log r, log alpha;
+ *	 at its boundary, one rate lambda (d->mode & MODE_ONE_RATE):
+ *					  K = x log lambda, H(tau) = lambda tau, theta log lambda;
+ *	 Beta(a, b):	  D = lgamma(a+b) + lgamma(b+x) - lgamma(b) - lgamma(a+b+x),
+ *					  rho = a/(b+x-1), theta log a, log b;
+ *	 at its boundary, one dropout probability p (MODE_ONE_DROPOUT):
+ *					  D = x log(1-p), rho = p/(1-p), theta logit p.
  */
+#define MODE_ONE_RATE 1
+#define MODE_ONE_DROPOUT 2
+
 static double
 bgnbd_objective(const double *theta, double *grad, void *arg)
 {
 	const FitData *d = arg;
-	double		r = exp(theta[0]),
-				alpha = exp(theta[1]),
-				a = exp(theta[2]),
-				b = exp(theta[3]);
-	double		log_alpha = log(alpha),
-				log_a = log(a);
-	double		lg_r = lgamma(r),
-				lg_b = lgamma(b),
-				lg_ab = lgamma(a + b);
-	double		dg_r = digamma(r),
-				dg_b = digamma(b),
-				dg_ab = digamma(a + b);
+	bool		one_rate = (d->mode & MODE_ONE_RATE) != 0;
+	bool		one_dropout = (d->mode & MODE_ONE_DROPOUT) != 0;
+	int			j = one_rate ? 1 : 2;	/* where the dropout's parameters start */
+	double		r = 0,
+				alpha = 0,
+				lambda = 0,
+				a = 0,
+				b = 0,
+				p = 0;
+	double		log_alpha = 0,
+				lg_r = 0,
+				dg_r = 0,
+				lg_b = 0,
+				lg_ab = 0,
+				dg_b = 0,
+				dg_ab = 0;
 	double		ll = 0,
-				g_r = 0,
-				g_alpha = 0,
-				g_a = 0,
-				g_b = 0;
+				g[MAX_PARAMS] = {0};
 	double		x_now = -1;
-	double		k1 = 0,
-				k_r = 0,
-				k_a = 0,
-				k_b = 0,
-				log_bx1 = 0;
+	double		k = 0,
+				dk0 = 0,
+				dk1 = 0,
+				dd0 = 0,
+				dd1 = 0,
+				log_rho = 0,
+				drho0 = 0,
+				drho1 = 0;
 
-	/* whole times: one logarithm per time, not two per customer */
-	for (int t = 0; t <= d->max_time; t++)
-		d->log_time[t] = log(alpha + d->scale * t);
+	if (one_rate)
+		lambda = exp(theta[0]);
+	else
+	{
+		r = exp(theta[0]);
+		alpha = exp(theta[1]);
+		log_alpha = theta[1];
+		lg_r = lgamma(r);
+		dg_r = digamma(r);
+		/* whole times: one logarithm per time, not two per customer */
+		for (int t = 0; t <= d->max_time; t++)
+			d->log_time[t] = log(alpha + d->scale * t);
+	}
+	if (one_dropout)
+		p = 1 / (1 + exp(-theta[j]));
+	else
+	{
+		a = exp(theta[j]);
+		b = exp(theta[j + 1]);
+		lg_b = lgamma(b);
+		lg_ab = lgamma(a + b);
+		dg_b = digamma(b);
+		dg_ab = digamma(a + b);
+	}
 	for (int64 i = 0; i < d->n; i++)
 	{
 		const RfmPoint *pt = &d->points[i];
 		double		w = d->weights[i];
 		double		x = pt->x;
-		double		rx = r + x;
 		double		T = d->scale * pt->T;
-		double		l_T = d->max_time >= 0 ? d->log_time[(int) pt->T] : log(alpha + T);
-		double		a3 = -rx * l_T;
-		double		w4;
+		double		h_T,
+					dh_T0,
+					dh_T1 = 0;
 
 		if (x != x_now)
 		{
 			/* the terms of a frequency, once per frequency (the rows are sorted by it) */
 			x_now = x;
-			k1 = lgamma(rx) - lg_r + lg_ab + lgamma(b + x) - lg_b - lgamma(a + b + x);
-			k_r = digamma(rx) - dg_r;
-			k_a = dg_ab - digamma(a + b + x);
-			k_b = dg_ab + digamma(b + x) - dg_b - digamma(a + b + x);
-			log_bx1 = x > 0 ? log(b + x - 1) : 0;
+			if (one_rate)
+			{
+				k = x * theta[0];
+				dk0 = x;
+			}
+			else
+			{
+				k = lgamma(r + x) - lg_r + r * log_alpha;
+				dk0 = r * (digamma(r + x) - dg_r + log_alpha);
+				dk1 = r;
+			}
+			if (one_dropout)
+			{
+				k += x * log1p(-p);
+				dd0 = -x * p;
+				log_rho = theta[j];
+				drho0 = 1;
+			}
+			else
+			{
+				k += lg_ab + lgamma(b + x) - lg_b - lgamma(a + b + x);
+				dd0 = a * (dg_ab - digamma(a + b + x));
+				dd1 = b * (dg_ab + digamma(b + x) - dg_b - digamma(a + b + x));
+				if (x > 0)
+				{
+					log_rho = theta[j] - log(b + x - 1);
+					drho0 = 1;
+					drho1 = -b / (b + x - 1);
+				}
+			}
 		}
-		ll += w * (k1 + r * log_alpha);
-		g_r += w * (k_r + log_alpha);
-		g_alpha += w * r / alpha;
-		g_a += w * k_a;
-		g_b += w * k_b;
-		if (x > 0)
+		/* H(T) and its gradient */
+		if (one_rate)
 		{
-			double		tx = d->scale * pt->tx;
-			double		l_tx = d->max_time >= 0 ? d->log_time[(int) pt->tx] : log(alpha + tx);
-			double		a4 = log_a - log_bx1 - rx * l_tx;
-			double		e = exp(-fabs(a3 - a4));
-
-			ll += w * (Max(a3, a4) + log1p(e));
-			/* the weight of the second alternative */
-			w4 = a4 >= a3 ? 1 / (1 + e) : e / (1 + e);
-			g_r -= w * ((1 - w4) * l_T + w4 * l_tx);
-			g_alpha -= w * rx * ((1 - w4) / (alpha + T) + w4 / (alpha + tx));
-			g_a += w * w4 / a;
-			g_b -= w * w4 / (b + x - 1);
+			h_T = lambda * T;
+			dh_T0 = h_T;
 		}
 		else
 		{
-			ll += w * a3;
-			g_r -= w * l_T;
-			g_alpha -= w * rx / (alpha + T);
+			double		l_T = d->max_time >= 0 ? d->log_time[(int) pt->T] : log(alpha + T);
+
+			h_T = (r + x) * l_T;
+			dh_T0 = r * l_T;
+			dh_T1 = alpha * (r + x) / (alpha + T);
+		}
+		ll += w * k;
+		g[0] += w * dk0;
+		if (!one_rate)
+			g[1] += w * dk1;
+		g[j] += w * dd0;
+		if (!one_dropout)
+			g[j + 1] += w * dd1;
+		if (x > 0)
+		{
+			double		tx = d->scale * pt->tx;
+			double		h_tx,
+						dh_tx0,
+						dh_tx1 = 0;
+			double		a3,
+						a4,
+						e,
+						w4;
+
+			if (one_rate)
+			{
+				h_tx = lambda * tx;
+				dh_tx0 = h_tx;
+			}
+			else
+			{
+				double		l_tx = d->max_time >= 0 ? d->log_time[(int) pt->tx] : log(alpha + tx);
+
+				h_tx = (r + x) * l_tx;
+				dh_tx0 = r * l_tx;
+				dh_tx1 = alpha * (r + x) / (alpha + tx);
+			}
+			a3 = -h_T;
+			a4 = log_rho - h_tx;
+			e = exp(-fabs(a3 - a4));
+			ll += w * (Max(a3, a4) + log1p(e));
+			/* the weight of the second alternative */
+			w4 = a4 >= a3 ? 1 / (1 + e) : e / (1 + e);
+			g[0] -= w * ((1 - w4) * dh_T0 + w4 * dh_tx0);
+			if (!one_rate)
+				g[1] -= w * ((1 - w4) * dh_T1 + w4 * dh_tx1);
+			g[j] += w * w4 * drho0;
+			if (!one_dropout)
+				g[j + 1] += w * w4 * drho1;
+		}
+		else
+		{
+			ll -= w * h_T;
+			g[0] -= w * dh_T0;
+			if (!one_rate)
+				g[1] -= w * dh_T1;
 		}
 	}
-	/* d/dtheta = param * d/dparam; the mean of the negative */
-	grad[0] = -r * g_r / d->customers;
-	grad[1] = -alpha * g_alpha / d->customers;
-	grad[2] = -a * g_a / d->customers;
-	grad[3] = -b * g_b / d->customers;
+	for (int i = 0; i < bgnbd_dimension(d->mode); i++)
+		grad[i] = -g[i] / d->customers;
 	return -ll / d->customers;
 }
 
@@ -582,7 +593,7 @@ cm_bgnbd_add(PG_FUNCTION_ARGS)
 					tx = PG_GETARG_FLOAT8(2),
 					T = PG_GETARG_FLOAT8(3);
 
-		check_rfm(x, tx, T);
+		cm_clv_check_rfm(x, tx, T);
 		fit_append(d, x, x > 0 ? tx : 0, T);
 	}
 	PG_RETURN_POINTER(d);
@@ -600,11 +611,11 @@ cm_gamma_gamma_add(PG_FUNCTION_ARGS)
 					m = PG_GETARG_FLOAT8(2);
 
 		if (!isfinite(x) || x < 0)
-			invalid("frequency", "must be a finite number of repeat purchases, 0 or more", x);
+			cm_clv_invalid("frequency", "must be a finite number of repeat purchases, 0 or more", x);
 		if (x > 0)
 		{
 			if (!isfinite(m) || m <= 0)
-				invalid("monetary_value", "must be a finite amount above 0 for a customer with repeat purchases", m);
+				cm_clv_invalid("monetary_value", "must be a finite amount above 0 for a customer with repeat purchases", m);
 			fit_append(d, x, log(m), m);
 		}
 	}
@@ -638,8 +649,15 @@ append_outcome(StringInfo json, double ll, int64 n, int iterations, int evaluati
 }
 
 /*
- * bgnbd_fit's final function: {"r", "alpha", "a", "b", "logLikelihood",
- * "customers", "iterations", "converged"}; NULL over no rows.
+ * bgnbd_fit's final function: {"r", "alpha", "a", "b", "atBoundary",
+ * "logLikelihood", "customers", "iterations", "evaluations", "converged"};
+ * NULL over no rows.  When the fit runs towards a boundary (r, or a + b,
+ * past BOUNDARY_SIZE: the data show no heterogeneity in the purchase rate,
+ * or in the dropout probability), the boundary's model is fitted too (one
+ * rate, "purchaseRate", for r and alpha; one dropout probability,
+ * "dropoutProbability", for a and b; or both) and taken when its
+ * log-likelihood is within BOUNDARY_LOG_LIKELIHOOD of the full model's:
+ * the parameters at infinity are then null and atBoundary names them.
  */
 Datum
 cm_bgnbd_final(PG_FUNCTION_ARGS)
@@ -649,11 +667,14 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 				sum_x = 0,
 				value,
 				theta[4] = {0, 0, 0, 0};
+	double		best[MAX_PARAMS],
+				best_value;
 	int			iterations;
 	int			evaluations = 1;
-	bool		converged;
+	bool		converged,
+				best_converged;
+	int			best_mode;
 	StringInfoData json;
-	BgnbdParams p;
 
 	if (PG_ARGISNULL(0) || ((FitData *) PG_GETARG_POINTER(0))->n == 0)
 		PG_RETURN_NULL();
@@ -700,19 +721,86 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 		}
 		d->n = kept;
 	}
+	/* the model with both mixtures, then, if it ran towards a boundary, the boundary's models */
+	d->mode = 0;
 	converged = bfgs(bgnbd_objective, d, theta, 4, &iterations, &evaluations, &value);
+	best_mode = 0;
+	memcpy(best, theta, sizeof(best));
+	best_value = value;
+	best_converged = converged;
+	for (int mode = 1; mode <= 3; mode++)
+	{
+		bool		rate_drifts = exp(theta[0]) > BOUNDARY_SIZE;
+		bool		dropout_drifts = exp(theta[2]) + exp(theta[3]) > BOUNDARY_SIZE;
+		double		start[MAX_PARAMS];
+		double		limit_value;
+		int			limit_iterations;
+		bool		limit_converged;
+		int			j = 0;
+
+		if (((mode & MODE_ONE_RATE) && !rate_drifts) || ((mode & MODE_ONE_DROPOUT) && !dropout_drifts))
+			continue;
+		/* from where the full model stopped: lambda = r/alpha, p = a/(a+b) */
+		if (mode & MODE_ONE_RATE)
+			start[j++] = theta[0] - theta[1];
+		else
+		{
+			start[j++] = theta[0];
+			start[j++] = theta[1];
+		}
+		if (mode & MODE_ONE_DROPOUT)
+			start[j++] = theta[2] - theta[3];
+		else
+		{
+			start[j++] = theta[2];
+			start[j++] = theta[3];
+		}
+		d->mode = mode;
+		limit_converged = bfgs(bgnbd_objective, d, start, j, &limit_iterations, &evaluations, &limit_value);
+		iterations += limit_iterations;
+		/* the boundary's model unless the full one explains the data significantly better (a likelihood-ratio test at 5 %: 2 x 1.92 = 3.84) */
+		if (limit_converged && -limit_value * d->customers >= -best_value * d->customers - BOUNDARY_LOG_LIKELIHOOD &&
+			(best_mode == 0 || limit_value < best_value))
+		{
+			best_mode = mode;
+			memcpy(best, start, sizeof(best));
+			best_value = limit_value;
+			best_converged = true;
+		}
+	}
 	/* back to the caller's unit: rates scale with it, and so does the density of each purchase time */
-	p.r = exp(theta[0]);
-	p.alpha = exp(theta[1]) / d->scale;
-	p.a = exp(theta[2]);
-	p.b = exp(theta[3]);
 	initStringInfo(&json);
 	appendStringInfoChar(&json, '{');
-	append_number(&json, "r", p.r);
-	append_number(&json, "alpha", p.alpha);
-	append_number(&json, "a", p.a);
-	append_number(&json, "b", p.b);
-	append_outcome(&json, -value * d->customers + sum_x * log(d->scale), (int64) d->customers, iterations, evaluations, converged);
+	{
+		int			j = 0;
+
+		if (best_mode & MODE_ONE_RATE)
+		{
+			appendStringInfoString(&json, "\"r\": null, \"alpha\": null, ");
+			append_number(&json, "purchaseRate", exp(best[j++]) * d->scale);
+		}
+		else
+		{
+			append_number(&json, "r", exp(best[j++]));
+			append_number(&json, "alpha", exp(best[j++]) / d->scale);
+		}
+		if (best_mode & MODE_ONE_DROPOUT)
+		{
+			appendStringInfoString(&json, "\"a\": null, \"b\": null, ");
+			append_number(&json, "dropoutProbability", 1 / (1 + exp(-best[j++])));
+		}
+		else
+		{
+			append_number(&json, "a", exp(best[j++]));
+			append_number(&json, "b", exp(best[j++]));
+		}
+		appendStringInfo(&json, "\"atBoundary\": [%s], ",
+						 best_mode == 0 ? "" :
+						 best_mode == MODE_ONE_RATE ? "\"r\", \"alpha\"" :
+						 best_mode == MODE_ONE_DROPOUT ? "\"a\", \"b\"" : "\"r\", \"alpha\", \"a\", \"b\"");
+	}
+	append_outcome(&json, -best_value * d->customers + sum_x * log(d->scale), (int64) d->customers, iterations,
+				   evaluations, best_converged);
 	PG_RETURN_DATUM(fit_json(&json));
 }
 
@@ -756,364 +844,4 @@ cm_gamma_gamma_final(PG_FUNCTION_ARGS)
 	/* each customer's density of m scales by 1/mean */
 	append_outcome(&json, -value * d->n - d->n * log_mean, d->n, iterations, evaluations, converged);
 	PG_RETURN_DATUM(fit_json(&json));
-}
-
-/* ---- the conditional expectations -------------------------------------------- */
-
-/*
- * The parameters of a fit, from its jsonb; the last ones read are kept in
- * fn_extra (one fit of each model), so that a query scoring every customer
- * with one fit parses it once.
- */
-typedef struct ParamCache
-{
-	Jsonb	   *params;
-	double		values[MAX_PARAMS];
-} ParamCache;
-
-static const double *
-fit_params(FunctionCallInfo fcinfo, int which, Jsonb *params, const char *const *keys, int k)
-{
-	ParamCache *cache;
-
-	if (fcinfo->flinfo->fn_extra == NULL)
-		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 2 * sizeof(ParamCache));
-	cache = &((ParamCache *) fcinfo->flinfo->fn_extra)[which];
-	if (cache->params != NULL && VARSIZE(cache->params) == VARSIZE(params) &&
-		memcmp(cache->params, params, VARSIZE(params)) == 0)
-		return cache->values;
-	if (!JB_ROOT_IS_OBJECT(params))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid params: must be a JSON object"),
-				 errdetail("Field \"params\" is not an object."),
-				 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit."),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
-	for (int i = 0; i < k; i++)
-	{
-		JsonbValue	key;
-		JsonbValue *v;
-		double		value;
-
-		key.type = jbvString;
-		key.val.string.val = (char *) keys[i];
-		key.val.string.len = strlen(keys[i]);
-		v = findJsonbValueFromContainer(&params->root, JB_FOBJECT, &key);
-		if (v == NULL || v->type != jbvNumeric)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid params: \"%s\" must be a number", keys[i]),
-					 errdetail("Field \"params\" has no number \"%s\".", keys[i]),
-					 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit."),
-					 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
-		value = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-		if (!(value > 0) || !isfinite(value))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid params: \"%s\" must be above 0", keys[i]),
-					 errdetail("Field \"params\" has \"%s\" = %g.", keys[i], value),
-					 errhint("Pass the result of bgnbd_fit or gamma_gamma_fit."),
-					 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
-		cache->values[i] = value;
-	}
-	if (cache->params != NULL)
-		pfree(cache->params);
-	cache->params = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE(params));
-	memcpy(cache->params, params, VARSIZE(params));
-	return cache->values;
-}
-
-static BgnbdParams
-bgnbd_params(FunctionCallInfo fcinfo, int arg)
-{
-	static const char *const keys[] = {"r", "alpha", "a", "b"};
-	const double *v = fit_params(fcinfo, 0, PG_GETARG_JSONB_P(arg), keys, 4);
-	BgnbdParams p = {v[0], v[1], v[2], v[3]};
-
-	return p;
-}
-
-/* The Gamma-Gamma fit of argument arg: p, q, gamma. */
-static const double *
-gamma_gamma_params(FunctionCallInfo fcinfo, int arg)
-{
-	static const char *const keys[] = {"p", "q", "gamma"};
-
-	return fit_params(fcinfo, 1, PG_GETARG_JSONB_P(arg), keys, 3);
-}
-
-/* (gamma + x m) p / (p x + q - 1), the expected value of an order */
-static double
-gamma_gamma_expected(const double *v, double x, double m)
-{
-	if (v[0] * x + v[1] <= 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid params: the expected value needs p * frequency + q above 1"),
-				 errdetail("Field \"params\" has p = %g, q = %g; frequency is %g.", v[0], v[1], x),
-				 errhint("With q at most 1 the mean order value of the population is infinite."),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, "params")));
-	return (v[2] + x * m) * v[0] / (v[0] * x + v[1] - 1);
-}
-
-static double
-check_t(double t)
-{
-	if (!isfinite(t) || t < 0)
-		invalid("t", "must be a finite time, 0 or more", t);
-	return t;
-}
-
-/* A customer's (frequency, recency, age) from arguments arg to arg + 2, checked. */
-static void
-rfm_args(FunctionCallInfo fcinfo, int arg, double *x, double *tx, double *T)
-{
-	*x = PG_GETARG_FLOAT8(arg);
-	*tx = PG_GETARG_FLOAT8(arg + 1);
-	*T = PG_GETARG_FLOAT8(arg + 2);
-	check_rfm(*x, *tx, *T);
-	if (*x == 0)
-		*tx = 0;				/* no repeat purchase: the recency says nothing */
-}
-
-/*
- * The probability of no purchase in the next t.  A customer who is alive at
- * T stays alive until the next purchase, and given the data and alive has
- * lambda ~ Gamma(r+x, alpha+T), so
- *	 P(Y(t) = 0) = 1 - P(alive) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x).
- */
-static double
-bgnbd_no_purchase(const BgnbdParams *p, double t, double x, double tx, double T)
-{
-	double		alive = bgnbd_alive(p, x, tx, T);
-
-	return 1 - alive + alive * exp(-(p->r + x) * log1p(t / (p->alpha + T)));
-}
-
-/* bgnbd_expected_purchases(params, t, frequency, recency, age) */
-Datum
-cm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
-{
-	BgnbdParams p = bgnbd_params(fcinfo, 0);
-	double		t = check_t(PG_GETARG_FLOAT8(1));
-	double		x,
-				tx,
-				T;
-
-	rfm_args(fcinfo, 2, &x, &tx, &T);
-	PG_RETURN_FLOAT8(bgnbd_expected(&p, t, x, tx, T));
-}
-
-/* bgnbd_probability_alive(params, frequency, recency, age) */
-Datum
-cm_bgnbd_probability_alive(PG_FUNCTION_ARGS)
-{
-	BgnbdParams p = bgnbd_params(fcinfo, 0);
-	double		x,
-				tx,
-				T;
-
-	rfm_args(fcinfo, 1, &x, &tx, &T);
-	PG_RETURN_FLOAT8(bgnbd_alive(&p, x, tx, T));
-}
-
-/* bgnbd_probability_no_purchase(params, t, frequency, recency, age) */
-Datum
-cm_bgnbd_probability_no_purchase(PG_FUNCTION_ARGS)
-{
-	BgnbdParams p = bgnbd_params(fcinfo, 0);
-	double		t = check_t(PG_GETARG_FLOAT8(1));
-	double		x,
-				tx,
-				T;
-
-	rfm_args(fcinfo, 2, &x, &tx, &T);
-	PG_RETURN_FLOAT8(bgnbd_no_purchase(&p, t, x, tx, T));
-}
-
-/* gamma_gamma_expected_value(params, frequency, monetary_value): (gamma + x m) p / (p x + q - 1) */
-Datum
-cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
-{
-	const double *v = gamma_gamma_params(fcinfo, 0);
-	double		x = PG_GETARG_FLOAT8(1),
-				m = PG_GETARG_FLOAT8(2);
-
-	if (!isfinite(x) || x < 0)
-		invalid("frequency", "must be a finite number of repeat purchases, 0 or more", x);
-	if (!isfinite(m) || m < 0)
-		invalid("monetary_value", "must be a finite amount, 0 or more", m);
-	PG_RETURN_FLOAT8(gamma_gamma_expected(v, x, m));
-}
-
-/* the next order date is left NULL when it is further than the predictions' year */
-#define NEXT_ORDER_HORIZON 365
-
-/* One customer's inputs to the predictions: the fits, the summary, the day and the rate. */
-typedef struct CustomerInputs
-{
-	BgnbdParams p;
-	const double *gg;
-	double		x,
-				tx,
-				T,
-				m,
-				rate;
-	DateADT		as_of_day;
-} CustomerInputs;
-
-/*
- * The arguments (bgnbd, gamma_gamma, frequency, recency, first_purchase,
- * monetary_value, as_of_day, discount_rate), checked; false when one but
- * monetary_value is NULL (no summary, or no usable fit: no prediction).
- */
-static bool
-customer_inputs(FunctionCallInfo fcinfo, CustomerInputs *in)
-{
-	for (int i = 0; i < 8; i++)
-		if (PG_ARGISNULL(i) && i != 5)
-			return false;
-	in->p = bgnbd_params(fcinfo, 0);
-	in->gg = gamma_gamma_params(fcinfo, 1);
-	in->x = PG_GETARG_INT32(2);
-	in->tx = PG_GETARG_INT32(3);
-	in->as_of_day = PG_GETARG_DATEADT(6);
-	/* days from the first purchase; never less than the recency (an as_of_day before the summary's) */
-	in->T = Max((double) in->as_of_day - (double) PG_GETARG_DATEADT(4), in->tx);
-	in->m = PG_ARGISNULL(5) ? 0 : PG_GETARG_FLOAT8(5);
-	in->rate = PG_GETARG_FLOAT8(7);
-	check_rfm(in->x, in->tx, in->T);
-	if (!isfinite(in->m) || in->m < 0)
-		invalid("monetary_value", "must be a finite amount, 0 or more", in->m);
-	if (!isfinite(in->rate) || in->rate < 0)
-		invalid("discount_rate", "must be a finite rate, 0 or more", in->rate);
-	return true;
-}
-
-/*
- * The expected spend of the next 365 days: the expected orders (orders365,
- * already computed) times the expected value of an order, each month's
- * orders discounted at (1 + rate)^(k/12) when the annual rate is above 0.
- */
-static double
-predicted_spend(const CustomerInputs *in, double orders365)
-{
-	double		orders = orders365;
-
-	if (in->rate > 0)
-	{
-		double		before = 0;
-
-		orders = 0;
-		for (int k = 1; k <= 12; k++)
-		{
-			double		by_now = bgnbd_expected(&in->p, 365.0 * k / 12, in->x, in->tx, in->T);
-
-			orders += (by_now - before) / pow(1 + in->rate, k / 12.0);
-			before = by_now;
-		}
-	}
-	return orders * gamma_gamma_expected(in->gg, in->x, in->m);
-}
-
-/*
- * clv_predictions(bgnbd, gamma_gamma, frequency, recency, first_purchase,
- *				   monetary_value, as_of_day, discount_rate): one customer's
- *	  predictions in days at as_of_day, the age running from the first
- *	  purchase day (docs/clv.md): (probability_alive, expected_orders_365,
- *	  churn_probability, predicted_ltv, expected_next_order_date,
- *	  average_days_between_orders).
- *
- * The next order date is the day by which the customer has an even chance
- * of having ordered again: the median of the time to the next order,
- * counting the chance that the customer is gone, P(alive) (1 - S(t)) = 1/2
- * with S(t) = ((alpha+T)/(alpha+T+t))^(r+x) the chance that an alive
- * customer has not ordered by t; NULL when that day is more than 365 days
- * away (or never comes: P(alive) <= 1/2).
- */
-Datum
-cm_clv_predictions(PG_FUNCTION_ARGS)
-{
-	CustomerInputs in;
-	double		alive,
-				orders,
-				wait;
-	TupleDesc	desc;
-	Datum		values[6];
-	bool		nulls[6] = {false};
-
-	if (!customer_inputs(fcinfo, &in))
-		PG_RETURN_NULL();
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "clv_predictions must return a record");
-	alive = bgnbd_alive(&in.p, in.x, in.tx, in.T);
-	orders = bgnbd_expected(&in.p, 365, in.x, in.tx, in.T);
-	wait = alive > 0.5 ? (in.p.alpha + in.T) * expm1(-log1p(-0.5 / alive) / (in.p.r + in.x)) : INFINITY;
-
-	values[0] = Float8GetDatum(alive);
-	values[1] = Float8GetDatum(orders);
-	values[2] = Float8GetDatum(bgnbd_no_purchase(&in.p, 90, in.x, in.tx, in.T));
-	values[3] = Float8GetDatum(predicted_spend(&in, orders));
-	if (wait <= NEXT_ORDER_HORIZON)
-		values[4] = DateADTGetDatum(in.as_of_day + (DateADT) ceil(wait));
-	else
-		nulls[4] = true;
-	if (in.x > 0)
-		values[5] = Float8GetDatum(in.tx / in.x);
-	else
-		nulls[5] = true;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
-}
-
-/*
- * clv_prediction(<clv_predictions' arguments>, field integer): one of the
- * predictions, computing only what it needs (a segment or a sort on
- * probability_alive or churn_probability does not sum the expected
- * purchases' series): 1 probability_alive, 2 churn_probability, 3
- * predicted_ltv, 4 expected_orders_365.
- */
-Datum
-cm_clv_prediction(PG_FUNCTION_ARGS)
-{
-	CustomerInputs in;
-	int			field = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
-
-	if (!customer_inputs(fcinfo, &in))
-		PG_RETURN_NULL();
-	switch (field)
-	{
-		case 1:
-			PG_RETURN_FLOAT8(bgnbd_alive(&in.p, in.x, in.tx, in.T));
-		case 2:
-			PG_RETURN_FLOAT8(bgnbd_no_purchase(&in.p, 90, in.x, in.tx, in.T));
-		case 3:
-			PG_RETURN_FLOAT8(predicted_spend(&in, bgnbd_expected(&in.p, 365, in.x, in.tx, in.T)));
-		case 4:
-			PG_RETURN_FLOAT8(bgnbd_expected(&in.p, 365, in.x, in.tx, in.T));
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid field: %d is not a prediction", field),
-			 errdetail("Field \"field\" is %d; 1 to 4 are.", field),
-			 errhint("This is an internal function of the CLV model."),
-			 err_generic_string(PG_DIAG_COLUMN_NAME, "field")));
-	PG_RETURN_NULL();			/* not reached */
-}
-
-/* hyp2f1(a, b, c, z), 0 <= z < 1: the series of this file, for the tests. */
-Datum
-cm_hyp2f1(PG_FUNCTION_ARGS)
-{
-	double		a = PG_GETARG_FLOAT8(0),
-				b = PG_GETARG_FLOAT8(1),
-				c = PG_GETARG_FLOAT8(2),
-				z = PG_GETARG_FLOAT8(3);
-	double		result;
-
-	if (!(z >= 0 && z < 1))
-		invalid("z", "must be in [0, 1)", z);
-	result = hyp2f1_series(a, b, c, z);
-	if (isnan(result))
-		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(result);
 }

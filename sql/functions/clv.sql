@@ -1,6 +1,6 @@
 -- customer_mgmt: The predicted lifetime value's statistical building blocks (SPEC 3b and 4,
 -- issue 13): BG/NBD and Gamma-Gamma fits as aggregates and their conditional expectations,
--- in C (src/clv.c), usable on any data in any time unit.  The shop's model (fit_clv_model)
+-- in C (src/clv.c, src/clv_bgnbd.c, src/clv_predict.c), usable on any data in any time unit.  The shop's model (fit_clv_model)
 -- is built on them in clv_model.sql.
 
 CREATE OR REPLACE FUNCTION bgnbd_fit_add(state internal, frequency double precision, recency double precision,
@@ -24,7 +24,7 @@ CREATE OR REPLACE AGGREGATE bgnbd_fit(frequency double precision, recency double
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE bgnbd_fit(double precision, double precision, double precision) IS
-    'The BG/NBD model (Fader, Hardie & Lee 2005) fitted by maximum likelihood to customers'' (frequency = repeat purchases, recency = time of the last purchase since the first, age = time since the first), in any one time unit: {"r", "alpha", "a", "b", "logLikelihood", "customers", "iterations", "converged"}. Rows with a NULL are skipped; NULL over no rows; 22023 for a negative or non-finite value, recency above age, or no repeat purchase at all.';
+    'The BG/NBD model (Fader, Hardie & Lee 2005) fitted by maximum likelihood to customers'' (frequency = repeat purchases, recency = time of the last purchase since the first, age = time since the first), in any one time unit: {"r", "alpha", "a", "b", "atBoundary", "logLikelihood", "customers", "iterations", "evaluations", "converged"}. Where the data show no heterogeneity the fit runs to a boundary and takes its limiting model: r and alpha null with one "purchaseRate", a and b null with one "dropoutProbability", atBoundary naming them (docs/clv.md). Rows with a NULL are skipped; NULL over no rows; 22023 for a negative or non-finite value, recency above age, or no repeat purchase at all.';
 
 CREATE OR REPLACE FUNCTION gamma_gamma_fit_add(state internal, frequency double precision,
                                                monetary_value double precision) RETURNS internal
@@ -55,7 +55,7 @@ CREATE OR REPLACE FUNCTION bgnbd_expected_purchases(params jsonb, t double preci
     AS 'MODULE_PATHNAME', 'cm_bgnbd_expected_purchases'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION bgnbd_expected_purchases(jsonb, double precision, double precision, double precision, double precision) IS
-    'The expected number of purchases in the next t of a customer of (frequency, recency, age) under a BG/NBD fit (bgnbd_fit''s result), equation 10 of Fader, Hardie & Lee (2005); t in the fit''s time unit. 22023 naming a bad argument or a params without positive r, alpha, a, b.';
+    'The expected number of purchases in the next t of a customer of (frequency, recency, age) under a BG/NBD fit (bgnbd_fit''s result, at a boundary too), equation 10 of Fader, Hardie & Lee (2005), to a relative error below 1e-9 for any parameters (docs/clv.md); t in the fit''s time unit. 22023 naming a bad argument or a params that is not a fit.';
 
 CREATE OR REPLACE FUNCTION bgnbd_probability_alive(params jsonb, frequency double precision, recency double precision,
                                                    age double precision)
@@ -86,4 +86,4 @@ CREATE OR REPLACE FUNCTION hyp2f1(a double precision, b double precision, c doub
     AS 'MODULE_PATHNAME', 'cm_hyp2f1'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION hyp2f1(double precision, double precision, double precision, double precision) IS
-    'Internal: the Gauss hypergeometric function 2F1(a, b; c; z) for 0 <= z < 1 by its series, as the BG/NBD expectation sums it (src/clv.c); NULL when it does not converge. For the tests.';
+    'Internal: the Gauss hypergeometric function 2F1(a, b; c; z) for 0 <= z < 1 by its series, as the BG/NBD expectation sums it where it is good (src/clv_bgnbd.c); NULL when it does not end within 2,000 terms. For the tests.';

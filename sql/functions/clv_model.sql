@@ -25,7 +25,7 @@ $$;
 COMMENT ON FUNCTION clv_summary(timestamptz, uuid) IS
     'Internal: clv_summary_rows in the shop''s time zone (setting shop_timezone).';
 
--- A customer's predictions under a fit, as of a day (src/clv.c, docs/clv.md):
+-- A customer's predictions under a fit, as of a day (src/clv_predict.c, docs/clv.md):
 -- probability alive; expected orders in the next 365 days; probability of
 -- no order in the next 90; predicted spend in the next 365 days (expected
 -- orders times the expected order value, discounted monthly at an annual
@@ -39,7 +39,7 @@ CREATE OR REPLACE FUNCTION clv_predictions(bgnbd jsonb, gamma_gamma jsonb, frequ
     AS 'MODULE_PATHNAME', 'cm_clv_predictions'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_predictions(jsonb, jsonb, integer, integer, date, double precision, date, double precision) IS
-    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, at a day, the age counted from the first purchase day (docs/clv.md); NULL when an argument but monetary_value is NULL.';
+    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, at a day, the age counted from the first purchase day, with the share of the customer''s own history and the status (docs/clv.md): no_completed_order without a summary, no_usable_model without the fits, history_too_short below the fit''s minCustomerDays, not_computable when a fit cannot give them (logged once per query); never an error because of the fits.';
 
 CREATE OR REPLACE FUNCTION clv_model_dto(m clv_models) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -62,13 +62,19 @@ COMMENT ON FUNCTION current_clv_model() IS
     'Internal: the latest fit, the one in force (NULL before the first).';
 
 -- The fits in force when usable, else NULL (and then so is every
--- prediction): called once per query, as (SELECT clv_fit_bgnbd()).
+-- prediction): called once per query, as (SELECT clv_fit_bgnbd()).  The
+-- BG/NBD fit carries the shop's gate on a customer's history
+-- (minCustomerDays, setting clv.min_customer_days), which clv_predictions
+-- reads with it.
 CREATE OR REPLACE FUNCTION clv_fit_bgnbd() RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT CASE WHEN m.usable THEN m.bgnbd END FROM customer_mgmt.current_clv_model() m
+    SELECT CASE WHEN m.usable
+                THEN m.bgnbd || jsonb_build_object('minCustomerDays', customer_mgmt.setting('clv.min_customer_days')::integer)
+           END
+      FROM customer_mgmt.current_clv_model() m
 $$;
-COMMENT ON FUNCTION clv_fit_bgnbd() IS 'Internal: the BG/NBD fit in force, NULL when the latest fit is not usable.';
+COMMENT ON FUNCTION clv_fit_bgnbd() IS 'Internal: the BG/NBD fit in force with minCustomerDays (setting clv.min_customer_days), NULL when the latest fit is not usable.';
 CREATE OR REPLACE FUNCTION clv_fit_gamma_gamma() RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -120,7 +126,7 @@ CREATE OR REPLACE FUNCTION clv_prediction(bgnbd jsonb, gamma_gamma jsonb, freque
     AS 'MODULE_PATHNAME', 'cm_clv_prediction'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_prediction(jsonb, jsonb, integer, integer, date, double precision, date, double precision, integer) IS
-    'Internal: one of clv_predictions'' values (field 1 probability_alive, 2 churn_probability, 3 predicted_ltv, 4 expected_orders_365), computing only what it needs.';
+    'Internal: one of clv_predictions'' values (field 1 probability_alive, 2 churn_probability, 3 predicted_ltv, 4 expected_orders_365), computing only what it needs; NULL unless clv_predictions'' status would be predicted.';
 CREATE OR REPLACE FUNCTION clv_predict_value(c customer_clv, bgnbd jsonb, gamma_gamma jsonb, at_day date,
                                              discount_rate double precision, field text)
     RETURNS double precision

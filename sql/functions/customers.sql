@@ -360,6 +360,10 @@ AS $$
         'churnProbability', round(p.churn_probability::numeric, 4),
         'expectedNextOrderDate', p.expected_next_order_date,
         'averageDaysBetweenOrders', round(p.average_days_between_orders::numeric, 2),
+        -- what the predictions rest on: why they are NULL, or how much of the
+        -- predicted order rate is the customer's own history (the rest is the shop's average)
+        'predictionStatus', p.status,
+        'predictionHistoryWeight', round(p.own_history_weight::numeric, 4),
         'churnRiskScore', coalesce(a.churn_risk_score, 0),
         'engagementScore', coalesce(a.engagement_score, 0),
         'segment', coalesce(a.segment, 'new'),

@@ -21,8 +21,9 @@ COMMENT ON DOMAIN "*/*" IS E'@name file\nA file of any media type, for PostgREST
 -- one customer's CLV predictions (clv_predictions, docs/clv.md)
 CREATE TYPE clv_prediction AS (probability_alive double precision, expected_orders_365 double precision,
                                churn_probability double precision, predicted_ltv double precision,
-                               expected_next_order_date date, average_days_between_orders double precision);
-COMMENT ON TYPE clv_prediction IS 'One customer''s predictions under the CLV model (docs/clv.md).';
+                               expected_next_order_date date, average_days_between_orders double precision,
+                               own_history_weight double precision, status text);
+COMMENT ON TYPE clv_prediction IS 'One customer''s predictions under the CLV model, the share of the predicted purchase rate that comes from the customer''s own history, and the status (predicted, history_too_short, no_completed_order, no_usable_model, not_computable; docs/clv.md).';
 COMMENT ON TYPE user_role IS 'Kind of user: a shop customer, or staff/admin who work on customers.';
 COMMENT ON TYPE user_status IS 'Account status of a user (design BE.03.3).';
 COMMENT ON TYPE order_status IS 'Life cycle of an order; only completed orders count as spend.';
