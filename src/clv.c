@@ -60,6 +60,7 @@ PG_FUNCTION_INFO_V1(cm_gamma_gamma_final);
 #define GRADIENT_TOLERANCE_AT_REST 1e-5	/* when no step lowers f any more */
 #define LOG_PARAM_BOUND 30.0	/* a parameter beyond e^30 or e^-30 has run off */
 #define BOUNDARY_SIZE 1000.0	/* r or a + b past this: try the boundary's model */
+#define BOUNDARY_WATCH 10000.0	/* ... and past this, stop the full model's search to */
 #define BOUNDARY_LOG_LIKELIHOOD 1.92	/* ... and take it unless the full model is significantly better */
 
 void
@@ -128,6 +129,18 @@ typedef struct FitData
 	double	   *log_time;		/* then, per evaluation, log(alpha + scale * t) for each t */
 	int			mode;			/* which boundaries the model is at (bgnbd_objective) */
 } FitData;
+
+/*
+ * The full model's search stops when r, or a + b, passes BOUNDARY_WATCH:
+ * the boundary's model is then fitted (cm_bgnbd_final), and the search
+ * goes on only if that does not explain the data as well.  (Running to the
+ * boundary itself takes dozens of iterations of ever smaller gains.)
+ */
+static bool
+bgnbd_runs_off(const double *theta)
+{
+	return exp(theta[0]) > BOUNDARY_WATCH || exp(theta[2]) + exp(theta[3]) > BOUNDARY_WATCH;
+}
 
 /* the number of BG/NBD's parameters in a mode: two for each part, one at its boundary */
 static int
@@ -399,6 +412,9 @@ gamma_gamma_objective(const double *theta, double *grad, void *arg)
 
 typedef double (*Objective) (const double *theta, double *grad, void *arg);
 
+/* true when theta has run towards a boundary far enough to try the boundary's model instead */
+typedef bool (*Watch) (const double *theta);
+
 /*
  * Minimises f over theta (k values) by BFGS with a backtracking line search
  * (Armijo); theta starts at the first guess and ends at the minimum.
@@ -406,10 +422,11 @@ typedef double (*Objective) (const double *theta, double *grad, void *arg);
  * with every log-parameter within LOG_PARAM_BOUND.  It gives up, not
  * converged, after MAX_ITERATIONS, when no step lowers f, when a parameter
  * runs past the bound, or when ten steps in a row barely change f (the
- * maximum is at infinity: data that do not determine the model).
+ * maximum is at infinity: data that do not determine the model), or when
+ * watch (if any) says theta runs towards a boundary.
  */
 static bool
-bfgs(Objective f, void *arg, double *theta, int k, int *iterations, int *evaluations, double *value)
+bfgs(Objective f, Watch watch, void *arg, double *theta, int k, int *iterations, int *evaluations, double *value)
 {
 	double		h[MAX_PARAMS][MAX_PARAMS];
 	double		g[MAX_PARAMS],
@@ -526,6 +543,8 @@ bfgs(Objective f, void *arg, double *theta, int k, int *iterations, int *evaluat
 		for (int i = 0; i < k; i++)
 			if (fabs(theta[i]) > LOG_PARAM_BOUND)
 				goto done;
+		if (watch != NULL && watch(theta))
+			goto done;
 	}
 done:
 	/*
@@ -723,7 +742,7 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 	}
 	/* the model with both mixtures, then, if it ran towards a boundary, the boundary's models */
 	d->mode = 0;
-	converged = bfgs(bgnbd_objective, d, theta, 4, &iterations, &evaluations, &value);
+	converged = bfgs(bgnbd_objective, bgnbd_runs_off, d, theta, 4, &iterations, &evaluations, &value);
 	best_mode = 0;
 	memcpy(best, theta, sizeof(best));
 	best_value = value;
@@ -756,7 +775,7 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 			start[j++] = theta[3];
 		}
 		d->mode = mode;
-		limit_converged = bfgs(bgnbd_objective, d, start, j, &limit_iterations, &evaluations, &limit_value);
+		limit_converged = bfgs(bgnbd_objective, NULL, d, start, j, &limit_iterations, &evaluations, &limit_value);
 		iterations += limit_iterations;
 		/* the boundary's model unless the full one explains the data significantly better (a likelihood-ratio test at 5 %: 2 x 1.92 = 3.84) */
 		if (limit_converged && -limit_value * d->customers >= -best_value * d->customers - BOUNDARY_LOG_LIKELIHOOD &&
@@ -767,6 +786,16 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 			best_value = limit_value;
 			best_converged = true;
 		}
+	}
+	/* stopped on its way to a boundary whose model does not explain the data as well: on to its maximum */
+	if (best_mode == 0 && bgnbd_runs_off(theta))
+	{
+		int			more;
+
+		d->mode = 0;
+		best_converged = bfgs(bgnbd_objective, NULL, d, theta, 4, &more, &evaluations, &best_value);
+		iterations += more;
+		memcpy(best, theta, sizeof(best));
 	}
 	/* back to the caller's unit: rates scale with it, and so does the density of each purchase time */
 	initStringInfo(&json);
@@ -835,7 +864,7 @@ cm_gamma_gamma_final(PG_FUNCTION_ARGS)
 		d->points[i].tx -= log_mean;
 	}
 	qsort(d->points, d->n, sizeof(RfmPoint), point_cmp);
-	converged = bfgs(gamma_gamma_objective, d, theta, 3, &iterations, &evaluations, &value);
+	converged = bfgs(gamma_gamma_objective, NULL, d, theta, 3, &iterations, &evaluations, &value);
 	initStringInfo(&json);
 	appendStringInfoChar(&json, '{');
 	append_number(&json, "p", exp(theta[0]));

@@ -69,9 +69,11 @@ CREATE TABLE orders (
 );
 COMMENT ON TABLE orders IS
     'Orders of customers (minimal version of the orders module). Only completed orders count as spend. Deleting a customer with orders is refused: orders are accounting records.';
--- status included: the dashboard's churned count asks, per customer, for a
--- completed order in a window, from the index alone
-CREATE INDEX orders_customer_id_order_date_idx ON orders (customer_id, order_date DESC) INCLUDE (status);
+-- status and total_amount included: the dashboard's churned count asks, per
+-- customer, for a completed order in a window, and the CLV model's purchase
+-- summary reads every completed order in customer order (src/clv_summary.c),
+-- both from the index alone
+CREATE INDEX orders_customer_id_order_date_idx ON orders (customer_id, order_date DESC) INCLUDE (status, total_amount);
 -- the orders dated in a window, with their customers, from the index alone:
 -- the nightly run's since the previous run, the dashboard's active and churned
 CREATE INDEX orders_completed_order_date_idx ON orders (order_date) INCLUDE (customer_id) WHERE status = 'completed';

@@ -103,9 +103,10 @@ DROP INDEX customer_analytics_total_spent_idx, customer_analytics_total_orders_i
 -- changes.  The old signatures go.
 CREATE INDEX orders_completed_order_date_idx ON orders (order_date) INCLUDE (customer_id) WHERE status = 'completed';
 CREATE INDEX web_sessions_started_at_idx ON web_sessions (started_at) INCLUDE (customer_id);
--- the dashboard counts churned customers from indexes alone (sql/schema/tables.sql)
+-- the dashboard counts churned customers, and the CLV summary reads the
+-- completed orders, from indexes alone (sql/schema/tables.sql)
 DROP INDEX orders_customer_id_order_date_idx;
-CREATE INDEX orders_customer_id_order_date_idx ON orders (customer_id, order_date DESC) INCLUDE (status);
+CREATE INDEX orders_customer_id_order_date_idx ON orders (customer_id, order_date DESC) INCLUDE (status, total_amount);
 DROP FUNCTION recalculate_all_analytics(timestamptz, integer);
 DROP PROCEDURE recalculate_all_analytics_batched(timestamptz, integer);
 DROP FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints);
