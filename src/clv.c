@@ -59,6 +59,9 @@ PG_FUNCTION_INFO_V1(cm_gamma_gamma_final);
 #define GRADIENT_TOLERANCE 1e-7
 #define GRADIENT_TOLERANCE_AT_REST 1e-5	/* when no step lowers f any more */
 #define LOG_PARAM_BOUND 30.0	/* a parameter beyond e^30 or e^-30 has run off */
+/* the boundaries of BG/NBD a model is at (FitData.mode; bgnbd_objective) */
+#define MODE_ONE_RATE 1
+#define MODE_ONE_DROPOUT 2
 #define BOUNDARY_SIZE 1000.0	/* r or a + b past this: try the boundary's model */
 #define BOUNDARY_WATCH 10000.0	/* ... and past this, stop the full model's search to */
 #define BOUNDARY_LOG_LIKELIHOOD 1.92	/* ... and take it unless the full model is significantly better */
@@ -131,15 +134,33 @@ typedef struct FitData
 } FitData;
 
 /*
- * The full model's search stops when r, or a + b, passes BOUNDARY_WATCH:
- * the boundary's model is then fitted (cm_bgnbd_final), and the search
- * goes on only if that does not explain the data as well.  (Running to the
- * boundary itself takes dozens of iterations of ever smaller gains.)
+ * The parts of BG/NBD whose parameters, in the model of d->mode, have run
+ * past size towards their boundary: MODE_ONE_RATE when r has (alpha with
+ * it), MODE_ONE_DROPOUT when a + b has.
+ */
+static int
+bgnbd_drifting(const double *theta, int mode, double size)
+{
+	int			parts = 0;
+	int			j = (mode & MODE_ONE_RATE) ? 1 : 2;
+
+	if (!(mode & MODE_ONE_RATE) && exp(theta[0]) > size)
+		parts |= MODE_ONE_RATE;
+	if (!(mode & MODE_ONE_DROPOUT) && exp(theta[j]) + exp(theta[j + 1]) > size)
+		parts |= MODE_ONE_DROPOUT;
+	return parts;
+}
+
+/*
+ * A search stops when a part passes BOUNDARY_WATCH: the boundary's model is
+ * then fitted (cm_bgnbd_final), and the search goes on only if that does
+ * not explain the data as well.  (Running to the boundary itself takes
+ * dozens of iterations of ever smaller gains.)
  */
 static bool
-bgnbd_runs_off(const double *theta)
+bgnbd_runs_off(const double *theta, void *arg)
 {
-	return exp(theta[0]) > BOUNDARY_WATCH || exp(theta[2]) + exp(theta[3]) > BOUNDARY_WATCH;
+	return bgnbd_drifting(theta, ((FitData *) arg)->mode, BOUNDARY_WATCH) != 0;
 }
 
 /* the number of BG/NBD's parameters in a mode: two for each part, one at its boundary */
@@ -179,9 +200,6 @@ point_cmp(const void *l, const void *r)
  *	 at its boundary, one dropout probability p (MODE_ONE_DROPOUT):
  *					  D = x log(1-p), rho = p/(1-p), theta logit p.
  */
-#define MODE_ONE_RATE 1
-#define MODE_ONE_DROPOUT 2
-
 static double
 bgnbd_objective(const double *theta, double *grad, void *arg)
 {
@@ -413,7 +431,7 @@ gamma_gamma_objective(const double *theta, double *grad, void *arg)
 typedef double (*Objective) (const double *theta, double *grad, void *arg);
 
 /* true when theta has run towards a boundary far enough to try the boundary's model instead */
-typedef bool (*Watch) (const double *theta);
+typedef bool (*Watch) (const double *theta, void *arg);
 
 /*
  * Minimises f over theta (k values) by BFGS with a backtracking line search
@@ -543,7 +561,7 @@ bfgs(Objective f, Watch watch, void *arg, double *theta, int k, int *iterations,
 		for (int i = 0; i < k; i++)
 			if (fabs(theta[i]) > LOG_PARAM_BOUND)
 				goto done;
-		if (watch != NULL && watch(theta))
+		if (watch != NULL && watch(theta, arg))
 			goto done;
 	}
 done:
@@ -683,15 +701,12 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 {
 	FitData    *d;
 	double		max_T = 0,
-				sum_x = 0,
-				value,
-				theta[4] = {0, 0, 0, 0};
-	double		best[MAX_PARAMS],
+				sum_x = 0;
+	double		best[MAX_PARAMS] = {0, 0, 0, 0},
 				best_value;
 	int			iterations;
 	int			evaluations = 1;
-	bool		converged,
-				best_converged;
+	bool		best_converged;
 	int			best_mode;
 	StringInfoData json;
 
@@ -740,62 +755,68 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 		}
 		d->n = kept;
 	}
-	/* the model with both mixtures, then, if it ran towards a boundary, the boundary's models */
-	d->mode = 0;
-	converged = bfgs(bgnbd_objective, bgnbd_runs_off, d, theta, 4, &iterations, &evaluations, &value);
+	/*
+	 * The model with both mixtures; then, while the model in hand runs
+	 * towards a boundary, the boundary's model, taken unless the model in
+	 * hand explains the data significantly better (a likelihood-ratio test
+	 * at 5 %: BOUNDARY_LOG_LIKELIHOOD = 3.84 / 2); if it is not taken, the
+	 * model in hand's search goes on to its maximum.
+	 */
 	best_mode = 0;
-	memcpy(best, theta, sizeof(best));
-	best_value = value;
-	best_converged = converged;
-	for (int mode = 1; mode <= 3; mode++)
+	d->mode = 0;
+	best_converged = bfgs(bgnbd_objective, bgnbd_runs_off, d, best, 4, &iterations, &evaluations, &best_value);
+	for (;;)
 	{
-		bool		rate_drifts = exp(theta[0]) > BOUNDARY_SIZE;
-		bool		dropout_drifts = exp(theta[2]) + exp(theta[3]) > BOUNDARY_SIZE;
+		int			drifting = bgnbd_drifting(best, best_mode, BOUNDARY_SIZE);
+		int			mode = best_mode | drifting;
 		double		start[MAX_PARAMS];
 		double		limit_value;
-		int			limit_iterations;
+		int			more;
 		bool		limit_converged;
-		int			j = 0;
+		int			i = 0,
+					j = 0;
 
-		if (((mode & MODE_ONE_RATE) && !rate_drifts) || ((mode & MODE_ONE_DROPOUT) && !dropout_drifts))
-			continue;
-		/* from where the full model stopped: lambda = r/alpha, p = a/(a+b) */
-		if (mode & MODE_ONE_RATE)
-			start[j++] = theta[0] - theta[1];
-		else
+		if (drifting == 0)
+			break;
+		/* from where the model in hand stopped: lambda = r/alpha, p = a/(a+b) */
+		if (best_mode & MODE_ONE_RATE)
+			start[j++] = best[i++];
+		else if (mode & MODE_ONE_RATE)
 		{
-			start[j++] = theta[0];
-			start[j++] = theta[1];
+			start[j++] = best[i] - best[i + 1];
+			i += 2;
 		}
-		if (mode & MODE_ONE_DROPOUT)
-			start[j++] = theta[2] - theta[3];
 		else
 		{
-			start[j++] = theta[2];
-			start[j++] = theta[3];
+			start[j++] = best[i++];
+			start[j++] = best[i++];
+		}
+		if (best_mode & MODE_ONE_DROPOUT)
+			start[j++] = best[i++];
+		else if (mode & MODE_ONE_DROPOUT)
+			start[j++] = best[i] - best[i + 1];
+		else
+		{
+			start[j++] = best[i];
+			start[j++] = best[i + 1];
 		}
 		d->mode = mode;
-		limit_converged = bfgs(bgnbd_objective, NULL, d, start, j, &limit_iterations, &evaluations, &limit_value);
-		iterations += limit_iterations;
-		/* the boundary's model unless the full one explains the data significantly better (a likelihood-ratio test at 5 %: 2 x 1.92 = 3.84) */
-		if (limit_converged && -limit_value * d->customers >= -best_value * d->customers - BOUNDARY_LOG_LIKELIHOOD &&
-			(best_mode == 0 || limit_value < best_value))
-		{
-			best_mode = mode;
-			memcpy(best, start, sizeof(best));
-			best_value = limit_value;
-			best_converged = true;
-		}
-	}
-	/* stopped on its way to a boundary whose model does not explain the data as well: on to its maximum */
-	if (best_mode == 0 && bgnbd_runs_off(theta))
-	{
-		int			more;
-
-		d->mode = 0;
-		best_converged = bfgs(bgnbd_objective, NULL, d, theta, 4, &more, &evaluations, &best_value);
+		limit_converged = bfgs(bgnbd_objective, bgnbd_runs_off, d, start, j, &more, &evaluations, &limit_value);
 		iterations += more;
-		memcpy(best, theta, sizeof(best));
+		if (!(limit_converged || bgnbd_drifting(start, mode, BOUNDARY_WATCH) != 0) ||
+			-limit_value * d->customers < -best_value * d->customers - BOUNDARY_LOG_LIKELIHOOD)
+		{
+			/* the model in hand, then, to its maximum */
+			d->mode = best_mode;
+			best_converged = bfgs(bgnbd_objective, NULL, d, best, bgnbd_dimension(best_mode), &more, &evaluations,
+								  &best_value);
+			iterations += more;
+			break;
+		}
+		best_mode = mode;
+		memcpy(best, start, sizeof(best));
+		best_value = limit_value;
+		best_converged = limit_converged;
 	}
 	/* back to the caller's unit: rates scale with it, and so does the density of each purchase time */
 	initStringInfo(&json);

@@ -277,7 +277,8 @@ beta_node(double ps, double qs, double d)
  * integrand's own features, at p near 1/G'(0) t, too coarsely in a long
  * tail.)  Every other node is the rule of step 2h, and the evaluation
  * compares the two (expected_by_rule).  buffer holds 2 * capacity doubles;
- * false when the nodes would not fit or the density does not sum.
+ * false when the density does not sum, or when the nodes would not fit:
+ * then rule->n is how many there are.
  */
 bool
 cm_beta_rule_build(BetaRule *rule, double a, double beta, int level, double *buffer, int capacity)
@@ -314,11 +315,11 @@ cm_beta_rule_build(BetaRule *rule, double a, double beta, int level, double *buf
 	}
 	lo = -(int) ceil(ends[0] / h);
 	hi = (int) ceil(ends[1] / h);
-	if (hi - lo + 1 > capacity)
-		return false;
+	rule->n = hi - lo + 1;
+	if (rule->n > capacity)
+		return false;			/* rule->n says how many would be needed */
 	rule->p = buffer;
 	rule->w = buffer + capacity;
-	rule->n = hi - lo + 1;
 	rule->first_even = (lo % 2 == 0);
 	rule->total = 0;
 	rule->total_even = 0;
