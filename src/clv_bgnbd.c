@@ -345,8 +345,8 @@ cm_beta_rule_build(BetaRule *rule, double a, double beta, int level, double *buf
 
 /*
  * E_p[(1 - e^(-G(p t)))/p] by a rule for Beta(a, b+x); NaN when the rule of
- * twice the step does not agree with it to RULE_TOLERANCE (the density
- * sums of both, and the expectations): the caller asks for a finer rule.
+ * twice the step does not agree with it to RULE_TOLERANCE: the caller asks
+ * for a finer rule.
  */
 static double
 expected_by_rule(const BgnbdModel *m, const BetaRule *rule, double t, double x, double T)
@@ -366,9 +366,13 @@ expected_by_rule(const BgnbdModel *m, const BetaRule *rule, double t, double x, 
 	}
 	fine = sum / rule->total;
 	coarse = sum_even / rule->total_even;
-	/* the density: the step-2h rule's sum is twice as wide apart */
-	if (fabs(2 * rule->total_even - rule->total) > RULE_TOLERANCE * rule->total ||
-		fabs(fine - coarse) > RULE_TOLERANCE * fabs(fine))
+	/*
+	 * Each rule is normalised by its own sum of the density, so only the
+	 * expectations are compared (the density's sums of a Beta of a and b in
+	 * the billions differ by the rounding of its logarithm, which the
+	 * normalisation cancels).
+	 */
+	if (fabs(fine - coarse) > RULE_TOLERANCE * fabs(fine))
 		return NAN;
 	return fine;
 }
