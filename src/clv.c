@@ -200,6 +200,34 @@ point_cmp(const void *l, const void *r)
  *	 at its boundary, one dropout probability p (MODE_ONE_DROPOUT):
  *					  D = x log(1-p), rho = p/(1-p), theta logit p.
  */
+/*
+ * H(tau) of bgnbd_objective at a time of the data (in its units, tau):
+ * lambda tau' with lambda >= 0 (one rate), else (r+x) log(alpha+tau') from
+ * the table of whole times when there is one; tau' = scale tau.  *dh0 and
+ * *dh1 are its derivatives in theta[0] and theta[1] (log r, log alpha).
+ */
+static inline void
+hazard(const FitData *d, double lambda, double r, double alpha, double x, double tau, double *h, double *dh0,
+	   double *dh1)
+{
+	double		scaled = d->scale * tau;
+
+	if (lambda >= 0)
+	{
+		*h = lambda * scaled;
+		*dh0 = *h;
+		*dh1 = 0;
+	}
+	else
+	{
+		double		l = d->max_time >= 0 ? d->log_time[(int) tau] : log(alpha + scaled);
+
+		*h = (r + x) * l;
+		*dh0 = r * l;
+		*dh1 = alpha * (r + x) / (alpha + scaled);
+	}
+}
+
 static double
 bgnbd_objective(const double *theta, double *grad, void *arg)
 {
@@ -261,7 +289,6 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 		const RfmPoint *pt = &d->points[i];
 		double		w = d->weights[i];
 		double		x = pt->x;
-		double		T = d->scale * pt->T;
 		double		h_T,
 					dh_T0,
 					dh_T1 = 0;
@@ -301,20 +328,7 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 				}
 			}
 		}
-		/* H(T) and its gradient */
-		if (one_rate)
-		{
-			h_T = lambda * T;
-			dh_T0 = h_T;
-		}
-		else
-		{
-			double		l_T = d->max_time >= 0 ? d->log_time[(int) pt->T] : log(alpha + T);
-
-			h_T = (r + x) * l_T;
-			dh_T0 = r * l_T;
-			dh_T1 = alpha * (r + x) / (alpha + T);
-		}
+		hazard(d, one_rate ? lambda : -1, r, alpha, x, pt->T, &h_T, &dh_T0, &dh_T1);
 		ll += w * k;
 		g[0] += w * dk0;
 		if (!one_rate)
@@ -324,7 +338,6 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 			g[j + 1] += w * dd1;
 		if (x > 0)
 		{
-			double		tx = d->scale * pt->tx;
 			double		h_tx,
 						dh_tx0,
 						dh_tx1 = 0;
@@ -333,19 +346,7 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 						e,
 						w4;
 
-			if (one_rate)
-			{
-				h_tx = lambda * tx;
-				dh_tx0 = h_tx;
-			}
-			else
-			{
-				double		l_tx = d->max_time >= 0 ? d->log_time[(int) pt->tx] : log(alpha + tx);
-
-				h_tx = (r + x) * l_tx;
-				dh_tx0 = r * l_tx;
-				dh_tx1 = alpha * (r + x) / (alpha + tx);
-			}
+			hazard(d, one_rate ? lambda : -1, r, alpha, x, pt->tx, &h_tx, &dh_tx0, &dh_tx1);
 			a3 = -h_T;
 			a4 = log_rho - h_tx;
 			e = exp(-fabs(a3 - a4));

@@ -8,7 +8,7 @@
  *	  is 22023), and the shop's predictions (clv_predictions,
  *	  clv_prediction), which never fail a read because of a model: a
  *	  prediction that cannot be computed is NULL with a status saying why,
- *	  and the cause is logged once per query (docs/clv.md).
+ *	  and the cause is logged once per session and fit (docs/clv.md).
  *
  *-------------------------------------------------------------------------
  */
@@ -16,6 +16,7 @@
 
 #include <math.h>
 
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -363,6 +364,10 @@ cm_gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 #define STATUS_TOO_SHORT "history_too_short"
 #define STATUS_NOT_COMPUTABLE "not_computable"
 
+/* why a prediction is not_computable when the fits are (the log's message) */
+#define PROBLEM_ORDERS "the expected number of purchases (series and quadrature both failed)"
+#define PROBLEM_VALUE "the expected order value: p * frequency + q is not above 1"
+
 /* One customer's inputs to the predictions: the fits, the summary, the day and the rate. */
 typedef struct CustomerInputs
 {
@@ -412,24 +417,41 @@ customer_inputs(FunctionCallInfo fcinfo, CustomerInputs *in, const char **proble
 }
 
 /*
- * Logs, once per call site, why a prediction could not be computed: the
- * fits and the customer's summary, never who the customer is.
+ * The last cause logged by this backend (log_not_computable): a hash of the
+ * fits and the problem, so that the same cause is logged once, however many
+ * customers and queries meet it.
+ */
+static uint32 last_logged = 0;
+
+/*
+ * Logs why a prediction could not be computed, once per backend for each
+ * fit in force and problem: the fits and the customer's summary, never who
+ * the customer is.
  */
 static void
 log_not_computable(CustomerInputs *in, const char *problem)
 {
 	FitCache   *c = in->cache;
+	uint32		key;
 
 	if (c->logged)
 		return;
 	c->logged = true;
+	key = hash_bytes((const unsigned char *) problem, strlen(problem));
+	if (c->bgnbd_json != NULL)
+		key = hash_combine(key, hash_bytes((const unsigned char *) c->bgnbd_json, VARSIZE(c->bgnbd_json)));
+	if (c->gg_json != NULL)
+		key = hash_combine(key, hash_bytes((const unsigned char *) c->gg_json, VARSIZE(c->gg_json)));
+	if (key == last_logged)
+		return;
+	last_logged = key;
 	ereport(LOG,
 			(errmsg("a CLV prediction could not be computed: %s", problem),
 			 errdetail("BG/NBD r = %g, alpha = %g, a = %g, b = %g, purchaseRate = %g, dropoutProbability = %g; "
 					   "Gamma-Gamma p = %g, q = %g, gamma = %g; frequency %g, recency %g, age %g.",
 					   c->bgnbd.r, c->bgnbd.alpha, c->bgnbd.a, c->bgnbd.b, c->bgnbd.rate, c->bgnbd.dropout,
 					   c->gg[0], c->gg[1], c->gg[2], in->x, in->tx, in->T),
-			 errhint("The predictions of such customers are NULL with status not_computable; later ones in this query are not logged.")));
+			 errhint("The predictions of such customers are NULL with status not_computable; this session logs the cause once for the fit in force.")));
 }
 
 /* the expected purchases in the next t days, NaN when they cannot be computed */
@@ -518,8 +540,7 @@ cm_clv_predictions(PG_FUNCTION_ARGS)
 		if (isnan(spend))
 		{
 			status = STATUS_NOT_COMPUTABLE;
-			problem = isnan(orders) ? "the expected number of purchases (series and quadrature both failed)"
-				: "the expected order value: p * frequency + q is not above 1";
+			problem = isnan(orders) ? PROBLEM_ORDERS : PROBLEM_VALUE;
 		}
 		else
 		{
@@ -588,16 +609,19 @@ cm_clv_prediction(PG_FUNCTION_ARGS)
 			result = cm_bgnbd_no_purchase(&in.cache->bgnbd, 90, in.x, in.tx, in.T);
 			break;
 		case 3:
-			result = expected_purchases(&in, 365);
-			result = isnan(result) ? NAN : predicted_spend(&in, result);
-			break;
 		case 4:
 			result = expected_purchases(&in, 365);
+			problem = PROBLEM_ORDERS;
+			if (field == 3 && !isnan(result))
+			{
+				result = predicted_spend(&in, result);
+				problem = PROBLEM_VALUE;
+			}
 			break;
 	}
 	if (isnan(result))
 	{
-		log_not_computable(&in, "the expected number of purchases or the expected order value");
+		log_not_computable(&in, problem);
 		PG_RETURN_NULL();
 	}
 	PG_RETURN_FLOAT8(result);

@@ -13,6 +13,10 @@
  *	  segment_lang.c	the segment language's parser
  *	  segment_top.c	the 20 highest spenders of a group (preview_segment)
  *	  export.c		the customer export's xlsx and CSV writers
+ *	  clv.c			the CLV models' fits (BG/NBD, Gamma-Gamma)
+ *	  clv_bgnbd.c	BG/NBD's numerics for one customer
+ *	  clv_predict.c	the CLV predictions' SQL functions
+ *	  clv_summary.c	the purchase summaries the CLV model is fitted on
  *
  * Everything else (tables, API functions, roles) is SQL in sql/.
  *
