@@ -2,12 +2,12 @@
 -- expected purchases and P(alive) against values computed at 40 digits
 -- (test/data/clv/reference.py: the bench shop's fit, CDNOW's, the corners,
 -- the boundaries), invariants over a grid of fits and customers, the
--- limits reached continuously, and fits that run to a boundary on
--- simulated shops without heterogeneity.
+-- limits reached continuously, fits that run to a boundary on simulated
+-- shops without heterogeneity, and fuzzed fits.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 -- 1. Against the reference values: a relative error below 1e-9
 CREATE TEMP TABLE ref (name text, r float8, alpha float8, a float8, b float8, purchase_rate float8,
@@ -115,6 +115,65 @@ SELECT is((SELECT count(*)::int FROM sims, grid g
               AND NOT (customer_mgmt.bgnbd_expected_purchases(f, 365, x, t_x, age) >= 0
                        AND customer_mgmt.bgnbd_probability_alive(f, x, t_x, age) BETWEEN 0 AND 1)),
           0, 'the boundary fits predict for every customer');
+
+-- 5. Fuzz: 3,000 random fits (each key absent, null, a string, an array, true, 0, negative, tiny,
+-- huge or a random magnitude) for random customers: the strict functions answer a number in range or
+-- 22023, the shop's predictions (clv_predictions) always answer, with a status
+CREATE FUNCTION pg_temp.fuzz_value() RETURNS jsonb LANGUAGE sql VOLATILE AS $$
+    SELECT CASE WHEN random() < 0.15
+                THEN (ARRAY['null', '"1.5"', '[1]', 'true', '0', '-2.5', '1e-320', '1e308', '-1e308'])[1 + floor(random() * 9)::int]::jsonb
+                WHEN random() < 0.5 THEN to_jsonb(random())
+                ELSE to_jsonb(exp(random() * 40 - 20)) END
+$$;
+CREATE FUNCTION pg_temp.fuzz_fit(keys text[]) RETURNS jsonb LANGUAGE sql VOLATILE AS $$
+    SELECT coalesce(jsonb_object_agg(k, pg_temp.fuzz_value()) FILTER (WHERE random() < 0.85), '{}') FROM unnest(keys) k
+$$;
+CREATE FUNCTION pg_temp.fuzz(n integer) RETURNS TABLE (what text, outcome text, calls bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    fit jsonb;
+    x integer;
+    tx integer;
+    age integer;
+    v float8;
+    p customer_mgmt.clv_prediction;
+BEGIN
+    PERFORM setseed(0.2026);
+    CREATE TEMP TABLE fuzzed (what text, outcome text) ON COMMIT DROP;
+    FOR i IN 1 .. n LOOP
+        fit := pg_temp.fuzz_fit(ARRAY['r', 'alpha', 'a', 'b', 'purchaseRate', 'dropoutProbability', 'minCustomerDays']);
+        x := floor(random() * 30);
+        tx := CASE WHEN x = 0 THEN 0 ELSE floor(random() * 400) END;
+        age := tx + floor(random() * 400);
+        BEGIN
+            v := customer_mgmt.bgnbd_expected_purchases(fit, 365, x, tx, age);
+            INSERT INTO fuzzed VALUES ('bgnbd_expected_purchases', CASE WHEN v >= 0 AND v < 'Infinity' THEN 'number' ELSE 'out of range' END);
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO fuzzed VALUES ('bgnbd_expected_purchases', SQLSTATE);
+        END;
+        BEGIN
+            v := customer_mgmt.bgnbd_probability_no_purchase(fit, 90, x, tx, age);
+            INSERT INTO fuzzed VALUES ('bgnbd_probability_no_purchase', CASE WHEN v BETWEEN 0 AND 1 THEN 'number' ELSE 'out of range' END);
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO fuzzed VALUES ('bgnbd_probability_no_purchase', SQLSTATE);
+        END;
+        BEGIN
+            p := customer_mgmt.clv_predictions(fit, pg_temp.fuzz_fit(ARRAY['p', 'q', 'gamma']), x, tx, current_date - age, 150000, current_date, random() * 0.3);
+            INSERT INTO fuzzed VALUES ('clv_predictions', CASE WHEN p.status = 'predicted' AND NOT (p.predicted_ltv >= 0 AND p.probability_alive BETWEEN 0 AND 1)
+                                                               THEN 'out of range' ELSE 'status' END),
+                                      ('clv_predictions status', p.status);
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO fuzzed VALUES ('clv_predictions', SQLSTATE);
+        END;
+    END LOOP;
+    RETURN QUERY SELECT f.what, f.outcome, count(*) FROM fuzzed f GROUP BY 1, 2 ORDER BY 1, 2;
+END $$;
+CREATE TEMP TABLE fuzzed_outcomes AS SELECT * FROM pg_temp.fuzz(3000);
+SELECT diag(what || ': ' || outcome || ' ' || calls) FROM fuzzed_outcomes;
+SELECT is((SELECT array_agg(DISTINCT what || ' ' || outcome ORDER BY what || ' ' || outcome) FROM fuzzed_outcomes
+            WHERE what <> 'clv_predictions status'),
+          ARRAY['bgnbd_expected_purchases 22023', 'bgnbd_expected_purchases number', 'bgnbd_probability_no_purchase 22023',
+                'bgnbd_probability_no_purchase number', 'clv_predictions status'],
+          'fuzzed fits: a number in range or 22023 from the strict functions; the shop''s predictions always answer');
 
 SELECT * FROM finish();
 ROLLBACK;
