@@ -62,7 +62,8 @@ start)
                 'total_spent >= 10000000 AND last_order_date < -60d', 'Win-back campaign', '#C62828')
              WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_segments WHERE name = 'Big spenders gone quiet')" >/dev/null
     cm_psql "$DATA" "$PORT" "$DB" -qtAc "SELECT customer_mgmt.schedule_jobs()" >/dev/null
-    cm_psql "$DATA" "$PORT" "$DB" -f "$CM_ROOT/scripts/summary.sql"
+    # on standard input: the server's user may not read the clone (a home directory of mode 0700)
+    cm_psql "$DATA" "$PORT" "$DB" -f - <"$CM_ROOT/scripts/summary.sql"
     # the customer export, as an admin would download it: best customers first
     cm_psql "$DATA" "$PORT" "$DB" -qtAc "SELECT encode(customer_mgmt.export_customers(sort_by => 'totalSpent'), 'base64')" |
         base64 -d > "$EXPORT"

@@ -4,17 +4,41 @@
 set -euo pipefail
 
 CM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CM_PG_MAJOR=15
-CM_BINDIR=/usr/lib/postgresql/$CM_PG_MAJOR/bin
-CM_PGXS_DIR=/usr/lib/postgresql/$CM_PG_MAJOR/lib/pgxs
+# The server: PG_CONFIG's (make test PG_CONFIG=/path/to/pg_config), else
+# Debian 12's PostgreSQL 15, installed as packages when missing.  Every path
+# comes from pg_config.
+CM_DEBIAN_MAJOR=15
+if [[ -n ${PG_CONFIG:-} && $PG_CONFIG != pg_config ]]; then
+    [[ -x $PG_CONFIG ]] || { printf 'error: PG_CONFIG=%s is not an executable pg_config\n' "$PG_CONFIG" >&2; exit 1; }
+else
+    PG_CONFIG=/usr/lib/postgresql/$CM_DEBIAN_MAJOR/bin/pg_config
+fi
+cm_pg_paths() {
+    CM_PG_MAJOR=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+    CM_BINDIR=$("$PG_CONFIG" --bindir)
+    CM_PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
+    # pg_cron is optional: the tests that need it are skipped without it
+    if [[ -f $("$PG_CONFIG" --pkglibdir)/pg_cron.so ]]; then CM_HAVE_CRON=1; else CM_HAVE_CRON=0; fi
+}
+if [[ -x $PG_CONFIG ]]; then
+    cm_pg_paths
+else
+    CM_PG_MAJOR=$CM_DEBIAN_MAJOR
+    CM_BINDIR=/usr/lib/postgresql/$CM_PG_MAJOR/bin
+    CM_PGXS_DIR=/usr/lib/postgresql/$CM_PG_MAJOR/lib/pgxs
+    CM_HAVE_CRON=1
+fi
 
 cm_say() { printf '==> %s\n' "$*" >&2; }
 cm_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages the build, the demo and the tests need.
-CM_PACKAGES=(make gcc postgresql-$CM_PG_MAJOR postgresql-server-dev-$CM_PG_MAJOR
-             postgresql-contrib postgresql-$CM_PG_MAJOR-cron postgresql-$CM_PG_MAJOR-pgtap
-             libxlsxwriter-dev libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-openpyxl)
+# Debian packages the build, the demo and the tests need: the server's too
+# when it is Debian's.
+CM_PACKAGES=(make gcc libxlsxwriter-dev libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-openpyxl)
+if [[ $PG_CONFIG == /usr/lib/postgresql/$CM_DEBIAN_MAJOR/bin/pg_config ]]; then
+    CM_PACKAGES+=(postgresql-$CM_DEBIAN_MAJOR postgresql-server-dev-$CM_DEBIAN_MAJOR postgresql-contrib
+                  postgresql-$CM_DEBIAN_MAJOR-cron postgresql-$CM_DEBIAN_MAJOR-pgtap)
+fi
 
 # Install whatever of CM_PACKAGES is missing (as root), or say what to run.
 cm_install_packages() {
@@ -30,6 +54,7 @@ cm_install_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [[ -x $PG_CONFIG ]]; then cm_pg_paths; fi
 }
 
 # PostGraphile 4 from npm into DIR (for test/t/004_postgraphile.pl); Node.js
@@ -51,12 +76,17 @@ cm_install_postgraphile() {
 
 # Build and install the extension into the PostgreSQL installation.
 cm_build_install() {
-    cm_say "building and installing customer_mgmt"
-    make -C "$CM_ROOT" -s PG_CONFIG="$CM_BINDIR/pg_config"
-    if [[ $(id -u) -eq 0 || -w $("$CM_BINDIR/pg_config" --sharedir)/extension ]]; then
-        make -C "$CM_ROOT" -s install PG_CONFIG="$CM_BINDIR/pg_config" >/dev/null
+    cm_say "building and installing customer_mgmt for PostgreSQL $CM_PG_MAJOR"
+    # objects built for another server are rebuilt
+    if [[ $(cat "$CM_ROOT/src/.built-for" 2>/dev/null) != "$PG_CONFIG" ]]; then
+        make -C "$CM_ROOT" -s clean PG_CONFIG="$PG_CONFIG" >/dev/null
+        echo "$PG_CONFIG" >"$CM_ROOT/src/.built-for"
+    fi
+    make -C "$CM_ROOT" -s PG_CONFIG="$PG_CONFIG"
+    if [[ $(id -u) -eq 0 || -w $("$PG_CONFIG" --sharedir)/extension ]]; then
+        make -C "$CM_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
     else
-        sudo make -C "$CM_ROOT" -s install PG_CONFIG="$CM_BINDIR/pg_config" >/dev/null
+        sudo make -C "$CM_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
     fi
 }
 
@@ -121,8 +151,7 @@ cm_initdb() {
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$data'
-shared_preload_libraries = 'pg_cron'
-cron.database_name = '$db'
+$(cm_cron_conf "$db")
 shared_buffers = '${CM_SHARED_BUFFERS:-1GB}'
 work_mem = '64MB'
 maintenance_work_mem = '1GB'
@@ -135,8 +164,31 @@ CONF
     fi
 }
 
+# The postgresql.conf lines that preload pg_cron for database DB, when the
+# server has it (a comment saying it has not, else).
+cm_cron_conf() {
+    if [[ $CM_HAVE_CRON == 1 ]]; then
+        printf "shared_preload_libraries = 'pg_cron'\ncron.database_name = '%s'\n" "$1"
+    else
+        printf '# pg_cron is not installed for this server: not preloaded\n'
+    fi
+}
+
 # Whether something listens on 127.0.0.1:PORT.
 cm_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# cm_free_port [TAKEN...]: a port from 20000 to 59999 that nothing listens on
+# and that is not one of TAKEN (chosen at random: two test runs at once do
+# not collide).
+cm_free_port() {
+    local port taken
+    for _ in $(seq 100); do
+        port=$((20000 + RANDOM % 40000))
+        for taken in "$@"; do [[ $port == "$taken" ]] && continue 2; done
+        cm_port_in_use "$port" || { echo "$port"; return 0; }
+    done
+    cm_die "no free port found"
+}
 
 # The port written in an instance's postgresql.conf (empty when none).
 cm_conf_port() {

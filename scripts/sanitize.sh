@@ -39,11 +39,11 @@ cp -r "$CM_ROOT/Makefile" "$CM_ROOT/customer_mgmt.control" "$CM_ROOT/META.json" 
     "$CM_ROOT/sql" "$build/"
 sanitize_flags="-fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 make -C "$build" -s clean >/dev/null
-make -C "$build" -s PG_CONFIG="$CM_BINDIR/pg_config" with_llvm=no COPT="$sanitize_flags"
+make -C "$build" -s PG_CONFIG="$PG_CONFIG" with_llvm=no COPT="$sanitize_flags"
 if [[ $(id -u) -eq 0 ]]; then
-    make -C "$build" -s install PG_CONFIG="$CM_BINDIR/pg_config" with_llvm=no >/dev/null
+    make -C "$build" -s install PG_CONFIG="$PG_CONFIG" with_llvm=no >/dev/null
 else
-    sudo make -C "$build" -s install PG_CONFIG="$CM_BINDIR/pg_config" with_llvm=no >/dev/null
+    sudo make -C "$build" -s install PG_CONFIG="$PG_CONFIG" with_llvm=no >/dev/null
 fi
 ldd "$build/customer_mgmt.so" | grep -q libubsan || cm_die "the build is not instrumented"
 

@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 
 #include "clv.h"
+#include "customer_mgmt.h"
 
 PG_FUNCTION_INFO_V1(cm_bgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(cm_bgnbd_probability_alive);

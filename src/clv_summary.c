@@ -36,6 +36,8 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "customer_mgmt.h"
+
 PG_FUNCTION_INFO_V1(cm_clv_summary);
 
 typedef struct SummaryReceiver

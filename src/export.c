@@ -43,6 +43,8 @@
 
 #include "xlsxwriter.h"
 
+#include "customer_mgmt.h"
+
 PG_FUNCTION_INFO_V1(cm_export_customers);
 
 #define EXCEL_MAX_ROWS 1048576

@@ -24,6 +24,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "customer_mgmt.h"
+
 PG_FUNCTION_INFO_V1(cm_normalize_phone);
 
 #define MAX_PHONE_DIGITS 15

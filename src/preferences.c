@@ -42,6 +42,8 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
+#include "customer_mgmt.h"
+
 PG_FUNCTION_INFO_V1(cm_preferences_accum);
 PG_FUNCTION_INFO_V1(cm_preferences_final);
 PG_FUNCTION_INFO_V1(cm_preferences_combine);

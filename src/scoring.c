@@ -26,6 +26,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "customer_mgmt.h"
+
 PG_FUNCTION_INFO_V1(cm_engagement_score);
 PG_FUNCTION_INFO_V1(cm_churn_risk);
 PG_FUNCTION_INFO_V1(cm_lifecycle_segment);
@@ -352,7 +354,7 @@ cm_insights(PG_FUNCTION_ARGS)
 	int32		flags = insights_holding(fcinfo);
 	int			i;
 
-	SetSingleFuncCall(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < (int) lengthof(insight_defs); i++)
 	{
 		Datum		values[5];

@@ -30,6 +30,8 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
+#include "customer_mgmt.h"
+
 PG_FUNCTION_INFO_V1(cm_compile_segment_query);
 
 /* deeper than any query a person writes; far from the stack's limit */

@@ -23,6 +23,8 @@
 #include "utils/numeric.h"
 #include "utils/uuid.h"
 
+#include "customer_mgmt.h"
+
 PG_FUNCTION_INFO_V1(cm_top_customers_add);
 PG_FUNCTION_INFO_V1(cm_top_customers_combine);
 PG_FUNCTION_INFO_V1(cm_top_customers_serialize);

@@ -12,7 +12,8 @@ use Test::More;
 my $catalog = "$ENV{TESTDIR}/test/catalog.sql";
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'postgres'\n");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'postgres'\n")
+	if $ENV{CM_HAVE_CRON};
 $node->start;
 
 sub listing
