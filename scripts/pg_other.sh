@@ -67,25 +67,33 @@ case "${1:-} ${2:-}" in
     ;;
 "server 18")
     prefix=$cache/pg18
-    if [[ ! -x $prefix/bin/pg_config || ! -f $prefix/share/extension/pgtap.control ]]; then
+    src=$cache/pg18-src
+    if [[ ! -x $prefix/bin/pg_config ]]; then
         CM_PACKAGES=(dpkg-dev gcc make pkg-config libicu-dev libreadline-dev zlib1g-dev bison flex libipc-run-perl)
         cm_install_packages
         cm_apt_setup
-        src=$cache/pg18-src
-        rm -rf "$src" && mkdir -p "$src"
+        rm -rf "$src" "$prefix" && mkdir -p "$src"
+        # upstream's source as Debian ships it, without Debian's patches (which
+        # put the libraries in /usr/lib/postgresql/18, outside the cache)
         cm_say "PostgreSQL 18: Debian's source package (sid)"
-        (cd "$src" && cm_apt source --download-only postgresql-18 >/dev/null && dpkg-source -x postgresql-18_*.dsc build >/dev/null)
-        cm_say "PostgreSQL 18: building the server, contrib and the test tools into $prefix (several minutes)"
+        (cd "$src" && cm_apt source --download-only postgresql-18 >/dev/null 2>&1 && dpkg-source -x --skip-patches postgresql-18_*.dsc build >/dev/null 2>&1) ||
+            cm_die "PostgreSQL 18's source package could not be had"
+        cm_say "PostgreSQL 18: building the server, contrib and the test tools into $prefix (about 10 minutes on 2 cores)"
         (cd "$src/build" && ./configure --prefix="$prefix" --enable-tap-tests --without-llvm >"$src/configure.log" 2>&1 &&
             make -j"$(nproc)" -s >"$src/make.log" 2>&1 && make -s install >>"$src/make.log" 2>&1 &&
             make -C contrib -j"$(nproc)" -s install >>"$src/make.log" 2>&1 &&
             make -C src/test/isolation -s install >>"$src/make.log" 2>&1 &&
             make -C src/test/perl -s install >>"$src/make.log" 2>&1) ||
-            cm_die "building PostgreSQL 18 failed: see $src/*.log"
-        cm_say "PostgreSQL 18: pgTAP (postgresql-18-pgtap, sid)"
-        (cd "$src" && cm_apt download postgresql-18-pgtap >/dev/null && dpkg-deb -x postgresql-18-pgtap_*.deb pgtap &&
-            cp pgtap/usr/share/postgresql/18/extension/* "$prefix/share/extension/")
+            { rm -rf "$prefix"; cm_die "building PostgreSQL 18 failed: see $src/*.log"; }
         rm -rf "$src/build"
+    fi
+    extension=$("$prefix/bin/pg_config" --sharedir)/extension
+    if [[ ! -f $extension/pgtap.control ]]; then
+        cm_apt_setup
+        cm_say "PostgreSQL 18: pgTAP (postgresql-18-pgtap, sid)"
+        rm -rf "$src/pgtap" && mkdir -p "$src/pgtap"
+        (cd "$src/pgtap" && cm_apt download postgresql-18-pgtap >/dev/null 2>&1 && dpkg-deb -x postgresql-18-pgtap_*.deb . &&
+            cp usr/share/postgresql/18/extension/* "$extension/") || cm_die "pgTAP for PostgreSQL 18 could not be had"
     fi
     echo "$prefix/bin/pg_config"
     ;;
