@@ -69,7 +69,11 @@ extern bool cm_beta_rule_build(BetaRule *rule, double a, double beta, int level,
 extern double cm_hyp2f1_series(double A, double B, double C, double z);
 
 /* clv.c: 22023 naming a field of one customer's summary, and the summary's checks */
+#if PG_VERSION_NUM >= 180000
+extern pg_noreturn void cm_clv_invalid(const char *field, const char *message, double value);
+#else
 extern void cm_clv_invalid(const char *field, const char *message, double value) pg_attribute_noreturn();
+#endif
 extern void cm_clv_check_rfm(double x, double tx, double T);
 
 #endif							/* CLV_H */

@@ -316,6 +316,17 @@ write_cell(lxw_worksheet *ws, int row, int c, Datum value, ExportColumns *cols, 
 		cols->widths[c] = width;
 }
 
+/* The column of a query's result by name (export_plan's OUT arguments, the summary's columns). */
+static int
+column_number(TupleDesc desc, const char *name)
+{
+	int			n = SPI_fnumber(desc, name);
+
+	if (n <= 0)
+		elog(ERROR, "the export's plan has no column \"%s\"", name);
+	return n;
+}
+
 /*
  * The Summary sheet: the cells of summary_query (row, col, value, is_number,
  * bold), in row order, and one chart per (title, type, first row, last row)
@@ -327,23 +338,33 @@ write_summary(lxw_workbook *wb, const char *summary_query, char **chart_titles, 
 {
 	lxw_worksheet *ws = workbook_add_worksheet(wb, "Summary");
 	int			ret = SPI_execute(summary_query, true, 0);
+	int			row_n,
+				col_n,
+				value_n,
+				number_n,
+				bold_n;
 
 	if (ret != SPI_OK_SELECT || SPI_tuptable->tupdesc->natts != 5)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the summary query must return (row, col, value, is_number, bold)"),
+				 errmsg("the summary query must return (r, c, v, n, b): row, column, value, is a number, bold"),
 				 errdetail("It returned %d columns.", SPI_tuptable ? SPI_tuptable->tupdesc->natts : 0),
 				 errhint("This is an internal function of export_customers.")));
+	row_n = column_number(SPI_tuptable->tupdesc, "r");
+	col_n = column_number(SPI_tuptable->tupdesc, "c");
+	value_n = column_number(SPI_tuptable->tupdesc, "v");
+	number_n = column_number(SPI_tuptable->tupdesc, "n");
+	bold_n = column_number(SPI_tuptable->tupdesc, "b");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		int			row = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
-		int			col = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
-		char	   *value = SPI_getvalue(tuple, desc, 3);
-		bool		is_number = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
-		bool		is_bold = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+		int			row = DatumGetInt32(SPI_getbinval(tuple, desc, row_n, &isnull));
+		int			col = DatumGetInt32(SPI_getbinval(tuple, desc, col_n, &isnull));
+		char	   *value = SPI_getvalue(tuple, desc, value_n);
+		bool		is_number = DatumGetBool(SPI_getbinval(tuple, desc, number_n, &isnull));
+		bool		is_bold = DatumGetBool(SPI_getbinval(tuple, desc, bold_n, &isnull));
 
 		if (value == NULL)
 			continue;
@@ -589,18 +610,19 @@ write_xlsx(ExportWriter *w, const char *query, const char *summary_query, char *
 	return result;
 }
 
-/* Column n (1-based) of the plan's one row, NULL as NULL. */
+/* Column name of the plan's one row, NULL as NULL. */
 static char *
-plan_text(int n)
+plan_text(const char *name)
 {
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, n);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column_number(SPI_tuptable->tupdesc, name));
 }
 
 static ArrayType *
-plan_array(int n, Oid element_type)
+plan_array(const char *name, Oid element_type)
 {
 	bool		isnull;
-	Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, n, &isnull);
+	Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  column_number(SPI_tuptable->tupdesc, name), &isnull);
 
 	return isnull ? construct_empty_array(element_type) : DatumGetArrayTypePCopy(value);
 }
@@ -655,22 +677,22 @@ cm_export_customers(PG_FUNCTION_ARGS)
 							  EXPORT_ARGS, (Oid *) arg_types, args, arg_nulls, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "export_plan returned no plan");
-	query = plan_text(1);
-	cols.headers = text_array(plan_array(2, TEXTOID), "headers", &cols.n);
-	kind_names = text_array(plan_array(3, TEXTOID), "kinds", &n_kinds);
-	summary_query = plan_text(4);
+	query = plan_text("query");
+	cols.headers = text_array(plan_array("headers", TEXTOID), "headers", &cols.n);
+	kind_names = text_array(plan_array("kinds", TEXTOID), "kinds", &n_kinds);
+	summary_query = plan_text("summary_query");
 	w.csv = summary_query == NULL;
 	if (!w.csv)
 	{
 		int			n;
 
-		chart_titles = text_array(plan_array(5, TEXTOID), "chart titles", &n_charts);
-		chart_types = text_array(plan_array(6, TEXTOID), "chart types", &n);
-		first_rows = int_array(plan_array(7, INT4OID), &n);
-		last_rows = int_array(plan_array(8, INT4OID), &n);
+		chart_titles = text_array(plan_array("chart_titles", TEXTOID), "chart titles", &n_charts);
+		chart_types = text_array(plan_array("chart_types", TEXTOID), "chart types", &n);
+		first_rows = int_array(plan_array("chart_first_rows", INT4OID), &n);
+		last_rows = int_array(plan_array("chart_last_rows", INT4OID), &n);
 	}
-	w.sheet_rows = pg_strtoint32(plan_text(9));
-	log_details = plan_text(10);
+	w.sheet_rows = pg_strtoint32(plan_text("sheet_rows"));
+	log_details = plan_text("log_details");
 	if (n_kinds != cols.n || cols.n == 0)
 		elog(ERROR, "export_plan returned %d headers and %d kinds", cols.n, n_kinds);
 	if (w.sheet_rows < 3 || w.sheet_rows > EXCEL_MAX_ROWS)
