@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * clv.c
- *	  The predicted lifetime value's models (SPEC 3b, issue 13): BG/NBD
+ *	  The predicted lifetime value's models (SPEC 3b): BG/NBD
  *	  (Fader, Hardie & Lee 2005, "Counting your customers the easy way")
  *	  for the number of future orders and the probability of being alive,
  *	  and Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV") for the

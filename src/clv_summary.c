@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * clv_summary.c
- *	  The shop's purchase summary for the CLV model (issue 13): each
+ *	  The shop's purchase summary for the CLV model: each
  *	  customer's repeat purchase days, recency, age and the mean value of
  *	  the repeat purchase days, as of a time, in days of the shop's time
  *	  zone, from the completed orders.

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * export.c
- *	  export_customers (issue 12): the customers as an .xlsx workbook
+ *	  export_customers: the customers as an .xlsx workbook
  *	  written with libxlsxwriter in constant-memory mode, or as CSV, each
  *	  row written as the executor produces it.
  *

@@ -134,7 +134,7 @@ COMMENT ON FUNCTION analytics_list_sync() IS
 
 -- The list's filters and sort (CustomerQueryDto), checked: the SQL
 -- condition over customer_list l, every value a quoted literal, and the
--- ORDER BY.  get_customers and the export (issue 12) share it.
+-- ORDER BY.  get_customers and the export share it.
 CREATE OR REPLACE FUNCTION customer_filter(
     search text, status text, segment text, segment_id uuid, registered_after timestamptz,
     registered_before timestamptz, min_total_spent numeric, max_total_spent numeric, min_orders integer,

@@ -13,7 +13,7 @@ CREATE TYPE insight_type AS ENUM ('high_value', 'churn_risk', 'loyal');
 CREATE TYPE job_status AS ENUM ('running', 'succeeded', 'failed');
 -- PostgREST 12 answers a function returning a domain named */* with its raw
 -- bytes and the headers the function sets (response.headers): the export's
--- file (docs/operations.md; PostgREST issue 3089)
+-- file (docs/operations.md; a PostgREST limitation)
 CREATE DOMAIN "*/*" AS bytea;
 -- (the smart comment gives it a GraphQL name for PostGraphile, which
 -- cannot name a type */*)

@@ -1,4 +1,4 @@
--- Customer list, detail, order history and account status (issue 3).
+-- Customer list, detail, order history and account status.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;

@@ -1,5 +1,5 @@
 -- The analytics engine: the rules of design 6.2 and 8.1 at their boundaries,
--- and one calculation whether per customer or for everyone (issue 4).
+-- and one calculation whether per customer or for everyone.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;

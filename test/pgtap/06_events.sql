@@ -1,4 +1,4 @@
--- Event flows end to end (issue 4, design section 10), whichever path wrote the row.
+-- Event flows end to end (design section 10), whichever path wrote the row.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;

@@ -1,4 +1,4 @@
--- Jobs (issue 4): pg_cron scheduling, expired segment assignments, the
+-- Jobs: pg_cron scheduling, expired segment assignments, the
 -- login event, and the checks of the full recalculation's building blocks.
 -- The batched procedure commits, so it is tested by pg_regress
 -- (test/sql/jobs.sql) and its concurrency by test/specs/recalculation.spec.

@@ -1,4 +1,4 @@
--- The overview dashboard and the health score (issue 4, design 14.1), on a
+-- The overview dashboard and the health score (design 14.1), on a
 -- shop small enough to count by hand.  The range is May 2026 in Vietnam.
 \set QUIET 1
 \ir helpers.sql

@@ -1,4 +1,4 @@
--- Segments (issue 10): the design's criteria and the segment language on a
+-- Segments: the design's criteria and the segment language on a
 -- shop counted by hand, saved segments, the list by segment and RFM group.
 \set QUIET 1
 \ir helpers.sql

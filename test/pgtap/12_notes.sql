@@ -1,4 +1,4 @@
--- Internal notes (issue 11): the DTO's rules with their SQLSTATEs, ownership
+-- Internal notes: the DTO's rules with their SQLSTATEs, ownership
 -- under each role with request.jwt.claims as PostgREST sets them, system
 -- notes, filters and paging.
 \set QUIET 1

@@ -1,4 +1,4 @@
--- The customer's timeline (issue 11): every kind of entry, newest first,
+-- The customer's timeline: every kind of entry, newest first,
 -- with the acting user where there is one; paging and errors.
 \set QUIET 1
 \ir helpers.sql

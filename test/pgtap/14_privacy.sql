@@ -1,4 +1,4 @@
--- Anonymisation (issue 11): every table of the extension scanned for every
+-- Anonymisation: every table of the extension scanned for every
 -- personal value of the customer, in the spellings ingestion accepts and
 -- people type, before and after; idempotence; refusals; what stays.
 \set QUIET 1

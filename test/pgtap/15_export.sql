@@ -1,4 +1,4 @@
--- The customer export (issue 12): arguments, roles, the CSV's bytes, the
+-- The customer export: arguments, roles, the CSV's bytes, the
 -- log; the workbook's structure is read back with openpyxl by
 -- test/xlsx/check_export.py.
 \set QUIET 1

@@ -1,4 +1,4 @@
--- The predicted lifetime value (issue 13): BG/NBD and Gamma-Gamma against
+-- The predicted lifetime value: BG/NBD and Gamma-Gamma against
 -- the published CDNOW fits and lifetimes' values, the special function,
 -- degenerate and bad inputs, the shop's model through the whole path (the
 -- CDNOW sample's transactions as orders), a hand-computed customer, the
