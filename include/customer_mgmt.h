@@ -20,7 +20,8 @@
  * moved between majors, behind PG_VERSION_NUM.
  */
 #if PG_VERSION_NUM >= 160000
-#include "varatt.h"				/* VARDATA_ANY and friends left postgres.h in 16 */
+#include "varatt.h"				/* VARDATA_ANY and friends left postgres.h in
+								 * 16 */
 #else
 /* 16 renamed SetSingleFuncCall */
 #define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall(fcinfo, flags)

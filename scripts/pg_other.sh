@@ -4,6 +4,10 @@
 #   scripts/pg_other.sh compile 17   every C file compiled against 17's server headers
 #                                    (postgresql-server-dev-17, trixie: Debian 12 cannot
 #                                    run trixie's server), warnings as errors
+#   scripts/pg_other.sh indent       pgindent and pg_bsd_indent from PostgreSQL 18's
+#                                    source (Debian's binaries of it do not run on
+#                                    Debian 12); prints the folder that holds them and
+#                                    PostgreSQL's typedefs.list
 #   scripts/pg_other.sh server 18    PostgreSQL 18 built from Debian's source package
 #                                    (sid) with contrib, pgTAP added (postgresql-18-pgtap,
 #                                    SQL only); prints its pg_config
@@ -97,7 +101,28 @@ case "${1:-} ${2:-}" in
     fi
     echo "$prefix/bin/pg_config"
     ;;
+indent\ )
+    dir=$cache/pgindent
+    if [[ ! -x $dir/pg_bsd_indent ]]; then
+        CM_PACKAGES=(dpkg-dev gcc make bison flex)
+        cm_install_packages
+        cm_apt_setup
+        src=$cache/pgindent-src
+        rm -rf "$src" && mkdir -p "$src"
+        cm_say "pgindent: PostgreSQL 18's source (sid)"
+        (cd "$src" && cm_apt source --download-only postgresql-18 >/dev/null 2>&1 &&
+            dpkg-source -x --skip-patches postgresql-18_*.dsc build >/dev/null 2>&1) ||
+            cm_die "PostgreSQL 18's source package could not be had"
+        (cd "$src/build" && ./configure --without-icu --without-readline --without-zlib >"$src/configure.log" 2>&1 &&
+            make -C src/tools/pg_bsd_indent -s >"$src/make.log" 2>&1) || cm_die "building pg_bsd_indent failed: see $src/*.log"
+        mkdir -p "$dir.tmp"
+        cp "$src/build/src/tools/pg_bsd_indent/pg_bsd_indent" "$src/build/src/tools/pgindent/pgindent" \
+           "$src/build/src/tools/pgindent/typedefs.list" "$dir.tmp/"
+        rm -rf "$dir" "$src" && mv "$dir.tmp" "$dir"
+    fi
+    echo "$dir"
+    ;;
 *)
-    cm_die "usage: $0 compile 17 | server 18"
+    cm_die "usage: $0 compile 17 | indent | server 18"
     ;;
 esac

@@ -57,14 +57,18 @@ PG_FUNCTION_INFO_V1(cm_gamma_gamma_final);
 #define MAX_PARAMS 4
 #define MAX_ITERATIONS 1000
 #define GRADIENT_TOLERANCE 1e-7
-#define GRADIENT_TOLERANCE_AT_REST 1e-5	/* when no step lowers f any more */
-#define LOG_PARAM_BOUND 30.0	/* a parameter beyond e^30 or e^-30 has run off */
+#define GRADIENT_TOLERANCE_AT_REST 1e-5 /* when no step lowers f any more */
+#define LOG_PARAM_BOUND 30.0	/* a parameter beyond e^30 or e^-30 has run
+								 * off */
 /* the boundaries of BG/NBD a model is at (FitData.mode; bgnbd_objective) */
 #define MODE_ONE_RATE 1
 #define MODE_ONE_DROPOUT 2
-#define BOUNDARY_SIZE 1000.0	/* r or a + b past this: try the boundary's model */
-#define BOUNDARY_WATCH 10000.0	/* ... and past this, stop the full model's search to */
-#define BOUNDARY_LOG_LIKELIHOOD 1.92	/* ... and take it unless the full model is significantly better */
+#define BOUNDARY_SIZE 1000.0	/* r or a + b past this: try the boundary's
+								 * model */
+#define BOUNDARY_WATCH 10000.0	/* ... and past this, stop the full model's
+								 * search to */
+#define BOUNDARY_LOG_LIKELIHOOD 1.92	/* ... and take it unless the full
+										 * model is significantly better */
 
 void
 cm_clv_invalid(const char *field, const char *message, double value)
@@ -127,10 +131,14 @@ typedef struct FitData
 	/* BG/NBD, once the rows are in: */
 	double	   *weights;		/* how many customers a point stands for */
 	double		customers;		/* their sum */
-	double		scale;			/* time unit of the fit: times are multiplied by it */
-	int			max_time;		/* >= 0: every time is a whole number up to this */
-	double	   *log_time;		/* then, per evaluation, log(alpha + scale * t) for each t */
-	int			mode;			/* which boundaries the model is at (bgnbd_objective) */
+	double		scale;			/* time unit of the fit: times are multiplied
+								 * by it */
+	int			max_time;		/* >= 0: every time is a whole number up to
+								 * this */
+	double	   *log_time;		/* then, per evaluation, log(alpha + scale *
+								 * t) for each t */
+	int			mode;			/* which boundaries the model is at
+								 * (bgnbd_objective) */
 } FitData;
 
 /*
@@ -234,7 +242,8 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 	const FitData *d = arg;
 	bool		one_rate = (d->mode & MODE_ONE_RATE) != 0;
 	bool		one_dropout = (d->mode & MODE_ONE_DROPOUT) != 0;
-	int			j = one_rate ? 1 : 2;	/* where the dropout's parameters start */
+	int			j = one_rate ? 1 : 2;	/* where the dropout's parameters
+										 * start */
 	double		r = 0,
 				alpha = 0,
 				lambda = 0,
@@ -295,7 +304,10 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 
 		if (x != x_now)
 		{
-			/* the terms of a frequency, once per frequency (the rows are sorted by it) */
+			/*
+			 * the terms of a frequency, once per frequency (the rows are
+			 * sorted by it)
+			 */
 			x_now = x;
 			if (one_rate)
 			{
@@ -529,7 +541,11 @@ bfgs(Objective f, Watch watch, void *arg, double *theta, int k, int *iterations,
 			theta[i] = trial[i];
 			g[i] = g_new[i];
 		}
-		/* ten steps in a row that change f by less than 1e-13 of it: it drifts along a ridge */
+
+		/*
+		 * ten steps in a row that change f by less than 1e-13 of it: it
+		 * drifts along a ridge
+		 */
 		stalled = fx - f_new < 1e-13 * fabs(fx) ? stalled + 1 : 0;
 		fx = f_new;
 		if (stalled >= 10)
@@ -566,6 +582,7 @@ bfgs(Objective f, Watch watch, void *arg, double *theta, int k, int *iterations,
 			goto done;
 	}
 done:
+
 	/*
 	 * Stopped without a lower f: at the minimum as far as the sum's rounding
 	 * lets f tell (a million customers' sum is good to about 1e-13 of it), if
@@ -756,12 +773,13 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 		}
 		d->n = kept;
 	}
+
 	/*
 	 * The model with both mixtures; then, while the model in hand runs
 	 * towards a boundary, the boundary's model, taken unless the model in
-	 * hand explains the data significantly better (a likelihood-ratio test
-	 * at 5 %: BOUNDARY_LOG_LIKELIHOOD = 3.84 / 2); if it is not taken, the
-	 * model in hand's search goes on to its maximum.
+	 * hand explains the data significantly better (a likelihood-ratio test at
+	 * 5 %: BOUNDARY_LOG_LIKELIHOOD = 3.84 / 2); if it is not taken, the model
+	 * in hand's search goes on to its maximum.
 	 */
 	best_mode = 0;
 	d->mode = 0;
@@ -819,7 +837,11 @@ cm_bgnbd_final(PG_FUNCTION_ARGS)
 		best_value = limit_value;
 		best_converged = limit_converged;
 	}
-	/* back to the caller's unit: rates scale with it, and so does the density of each purchase time */
+
+	/*
+	 * back to the caller's unit: rates scale with it, and so does the density
+	 * of each purchase time
+	 */
 	initStringInfo(&json);
 	appendStringInfoChar(&json, '{');
 	{

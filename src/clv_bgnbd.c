@@ -48,7 +48,7 @@
 #define SERIES_TOLERANCE 1e-11
 #define RULE_TOLERANCE 1e-12
 #define RULE_FIRST_STEP 0.25
-#define RULE_LOG_CUTOFF (-46.0)	/* e^-46: below 1e-20 of the peak */
+#define RULE_LOG_CUTOFF (-46.0) /* e^-46: below 1e-20 of the peak */
 
 /* G: the cumulative hazard over the next t of an alive customer observed to T */
 double
@@ -293,7 +293,11 @@ cm_beta_rule_build(BetaRule *rule, double a, double beta, int level, double *buf
 
 	if (!(a > 0) || !(beta > 0) || !isfinite(sigma) || level < 0 || level > CM_RULE_MAX_LEVEL)
 		return false;
-	/* where the density falls below the cut-off, each side (it is concave in u: bisection) */
+
+	/*
+	 * where the density falls below the cut-off, each side (it is concave in
+	 * u: bisection)
+	 */
 	for (int side = 0; side < 2; side++)
 	{
 		double		low = 0,
@@ -366,6 +370,7 @@ expected_by_rule(const BgnbdModel *m, const BetaRule *rule, double t, double x, 
 	}
 	fine = sum / rule->total;
 	coarse = sum_even / rule->total_even;
+
 	/*
 	 * Each rule is normalised by its own sum of the density, so only the
 	 * expectations are compared (the density's sums of a Beta of a and b in
@@ -397,7 +402,11 @@ cm_bgnbd_expected(const BgnbdModel *m, double t, double x, double tx, double T, 
 	if (m->fixed_dropout)
 		return alive * alive_purchases(m, m->dropout, t, x, T);
 	e = m->poisson ? NAN : expected_by_series(m, t, x, T);
-	/* else a rule, finer until it agrees with its own half (its cached level first) */
+
+	/*
+	 * else a rule, finer until it agrees with its own half (its cached level
+	 * first)
+	 */
 	for (int level = 1; isnan(e) && level <= CM_RULE_MAX_LEVEL; level++)
 	{
 		const BetaRule *rule = rules->get(rules->context, m->a, m->b + x, level);

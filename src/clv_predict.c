@@ -276,7 +276,8 @@ rfm_args(FunctionCallInfo fcinfo, int arg, double *x, double *tx, double *T)
 	*T = PG_GETARG_FLOAT8(arg + 2);
 	cm_clv_check_rfm(*x, *tx, *T);
 	if (*x == 0)
-		*tx = 0;				/* no repeat purchase: the recency says nothing */
+		*tx = 0;				/* no repeat purchase: the recency says
+								 * nothing */
 }
 
 /* bgnbd_expected_purchases(params, t, frequency, recency, age) */
@@ -400,7 +401,11 @@ customer_inputs(FunctionCallInfo fcinfo, CustomerInputs *in, const char **proble
 	in->x = PG_GETARG_INT32(2);
 	in->tx = PG_GETARG_INT32(3);
 	in->as_of_day = PG_GETARG_DATEADT(6);
-	/* days from the first purchase; never less than the recency (an as_of_day before the summary's) */
+
+	/*
+	 * days from the first purchase; never less than the recency (an as_of_day
+	 * before the summary's)
+	 */
 	in->T = Max((double) in->as_of_day - (double) PG_GETARG_DATEADT(4), in->tx);
 	in->m = PG_ARGISNULL(5) ? 0 : PG_GETARG_FLOAT8(5);
 	in->rate = PG_GETARG_FLOAT8(7);

@@ -197,7 +197,11 @@ cm_clv_summary(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 		appendStringInfo(&query, " AND o.customer_id = %s::uuid",
 						 quote_literal_cstr(DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(3)))));
-	/* backwards along (customer_id, order_date DESC): each customer's orders together, oldest first */
+
+	/*
+	 * backwards along (customer_id, order_date DESC): each customer's orders
+	 * together, oldest first
+	 */
 	appendStringInfoString(&query, " ORDER BY o.customer_id DESC, o.order_date");
 
 	SPI_connect();

@@ -242,7 +242,7 @@ to_lxw_datetime(Timestamp ts)
 
 /* The sheet of customers number n (1-based), header row written. */
 static lxw_worksheet *
-customer_sheet(lxw_workbook *wb, int n, ExportColumns *cols, lxw_format *bold)
+customer_sheet(lxw_workbook * wb, int n, ExportColumns *cols, lxw_format * bold)
 {
 	char		name[32];
 	lxw_worksheet *ws;
@@ -262,7 +262,7 @@ customer_sheet(lxw_workbook *wb, int n, ExportColumns *cols, lxw_format *bold)
 
 /* Autofilter and widths of a finished sheet of last_row + 1 rows. */
 static void
-finish_sheet(lxw_worksheet *ws, int last_row, ExportColumns *cols)
+finish_sheet(lxw_worksheet * ws, int last_row, ExportColumns *cols)
 {
 	for (int c = 0; c < cols->n; c++)
 		check_lxw(worksheet_set_column(ws, c, c, Min(cols->widths[c] + 2, MAX_COLUMN_WIDTH), NULL), "a column width");
@@ -270,7 +270,7 @@ finish_sheet(lxw_worksheet *ws, int last_row, ExportColumns *cols)
 }
 
 static void
-write_cell(lxw_worksheet *ws, int row, int c, Datum value, ExportColumns *cols, lxw_format **formats)
+write_cell(lxw_worksheet * ws, int row, int c, Datum value, ExportColumns *cols, lxw_format * *formats)
 {
 	double		width = 0;
 
@@ -333,8 +333,8 @@ column_number(TupleDesc desc, const char *name)
  * over columns A (labels) and B (values) of those rows.
  */
 static void
-write_summary(lxw_workbook *wb, const char *summary_query, char **chart_titles, char **chart_types,
-			  int *first_rows, int *last_rows, int n_charts, lxw_format *bold)
+write_summary(lxw_workbook * wb, const char *summary_query, char **chart_titles, char **chart_types,
+			  int *first_rows, int *last_rows, int n_charts, lxw_format * bold)
 {
 	lxw_worksheet *ws = workbook_add_worksheet(wb, "Summary");
 	int			ret = SPI_execute(summary_query, true, 0);
@@ -537,7 +537,11 @@ write_csv(ExportWriter *w, const char *query, MemoryContext caller)
 
 	initStringInfo(&w->out);
 	MemoryContextSwitchTo(old);
-	/* room for the bytea header, then a byte-order mark: Excel then reads the file as UTF-8 */
+
+	/*
+	 * room for the bytea header, then a byte-order mark: Excel then reads the
+	 * file as UTF-8
+	 */
 	appendStringInfoSpaces(&w->out, VARHDRSZ);
 	appendStringInfoString(&w->out, "\xEF\xBB\xBF");
 	for (int c = 0; c < w->cols->n; c++)
@@ -567,7 +571,7 @@ write_xlsx(ExportWriter *w, const char *query, const char *summary_query, char *
 
 	PG_TRY();
 	{
-		lxw_workbook_options options = {.constant_memory = LXW_TRUE, .tmpdir = dir};
+		lxw_workbook_options options = {.constant_memory = LXW_TRUE,.tmpdir = dir};
 		lxw_error	closed;
 
 		w->wb = workbook_new_opt(path, &options);

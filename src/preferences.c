@@ -251,6 +251,7 @@ cm_preferences_accum(PG_FUNCTION_ARGS)
 				 errhint("Call customer_mgmt.purchase_preferences(...) as an aggregate.")));
 
 	state = PG_ARGISNULL(0) ? NULL : (PrefState *) PG_GETARG_POINTER(0);
+
 	/*
 	 * A line without an order, price or quantity is no purchase.  Before the
 	 * first purchase there is no state: the result is SQL NULL, never a NULL

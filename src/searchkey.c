@@ -41,13 +41,13 @@ PG_FUNCTION_INFO_V1(cm_search_key);
 /* U+00C0 .. U+00FF; NULL keeps the character */
 static const char *const latin1_fold[64] = {
 	"a", "a", "a", "a", "a", "a", "ae", "c",	/* C0-C7 */
-	"e", "e", "e", "e", "i", "i", "i", "i",		/* C8-CF */
+	"e", "e", "e", "e", "i", "i", "i", "i", /* C8-CF */
 	"d", "n", "o", "o", "o", "o", "o", NULL,	/* D0-D7 (D7 is x) */
 	"o", "u", "u", "u", "u", "y", "th", "ss",	/* D8-DF */
 	"a", "a", "a", "a", "a", "a", "ae", "c",	/* E0-E7 */
-	"e", "e", "e", "e", "i", "i", "i", "i",		/* E8-EF */
+	"e", "e", "e", "e", "i", "i", "i", "i", /* E8-EF */
 	"d", "n", "o", "o", "o", "o", "o", NULL,	/* F0-F7 (F7 is /) */
-	"o", "u", "u", "u", "u", "y", "th", "y"		/* F8-FF */
+	"o", "u", "u", "u", "u", "y", "th", "y" /* F8-FF */
 };
 
 /*
