@@ -25,6 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cp -r "$CM_ROOT/test" "$work/test"
+# the docs that tests check against the code (test/t/006_segment_attributes.pl)
+cp -r "$CM_ROOT/docs" "$work/docs"
 postgraphile=$(cm_install_postgraphile "$work/postgraphile")
 [[ $(id -u) -eq 0 ]] && chown -R "$(cm_owner)" "$work"
 cd "$work"

@@ -40,6 +40,7 @@ GRANT EXECUTE ON FUNCTION
     get_customer_health_score(timestamptz),
     preview_segment(jsonb, text),
     get_segments(), get_segment(uuid), get_customer_segments(uuid), get_segment_insights(uuid),
+    get_segment_attributes(),
     get_customer_notes(uuid, text, text, text, text, integer, integer),
     get_customer_timeline(uuid, integer, integer),
     bgnbd_fit(double precision, double precision, double precision),

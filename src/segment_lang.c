@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -33,6 +34,7 @@
 #include "customer_mgmt.h"
 
 PG_FUNCTION_INFO_V1(cm_compile_segment_query);
+PG_FUNCTION_INFO_V1(cm_segment_language_attributes);
 
 /* deeper than any query a person writes; far from the stack's limit */
 #define MAX_DEPTH 64
@@ -643,4 +645,30 @@ cm_compile_segment_query(PG_FUNCTION_ARGS)
 	if (p.tok.type != TOK_END)
 		fail_at(&p, p.tok.start, "AND, OR or the end of the query");
 	PG_RETURN_TEXT_P(cstring_to_text(p.out.data));
+}
+
+/*
+ * customer_mgmt.segment_language_attributes() returns (name, kind): the
+ * attributes a query may name, from the table above (the one definition
+ * that get_segment_attributes, docs/segments.md's table and the segments'
+ * view are checked against), and their kinds: number, time, text (folded),
+ * code (as written), list (CONTAINS).
+ */
+Datum
+cm_segment_language_attributes(PG_FUNCTION_ARGS)
+{
+	static const char *const kinds[] = {"number", "time", "text", "code", "list"};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < (int) lengthof(attributes); i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(attributes[i].name);
+		values[1] = CStringGetTextDatum(kinds[attributes[i].kind]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

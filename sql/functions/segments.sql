@@ -243,6 +243,35 @@ COMMENT ON FUNCTION top_customers_final(internal) IS 'Internal: final function o
 COMMENT ON AGGREGATE top_customers(numeric, uuid) IS
     'Internal: the ids of the 20 rows with the highest spend (ties: the higher id first), best first; rows with a NULL are skipped.';
 
+-- The segment language's attributes, from its parser (src/segment_lang.c):
+-- the one definition that the API, docs/segments.md and the segments' view
+-- are checked against (test/t/006_segment_attributes.pl, 11_segments).
+CREATE OR REPLACE FUNCTION segment_language_attributes(OUT name text, OUT kind text) RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'cm_segment_language_attributes'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION segment_language_attributes() IS
+    'Internal: the attributes a query of the segment language may name and their kinds (number, time, text, code, list), from its parser.';
+
+CREATE OR REPLACE FUNCTION get_segment_attributes() RETURNS jsonb
+    LANGUAGE sql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT customer_mgmt.page_envelope(
+               jsonb_agg(jsonb_build_object(
+                   'name', a.name, 'kind', a.kind,
+                   'operators', CASE a.kind
+                       WHEN 'list' THEN '["CONTAINS", "NOT CONTAINS"]'::jsonb
+                       WHEN 'number' THEN '["=", "!=", "<", "<=", ">", ">=", "BETWEEN", "NOT BETWEEN", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]'
+                       WHEN 'time' THEN '["=", "!=", "<", "<=", ">", ">=", "BETWEEN", "NOT BETWEEN", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]'
+                       ELSE '["=", "!=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]' END)
+                   ORDER BY a.name),
+               count(*), 1, count(*)::integer)
+      FROM customer_mgmt.segment_language_attributes() a
+$$;
+COMMENT ON FUNCTION get_segment_attributes() IS
+    'Staff: the attributes a segment query may name, with their kind (number, time, text: folded, code: as written, list) and the operators each takes, for a UI to offer (docs/segments.md); the list''s envelope, every attribute on one page.';
+
 -- How many customers a definition would hold now, and the first 20 by
 -- spend, without saving anything: one parallel scan of customer_list
 -- counts and ranks (top_customers keeps 20 entries per worker).

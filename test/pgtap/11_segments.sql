@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(81);
+SELECT plan(84);
 
 -- five customers; times relative to now, as preview_segment counts
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -239,6 +239,18 @@ SELECT is((SELECT count(*)::int
                   generate_series(timestamp '2023-02-26', '2024-03-02', '1 day') d
             WHERE customer_mgmt.age_years(b::date, d::date) <> extract(year FROM age(d::date, b::date))), 0,
           'age_years equals extract(year FROM age())');
+
+-- the language's attributes, from its parser: every one evaluates over the segments' view
+SELECT is((customer_mgmt.get_segment_attributes() ->> 'total')::int, 26, 'get_segment_attributes: the 26 attributes of the parser');
+SELECT is((SELECT array_agg(DISTINCT a ->> 'kind' ORDER BY a ->> 'kind')
+             FROM jsonb_array_elements(customer_mgmt.get_segment_attributes() -> 'data') a),
+          ARRAY['code', 'list', 'number', 'text', 'time'], 'with their kinds');
+SELECT is((SELECT array_agg(a ->> 'name' ORDER BY a ->> 'name')
+             FROM jsonb_array_elements(customer_mgmt.get_segment_attributes() -> 'data') a
+            WHERE pg_temp.failure(format('SELECT customer_mgmt.preview_segment(query => %L)',
+                                         a ->> 'name' || CASE a ->> 'kind' WHEN 'list' THEN ' CONTAINS ''x''' ELSE ' IS NULL' END))
+                  <> 'no error'), NULL,
+          'every attribute compiles and evaluates over the segments'' view');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -82,7 +82,8 @@ sub fields
 my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecycleSegment normalizePhone
 	rfmDigit searchFold searchKey setting bgnbdExpectedPurchases bgnbdProbabilityAlive gammaGammaExpectedValue);
 my @reads = qw(getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
-	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentInsights getSegments previewSegment);
+	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentAttributes getSegmentInsights getSegments
+	previewSegment);
 my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote);
 
 my $admin = start_postgraphile('graphql_admin');
