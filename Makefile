@@ -37,7 +37,8 @@ OBJS = \
 # such as a new trigger) and privileges.
 FUNCTION_FILES = $(addprefix sql/functions/, \
 	search.sql common.sql identity.sql settings.sql ingestion.sql customers.sql \
-	scoring.sql clv.sql clv_model.sql recalculation.sql events.sql jobs.sql dashboard.sql segments.sql notes.sql timeline.sql privacy.sql export.sql demo.sql)
+	scoring.sql clv.sql clv_model.sql analytics_stats.sql analytics_writer.sql recalculation.sql events.sql jobs.sql dashboard.sql \
+	segment_language.sql segments.sql notes.sql timeline.sql privacy.sql export.sql demo.sql)
 INSTALL_PARTS = sql/schema/roles.sql sql/schema/types.sql sql/functions/search.sql \
 	sql/schema/tables.sql sql/schema/seed.sql $(filter-out sql/functions/search.sql,$(FUNCTION_FILES)) \
 	sql/schema/triggers.sql sql/privileges.sql

@@ -317,7 +317,7 @@ CREATE TABLE customer_list (
     total_orders      integer NOT NULL DEFAULT 0,
     last_order_date   timestamptz,
     churn_risk_score  numeric(3,2) NOT NULL DEFAULT 0,
-    -- read by segments (sql/functions/segments.sql) and the list's rfm_group filter
+    -- read by segments (sql/functions/segment_language.sql) and the list's rfm_group filter
     gender               gender,
     date_of_birth        date,
     province_key         text,
