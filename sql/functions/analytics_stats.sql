@@ -144,7 +144,7 @@ AS $$
                  customer_mgmt.setting('insight.loyal_max_days_since_order')]::double precision[]
 $$;
 COMMENT ON FUNCTION analytics_thresholds() IS
-    'Internal: the segment and insight thresholds of the settings, in the order write_analytics reads them.';
+    'Internal: the segment and insight thresholds of the settings, in the order the analytics writer reads them.';
 
 -- Bring the insights of the customers with ids in [lo, hi] in line with
 -- their analytics rows and the rules as they are now: those that no longer

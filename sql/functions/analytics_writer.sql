@@ -2,38 +2,29 @@
 -- slice of a recalculation of everyone), one customer's calculation, and the
 -- queue worker.
 
--- Write the analytics rows and insights of customers as of a time, with the
--- given RFM breakpoints: one customer (lo = hi: calculate_customer_analytics,
--- the queue worker) from its statistics, or a slice of a recalculation of
--- everyone.  Only the rows whose values or insights change are written (the
--- days since the last order are as of last_calculated_at, the time of the
--- last calculation that changed the row: docs/architecture.md).  A slice
--- scores the customers whose statistics did not change from their rows, in
--- parallel into a temporary table (an UPDATE is never parallel), and those
--- in pg_temp.cm_recalc_stats from it; full: every customer is there.  Then
--- one statement: the UPDATE, the insights of the customers whose set
--- changed, the churn-detected events of those whose risk crossed the high
--- threshold; in a full run, every insight is reconciled after.
--- Returns the rows written.
-CREATE OR REPLACE FUNCTION write_analytics(as_of timestamptz, lo uuid, hi uuid, bp rfm_breakpoints, full_run boolean)
-    RETURNS bigint
-    LANGUAGE plpgsql
+-- The analytics of customers as of a time, with the given RFM breakpoints,
+-- are written in two ways (write_customer_analytics: one customer, from its
+-- statistics; write_slice_analytics: a slice of a recalculation of
+-- everyone) that share the scoring query (analytics_changes_query) and the
+-- statement that writes what changed (apply_analytics_changes).  Only the
+-- rows whose values or insights change are written (the days since the last
+-- order are as of last_calculated_at, the time of the last calculation that
+-- changed the row: docs/architecture.md).
+
+-- The new values of the customers of a source whose values or insights
+-- change: source is a query giving customer_id, the columns of
+-- customer_stats and old_<column> of the analytics row before.  Parameters
+-- of the query: $1 as_of, $2 lo, $3 hi, $4 the breakpoints, $5 the
+-- thresholds (analytics_thresholds()), $6 the customers whose statistics
+-- changed, $7 full_run, $8 whether the statistics may differ from the
+-- row's (false: they are the row's).  Parameters of EXECUTE are constants to
+-- the planner.  The scores come from one call per customer, a LATERAL
+-- function scan: computed once, and in parallel.
+CREATE OR REPLACE FUNCTION analytics_changes_query(source text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    written bigint;
-    changed_rows text;
-    unchanged uuid[];
-    thresholds constant float8[] := customer_mgmt.analytics_thresholds();
-    -- The new values of the customers of a source (%s: the columns of
-    -- customer_stats, and old_<column> of the analytics row before) whose values or
-    -- insights change.  $1 as_of, $2 lo, $3 hi, $4 the breakpoints, $5 the
-    -- thresholds (analytics_thresholds()), $6 the customers whose statistics
-    -- changed, $7 full_run, $8 whether the statistics may differ from the
-    -- row's (false: they are the row's).  Parameters of EXECUTE are constants
-    -- to the planner.  The scores come from one call per customer, a LATERAL
-    -- function scan: computed once, and in parallel.
-    scores constant text := $q$
+AS $fn$
+    SELECT format($q$
     SELECT f.* FROM (
         SELECT x.customer_id, x.total_orders, x.total_spent,
                (CASE WHEN x.total_orders > 0 THEN round(x.total_spent / x.total_orders, 2) ELSE 0 END)::numeric(15,2)
@@ -67,51 +58,48 @@ DECLARE
                   IS DISTINCT FROM
                   (f.total_orders, f.total_spent, f.average_order_value, f.last_order_date, f.total_sessions,
                    f.total_page_views, f.average_session_duration, f.bounce_rate, f.conversion_rate,
-                   f.favorite_categories, f.favorite_brands, f.preferred_price_range, f.total_spent)$q$;
-    stats_columns constant text[] := ARRAY['total_orders', 'total_spent', 'last_order_date', 'total_sessions',
-        'total_page_views', 'average_session_duration', 'bounce_rate', 'conversion_rate', 'favorite_categories',
-        'favorite_brands', 'preferred_price_range'];
-    old_columns constant text := array_to_string(ARRAY(
-        SELECT format('a.%1$s AS old_%1$s', c)
-          FROM unnest(ARRAY['total_orders', 'total_spent', 'average_order_value', 'last_order_date', 'total_sessions',
-                            'total_page_views', 'average_session_duration', 'bounce_rate', 'conversion_rate',
-                            'favorite_categories', 'favorite_brands', 'preferred_price_range', 'customer_lifetime_value',
-                            'churn_risk_score', 'engagement_score', 'segment', 'rfm_score',
-                            'days_since_last_order', 'last_calculated_at']) c), ', ');
+                   f.favorite_categories, f.favorite_brands, f.preferred_price_range, f.total_spent)$q$, source)
+$fn$;
+COMMENT ON FUNCTION analytics_changes_query(text) IS
+    'Internal: the query of the new analytics values of the customers of a source whose values or insights change (write_customer_analytics, write_slice_analytics).';
+
+-- The source columns of analytics_changes_query: the statistics' columns
+-- from table alias src, and the analytics row's (alias a) as old_<column>.
+CREATE OR REPLACE FUNCTION analytics_source_columns(src text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_to_string(ARRAY(
+               SELECT src || '.' || c
+                 FROM unnest(ARRAY['total_orders', 'total_spent', 'last_order_date', 'total_sessions',
+                                   'total_page_views', 'average_session_duration', 'bounce_rate', 'conversion_rate',
+                                   'favorite_categories', 'favorite_brands', 'preferred_price_range']) c), ', ')
+           || ', '
+           || array_to_string(ARRAY(
+               SELECT format('a.%1$s AS old_%1$s', c)
+                 FROM unnest(ARRAY['total_orders', 'total_spent', 'average_order_value', 'last_order_date',
+                                   'total_sessions', 'total_page_views', 'average_session_duration', 'bounce_rate',
+                                   'conversion_rate', 'favorite_categories', 'favorite_brands',
+                                   'preferred_price_range', 'customer_lifetime_value', 'churn_risk_score',
+                                   'engagement_score', 'segment', 'rfm_score', 'days_since_last_order',
+                                   'last_calculated_at']) c), ', ')
+$$;
+COMMENT ON FUNCTION analytics_source_columns(text) IS
+    'Internal: the columns a source of analytics_changes_query selects: the statistics of alias src and the analytics row''s (a) as old_<column>.';
+
+-- Write the changes of changed_rows (a relation or a parenthesised query of
+-- analytics_changes_query's columns), in one statement: the UPDATE, the
+-- insights of the customers whose set changed, the churn-detected events of
+-- those whose risk crossed the high threshold.  Returns the rows written.
+CREATE OR REPLACE FUNCTION apply_analytics_changes(as_of timestamptz, lo uuid, hi uuid, bp rfm_breakpoints,
+                                                   thresholds double precision[], changed_rows text)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written bigint;
 BEGIN
-    IF lo = hi THEN
-        -- one customer: wait for any other writer of the row first, so that
-        -- the statistics below are read after it committed
-        -- (docs/architecture.md, "Concurrent writers of the analytics")
-        INSERT INTO customer_mgmt.customer_analytics (customer_id)
-        SELECT u.id FROM customer_mgmt.users u WHERE u.id = lo AND u.role = 'customer'
-        ON CONFLICT (customer_id) DO NOTHING;
-        PERFORM FROM customer_mgmt.customer_analytics x WHERE x.customer_id = lo FOR UPDATE;
-        changed_rows := format('(' || scores || ')', format(
-            'SELECT st.customer_id, %s, %s FROM customer_mgmt.customer_stats($1, $2, $3) st
-               JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', '), old_columns));
-    ELSE
-        IF to_regclass('pg_temp.cm_recalc_rows') IS NOT NULL THEN
-            DROP TABLE pg_temp.cm_recalc_rows;
-        END IF;
-        SELECT coalesce(array_agg(st.customer_id), '{}') INTO unchanged
-          FROM pg_temp.cm_recalc_stats st WHERE st.customer_id BETWEEN lo AND hi;
-        -- whose statistics did not change: from their rows (those without an
-        -- order: nothing of theirs moves with time); none in a full run
-        EXECUTE 'CREATE TEMP TABLE cm_recalc_rows AS ' || format(scores, format(
-            'SELECT a.customer_id, %s, %s FROM customer_mgmt.customer_analytics a
-              WHERE a.customer_id BETWEEN $2 AND $3 AND a.total_orders > 0 AND NOT $7
-                AND NOT (a.customer_id = ANY ($6))', array_to_string(ARRAY(SELECT 'a.' || c FROM unnest(stats_columns) c), ', '), old_columns))
-        USING as_of, lo, hi, bp, thresholds, unchanged, full_run, false;
-        -- whose statistics changed (all, in a full run): from the new ones
-        EXECUTE 'INSERT INTO pg_temp.cm_recalc_rows ' || format(scores, format(
-            'SELECT st.customer_id, %s, %s FROM pg_temp.cm_recalc_stats st
-               JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id
-              WHERE st.customer_id BETWEEN $2 AND $3', array_to_string(ARRAY(SELECT 'st.' || c FROM unnest(stats_columns) c), ', '), old_columns))
-        USING as_of, lo, hi, bp, thresholds, NULL::uuid[], full_run, true;
-        ANALYZE pg_temp.cm_recalc_rows;
-        changed_rows := 'pg_temp.cm_recalc_rows';
-    END IF;
     EXECUTE format($q$
     WITH upd AS (
         UPDATE customer_mgmt.customer_analytics AS a SET
@@ -159,26 +147,95 @@ BEGIN
          WHERE u.old_lc IS NOT NULL AND u.old_churn < $9 AND u.churn_risk_score >= $9)
     SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM churned)$q$, changed_rows)
     INTO written
-    USING as_of, lo, hi, bp, thresholds, NULL::uuid[], full_run, true, customer_mgmt.setting('churn.threshold_high')::numeric;
-    IF lo <> hi THEN
+    USING as_of, lo, hi, bp, thresholds, NULL::uuid[], true, true, customer_mgmt.setting('churn.threshold_high')::numeric;
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION apply_analytics_changes(timestamptz, uuid, uuid, rfm_breakpoints, double precision[], text) IS
+    'Internal: writes the analytics changes of a source in one statement (rows, insights whose set changed, churn-detected events); returns the rows written.';
+
+-- One customer (calculate_customer_analytics, the queue worker), from its
+-- statistics: after any other writer of the row (docs/architecture.md,
+-- "Concurrent writers of the analytics"); then every insight of the customer
+-- brought in line with the rules as they are now, and the purchase summary
+-- the CLV predictions are computed from (everyone's: fit_clv_model).
+-- Returns the rows written (0 or 1).
+CREATE OR REPLACE FUNCTION write_customer_analytics(as_of timestamptz, customer_id uuid, bp rfm_breakpoints)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written bigint;
+    cid constant uuid := write_customer_analytics.customer_id;
+BEGIN
+    -- wait for any other writer of the row first, so that the statistics
+    -- below are read after it committed
+    INSERT INTO customer_mgmt.customer_analytics (customer_id)
+    SELECT u.id FROM customer_mgmt.users u WHERE u.id = cid AND u.role = 'customer'
+    ON CONFLICT ON CONSTRAINT customer_analytics_customer_id_key DO NOTHING;
+    PERFORM FROM customer_mgmt.customer_analytics x WHERE x.customer_id = cid FOR UPDATE;
+    written := customer_mgmt.apply_analytics_changes(as_of, cid, cid, bp, customer_mgmt.analytics_thresholds(),
+        '(' || customer_mgmt.analytics_changes_query(format(
+            'SELECT st.customer_id, %s FROM customer_mgmt.customer_stats($1, $2, $3) st
+               JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id',
+            customer_mgmt.analytics_source_columns('st'))) || ')');
+    PERFORM customer_mgmt.reconcile_insights(as_of, cid, cid);
+    PERFORM customer_mgmt.clv_store_summaries(as_of, cid);
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION write_customer_analytics(timestamptz, uuid, rfm_breakpoints) IS
+    'Internal: computes and writes one customer''s analytics row, insights, churn-detected event and CLV purchase summary as of a time, from its statistics; only what changes is written.';
+
+-- A slice [lo, hi] of a recalculation of everyone: the customers whose
+-- statistics did not change are scored from their rows, in parallel into a
+-- temporary table (an UPDATE is never parallel), and those in
+-- pg_temp.cm_recalc_stats from it (full: every customer is there); then the
+-- one statement of apply_analytics_changes; in a full run, every insight is
+-- reconciled after.  Returns the rows written.
+CREATE OR REPLACE FUNCTION write_slice_analytics(as_of timestamptz, lo uuid, hi uuid, bp rfm_breakpoints,
+                                                 full_run boolean)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written bigint;
+    unchanged uuid[];
+    thresholds constant float8[] := customer_mgmt.analytics_thresholds();
+BEGIN
+    IF to_regclass('pg_temp.cm_recalc_rows') IS NOT NULL THEN
         DROP TABLE pg_temp.cm_recalc_rows;
     END IF;
-    -- in a full run (and for one customer), every insight is brought in line
-    -- with the rules as they are now (after a change of the thresholds)
+    SELECT coalesce(array_agg(st.customer_id), '{}') INTO unchanged
+      FROM pg_temp.cm_recalc_stats st WHERE st.customer_id BETWEEN lo AND hi;
+    -- whose statistics did not change: from their rows (those without an
+    -- order: nothing of theirs moves with time); none in a full run
+    EXECUTE 'CREATE TEMP TABLE cm_recalc_rows AS ' || customer_mgmt.analytics_changes_query(format(
+        'SELECT a.customer_id, %s FROM customer_mgmt.customer_analytics a
+          WHERE a.customer_id BETWEEN $2 AND $3 AND a.total_orders > 0 AND NOT $7
+            AND NOT (a.customer_id = ANY ($6))', customer_mgmt.analytics_source_columns('a')))
+    USING as_of, lo, hi, bp, thresholds, unchanged, full_run, false;
+    -- whose statistics changed (all, in a full run): from the new ones
+    EXECUTE 'INSERT INTO pg_temp.cm_recalc_rows ' || customer_mgmt.analytics_changes_query(format(
+        'SELECT st.customer_id, %s FROM pg_temp.cm_recalc_stats st
+           JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id
+          WHERE st.customer_id BETWEEN $2 AND $3', customer_mgmt.analytics_source_columns('st')))
+    USING as_of, lo, hi, bp, thresholds, NULL::uuid[], full_run, true;
+    ANALYZE pg_temp.cm_recalc_rows;
+    written := customer_mgmt.apply_analytics_changes(as_of, lo, hi, bp, thresholds, 'pg_temp.cm_recalc_rows');
+    DROP TABLE pg_temp.cm_recalc_rows;
+    -- in a full run, every insight is brought in line with the rules as they
+    -- are now (after a change of the thresholds)
     IF full_run THEN
         PERFORM customer_mgmt.reconcile_insights(as_of, lo, hi);
-    END IF;
-    -- one customer (the queue worker, calculate_customer_analytics): the
-    -- purchase summary the CLV predictions are computed from (everyone's:
-    -- fit_clv_model)
-    IF lo = hi THEN
-        PERFORM customer_mgmt.clv_store_summaries(as_of, lo);
     END IF;
     RETURN written;
 END
 $$;
-COMMENT ON FUNCTION write_analytics(timestamptz, uuid, uuid, rfm_breakpoints, boolean) IS
-    'Internal: computes and writes the analytics rows, insights and churn-detected events of one customer (lo = hi) or of a slice of a recalculation of everyone, as of a time; only rows whose values or insights change are written.';
+COMMENT ON FUNCTION write_slice_analytics(timestamptz, uuid, uuid, rfm_breakpoints, boolean) IS
+    'Internal: computes and writes the analytics rows, insights and churn-detected events of a slice of a recalculation of everyone, as of a time; only rows whose values or insights change are written.';
 
 -- The queue worker.
 CREATE OR REPLACE FUNCTION process_analytics_queue(max_items integer DEFAULT 100) RETURNS jsonb
@@ -214,7 +271,7 @@ BEGIN
          LIMIT max_items
            FOR UPDATE SKIP LOCKED
     LOOP
-        PERFORM customer_mgmt.write_analytics(as_of, item.customer_id, item.customer_id, bp, true);
+        PERFORM customer_mgmt.write_customer_analytics(as_of, item.customer_id, bp);
         PERFORM customer_mgmt.apply_customer_segments(item.customer_id, as_of);
         DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = item.customer_id;
         done := done + 1;
@@ -246,7 +303,7 @@ BEGIN
     IF NOT FOUND THEN
         bp := customer_mgmt.compute_rfm_breakpoints(as_of);
     END IF;
-    PERFORM customer_mgmt.write_analytics(as_of, u.id, u.id, bp, true);
+    PERFORM customer_mgmt.write_customer_analytics(as_of, u.id, bp);
     PERFORM customer_mgmt.apply_customer_segments(u.id, as_of);
     SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
     RETURN customer_mgmt.customer_analytics_dto(a, as_of);

@@ -201,7 +201,7 @@ $$;
 COMMENT ON FUNCTION customer_mgmt_internal.begin_recalculation(timestamptz, integer, text, boolean, boolean) IS
     'Internal: starts a recalculation of everyone (arguments checked, one at a time, writers of one customer held off, the statistics that changed or with full everyone''s computed, RFM breakpoints stored, run logged); returns the job run id.';
 
--- One slice of a recalculation of everyone: write_analytics over slice i of
+-- One slice of a recalculation of everyone: write_slice_analytics over slice i of
 -- n of the id space, progress in the job run.
 CREATE OR REPLACE FUNCTION customer_mgmt_internal.recalculate_slice(run_id bigint, slice integer) RETURNS bigint
     LANGUAGE plpgsql
@@ -225,10 +225,10 @@ BEGIN
         PERFORM customer_mgmt.raise_invalid('slice', format('must be from 0 to %s', batches - 1), slice::text);
     END IF;
     SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints b WHERE b.id = (r.details ->> 'rfmBreakpointsId')::bigint;
-    written := customer_mgmt.write_analytics((r.details ->> 'asOf')::timestamptz,
-                                             customer_mgmt.uuid_slice_bound(slice, batches),
-                                             customer_mgmt.uuid_slice_bound(slice + 1, batches, true), bp,
-                                             (r.details ->> 'full')::boolean);
+    written := customer_mgmt.write_slice_analytics((r.details ->> 'asOf')::timestamptz,
+                                                   customer_mgmt.uuid_slice_bound(slice, batches),
+                                                   customer_mgmt.uuid_slice_bound(slice + 1, batches, true), bp,
+                                                   (r.details ->> 'full')::boolean);
     UPDATE customer_mgmt.job_runs x
        SET rows_processed = x.rows_processed + written,
            details = x.details || jsonb_build_object('slicesDone', slice + 1)
