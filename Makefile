@@ -72,8 +72,15 @@ ISOLATION_OPTS = $(REGRESS_OPTS)
 PGTAP = $(sort $(basename $(notdir $(wildcard test/pgtap/[0-9]*.sql))))
 
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# on a fresh machine PGXS is not there yet: make demo and make test install
+# it (postgresql-server-dev) before they build
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+else
+all install installcheck:
+	@echo "error: no PGXS from $(PG_CONFIG) --pgxs: install postgresql-server-dev-NN, or set PG_CONFIG (make demo and make test install it themselves)" >&2; exit 1
+endif
 
 all: check-frozen check-meta
 
