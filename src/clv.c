@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * clv.c
- *	  The predicted lifetime value's models (SPEC 3b): BG/NBD
- *	  (Fader, Hardie & Lee 2005, "Counting your customers the easy way")
- *	  for the number of future orders and the probability of being alive,
- *	  and Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV") for the
- *	  value of an order: maximum-likelihood fits and the conditional
- *	  expectations, on any data in any time unit.
+ *	  The predicted lifetime value's fits (SPEC 3b): BG/NBD (Fader, Hardie
+ *	  & Lee 2005, "Counting your customers the easy way") for the number of
+ *	  future orders and the probability of being alive, with its boundary
+ *	  models, and Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV") for
+ *	  the value of an order: maximum-likelihood fits on any data in any time
+ *	  unit.  The predictions of one customer are clv_bgnbd.c's and
+ *	  clv_predict.c's.
  *
  * The fits are aggregates: bgnbd_fit(frequency, recency, age) and
  * gamma_gamma_fit(frequency, monetary_value) keep their rows (24 bytes a
@@ -20,16 +21,9 @@
  * whole-number times tabulates log(alpha + t) once per step.  Times are
  * scaled so that the oldest customer's age is 10, amounts so that their
  * mean is 1, as the lifetimes library does; the parameters and the
- * log-likelihood are reported in the caller's units.  clv_predictions gives
- * one customer's predictions from both fits (docs/clv.md).
- *
- * The expected number of purchases needs the Gauss hypergeometric function
- * 2F1(r+x, b+x; a+b+x-1; z), z = t/(alpha+T+t).  Its series converges
- * slowly when z is near 1 and, for a large x, grows for many terms before
- * it falls; it is summed after Euler's transformation, 2F1(A, B; C; z) =
- * (1-z)^(C-A-B) 2F1(C-A, C-B; C; z), whose parameters (a+b-1-r, a-1) do
- * not grow with x and whose terms fall like n^(a-2-r-x) z^n, with a
- * stopping rule that bounds the remaining tail, not just the last term.
+ * log-likelihood are reported in the caller's units.  A BG/NBD fit that
+ * runs towards a boundary (no heterogeneity in the rate or the dropout)
+ * takes the boundary's model (cm_bgnbd_final, docs/clv.md).
  *
  *-------------------------------------------------------------------------
  */
@@ -39,11 +33,9 @@
 #include <math.h>
 
 #include "fmgr.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 

@@ -555,11 +555,13 @@ cm_clv_predictions(PG_FUNCTION_ARGS)
 			values[1] = Float8GetDatum(orders);
 			values[2] = Float8GetDatum(cm_bgnbd_no_purchase(m, 90, in.x, in.tx, in.T));
 			values[3] = Float8GetDatum(spend);
-			if (wait <= NEXT_ORDER_HORIZON)
-				values[4] = DateADTGetDatum(in.as_of_day + (DateADT) ceil(wait));
 			values[6] = Float8GetDatum(own_history_weight(m, in.T));
-			for (int i = 0; i < 7; i++)
-				nulls[i] = i == 4 && !(wait <= NEXT_ORDER_HORIZON);
+			nulls[0] = nulls[1] = nulls[2] = nulls[3] = nulls[6] = false;
+			if (wait <= NEXT_ORDER_HORIZON)
+			{
+				values[4] = DateADTGetDatum(in.as_of_day + (DateADT) ceil(wait));
+				nulls[4] = false;
+			}
 		}
 	}
 	if (problem != NULL)

@@ -39,7 +39,7 @@ CREATE OR REPLACE FUNCTION clv_predictions(bgnbd jsonb, gamma_gamma jsonb, frequ
     AS 'MODULE_PATHNAME', 'cm_clv_predictions'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_predictions(jsonb, jsonb, integer, integer, date, double precision, date, double precision) IS
-    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, at a day, the age counted from the first purchase day, with the share of the customer''s own history and the status (docs/clv.md): no_completed_order without a summary, no_usable_model without the fits, history_too_short below the fit''s minCustomerDays, not_computable when a fit cannot give them (logged once per query); never an error because of the fits.';
+    'Internal: one customer''s CLV predictions under a BG/NBD and a Gamma-Gamma fit, in days, at a day, the age counted from the first purchase day, with the share of the customer''s own history and the status (docs/clv.md): no_completed_order without a summary, no_usable_model without the fits, history_too_short below the fit''s minCustomerDays, not_computable when a fit cannot give them (logged once per session and fit); never an error because of the fits.';
 
 CREATE OR REPLACE FUNCTION clv_model_dto(m clv_models) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
