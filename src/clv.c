@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * clv.c
- *	  The predicted lifetime value's fits (SPEC 3b): BG/NBD (Fader, Hardie
+ *	  The predicted lifetime value's fits : BG/NBD (Fader, Hardie
  *	  & Lee 2005, "Counting your customers the easy way") for the number of
  *	  future orders and the probability of being alive, with its boundary
  *	  models, and Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV") for

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * preferences.c
- *	  A customer's purchase preferences (design section 6.2): favourite
+ *	  A customer's purchase preferences (docs/analytics.md): favourite
  *	  categories and brands, and the preferred price range, as one
  *	  aggregate over the lines of the customer's completed orders.
  *

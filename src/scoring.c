@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * scoring.c
- *	  The business rules of customer analytics (design sections 6.2, 8.1):
+ *	  The business rules of customer analytics (docs/analytics.md):
  *	  engagement score, churn risk, lifecycle segment, RFM digits and the
  *	  customer insights.
  *
@@ -35,7 +35,7 @@ PG_FUNCTION_INFO_V1(cm_rfm_digit);
 PG_FUNCTION_INFO_V1(cm_insights);
 PG_FUNCTION_INFO_V1(cm_analytics_scores);
 
-/* engagement: weights of design section 8.1 (ENGAGEMENT_SCORE_WEIGHTS) */
+/* engagement: weights of docs/analytics.md (ENGAGEMENT_SCORE_WEIGHTS) */
 #define W_RECENCY	0.3
 #define W_FREQUENCY 0.3
 #define W_MONETARY	0.2
@@ -133,7 +133,7 @@ cm_engagement_score(PG_FUNCTION_ARGS)
 /*
  * customer_mgmt.churn_risk(days_since_last_order integer, total_orders
  *		integer, engagement_score numeric, bounce_rate numeric)
- *		returns numeric in [0, 1]: design section 6.2, capped at 1.
+ *		returns numeric in [0, 1]: docs/analytics.md, Churn risk, capped at 1.
  */
 Datum
 cm_churn_risk(PG_FUNCTION_ARGS)
@@ -184,7 +184,7 @@ static const char *const lifecycle_thresholds[] = {
 };
 
 /*
- * The segment of design section 8.1's rules, in order; t[] holds the seven
+ * The segment of rules of docs/analytics.md, Lifecycle segment, in order; t[] holds the seven
  * thresholds in the order of lifecycle_thresholds.
  */
 static const char *
@@ -284,7 +284,7 @@ cm_rfm_digit(PG_FUNCTION_ARGS)
  *		loyal_min_orders, loyal_max_days) returns table (type, title,
  *		description, priority, action_recommendation)
  *
- * The insights of design section 6.2 that hold for a customer, each with
+ * The insights of docs/analytics.md that hold for a customer, each with
  * the design's title, description, priority and recommended action:
  * high value (spend above the threshold), churn risk (risk above it),
  * loyal (more orders than the threshold and fewer days since the last

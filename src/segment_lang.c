@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * segment_lang.c
- *	  The segment language (SPEC section 3a): a parser that compiles a
+ *	  The segment language: a parser that compiles a
  *	  shop's query, such as
  *
  *		total_spent >= 10000000 AND last_order_date < -90d

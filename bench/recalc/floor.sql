@@ -1,4 +1,4 @@
--- The floor of the full recalculation (SPEC section 8): a plain CREATE TABLE
+-- The floor of the full recalculation (docs/performance.md): a plain CREATE TABLE
 -- AS of per-customer order and session aggregates over the same data.
 DROP TABLE IF EXISTS bench_floor;
 CREATE TABLE bench_floor AS

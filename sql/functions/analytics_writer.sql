@@ -118,7 +118,7 @@ BEGIN
          WHERE a.customer_id = c.customer_id
         RETURNING a.customer_id, a.total_spent, a.churn_risk_score, a.total_orders, a.days_since_last_order,
                   c.old_churn_risk_score AS old_churn, c.old_last_calculated_at AS old_lc, c.old_flags, c.new_flags),
-    -- insights of design 6.2: those that no longer hold go, new ones come,
+    -- insights (docs/analytics.md): those that no longer hold go, new ones come,
     -- the others stay (generated_at: since when an insight holds)
     changed AS MATERIALIZED (
         SELECT u.* FROM upd u WHERE u.new_flags <> u.old_flags OR u.old_lc IS NULL),
@@ -139,7 +139,7 @@ BEGIN
                                                      action_recommendation, generated_at)
         SELECT w.customer_id, w.type, w.title, w.description, w.priority, w.action, $1 FROM want w
         ON CONFLICT (customer_id, type) DO NOTHING),
-    -- churn detected: the risk crossed the high threshold (design 10.1); a
+    -- churn detected: the risk crossed the high threshold; a
     -- first calculation only sets the baseline
     churned AS (
         SELECT customer_mgmt.churn_detected(u.customer_id, u.churn_risk_score)

@@ -1,4 +1,4 @@
--- customer_mgmt: The predicted lifetime value's statistical building blocks (SPEC 3b and 4):
+-- customer_mgmt: The predicted lifetime value's statistical building blocks (docs/clv.md):
 -- BG/NBD and Gamma-Gamma fits as aggregates and their conditional expectations,
 -- in C (src/clv.c, src/clv_bgnbd.c, src/clv_predict.c), usable on any data in any time unit.  The shop's model (fit_clv_model)
 -- is built on them in clv_model.sql.

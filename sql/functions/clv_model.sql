@@ -1,4 +1,4 @@
--- customer_mgmt: The shop's CLV model (SPEC 3b): every customer's purchase summary
+-- customer_mgmt: The shop's CLV model : every customer's purchase summary
 -- (src/clv_summary.c, kept in customer_clv), the fit of BG/NBD and Gamma-Gamma on it
 -- (fit_clv_model, stored in clv_models), and each customer's predictions, computed from both
 -- when read (clv_predict; docs/clv.md).

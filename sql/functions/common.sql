@@ -306,7 +306,7 @@ $$;
 COMMENT ON FUNCTION check_time_range(text, timestamptz, text, timestamptz) IS
     'Internal: checks an optional time range is finite and ordered, or raises 22023.';
 
--- The paginated envelope of every list (SPEC section 4).
+-- The paginated envelope of every list (docs/reference.md).
 CREATE OR REPLACE FUNCTION page_envelope(data jsonb, total bigint, page integer, page_size integer,
                               total_is_estimate boolean DEFAULT false)
     RETURNS jsonb

@@ -1,4 +1,4 @@
--- customer_mgmt: The customer API (design BE.03.1-3): the list with its filters and sorts,
+-- customer_mgmt: The customer API (docs/reference.md, Customers): the list with its filters and sorts,
 -- the 360 degree detail, the analytics, the order history and the account status.
 
 -- The list item of a customer (the columns an admin screen shows).
@@ -243,7 +243,7 @@ COMMENT ON FUNCTION customer_filter(text, text, text, uuid, timestamptz, timesta
                                     text, text, timestamptz, text) IS
     'Internal: the list''s filters and sort checked (22023 naming the argument, PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal, the sort key column, the ORDER BY, and whether there is a search.';
 
--- get_customers: the customer list (BE.03.1)
+-- get_customers: the customer list
 CREATE OR REPLACE FUNCTION get_customers(
     search                     text DEFAULT NULL,
     status                     text DEFAULT NULL,
@@ -331,7 +331,7 @@ COMMENT ON FUNCTION get_customers(text, text, text, uuid, timestamptz, timestamp
                                   text, text, integer, integer, boolean, timestamptz, text) IS
     'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id) and an RFM group, a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
 
--- get_customer: the 360° detail (BE.03.2)
+-- get_customer: the 360° detail
 -- CustomerAnalyticsDto of an analytics row, days since the last order
 -- measured at as_of, with the saved insights.
 CREATE OR REPLACE FUNCTION customer_analytics_dto(a customer_analytics, as_of timestamptz) RETURNS jsonb
@@ -530,7 +530,7 @@ $$;
 COMMENT ON FUNCTION get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer) IS
     'Staff: a customer''s orders, filtered by status and order date (both ends inclusive), newest first by default, with item counts and totals.';
 
--- update_customer_status (BE.03.3)
+-- update_customer_status
 CREATE OR REPLACE FUNCTION update_customer_status(customer_id uuid, status text, reason text DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -568,7 +568,7 @@ BEGIN
         RETURN customer_mgmt.customer_list_item(u, a, changed_at) || jsonb_build_object('statusChanged', false);
     END IF;
 
-    -- leaving active obeys design section 8.1; reactivation is always allowed
+    -- leaving active obeys docs/analytics.md, Lifecycle segment; reactivation is always allowed
     IF old_status = 'active' THEN
         SELECT count(*) INTO open_orders FROM customer_mgmt.orders o
          WHERE o.customer_id = u.id AND o.status IN ('pending', 'processing');

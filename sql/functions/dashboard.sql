@@ -1,6 +1,6 @@
--- customer_mgmt: The overview dashboard (design 14.1) and the customer health score.
+-- customer_mgmt: The overview dashboard and the customer health score.
 
--- Overview dashboard (design 14.1)
+-- Overview dashboard
 -- The date range of the dashboard: [date_from, date_to), by default the
 -- 30 days before now.
 CREATE OR REPLACE FUNCTION overview_range(date_from timestamptz, date_to timestamptz, OUT range_from timestamptz,
@@ -229,7 +229,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION get_customer_overview(timestamptz, timestamptz) IS
-    'Staff: the customer dashboard of design 14.1 for [date_from, date_to) (default the last 30 days): totals, new/active/churned in the range, segment, lifetime-value and churn-risk distributions, top 10 by value, 20 most at risk, provinces, ages, conversion funnel, monthly retention cohorts.';
+    'Staff: the customer dashboard for [date_from, date_to) (default the last 30 days): totals, new/active/churned in the range, segment, lifetime-value and churn-risk distributions, top 10 by value, 20 most at risk, provinces, ages, conversion funnel, monthly retention cohorts.';
 
 CREATE OR REPLACE FUNCTION get_customer_health_score(as_of timestamptz DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -274,4 +274,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION get_customer_health_score(timestamptz) IS
-    'Staff: design 14.1''s customer health score over the month before as_of (default now), 0-100: acquisition (new/total x 100, at most 25) + retention ((1 - churned/total) x 30) + engagement (active/total x 25) + valueScore x 20, valueScore = 1 - Gini of lifetime values. Returns {healthScore, components, ...}.';
+    'Staff: the customer health score over the month before as_of (default now), 0-100: acquisition (new/total x 100, at most 25) + retention ((1 - churned/total) x 30) + engagement (active/total x 25) + valueScore x 20, valueScore = 1 - Gini of lifetime values. Returns {healthScore, components, ...}.';

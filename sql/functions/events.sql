@@ -1,4 +1,4 @@
--- customer_mgmt: Events (design section 10): the outbox with NOTIFY, the trigger functions of
+-- customer_mgmt: Events (docs/reference.md, Event triggers): the outbox with NOTIFY, the trigger functions of
 -- registration, completed orders and logins, churn detection, and the outbox
 -- consumer API (claim_events, mark_events_processed).
 
@@ -207,7 +207,7 @@ END
 $$;
 COMMENT ON FUNCTION mark_events_processed(bigint[]) IS 'App: marks outbox events done; returns how many were not done before.';
 
--- Login (design 10.1 customer.login): whichever path moves last_login_at
+-- Login (customer.login): whichever path moves last_login_at
 -- forward, record_login or the application's own UPDATE, the login is
 -- recorded as a session.
 CREATE OR REPLACE FUNCTION users_after_login() RETURNS trigger

@@ -1,4 +1,4 @@
--- customer_mgmt: The customer export (design BE.03.5): export_customers writes the
+-- customer_mgmt: The customer export (docs/reference.md, Export): export_customers writes the
 -- list's customers, filtered and sorted as get_customers does, as an .xlsx workbook or CSV.
 -- export_customers is C (src/export.c): it asks export_plan, here, for the query, the
 -- columns and the Summary sheet, streams the rows into the file, and logs the export, so

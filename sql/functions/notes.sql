@@ -1,5 +1,5 @@
--- customer_mgmt: Internal notes on customers (design BE.03.6, 4.1, 7.2): writing, changing,
--- deleting and listing them, with the ownership rules of SPEC section 6.
+-- customer_mgmt: Internal notes on customers (docs/reference.md, Notes): writing, changing,
+-- deleting and listing them, with the ownership rules of docs/operations.md, Roles.
 
 -- CustomerNoteDto; authorName is NULL for system notes.
 CREATE OR REPLACE FUNCTION note_dto(n customer_notes) RETURNS jsonb

@@ -1,4 +1,4 @@
--- customer_mgmt: Data protection (design 11.1, SPEC section 6): anonymising a customer
+-- customer_mgmt: Data protection (docs/privacy.md): anonymising a customer
 -- completely, with the patterns that find their personal data however it was written
 -- (docs/privacy.md).
 
@@ -212,9 +212,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION anonymize_customer(uuid, text) IS
-    'Admin: anonymises a customer, irreversibly (design 11.1, docs/privacy.md): name, e-mail, phone, avatar and birth date replaced, addresses deleted, every spelling of them redacted from the customer''s notes, status-history reasons, outbox payloads and the job log; orders and analytics kept. Recorded in customer_anonymizations (who, when, why, what was scrubbed); customer.anonymized to the outbox. Idempotent. P0001 while an order is pending or processing. Returns {customerId, anonymizedAt, alreadyAnonymized, scrubbed}.';
+    'Admin: anonymises a customer, irreversibly (docs/privacy.md): name, e-mail, phone, avatar and birth date replaced, addresses deleted, every spelling of them redacted from the customer''s notes, status-history reasons, outbox payloads and the job log; orders and analytics kept. Recorded in customer_anonymizations (who, when, why, what was scrubbed); customer.anonymized to the outbox. Idempotent. P0001 while an order is pending or processing. Returns {customerId, anonymizedAt, alreadyAnonymized, scrubbed}.';
 
--- The personal-data export of design 11.1 (CustomerDataExport), recorded in
+-- The personal-data export (CustomerDataExport), recorded in
 -- export_log.
 CREATE OR REPLACE FUNCTION export_customer_data(customer_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
@@ -273,7 +273,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION export_customer_data(uuid) IS
-    'Admin: everything the shop holds about a customer (design 11.1, CustomerDataExport): personalInformation with addresses, orderHistory with items, accountActivity (logins, sessions, status changes), analyticsData, the notes that are not internal, exportDate and dataRetentionPolicy (setting privacy.data_retention_policy). Recorded in export_log. PT404, 42501.';
+    'Admin: everything the shop holds about a customer (CustomerDataExport): personalInformation with addresses, orderHistory with items, accountActivity (logins, sessions, status changes), analyticsData, the notes that are not internal, exportDate and dataRetentionPolicy (setting privacy.data_retention_policy). Recorded in export_log. PT404, 42501.';
 
 -- Retention (beyond the design): customers with no registration, login or
 -- order in the setting's number of years are anonymised, each as

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION engagement_score(days_since_last_order integer, total
     AS 'MODULE_PATHNAME', 'cm_engagement_score'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION engagement_score(integer, integer, double precision, double precision, integer, integer) IS
-    'Engagement in [0,1]: 0.3 recency + 0.3 frequency + 0.2 monetary + 0.2 session behaviour (design 8.1); see docs/analytics.md for each component.';
+    'Engagement in [0,1]: 0.3 recency + 0.3 frequency + 0.2 monetary + 0.2 session behaviour; see docs/analytics.md for each component.';
 
 CREATE OR REPLACE FUNCTION churn_risk(days_since_last_order integer, total_orders integer, engagement_score double precision,
                            bounce_rate double precision)
@@ -17,7 +17,7 @@ CREATE OR REPLACE FUNCTION churn_risk(days_since_last_order integer, total_order
     AS 'MODULE_PATHNAME', 'cm_churn_risk'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION churn_risk(integer, integer, double precision, double precision) IS
-    'Churn risk in [0,1], design 6.2: recency (+0.1/0.2/0.3 past 30/60/90 days), fewer than 2 orders (+0.2), engagement below 0.5/0.3 (+0.2/0.3), bounce rate above 0.8 (+0.2), capped at 1.';
+    'Churn risk in [0,1] (docs/analytics.md): recency (+0.1/0.2/0.3 past 30/60/90 days), fewer than 2 orders (+0.2), engagement below 0.5/0.3 (+0.2/0.3), bounce rate above 0.8 (+0.2), capped at 1.';
 
 CREATE OR REPLACE FUNCTION lifecycle_segment(total_spent double precision, churn_risk double precision, total_orders integer,
                                   days_since_last_order integer,
@@ -52,7 +52,7 @@ CREATE OR REPLACE FUNCTION insights(total_spent double precision, churn_risk dou
     LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 3;
 COMMENT ON FUNCTION insights(double precision, double precision, integer, integer, double precision, double precision,
                              integer, integer) IS
-    'The insights of design 6.2 that hold: high_value (spent above the threshold, priority high), churn_risk (risk above it, critical), loyal (more orders and fewer days since the last than the thresholds, medium), with title, description and action recommendation.';
+    'The insights (docs/analytics.md) that hold: high_value (spent above the threshold, priority high), churn_risk (risk above it, critical), loyal (more orders and fewer days since the last than the thresholds, medium), with title, description and action recommendation.';
 
 CREATE OR REPLACE FUNCTION analytics_scores(last_order_date timestamptz, as_of timestamptz, total_orders integer,
                                  total_spent double precision, bounce_rate double precision,

@@ -1,4 +1,4 @@
--- customer_mgmt: The segment language (SPEC section 3a), compiled in C
+-- customer_mgmt: The segment language, compiled in C
 -- (src/segment_lang.c): its attributes, the design's criteria written in it,
 -- the segments' view it is evaluated over, the predicate of a definition,
 -- the top customers' aggregate, and preview_segment.
@@ -55,7 +55,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION rfm_group_names() IS 'Internal: the names rfm_group() gives, from the best cell to the least.';
 
--- The JSON criteria of design 7.3 as a query of the language: one compiler
+-- The JSON criteria (SegmentCriteria) as a query of the language: one compiler
 -- and one evaluator for both.  Every key of SegmentCriteria; 0 is a bound;
 -- unknown keys, wrong types and min > max are 22023 naming the key.
 CREATE OR REPLACE FUNCTION criteria_query(criteria jsonb) RETURNS text
@@ -149,7 +149,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION criteria_query(jsonb) IS
-    'Internal: the JSON criteria of design 7.3 (SegmentCriteria) as a query of the segment language, NULL for none; 22023 naming an unknown key, a wrong type or a minimum above its maximum.';
+    'Internal: the JSON criteria (SegmentCriteria) as a query of the segment language, NULL for none; 22023 naming an unknown key, a wrong type or a minimum above its maximum.';
 
 -- Every customer's attributes as of a time, as the compiled predicates of
 -- the segment language name them (src/segment_lang.c, docs/segments.md):
@@ -301,4 +301,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION preview_segment(jsonb, text) IS
-    'Staff: how many customers a segment defined by criteria (design 7.3) and/or a query (docs/segments.md) would hold now, and the first 20 by spend, without saving anything. Returns {customerCount, customers, criteriaQuery}.';
+    'Staff: how many customers a segment defined by criteria and/or a query (docs/segments.md) would hold now, and the first 20 by spend, without saving anything. Returns {customerCount, customers, criteriaQuery}.';

@@ -1,4 +1,4 @@
--- customer_mgmt: Segments (design 4.3, 4.4, 6.3): their definitions and
+-- customer_mgmt: Segments (docs/segments.md): their definitions and
 -- DTOs, writes, memberships (applied, assigned, refreshed) and reads.
 
 -- CustomerSegmentDto: the entity's columns in camelCase; customerCount is
@@ -213,7 +213,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION create_segment(text, jsonb, text, text, text, boolean) IS
-    'Admin: creates a segment defined by criteria (design 7.3), a query of the segment language (docs/segments.md), or both (AND); an auto-assigned one gets its members at once. Returns CustomerSegmentDto. 22023 naming a bad field or key (or the query''s position), 23505 for a name taken.';
+    'Admin: creates a segment defined by criteria, a query of the segment language (docs/segments.md), or both (AND); an auto-assigned one gets its members at once. Returns CustomerSegmentDto. 22023 naming a bad field or key (or the query''s position), 23505 for a name taken.';
 
 CREATE OR REPLACE FUNCTION update_segment(segment_id uuid, changes jsonb) RETURNS jsonb
     LANGUAGE plpgsql

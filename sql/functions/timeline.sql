@@ -1,4 +1,4 @@
--- customer_mgmt: The customer's timeline (SPEC section 4, beyond the design): one feed,
+-- customer_mgmt: The customer's timeline (docs/reference.md): one feed,
 -- newest first, of what happened to a customer, read from the tables and the
 -- outbox the extension keeps anyway.
 

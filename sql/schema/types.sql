@@ -25,7 +25,7 @@ CREATE TYPE clv_prediction AS (probability_alive double precision, expected_orde
                                own_history_weight double precision, status text);
 COMMENT ON TYPE clv_prediction IS 'One customer''s predictions under the CLV model, the share of the predicted purchase rate that comes from the customer''s own history, and the status (predicted, history_too_short, no_completed_order, no_usable_model, not_computable; docs/clv.md).';
 COMMENT ON TYPE user_role IS 'Kind of user: a shop customer, or staff/admin who work on customers.';
-COMMENT ON TYPE user_status IS 'Account status of a user (design BE.03.3).';
+COMMENT ON TYPE user_status IS 'Account status of a user (docs/reference.md, update_customer_status).';
 COMMENT ON TYPE order_status IS 'Life cycle of an order; only completed orders count as spend.';
-COMMENT ON TYPE note_type IS 'Note types of the design (section 4.1) plus system, written by the event handlers.';
-COMMENT ON TYPE lifecycle_segment IS 'Lifecycle segment of a customer (design section 8.1).';
+COMMENT ON TYPE note_type IS 'Note types; system notes are written by the event handlers.';
+COMMENT ON TYPE lifecycle_segment IS 'Lifecycle segment of a customer (docs/analytics.md).';

@@ -19,7 +19,7 @@ DROP FUNCTION update_customer_status(text, text, text);
 DROP FUNCTION calculate_customer_analytics(text, timestamptz);
 DROP FUNCTION find_customer(text);
 DROP FUNCTION check_uuid(text, text);
--- get_customers gains segment_id (SPEC section 4's place) and rfm_group
+-- get_customers gains segment_id and rfm_group
 DROP FUNCTION get_customers(text, text, text, timestamptz, timestamptz, numeric, numeric, integer, integer,
                             text, text, integer, integer, boolean, timestamptz);
 
@@ -175,8 +175,17 @@ COMMENT ON DOMAIN "*/*" IS E'@name file\nA file of any media type, for PostgREST
 
 -- the predicted lifetime value: the model's fits, each customer's
 -- predictions, and its settings (sql/schema/tables.sql, seed.sql)
+COMMENT ON TYPE user_status IS 'Account status of a user (docs/reference.md, update_customer_status).';
+COMMENT ON TYPE note_type IS 'Note types; system notes are written by the event handlers.';
+COMMENT ON TYPE lifecycle_segment IS 'Lifecycle segment of a customer (docs/analytics.md).';
+-- the tables' comments point at the documentation in the repository
+COMMENT ON TABLE customer_notes IS
+    'Internal notes on customers. System notes, written by event handlers, have no author.';
+COMMENT ON TABLE customer_segments IS
+    'Rule-based and system segments. System segments (is_system) are created by the extension with fixed ids and are not dumped.';
+COMMENT ON TABLE customer_segment_assignments IS 'Membership of customers in segments; expired rows are removed by a scheduled job.';
 COMMENT ON TABLE customer_analytics IS
-    'Per-customer analytics (design 4.2), the materialised cache of the scoring engine; last_calculated_at says how fresh a row is. Rates are fractions in [0,1]. predicted_ltv is the design''s column and stays NULL: the CLV model''s predictions, predictedLtv among them, are computed when read, from customer_clv and the fit in force (docs/clv.md).';
+    'Per-customer analytics, the materialised cache of the scoring engine; last_calculated_at says how fresh a row is. Rates are fractions in [0,1]. predicted_ltv is the design''s column and stays NULL: the CLV model''s predictions, predictedLtv among them, are computed when read, from customer_clv and the fit in force (docs/clv.md).';
 -- one customer's CLV predictions (clv_predictions, docs/clv.md)
 CREATE TYPE clv_prediction AS (probability_alive double precision, expected_orders_365 double precision,
                                churn_probability double precision, predicted_ltv double precision,

@@ -1,4 +1,4 @@
--- Roles and privileges of SPEC section 6; the acting user.
+-- Roles and privileges (docs/operations.md, Roles); the acting user.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;

@@ -1,5 +1,5 @@
 -- Ingestion API: good inputs do what they say; every bad input is refused
--- with the SQLSTATE of SPEC section 5, names the bad field, writes nothing.
+-- with the SQLSTATE of docs/reference.md, names the bad field, writes nothing.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;

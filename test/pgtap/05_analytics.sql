@@ -1,11 +1,11 @@
--- The analytics engine: the rules of design 6.2 and 8.1 at their boundaries,
+-- The analytics engine: the rules of docs/analytics.md at their boundaries,
 -- and one calculation whether per customer or for everyone.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
 SELECT plan(94);
 
--- churn risk, design 6.2: (days, orders, engagement, bounce) -> risk
+-- churn risk (docs/analytics.md): (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
           format('churn_risk(days %s, orders %s, engagement %s, bounce %s) = %s', d, o, e, b, r))
   FROM (VALUES (10, 5, 0.9, 0.1, 0.0),      -- nothing applies
@@ -27,7 +27,7 @@ SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
                (91, 1, 0.1, 0.9, 1.0),      -- 0.3 + 0.2 + 0.3 + 0.2 capped at 1
                (NULL, 0, 0.0, 0.0, 0.5)) AS t(d, o, e, b, r);
 
--- lifecycle segment, design 8.1, rules in order, default thresholds
+-- lifecycle segment (docs/analytics.md), rules in order, default thresholds
 SELECT is(customer_mgmt.lifecycle_segment(s, c, o, d), want,
           format('lifecycle_segment(spent %s, churn %s, orders %s, days %s) = %s', s, c, o, d, want))
   FROM (VALUES (50000001, 0.29, 1, 100, 'vip'),
@@ -58,7 +58,7 @@ SELECT is(customer_mgmt.engagement_score(NULL, 0, 0, 1, 300, 5)::numeric(3,2), 0
 SELECT is(customer_mgmt.engagement_score(NULL, 0, 0, 0.5, 150, 5)::numeric(3,2), 0.05, 'session: (1 - bounce) x duration / 5 min');
 SELECT ok(customer_mgmt.engagement_score(NULL, 0, 10000000, 0, 0, 0) BETWEEN 0.14 AND 0.17, 'monetary is logarithmic: 10M is about 0.77 of 50M');
 
--- insights, design 6.2: (spent, churn, orders, days) -> the types that hold
+-- insights (docs/analytics.md): (spent, churn, orders, days) -> the types that hold
 SELECT is(ARRAY(SELECT type FROM customer_mgmt.insights(s, c, o, d)), want,
           format('insights(spent %s, churn %s, orders %s, days %s) = %s', s, c, o, d, want))
   FROM (VALUES (10000000::float8, 0.5::float8, 2, 10, '{}'::text[]),       -- 10M is not > 10M

@@ -1,4 +1,4 @@
--- Event flows end to end (design section 10), whichever path wrote the row.
+-- Event flows end to end (docs/reference.md, Event triggers), whichever path wrote the row.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;

@@ -1,4 +1,4 @@
--- The overview dashboard and the health score (design 14.1), on a
+-- The overview dashboard and the health score, on a
 -- shop small enough to count by hand.  The range is May 2026 in Vietnam.
 \set QUIET 1
 \ir helpers.sql
@@ -80,7 +80,7 @@ SELECT is((customer_mgmt.get_customer_overview('2026-04-01 00:00+07', '2026-07-0
           '[{"month": 0, "customers": 1, "rate": 0.3333}, {"month": 1, "customers": 0, "rate": 0.0000}]'::jsonb,
           'a longer range: every month from the cohort''s to the last of the range (May, June)');
 
--- health score, design 14.1's weights, over the month before as_of
+-- health score, the weights of docs/analytics.md, over the month before as_of
 SELECT is(customer_mgmt.get_customer_health_score('2026-06-01 00:00+07') - 'dateFrom' - 'dateTo',
           '{"healthScore": 77, "totalCustomers": 5, "newCustomers": 3, "activeCustomers": 3, "churnedCustomers": 1,
             "components": {"acquisition": 25, "retention": 24.00, "engagement": 15.00, "valueDistribution": 13.33},

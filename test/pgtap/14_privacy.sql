@@ -60,7 +60,7 @@ CREATE TEMP TABLE kept AS
            (SELECT total_spent FROM customer_mgmt.customer_analytics WHERE customer_id = p.id) AS spent
       FROM p WHERE k = 'anh';
 
--- the personal-data export (design 11.1)
+-- the personal-data export
 SET LOCAL ROLE customer_mgmt_admin;
 CREATE TEMP TABLE x AS SELECT customer_mgmt.export_customer_data((SELECT id FROM p WHERE k = 'anh')) AS d;
 RESET ROLE;

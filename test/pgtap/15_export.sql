@@ -4,7 +4,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 INSERT INTO p VALUES
@@ -56,6 +56,33 @@ SET LOCAL ROLE customer_mgmt_staff;
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers()$$), '42501', 'staff may not export');
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM customer_mgmt.export_columns() WHERE is_default), 10, 'ten columns by default');
+
+-- one definition of the list's filters: customer_filter's arguments (but
+-- as_of, the list's own) are the list's, the export's and its plan's, each
+-- with the same type, and the list and the export give the same defaults
+CREATE TEMP VIEW filter_args AS
+SELECT p.proname::text AS fn, a.name, format_type(a.type, NULL) AS type, a.ord
+  FROM pg_proc p
+  CROSS JOIN LATERAL unnest(p.proargnames, coalesce(p.proallargtypes, p.proargtypes::oid[]),
+                            coalesce(p.proargmodes, array_fill('i'::"char", ARRAY[p.pronargs])))
+                     WITH ORDINALITY AS a(name, type, mode, ord)
+ WHERE p.pronamespace = 'customer_mgmt'::regnamespace AND a.mode = 'i'
+   AND p.proname IN ('customer_filter', 'get_customers', 'export_customers', 'export_plan');
+SELECT is((SELECT array_agg(DISTINCT fn ORDER BY fn) FROM filter_args f
+            WHERE NOT EXISTS (SELECT FROM filter_args c
+                               WHERE c.fn = 'customer_filter' AND c.name = f.name AND c.type = f.type)
+               AND f.name IN (SELECT name FROM filter_args WHERE fn = 'customer_filter')),
+          NULL, 'every filter argument has customer_filter''s type wherever it appears');
+SELECT is((SELECT array_agg(fn ORDER BY fn) FROM (SELECT fn FROM filter_args f
+             WHERE f.name IN (SELECT name FROM filter_args WHERE fn = 'customer_filter' AND name <> 'as_of')
+             GROUP BY fn HAVING count(*) = (SELECT count(*) - 1 FROM filter_args WHERE fn = 'customer_filter')) x),
+          ARRAY['customer_filter', 'export_customers', 'export_plan', 'get_customers']::text[],
+          'the list, the export and its plan take every filter customer_filter reads');
+SELECT is((SELECT array_agg(d ORDER BY d) FROM unnest(string_to_array(pg_get_function_arguments('customer_mgmt.export_customers'::regproc), ', ')) d
+            WHERE split_part(d, ' ', 1) IN (SELECT name FROM filter_args WHERE fn = 'customer_filter')),
+          (SELECT array_agg(d ORDER BY d) FROM unnest(string_to_array(pg_get_function_arguments('customer_mgmt.get_customers'::regproc), ', ')) d
+            WHERE split_part(d, ' ', 1) IN (SELECT name FROM filter_args WHERE fn = 'customer_filter' AND name <> 'as_of')),
+          'the export''s filters default as the list''s do');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -163,7 +163,7 @@ SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM few LIMIT 1));
 SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_clv WHERE customer_id = (SELECT id FROM few LIMIT 1)), 0,
           'no completed order: no predictions');
 
--- the segment language reads the predictions (SPEC 3a), and joins them only when it names them
+-- the segment language reads the predictions (docs/segments.md), and joins them only when it names them
 SELECT is((customer_mgmt.preview_segment(query => 'predicted_ltv > 50 AND probability_alive >= 0.5') ->> 'customerCount')::int,
           (SELECT count(*)::int FROM customer_mgmt.customer_clv c, shop s,
                   customer_mgmt.clv_predict(c, s.m -> 'bgnbd', s.m -> 'gammaGamma', customer_mgmt.clv_day(now()), 0) pr

@@ -1,4 +1,4 @@
--- The segment language (SPEC section 3a, src/segment_lang.c): what queries
+-- The segment language (docs/segments.md, src/segment_lang.c): what queries
 -- compile to, the errors with their positions, hostile queries, and a fuzz
 -- run of generated and mutated queries under the server.
 \set VERBOSITY default

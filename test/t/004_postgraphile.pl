@@ -1,7 +1,7 @@
 # PostGraphile 4 (from npm, as docs/operations.md sets it up: a login role
 # that is a member of a customer_mgmt role, --no-ignore-rbac,
 # --include-extension-resources, --dynamic-json, schema customer_mgmt) serves exactly the API
-# of SPEC section 4 and the documented helpers, no internal function; reads
+# of docs/reference.md and the documented helpers, no internal function; reads
 # and writes work, and an error carries its SQLSTATE.
 # scripts/test.sh installs PostGraphile and sets CM_POSTGRAPHILE.
 use strict;
