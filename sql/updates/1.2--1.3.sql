@@ -183,6 +183,7 @@ COMMENT ON TABLE customer_notes IS
     'Internal notes on customers. System notes, written by event handlers, have no author.';
 COMMENT ON TABLE customer_segments IS
     'Rule-based and system segments. System segments (is_system) are created by the extension with fixed ids and are not dumped.';
+COMMENT ON TABLE customer_insights IS 'Saved insights of the last analytics calculation of each customer.';
 COMMENT ON TABLE customer_segment_assignments IS 'Membership of customers in segments; expired rows are removed by a scheduled job.';
 COMMENT ON TABLE customer_analytics IS
     'Per-customer analytics, the materialised cache of the scoring engine; last_calculated_at says how fresh a row is. Rates are fractions in [0,1]. predicted_ltv is the design''s column and stays NULL: the CLV model''s predictions, predictedLtv among them, are computed when read, from customer_clv and the fit in force (docs/clv.md).';
