@@ -1,0 +1,3 @@
+-- customer_mgmt 1.3 -> 1.4: what the function files cannot say themselves
+-- (tables, types, roles, data, functions removed).  The function files and
+-- sql/privileges.sql follow this file in the built update script.
