@@ -1,4 +1,4 @@
--- customer_mgmt privileges: who may call what (SPEC section 6).  Runs last,
+-- customer_mgmt privileges: who may call what (docs/operations.md, Roles).  Runs last,
 -- on a fresh install and at the end of every update: it first takes every
 -- privilege of PUBLIC and of the three roles away, then grants exactly the
 -- list below, so an updated install ends with the same privileges as a fresh
@@ -51,7 +51,7 @@ GRANT EXECUTE ON FUNCTION
 TO customer_mgmt_staff;
 
 -- notes: staff write them, and change or delete their own (admins any: the
--- functions check, SPEC section 6)
+-- functions check: docs/operations.md, Roles)
 GRANT EXECUTE ON FUNCTION
     add_customer_note(uuid, text, text, text, text, boolean, jsonb),
     update_customer_note(uuid, jsonb),
@@ -61,7 +61,6 @@ TO customer_mgmt_staff;
 -- ingestion
 GRANT EXECUTE ON FUNCTION
     register_customer(text, text, text, date, text, text, timestamptz),
-    register_staff(text, text, text),
     add_customer_address(uuid, text, text, text, text, text, text, boolean, boolean),
     record_order(uuid, numeric, text, timestamptz, jsonb),
     set_order_status(uuid, text),
@@ -87,7 +86,9 @@ GRANT EXECUTE ON FUNCTION
     export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer, text, text, text, text[], text),
     fit_clv_model(timestamptz),
     export_columns(),
-    schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean)
+    schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean),
+    register_staff(text, text, text, text), link_login_role(uuid, text), unlink_login_role(text),
+    get_audit_log(text, uuid, text, timestamptz, timestamptz, integer, integer), purge_audit_log()
 TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) TO customer_mgmt_admin;
 

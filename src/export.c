@@ -146,9 +146,62 @@ typedef struct ExportWriter
 } ExportWriter;
 
 /*
+ * Whether a text cell would start a spreadsheet formula: it begins with =,
+ * +, -, @, a tab or CR, or with the full-width forms of the first four
+ * (U+FF1D, U+FF0B, U+FF0D, U+FF20), which spreadsheets read as the same
+ * (OWASP, CSV injection).
+ */
+static bool
+starts_formula(const char *value, int len)
+{
+	const unsigned char *v = (const unsigned char *) value;
+
+	if (len > 0 && strchr("=+-@\t\r", value[0]) != NULL && value[0] != '\0')
+		return true;
+	return len >= 3 && v[0] == 0xEF &&
+		((v[1] == 0xBC && (v[2] == 0x9D || v[2] == 0x8B || v[2] == 0x8D)) ||
+		 (v[1] == 0xBD && v[2] == 0x80));
+}
+
+/*
+ * A copy of a UTF-8 string holding only what XML 1.0 allows: control
+ * characters but tab, LF and CR, and U+FFFE and U+FFFF, become U+FFFD.
+ * Ingestion refuses them (check_text); this holds for rows written some
+ * other way.  libxlsxwriter would otherwise write them into the sheet's XML
+ * and the workbook would no longer open.
+ */
+static char *
+xml_safe(const char *value)
+{
+	size_t		len = strlen(value);
+	StringInfoData out;
+	const unsigned char *v = (const unsigned char *) value;
+	size_t		done = 0;
+
+	initStringInfo(&out);
+	for (size_t i = 0; i < len; i++)
+	{
+		size_t		bad = 0;
+
+		if (v[i] < 0x20 && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
+			bad = 1;
+		else if (v[i] == 0xEF && i + 2 < len && v[i + 1] == 0xBF && (v[i + 2] == 0xBE || v[i + 2] == 0xBF))
+			bad = 3;
+		if (bad == 0)
+			continue;
+		appendBinaryStringInfo(&out, value + done, i - done);
+		appendStringInfoString(&out, "\xEF\xBF\xBD");
+		done = i + bad;
+		i = done - 1;
+	}
+	appendBinaryStringInfo(&out, value + done, len - done);
+	return out.data;
+}
+
+/*
  * One CSV field, RFC 4180: quoted when it holds a comma, a quote, CR or LF
- * (quotes doubled).  A text cell that begins with =, +, -, @, a tab or CR is
- * prefixed with ' (OWASP, CSV injection), so a spreadsheet shows it as text.
+ * (quotes doubled).  A text cell that would start a formula
+ * (starts_formula) is prefixed with ', so a spreadsheet shows it as text.
  */
 static void
 csv_field(StringInfo out, const char *value, int len, bool neutralise)
@@ -160,7 +213,7 @@ csv_field(StringInfo out, const char *value, int len, bool neutralise)
 		quote = value[i] == ',' || value[i] == '"' || value[i] == '\r' || value[i] == '\n';
 	if (quote)
 		appendStringInfoChar(out, '"');
-	if (neutralise && len > 0 && strchr("=+-@\t\r", value[0]) != NULL)
+	if (neutralise && starts_formula(value, len))
 		appendStringInfoChar(out, '\'');
 	if (quote)
 	{
@@ -278,8 +331,10 @@ write_cell(lxw_worksheet * ws, int row, int c, Datum value, ExportColumns *cols,
 	{
 		case KIND_TEXT:
 			{
-				char	   *s = TextDatumGetCString(value);
+				char	   *raw = TextDatumGetCString(value);
+				char	   *s = xml_safe(raw);
 
+				pfree(raw);
 				check_lxw(worksheet_write_string(ws, row, c, s, NULL), "a text cell");
 				width = pg_mbstrlen(s);
 				pfree(s);
@@ -372,7 +427,8 @@ write_summary(lxw_workbook * wb, const char *summary_query, char **chart_titles,
 			check_lxw(worksheet_write_number(ws, row, col, strtod(value, NULL), is_bold ? bold : NULL),
 					  "a summary cell");
 		else
-			check_lxw(worksheet_write_string(ws, row, col, value, is_bold ? bold : NULL), "a summary cell");
+			check_lxw(worksheet_write_string(ws, row, col, xml_safe(value), is_bold ? bold : NULL),
+					  "a summary cell");
 	}
 	worksheet_set_column(ws, 0, 0, 28, NULL);
 	worksheet_set_column(ws, 1, 1, 40, NULL);
@@ -729,6 +785,10 @@ cm_export_customers(PG_FUNCTION_ARGS)
 							  " $1::jsonb || jsonb_build_object('rows', $2))",
 							  2, log_types, log_args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not log the export");
+	if (SPI_execute_with_args("SELECT customer_mgmt.audit('export_customers', 'customers', NULL,"
+							  " $1::jsonb || jsonb_build_object('rows', $2))",
+							  2, log_types, log_args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not audit the export");
 	SPI_finish();
 	PG_RETURN_BYTEA_P(result);
 }

@@ -250,6 +250,8 @@ BEGIN
      WHERE x.id = m.id
     RETURNING * INTO m;
     DROP TABLE pg_temp.cm_clv_summary;
+    PERFORM customer_mgmt.audit('fit_clv_model', 'clv_model', m.id::text,
+                                jsonb_build_object('asOf', as_of, 'usable', m.usable, 'customers', m.customers));
     RETURN customer_mgmt.clv_model_dto(m);
 END
 $$;

@@ -81,14 +81,16 @@ BEGIN
     IF length(v) > max_length THEN
         PERFORM customer_mgmt.raise_invalid(field, format('must be at most %s characters long', max_length), v);
     END IF;
-    IF v ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]' THEN
-        PERFORM customer_mgmt.raise_invalid(field, 'must not contain control characters', v);
+    -- control characters, and U+FFFE and U+FFFF, which XML 1.0 forbids (an
+    -- .xlsx is XML)
+    IF v ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]' THEN
+        PERFORM customer_mgmt.raise_invalid(field, 'must not contain control characters or U+FFFE/U+FFFF', v);
     END IF;
     RETURN v;
 END
 $$;
 COMMENT ON FUNCTION check_text(text, text, integer, boolean) IS
-    'Internal: trims a text argument and checks presence, length and control characters (22023 naming the field).';
+    'Internal: trims a text argument and checks presence, length, control characters and the code points XML forbids (22023 naming the field).';
 
 -- Check that a timestamp argument is finite and not in the future.
 CREATE OR REPLACE FUNCTION check_past_time(field text, value timestamptz) RETURNS timestamptz
@@ -247,16 +249,22 @@ COMMENT ON FUNCTION check_email(text, text) IS 'Internal: checks an e-mail addre
 -- every pg_restore) empties search_path before it loads data, which no
 -- application session does; customer_mgmt.restoring = on says it explicitly.
 -- Triggers skip their side effects then: the dump already holds them.
+-- Only a superuser's session restores (CREATE EXTENSION customer_mgmt needs
+-- one): any other session may empty search_path or set the setting, and
+-- the rules still hold for it.  The role is looked up only when the
+-- settings say restore, so an ordinary write pays two setting reads.
 -- No SET clause here or in the triggers that call it: they must see the
 -- caller's search_path.
 CREATE OR REPLACE FUNCTION restoring() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT pg_catalog.current_setting('search_path') = ''
-        OR COALESCE(pg_catalog.current_setting('customer_mgmt.restoring', true), '') = 'on'
+    SELECT CASE WHEN pg_catalog.current_setting('search_path') = ''
+                  OR COALESCE(pg_catalog.current_setting('customer_mgmt.restoring', true), '') = 'on'
+                THEN COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
+                ELSE false END
 $$;
 COMMENT ON FUNCTION restoring() IS
-    'True while a dump is restored (search_path is empty, as pg_dump''s scripts set it, or customer_mgmt.restoring = on): triggers skip their side effects.';
+    'True while a superuser''s session restores a dump (search_path is empty, as pg_dump''s scripts set it, or customer_mgmt.restoring = on): triggers skip their side effects. False in any other session, whatever it sets.';
 
 CREATE OR REPLACE FUNCTION check_page(page integer, page_size integer) RETURNS void
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE

@@ -547,7 +547,6 @@ DECLARE
     old_status customer_mgmt.user_status;
     open_orders bigint;
     changed_at timestamptz := now();
-    outbox_id bigint;
 BEGIN
     IF v_id IS NULL THEN
         PERFORM customer_mgmt.raise_invalid('customer_id', 'is required');
@@ -592,13 +591,13 @@ BEGIN
     UPDATE customer_mgmt.users x SET status = new_status WHERE x.id = u.id RETURNING * INTO u;
     INSERT INTO customer_mgmt.customer_status_history (customer_id, old_status, new_status, reason, actor_id, changed_at)
     VALUES (u.id, old_status, new_status, v_reason, actor, changed_at);
-    INSERT INTO customer_mgmt.event_outbox AS e (event_type, customer_id, payload)
-    VALUES ('customer.status_changed', u.id,
-            jsonb_build_object('customerId', u.id, 'oldStatus', old_status, 'newStatus', new_status,
-                               'reason', v_reason, 'actorId', actor, 'changedAt', changed_at))
-    RETURNING e.id INTO outbox_id;
-    PERFORM pg_notify('customer_mgmt_events', jsonb_build_object('id', outbox_id, 'eventType', 'customer.status_changed',
-                                                                 'customerId', u.id)::text);
+    PERFORM customer_mgmt.emit_event('customer.status_changed', u.id,
+        jsonb_build_object('customerId', u.id, 'oldStatus', old_status, 'newStatus', new_status,
+                           'reason', v_reason, 'actorId', actor, 'changedAt', changed_at));
+    -- the reason is the admin's words and may name the person: not here
+    PERFORM customer_mgmt.audit('update_customer_status', 'customer', u.id::text,
+        jsonb_build_object('before', jsonb_build_object('status', old_status),
+                           'after', jsonb_build_object('status', new_status), 'reasonGiven', v_reason IS NOT NULL));
     RETURN customer_mgmt.customer_list_item(u, a, changed_at) || jsonb_build_object('statusChanged', true);
 END
 $$;

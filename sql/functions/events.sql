@@ -37,13 +37,15 @@ BEGIN
     INSERT INTO customer_mgmt.event_outbox AS e (event_type, customer_id, payload)
     VALUES (emit_event.event_type, emit_event.customer_id, payload)
     RETURNING e.id INTO event_id;
-    PERFORM pg_notify('customer_mgmt_events',
-                      jsonb_build_object('id', event_id, 'eventType', event_type, 'customerId', customer_id)::text);
+    -- a wake-up with an empty payload: every role may LISTEN (PostgreSQL has
+    -- no privilege on channels), so the channel carries nothing about whom;
+    -- consumers read the events through claim_events.  One per transaction.
+    PERFORM pg_notify('customer_mgmt_events', '');
     RETURN event_id;
 END
 $$;
 COMMENT ON FUNCTION emit_event(text, uuid, jsonb) IS
-    'Internal: writes an event to event_outbox and announces it with NOTIFY customer_mgmt_events ({"id", "eventType", "customerId"}).';
+    'Internal: writes an event to event_outbox and wakes its consumers with NOTIFY customer_mgmt_events and an empty payload.';
 
 -- Churn detected: the at-risk segment, a system note, the retention campaign.
 CREATE OR REPLACE FUNCTION churn_detected(customer_id uuid, churn_risk numeric) RETURNS void

@@ -67,7 +67,8 @@ $$;
 COMMENT ON FUNCTION register_customer(text, text, text, date, text, text, timestamptz) IS
     'Ingestion: registers a customer and returns the new id. The phone number is stored in canonical form, the province in its canonical spelling.';
 
-CREATE OR REPLACE FUNCTION register_staff(full_name text, email text, role text DEFAULT 'staff') RETURNS uuid
+CREATE OR REPLACE FUNCTION register_staff(full_name text, email text, role text DEFAULT 'staff',
+                                          login_role text DEFAULT NULL) RETURNS uuid
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -83,11 +84,16 @@ BEGIN
             'Customers are registered with register_customer().');
     END IF;
     u.created_at := now();
-    RETURN customer_mgmt.insert_user(u);
+    u.id := customer_mgmt.insert_user(u);
+    PERFORM customer_mgmt.audit('register_staff', 'user', u.id::text, jsonb_build_object('role', u.role));
+    IF login_role IS NOT NULL THEN
+        PERFORM customer_mgmt.link_login_role(u.id, login_role);
+    END IF;
+    RETURN u.id;
 END
 $$;
-COMMENT ON FUNCTION register_staff(text, text, text) IS
-    'Ingestion: registers a staff member or admin (the authors of notes, the actors of status changes) and returns the new id.';
+COMMENT ON FUNCTION register_staff(text, text, text, text) IS
+    'Admin: registers a staff member or admin (the authors of notes, the actors of status changes) and returns the new id; with login_role, links that database login to the user (link_login_role), so that its sessions act as them.';
 
 CREATE OR REPLACE FUNCTION add_customer_address(
     customer_id          uuid,

@@ -41,7 +41,11 @@ BEGIN
          format('%s %s * * *', extract(minute FROM nightly)::integer, extract(hour FROM nightly)::integer),
          'CALL customer_mgmt.recalculate_all_analytics_batched()'),
         ('customer_mgmt.expire-assignments.' || (current_database()::text COLLATE "default"), '*/10 * * * *',
-         'SELECT customer_mgmt.remove_expired_segment_assignments()');
+         'SELECT customer_mgmt.remove_expired_segment_assignments()'),
+        ('customer_mgmt.purge-audit-log.' || (current_database()::text COLLATE "default"),
+         format('%s %s * * *', (extract(minute FROM nightly)::integer + 30) % 60,
+                (extract(hour FROM nightly)::integer + (extract(minute FROM nightly)::integer + 30) / 60) % 24),
+         'SELECT customer_mgmt.purge_audit_log()');
     -- retention, when the shop turned it on: daily, an hour after the nightly run
     IF customer_mgmt.setting('privacy.anonymize_inactive_years')::integer > 0 THEN
         RETURN QUERY VALUES
@@ -52,14 +56,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION cron_jobs() IS
-    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes, and, when privacy.anonymize_inactive_years is set, the anonymisation of inactive customers at 03:00.';
+    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes, the audit log''s purge at 02:30, and, when privacy.anonymize_inactive_years is set, the anonymisation of inactive customers at 03:00.';
 
 -- Every name a job of this shop may have, whether scheduled now or not.
 CREATE OR REPLACE FUNCTION cron_job_names() RETURNS SETOF text
     LANGUAGE sql STABLE
 AS $$
     SELECT 'customer_mgmt.' || n || '.' || (current_database()::text COLLATE "default")
-      FROM unnest(ARRAY['analytics-queue', 'recalculate-all', 'expire-assignments', 'anonymize-inactive']) n
+      FROM unnest(ARRAY['analytics-queue', 'recalculate-all', 'expire-assignments', 'anonymize-inactive', 'purge-audit-log']) n
 $$;
 COMMENT ON FUNCTION cron_job_names() IS 'Internal: the names of every pg_cron job this shop database may have.';
 
@@ -104,6 +108,8 @@ BEGIN
                                                      'command', j.command,
                                                      'jobId', cron.schedule(j.job_name, j.schedule, j.command));
     END LOOP;
+    PERFORM customer_mgmt.audit('schedule_jobs', 'cron', NULL,
+                                jsonb_build_object('jobs', (SELECT jsonb_agg(x -> 'jobName') FROM jsonb_array_elements(scheduled) x)));
     RETURN scheduled;
 END
 $$;
@@ -124,6 +130,7 @@ BEGIN
         PERFORM cron.unschedule(id);
         n := n + 1;
     END LOOP;
+    PERFORM customer_mgmt.audit('unschedule_jobs', 'cron', NULL, jsonb_build_object('removed', n));
     RETURN n;
 END
 $$;

@@ -150,6 +150,8 @@ BEGIN
     VALUES (u.id, n.author_id, n.title, n.content, n.type, n.priority, add_customer_note.is_internal, n.tags,
             clock_timestamp(), clock_timestamp())
     RETURNING * INTO n;
+    PERFORM customer_mgmt.audit('add_customer_note', 'note', n.id::text,
+        jsonb_build_object('customerId', n.customer_id, 'type', n.type, 'priority', n.priority, 'isInternal', n.is_internal));
     RETURN customer_mgmt.note_dto(n);
 END
 $$;
@@ -200,6 +202,10 @@ BEGIN
            tags = n.tags
      WHERE x.id = n.id
     RETURNING * INTO n;
+    -- which keys changed, not their words
+    PERFORM customer_mgmt.audit('update_customer_note', 'note', n.id::text,
+        jsonb_build_object('customerId', n.customer_id,
+                           'changedKeys', (SELECT jsonb_agg(c.key ORDER BY c.key) FROM jsonb_each(changes) c)));
     RETURN customer_mgmt.note_dto(n);
 END
 $$;
@@ -215,6 +221,8 @@ DECLARE
     n customer_mgmt.customer_notes := customer_mgmt.note_to_change(note_id, 'delete');
 BEGIN
     DELETE FROM customer_mgmt.customer_notes x WHERE x.id = n.id;
+    PERFORM customer_mgmt.audit('delete_customer_note', 'note', n.id::text,
+        jsonb_build_object('customerId', n.customer_id, 'authorId', n.author_id, 'type', n.type));
     RETURN jsonb_build_object('id', n.id, 'customerId', n.customer_id, 'deleted', true);
 END
 $$;

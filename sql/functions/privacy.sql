@@ -2,20 +2,41 @@
 -- completely, with the patterns that find their personal data however it was written
 -- (docs/privacy.md).
 
--- A regular expression that finds a text (a name, a street, an e-mail) in
--- any case, with or without Vietnamese accents, with any run of white space
--- between its words, as a whole (not inside a longer word).  Every
--- character but a letter is escaped.
-CREATE OR REPLACE FUNCTION personal_regex(value text) RETURNS text
+-- The letters a spelling may use in place of each letter: every Latin
+-- letter search_fold knows (ASCII, Latin-1 Supplement, Latin Extended-A, ơ
+-- and ư, Latin Extended Additional), both cases listed as code points,
+-- grouped by the letter search_fold makes of it.  It depends on no locale:
+-- upper() and the regular expressions' case folding do (in a database whose
+-- LC_CTYPE is C they leave Đ, Á, Ô as they are).
+CREATE OR REPLACE FUNCTION letter_classes() RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_object_agg(base, letters)
+      FROM (SELECT customer_mgmt.search_fold(c) AS base, string_agg(c, '' ORDER BY c) AS letters
+              FROM (SELECT chr(x) AS c
+                      FROM generate_series(1, 7935) x
+                     WHERE x BETWEEN 65 AND 90 OR x BETWEEN 97 AND 122 OR (x BETWEEN 192 AND 383 AND x NOT IN (215, 247))
+                        OR x IN (416, 417, 431, 432) OR x BETWEEN 7680 AND 7935) l
+             GROUP BY 1) g
+     WHERE base ~ '^[a-z]+$'
+$$;
+COMMENT ON FUNCTION letter_classes() IS
+    'Internal: for each letter (or letters) search_fold gives, every Latin letter, in both cases, that folds to it: the spellings redaction matches, whatever the database''s locale.';
+
+-- A regular expression for a text, letter by letter: each letter as any
+-- letter that folds like it (letter_classes, so with or without accents,
+-- in either case), white space as any run of it, digits as themselves,
+-- ASCII punctuation escaped, any other character (another script) as
+-- itself.
+CREATE OR REPLACE FUNCTION spelling_regex(value text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    -- the letters of Vietnamese, lower case; upper() gives the rest
-    letters constant text := 'aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệfghiìíỉĩịjklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvwxyỳýỷỹỵz';
+    classes jsonb := customer_mgmt.letter_classes();
     v text := regexp_replace(btrim(normalize(value, NFC)), '\s+', ' ', 'g');
     ch text;
-    base text;
+    letters text;
     result text := '';
 BEGIN
     IF v IS NULL OR v = '' THEN
@@ -23,12 +44,11 @@ BEGIN
     END IF;
     FOR i IN 1 .. length(v) LOOP
         ch := substr(v, i, 1);
-        base := customer_mgmt.search_fold(ch);
+        letters := classes ->> customer_mgmt.search_fold(ch);
         IF ch = ' ' THEN
             result := result || '\s+';
-        ELSIF base ~ '^[a-z]$' THEN
-            result := result || '[' || (SELECT string_agg(c, '') FROM regexp_split_to_table(letters || upper(letters), '') c
-                                          WHERE customer_mgmt.search_fold(c) = base) || ']';
+        ELSIF letters IS NOT NULL THEN
+            result := result || '[' || letters || CASE WHEN position(ch IN letters) = 0 THEN ch ELSE '' END || ']';
         ELSIF ch ~ '^[0-9]$' THEN
             result := result || ch;
         ELSIF ascii(ch) < 128 THEN
@@ -37,19 +57,29 @@ BEGIN
             result := result || '[' || ch || ']';  -- any other character, as itself
         END IF;
     END LOOP;
-    RETURN '(?<![[:alnum:]])' || result || '(?![[:alnum:]])';
+    RETURN result;
 END
+$$;
+COMMENT ON FUNCTION spelling_regex(text) IS
+    'Internal: a regular expression matching a text in any case, with or without accents (letter_classes, independent of the locale), with any white space between its words; NULL for none.';
+
+-- A regular expression that finds a text (a name, a street, an e-mail) as
+-- a whole (not inside a longer word), in any of its spellings.
+CREATE OR REPLACE FUNCTION personal_regex(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT '(?<![[:alnum:]])' || customer_mgmt.spelling_regex(value) || '(?![[:alnum:]])'
 $$;
 COMMENT ON FUNCTION personal_regex(text) IS
     'Internal: a regular expression that finds a text as a whole word sequence, in any case, with or without accents, with any white space between its words; NULL for none.';
 
 -- A regular expression that finds a Vietnamese phone number however it is
 -- written: 0903123456, 0903 123 456, 0903.123.456, +84 903 123 456,
--- (+84) 903-123-456, 84903123456.
+-- (+84) 903-123-456, 84903123456, +84 (0) 903 123 456.
 CREATE OR REPLACE FUNCTION phone_regex(phone_number text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT '(?<![0-9+])(?:\(?\+?84\)?[\s.()-]*0?|0)'
+    SELECT '(?<![0-9+])(?:\(?\+?84\)?[\s.()-]*(?:0[\s.()-]*)?|0)'
            || array_to_string(regexp_split_to_array(substr(customer_mgmt.normalize_phone(phone_number), 2), ''), '[\s.()-]*')
            || '(?![0-9])'
 $$;
@@ -62,16 +92,21 @@ COMMENT ON FUNCTION phone_regex(text) IS
 CREATE OR REPLACE FUNCTION birth_date_regex(d date) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT format('(?<![0-9])(?:0?%1$s[/.\s-]+0?%2$s[/.\s-]+(?:%3$s|%4$s)|%3$s[/.\s-]+0?%2$s[/.\s-]+0?%1$s)(?![0-9])|%5$s',
+    SELECT format('(?<![0-9])(?:0?%1$s[/.\s-]+0?%2$s[/.\s-]+(?:%3$s|%4$s)|%3$s[/.\s-]+0?%2$s[/.\s-]+0?%1$s)(?![0-9])'
+                  || '|(?<![[:alnum:]])%5$s\s+0?%1$s\s+%6$s\s+0?%2$s\s+%7$s\s+%3$s(?![0-9])',
                   extract(day FROM d), extract(month FROM d), extract(year FROM d), to_char(d, 'YY'),
-                  customer_mgmt.personal_regex(format('ngày %s tháng %s năm %s', extract(day FROM d), extract(month FROM d),
-                                                      extract(year FROM d))))
+                  customer_mgmt.spelling_regex('ngày'), customer_mgmt.spelling_regex('tháng'),
+                  customer_mgmt.spelling_regex('năm'))
 $$;
 COMMENT ON FUNCTION birth_date_regex(date) IS
-    'Internal: a regular expression that finds a date written as YYYY-MM-DD, DD/MM/YYYY, D/M/YY (with /, -, . or spaces) or "ngày D tháng M năm YYYY"; NULL for NULL.';
+    'Internal: a regular expression that finds a date written as YYYY-MM-DD, DD/MM/YYYY, D/M/YY (with /, -, . or spaces) or "ngày D tháng M năm YYYY" (days and months with or without a leading zero); NULL for NULL.';
 
--- A text with every match of the patterns replaced by [redacted].
-CREATE OR REPLACE FUNCTION redact(value text, patterns text[]) RETURNS text
+-- A text with every match of the patterns replaced by [redacted].  The
+-- marker can be longer than what it replaces (a two-letter name): a text
+-- that would then pass its column's limit (max_length) is cut to it, ending
+-- in an ellipsis, so that redaction always fits and erasure is never
+-- refused by a check constraint.
+CREATE OR REPLACE FUNCTION redact(value text, patterns text[], max_length integer DEFAULT NULL) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -83,11 +118,14 @@ BEGIN
         CONTINUE WHEN p IS NULL;
         v := regexp_replace(v, p, '[redacted]', 'g');
     END LOOP;
+    IF length(v) > max_length THEN
+        v := left(v, max_length - 1) || '…';
+    END IF;
     RETURN v;
 END
 $$;
-COMMENT ON FUNCTION redact(text, text[]) IS
-    'Internal: the text (NFC) with every match of the regular expressions replaced by [redacted]; NULL for NULL.';
+COMMENT ON FUNCTION redact(text, text[], integer) IS
+    'Internal: the text (NFC) with every match of the regular expressions replaced by [redacted], cut to max_length (ending in …) when the markers made it longer; NULL for NULL.';
 
 -- The string values of a JSON object redacted, nested ones included.
 CREATE OR REPLACE FUNCTION redact_json(value jsonb, patterns text[]) RETURNS jsonb
@@ -154,11 +192,11 @@ BEGIN
     END IF;
     patterns := coalesce(customer_mgmt.personal_patterns(u.id), '{}');
     -- why, without the personal data it may name
-    v_reason := customer_mgmt.redact(v_reason, patterns);
+    v_reason := customer_mgmt.redact(v_reason, patterns, 10000);
 
     -- each text redacted once (MATERIALIZED), and only the rows it changes written
     WITH r AS MATERIALIZED (
-        SELECT x.id, customer_mgmt.redact(x.title, patterns) AS title, customer_mgmt.redact(x.content, patterns) AS content,
+        SELECT x.id, customer_mgmt.redact(x.title, patterns, 255) AS title, customer_mgmt.redact(x.content, patterns, 5000) AS content,
                customer_mgmt.redact_json(x.tags, patterns) AS tags, (x.title::text, x.content, x.tags) AS before
           FROM customer_mgmt.customer_notes x WHERE x.customer_id = u.id),
     n AS (
@@ -167,7 +205,7 @@ BEGIN
         RETURNING 1)
     SELECT count(*) INTO n_notes FROM n;
     WITH r AS MATERIALIZED (
-        SELECT x.id, customer_mgmt.redact(x.reason, patterns) AS reason, x.reason AS before
+        SELECT x.id, customer_mgmt.redact(x.reason, patterns, 1000) AS reason, x.reason AS before
           FROM customer_mgmt.customer_status_history x WHERE x.customer_id = u.id),
     h AS (
         UPDATE customer_mgmt.customer_status_history x SET reason = r.reason
@@ -207,6 +245,7 @@ BEGIN
     VALUES (u.id, now(), customer_mgmt.current_actor(), v_reason, counts)
     RETURNING * INTO done;
     PERFORM customer_mgmt.emit_event('customer.anonymized', u.id, jsonb_build_object('customerId', u.id));
+    PERFORM customer_mgmt.audit('anonymize_customer', 'customer', u.id::text, jsonb_build_object('scrubbed', counts));
     RETURN jsonb_build_object('customerId', u.id, 'anonymizedAt', done.anonymized_at, 'alreadyAnonymized', false,
                               'scrubbed', counts);
 END
@@ -269,6 +308,8 @@ BEGIN
     VALUES (customer_mgmt.current_actor(), 'customer_data', u.id,
             jsonb_build_object('orders', jsonb_array_length(result -> 'orderHistory'),
                                'notes', jsonb_array_length(result -> 'notes')));
+    PERFORM customer_mgmt.audit('export_customer_data', 'customer', u.id::text,
+        jsonb_build_object('orders', jsonb_array_length(result -> 'orderHistory'), 'notes', jsonb_array_length(result -> 'notes')));
     RETURN result;
 END
 $$;
@@ -290,10 +331,16 @@ DECLARE
     run_id bigint;
     id uuid;
     n bigint := 0;
+    failures jsonb := '[]';
+    state text;
+    message text;
 BEGIN
     INSERT INTO customer_mgmt.job_runs (job_name, details)
     VALUES ('anonymize_inactive_customers', jsonb_build_object('years', years))
     RETURNING job_runs.id INTO run_id;
+    -- customer by customer: one that fails is logged with its cause (the
+    -- SQLSTATE and message, which name ids, never a person) and the others
+    -- go on
     IF years > 0 THEN
         cutoff := now() - make_interval(years => years);
         FOR id IN
@@ -306,12 +353,22 @@ BEGIN
                                   AND (o.order_date >= cutoff OR o.status IN ('pending', 'processing')))
              ORDER BY l.customer_id
         LOOP
-            PERFORM customer_mgmt.anonymize_customer(id, format('Retention: no registration, login or order in %s years', years));
-            n := n + 1;
+            BEGIN
+                PERFORM customer_mgmt.anonymize_customer(id, format('Retention: no registration, login or order in %s years', years));
+                n := n + 1;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+                failures := failures || jsonb_build_object('customerId', id, 'sqlstate', state, 'message', message);
+            END;
         END LOOP;
     END IF;
-    PERFORM customer_mgmt_internal.finish_job_run(run_id, n);
-    RETURN jsonb_build_object('anonymized', n, 'years', years, 'jobRunId', run_id);
+    UPDATE customer_mgmt.job_runs x SET details = x.details || jsonb_build_object('failures', failures) WHERE x.id = run_id;
+    PERFORM customer_mgmt_internal.finish_job_run(run_id, n,
+        CASE WHEN jsonb_array_length(failures) > 0
+             THEN format('%s customer(s) could not be anonymised (details.failures)', jsonb_array_length(failures)) END);
+    PERFORM customer_mgmt.audit('anonymize_inactive_customers', 'job_run', run_id::text,
+                                jsonb_build_object('anonymized', n, 'years', years, 'failed', jsonb_array_length(failures)));
+    RETURN jsonb_build_object('anonymized', n, 'years', years, 'jobRunId', run_id, 'failed', jsonb_array_length(failures));
 END
 $$;
 COMMENT ON FUNCTION anonymize_inactive_customers() IS

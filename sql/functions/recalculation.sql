@@ -217,7 +217,12 @@ DECLARE
 BEGIN
     SELECT * INTO r FROM customer_mgmt.job_runs x
      WHERE x.id = run_id AND x.job_name LIKE 'recalculate_all_analytics%' AND x.status = 'running';
-    IF NOT FOUND OR to_regclass('pg_temp.cm_recalc_stats') IS NULL THEN
+    -- the statistics must be the ones begin_recalculation computed: a
+    -- temporary table of that name that the extension's owner did not
+    -- create (the caller's own, made after end_recalculation dropped the
+    -- real one) is refused
+    IF NOT FOUND OR NOT coalesce((SELECT c.relowner = (SELECT o.oid FROM pg_roles o WHERE o.rolname = current_user)
+                                    FROM pg_class c WHERE c.oid = to_regclass('pg_temp.cm_recalc_stats')), false) THEN
         PERFORM customer_mgmt.raise_invalid('run_id', 'is not a recalculation running in this session', run_id::text);
     END IF;
     batches := (r.details ->> 'batches')::integer;
@@ -290,6 +295,8 @@ BEGIN
     written := customer_mgmt_internal.recalculate_slice(run_id, 0);
     PERFORM customer_mgmt_internal.end_recalculation(run_id, written, NULL, false);
     SELECT * INTO r FROM customer_mgmt.job_runs x WHERE x.id = run_id;
+    PERFORM customer_mgmt.audit('recalculate_all_analytics', 'job_run', run_id::text,
+                                jsonb_build_object('asOf', as_of, 'full', (r.details ->> 'full')::boolean, 'written', written));
     RETURN jsonb_build_object('customers', (SELECT count(*) FROM customer_mgmt.customer_list), 'written', written,
                               'asOf', as_of, 'full', (r.details ->> 'full')::boolean,
                               'changedCustomers', (r.details ->> 'changedCustomers')::bigint,

@@ -207,6 +207,9 @@ BEGIN
     s.auto_assign := coalesce(create_segment.auto_assign, true);
     s.created_by := customer_mgmt.current_actor();
     s := customer_mgmt.write_segment(customer_mgmt.check_segment(s), true);
+    PERFORM customer_mgmt.audit('create_segment', 'segment', s.id::text,
+        jsonb_build_object('after', jsonb_build_object('name', s.name, 'criteria', s.criteria, 'query', s.query,
+                                                       'autoAssign', s.auto_assign)));
     PERFORM customer_mgmt.apply_segment(s, now());
     SELECT * INTO s FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
     RETURN customer_mgmt.segment_dto(s);
@@ -222,6 +225,7 @@ CREATE OR REPLACE FUNCTION update_segment(segment_id uuid, changes jsonb) RETURN
 AS $$
 DECLARE
     s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
+    before jsonb;
     k text;
 BEGIN
     IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
@@ -248,7 +252,12 @@ BEGIN
     IF changes ? 'colorCode' THEN s.color_code := changes ->> 'colorCode'; END IF;
     IF changes ? 'isActive' THEN s.is_active := (changes ->> 'isActive')::boolean; END IF;
     IF changes ? 'autoAssign' THEN s.auto_assign := (changes ->> 'autoAssign')::boolean; END IF;
+    before := customer_mgmt.segment_dto(customer_mgmt.find_segment(s.id));
     s := customer_mgmt.write_segment(customer_mgmt.check_segment(s), false);
+    -- a segment's definition is the shop's, not a person's: before and after
+    PERFORM customer_mgmt.audit('update_segment', 'segment', s.id::text,
+        (SELECT jsonb_build_object('before', jsonb_object_agg(c.key, before -> c.key), 'after', jsonb_object_agg(c.key, c.value))
+           FROM jsonb_each(changes) c));
     PERFORM customer_mgmt.apply_segment(s, now());
     SELECT * INTO s FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
     RETURN customer_mgmt.segment_dto(s);
@@ -267,6 +276,9 @@ DECLARE
 BEGIN
     PERFORM customer_mgmt.refuse_system_segment(s, 'deleted');
     DELETE FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
+    PERFORM customer_mgmt.audit('delete_segment', 'segment', s.id::text,
+        jsonb_build_object('before', jsonb_build_object('name', s.name, 'criteria', s.criteria, 'query', s.query),
+                           'customerCount', s.customer_count));
     RETURN jsonb_build_object('id', s.id, 'name', s.name, 'deleted', true, 'customerCount', s.customer_count);
 END
 $$;
@@ -280,8 +292,11 @@ CREATE OR REPLACE FUNCTION refresh_segment(segment_id uuid) RETURNS jsonb
 AS $$
 DECLARE
     s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
+    result jsonb;
 BEGIN
-    RETURN customer_mgmt.apply_segment(s, now()) || jsonb_build_object('segmentId', s.id);
+    result := customer_mgmt.apply_segment(s, now()) || jsonb_build_object('segmentId', s.id);
+    PERFORM customer_mgmt.audit('refresh_segment', 'segment', s.id::text, result - 'segmentId');
+    RETURN result;
 END
 $$;
 COMMENT ON FUNCTION refresh_segment(uuid) IS
@@ -344,6 +359,8 @@ BEGIN
         SELECT 'customer.segment_entered', u.id, jsonb_build_object('customerId', u.id, 'segmentId', s.id, 'segmentName', s.name)
           FROM up WHERE up.inserted;
     END LOOP;
+    PERFORM customer_mgmt.audit('assign_customer_segments', 'customer', u.id::text,
+        jsonb_build_object('segmentIds', to_jsonb(segment_ids), 'expiresAt', assign_customer_segments.expires_at));
     RETURN customer_mgmt.get_customer_segments(u.id);
 END
 $$;
@@ -367,6 +384,8 @@ BEGIN
         PERFORM customer_mgmt.emit_event('customer.segment_left', u.id,
                                          jsonb_build_object('customerId', u.id, 'segmentId', s.id, 'segmentName', s.name));
     END IF;
+    PERFORM customer_mgmt.audit('remove_customer_from_segment', 'customer', u.id::text,
+        jsonb_build_object('segmentId', s.id, 'removed', n > 0));
     RETURN jsonb_build_object('customerId', u.id, 'segmentId', s.id, 'removed', n > 0);
 END
 $$;

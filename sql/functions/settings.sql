@@ -23,15 +23,19 @@ DECLARE
     def customer_mgmt.setting_definitions;
     v text := btrim(value);
     n numeric;
+    before text;
 BEGIN
     SELECT * INTO def FROM customer_mgmt.setting_definitions d WHERE d.name = set_setting.name;
     IF NOT FOUND THEN
         PERFORM customer_mgmt.raise_invalid('name', 'is not a known setting', set_setting.name,
             'See table customer_mgmt.setting_definitions.');
     END IF;
+    before := customer_mgmt.setting(def.name);
     IF v IS NULL OR v = '' THEN
         -- back to the default
         DELETE FROM customer_mgmt.settings s WHERE s.name = def.name;
+        PERFORM customer_mgmt.audit('set_setting', 'setting', def.name,
+                                    jsonb_build_object('before', before, 'after', def.default_value));
         RETURN def.default_value;
     END IF;
     IF def.value_type = 'text' THEN
@@ -55,6 +59,7 @@ BEGIN
     VALUES (def.name, v, now(), customer_mgmt.current_actor())
     ON CONFLICT ON CONSTRAINT settings_pkey
     DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by;
+    PERFORM customer_mgmt.audit('set_setting', 'setting', def.name, jsonb_build_object('before', before, 'after', v));
     RETURN v;
 END
 $$;

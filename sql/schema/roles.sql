@@ -1,4 +1,4 @@
--- customer_mgmt schema: the three roles (cluster-wide, created only where
+-- customer_mgmt schema: the four roles (cluster-wide, created only where
 -- missing) and the internal schema.  Fresh install only.
 
 --    so the extension installs in a second database of the same cluster.
@@ -12,6 +12,11 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'customer_mgmt_app') THEN
         CREATE ROLE customer_mgmt_app NOLOGIN;
+    END IF;
+    -- a marker: the DBA grants it to the login roles that vouch for the
+    -- acting user (docs/operations.md, Who is acting); it grants nothing
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'customer_mgmt_gateway') THEN
+        CREATE ROLE customer_mgmt_gateway NOLOGIN;
     END IF;
     -- an admin can do everything staff can
     IF NOT pg_catalog.pg_has_role('customer_mgmt_admin', 'customer_mgmt_staff', 'MEMBER') THEN

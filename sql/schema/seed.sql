@@ -58,6 +58,8 @@ INSERT INTO setting_definitions (name, value_type, default_value, min_value, max
      'Annual discount rate of the predicted spend of the next 365 days (predictedLtv), monthly compounded; 0: none.'),
     ('clv.min_customer_days', 'integer', '30', 0, NULL,
      'A customer''s predictions are shown from this many days after the first completed order on (before, they would be the shop''s average: predictionStatus history_too_short).'),
+    ('audit.retention_days', 'integer', '730', 1, 36500,
+     'Audit-log entries are kept this many days; purge_audit_log (a daily pg_cron job) deletes older ones.'),
     ('privacy.anonymize_inactive_years', 'integer', '0', 0, 100,
      'Anonymise customers with no registration, login or order in this many years (anonymize_inactive_customers, a daily pg_cron job once schedule_jobs() runs with it set); 0 turns it off.'),
     ('privacy.data_retention_policy', 'text',

@@ -57,3 +57,7 @@ CREATE TRIGGER segment_assignments_added AFTER INSERT ON customer_segment_assign
 CREATE TRIGGER segment_assignments_removed AFTER DELETE ON customer_segment_assignments
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION segment_assignments_count();
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_guard();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_guard();

@@ -26,7 +26,8 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
                 'every SECURITY DEFINER function pins search_path');
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
                    WHERE p.pronamespace = 'customer_mgmt'::regnamespace AND p.prorettype = 'trigger'::regtype
-                     AND p.oid <> 'customer_mgmt.touch_updated_at()'::regprocedure
+                     AND p.oid NOT IN ('customer_mgmt.touch_updated_at()'::regprocedure,
+                                       'customer_mgmt.audit_log_guard()'::regprocedure)
                      AND EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=%')$$,
                 'event triggers see the caller''s search_path (to know a restore)');
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
@@ -54,9 +55,9 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
-                    'register_customer', 'register_staff', 'add_customer_address', 'record_order',
+                    'register_customer', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login', 'claim_events', 'mark_events_processed'],
-              'app executes the helpers, the rules, the ingestion API and the outbox');
+              'app executes the helpers, the rules, the ingestion API and the outbox (no register_staff: it makes no staff)');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_admin', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
@@ -74,7 +75,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'assign_customer_segments', 'remove_customer_from_segment', 'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',
                     'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script',
                     'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases', 'bgnbd_probability_alive',
-                    'gamma_gamma_expected_value', 'fit_clv_model'],
+                    'gamma_gamma_expected_value', 'fit_clv_model',
+                    'link_login_role', 'unlink_login_role', 'get_audit_log', 'purge_audit_log'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,
@@ -116,12 +118,15 @@ SELECT is(pg_temp.failure($$SET LOCAL ROLE customer_mgmt_app; SELECT customer_mg
           '42501', 'app may not change settings');
 RESET ROLE;
 
--- the acting user
-SELECT set_config('request.jwt.claims', '{"sub": "5b0f3a8e-3d0c-4c59-9c39-2f1a6a1e0c11", "role": "customer_mgmt_admin"}', true);
-SELECT is(customer_mgmt.current_actor(), '5b0f3a8e-3d0c-4c59-9c39-2f1a6a1e0c11'::uuid, 'actor from the JWT claims');
+-- the acting user, as a trusted gateway (here the superuser) names it
+-- (the attacks: test/pgtap/18_trust.sql)
+INSERT INTO ids VALUES ('admin', customer_mgmt.register_staff('Đặng Quản', 'quan@cuahang.vn', 'admin')),
+                       ('staff', customer_mgmt.register_staff('Hồ Nhân', 'nhan@cuahang.vn'));
+SELECT set_config('request.jwt.claims', json_build_object('sub', (SELECT id FROM ids WHERE name = 'admin'), 'role', 'customer_mgmt_admin')::text, true);
+SELECT is(customer_mgmt.current_actor(), (SELECT id FROM ids WHERE name = 'admin'), 'actor from the JWT claims');
 SELECT set_config('request.jwt.claims', '', true);
-SELECT set_config('customer_mgmt.actor_id', '7c9e6679-7425-40de-944b-e07fc1f90ae7', true);
-SELECT is(customer_mgmt.current_actor(), '7c9e6679-7425-40de-944b-e07fc1f90ae7'::uuid, 'actor from customer_mgmt.actor_id');
+SELECT set_config('customer_mgmt.actor_id', (SELECT id::text FROM ids WHERE name = 'staff'), true);
+SELECT is(customer_mgmt.current_actor(), (SELECT id FROM ids WHERE name = 'staff'), 'actor from customer_mgmt.actor_id');
 SELECT set_config('customer_mgmt.actor_id', 'robert''); DROP TABLE x; --', true);
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.current_actor()$$), '22023 customer_mgmt.actor_id',
           'a malformed actor id is 22023');

@@ -88,13 +88,13 @@ my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote);
 
 my $admin = start_postgraphile('graphql_admin');
 my ($q, $m) = fields($admin);
-is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns)) ],
+is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns getAuditLog)) ],
 	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
 is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeInactiveCustomers exportCustomerData exportCustomers assignCustomerSegments calculateCustomerAnalytics claimEvents
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
 	recordOrder recordSession refreshSegment fitClvModel registerCustomer registerStaff removeCustomerFromSegment
 	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus
-	updateSegment)) ], 'admin: the mutations are the writes of the API, no internal helper');
+	updateSegment linkLoginRole unlinkLoginRole purgeAuditLog)) ], 'admin: the mutations are the writes of the API, no internal helper');
 
 my $staff = start_postgraphile('graphql_staff');
 ($q, $m) = fields($staff);

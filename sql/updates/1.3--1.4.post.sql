@@ -1,0 +1,6 @@
+-- customer_mgmt 1.3 -> 1.4, after the function files: the audit log's
+-- guard triggers (sql/schema/triggers.sql).
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_guard();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_guard();
