@@ -84,6 +84,19 @@ endif
 
 all: check-frozen check-meta
 
+# a script of ours left in the server's extension folder by an earlier build
+# (an install script of a version now reached by the frozen updates) would
+# be taken instead of what this tree ships: install removes it first
+ifneq ($(wildcard $(PGXS)),)
+install: remove-stale-scripts
+remove-stale-scripts:
+	@for f in '$(DESTDIR)$(datadir)/extension/$(EXTENSION)'--*.sql; do \
+	  [ -e "$$f" ] || continue; \
+	  case " $(notdir $(DATA) $(DATA_built)) " in *" $$(basename "$$f") "*) ;; *) echo "removing $$f (not shipped by this tree)"; rm -f "$$f";; esac; \
+	done
+.PHONY: remove-stale-scripts
+endif
+
 # part FILE...: the files, each under a line naming it
 define cm_parts
 for f in $(1); do printf '\n-- %s\n' "$$f"; cat "$$f"; done

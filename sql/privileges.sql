@@ -8,6 +8,48 @@
 --   customer_mgmt_app    ingestion of events from the shop's application
 -- No role has privileges on the tables: the API is the functions.
 
+-- Least privilege (docs/architecture.md, Who owns what): every object of
+-- the extension belongs to customer_mgmt_owner, a NOLOGIN role that holds
+-- nothing else, so SECURITY DEFINER code runs with what the extension's own
+-- objects allow and no more: not as the superuser who installed it.  Only
+-- schedule_jobs and unschedule_jobs stay the installer's: they call
+-- pg_cron's functions, which are a superuser's, and pg_cron runs a job as
+-- the role that scheduled it, which must be able to log in.
+-- (deferred checks of the rows inserted so far run first: a table with
+-- pending trigger events cannot change owner)
+SET CONSTRAINTS ALL IMMEDIATE;
+DO $owner$
+DECLARE
+    stmt text;
+BEGIN
+    FOR stmt IN
+        SELECT format('ALTER %s %s OWNER TO customer_mgmt_owner',
+                      CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, c.oid::regclass)
+          FROM pg_catalog.pg_class c
+         WHERE c.relnamespace IN ('customer_mgmt'::regnamespace, 'customer_mgmt_internal'::regnamespace)
+           AND c.relkind IN ('r', 'p', 'v', 'S')
+           -- identity and serial sequences follow their table
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+        UNION ALL
+        SELECT format('ALTER %s %s OWNER TO customer_mgmt_owner',
+                      CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::regprocedure)
+          FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace IN ('customer_mgmt'::regnamespace, 'customer_mgmt_internal'::regnamespace)
+           AND p.oid NOT IN ('customer_mgmt.schedule_jobs()'::regprocedure, 'customer_mgmt.unschedule_jobs()'::regprocedure)
+        UNION ALL
+        SELECT format('ALTER %s %s OWNER TO customer_mgmt_owner',
+                      CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype)
+          FROM pg_catalog.pg_type t
+         WHERE t.typnamespace IN ('customer_mgmt'::regnamespace, 'customer_mgmt_internal'::regnamespace)
+           AND (t.typtype IN ('e', 'd')
+                OR (t.typtype = 'c' AND (SELECT r.relkind FROM pg_catalog.pg_class r WHERE r.oid = t.typrelid) = 'c'))
+    LOOP
+        EXECUTE stmt;
+    END LOOP;
+END
+$owner$;
+
 REVOKE ALL ON SCHEMA customer_mgmt, customer_mgmt_internal FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA customer_mgmt FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA customer_mgmt FROM PUBLIC;
@@ -15,6 +57,7 @@ REVOKE ALL ON ALL ROUTINES IN SCHEMA customer_mgmt, customer_mgmt_internal
     FROM PUBLIC, customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
 
 GRANT USAGE ON SCHEMA customer_mgmt TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
+GRANT USAGE ON SCHEMA customer_mgmt, customer_mgmt_internal TO customer_mgmt_owner;
 GRANT USAGE ON SCHEMA customer_mgmt_internal TO customer_mgmt_admin;
 
 -- helpers every role may use: search, identity, settings, the scoring rules

@@ -614,9 +614,22 @@ fit_state(PG_FUNCTION_ARGS)
 	return d;
 }
 
+/*
+ * The rows one fit keeps: 24 bytes each (up to twice that while the array
+ * doubles) until the final function merges equal ones; this bounds a fit
+ * to about 1 GB, 20 times the 1,000,000-customer shop.
+ */
+#define MAX_FIT_ROWS 20000000
+
 static void
 fit_append(FitData *d, double x, double y, double z)
 {
+	if (d->n >= MAX_FIT_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a fit takes at most %d rows", MAX_FIT_ROWS),
+				 errdetail("Each row is kept until the fit ends (24 bytes; docs/clv.md)."),
+				 errhint("Fit on a sample of the customers: the parameters of a random million are as good.")));
 	if (d->n == d->capacity)
 	{
 		d->capacity *= 2;

@@ -580,6 +580,41 @@ cm_clv_predictions(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The last prediction clv_prediction computed in this backend, whatever
+ * the call site: a segment query that names predicted_ltv a hundred times
+ * has a hundred call sites, each evaluated on the same customer in turn,
+ * and all but the first find the result here.  The key is everything the
+ * result depends on: the field, the customer's summary, the day's age, the
+ * rate, and the fits' contents (hashed).
+ */
+typedef struct LastPrediction
+{
+	bool		valid;
+	int			field;
+	double		x,
+				tx,
+				T,
+				m,
+				rate;
+	uint32		fits;
+	double		result;
+} LastPrediction;
+
+static LastPrediction last_prediction;
+
+static uint32
+fits_hash(const FitCache *c)
+{
+	uint32		key = 0;
+
+	if (c->bgnbd_json != NULL)
+		key = hash_bytes((const unsigned char *) c->bgnbd_json, VARSIZE(c->bgnbd_json));
+	if (c->gg_json != NULL)
+		key = hash_combine(key, hash_bytes((const unsigned char *) c->gg_json, VARSIZE(c->gg_json)));
+	return key;
+}
+
+/*
  * clv_prediction(<clv_predictions' arguments>, field integer): one of the
  * predictions, computing only what it needs (a segment or a sort on
  * probability_alive or churn_probability does not compute the expected
@@ -594,6 +629,7 @@ cm_clv_prediction(PG_FUNCTION_ARGS)
 	int			field = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
 	const char *problem;
 	double		result = NAN;
+	uint32		fits;
 
 	if (field < 1 || field > 4)
 		ereport(ERROR,
@@ -607,6 +643,15 @@ cm_clv_prediction(PG_FUNCTION_ARGS)
 		if (problem != NULL)
 			log_not_computable(&in, problem);
 		PG_RETURN_NULL();
+	}
+	fits = fits_hash(in.cache);
+	if (last_prediction.valid && last_prediction.field == field && last_prediction.fits == fits &&
+		last_prediction.x == in.x && last_prediction.tx == in.tx && last_prediction.T == in.T &&
+		last_prediction.m == in.m && last_prediction.rate == in.rate)
+	{
+		if (isnan(last_prediction.result))
+			PG_RETURN_NULL();
+		PG_RETURN_FLOAT8(last_prediction.result);
 	}
 	switch (field)
 	{
@@ -627,6 +672,15 @@ cm_clv_prediction(PG_FUNCTION_ARGS)
 			}
 			break;
 	}
+	last_prediction.valid = true;
+	last_prediction.field = field;
+	last_prediction.x = in.x;
+	last_prediction.tx = in.tx;
+	last_prediction.T = in.T;
+	last_prediction.m = in.m;
+	last_prediction.rate = in.rate;
+	last_prediction.fits = fits;
+	last_prediction.result = result;
 	if (isnan(result))
 	{
 		log_not_computable(&in, problem);

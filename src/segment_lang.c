@@ -40,6 +40,8 @@ PG_FUNCTION_INFO_V1(cm_segment_language_attributes);
 #define MAX_DEPTH 64
 /* a query is a line or a paragraph, not a document */
 #define MAX_QUERY_BYTES 10000
+/* what one evaluation may cost: each condition is evaluated on every customer */
+#define MAX_CONDITIONS 100
 
 typedef enum AttrKind
 {
@@ -118,6 +120,7 @@ typedef struct Parser
 	TimestampTz as_of;
 	StringInfoData out;
 	int			depth;
+	int			conditions;
 } Parser;
 
 /* Raise 22023 at the current token: "at character N: expected X". */
@@ -448,6 +451,8 @@ parse_condition(Parser *p)
 	char		column[NAMEDATALEN + 8];
 	bool		negated = false;
 
+	if (++p->conditions > MAX_CONDITIONS)
+		fail_at(p, p->tok.start, "at most 100 conditions");
 	attr = p->tok.type == TOK_WORD ? find_attribute(p->tok.text) : NULL;
 	if (attr == NULL)
 		fail_at(p, p->tok.start, "an attribute (such as total_spent, last_order_date, province)");

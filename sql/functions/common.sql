@@ -79,12 +79,14 @@ BEGIN
         RETURN NULL;
     END IF;
     IF length(v) > max_length THEN
-        PERFORM customer_mgmt.raise_invalid(field, format('must be at most %s characters long', max_length), v);
+        -- no echo of a text: it may be a name, an address or a note, and
+        -- the server log keeps what an error says
+        PERFORM customer_mgmt.raise_invalid(field, format('must be at most %s characters long', max_length));
     END IF;
     -- control characters, and U+FFFE and U+FFFF, which XML 1.0 forbids (an
     -- .xlsx is XML)
     IF v ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]' THEN
-        PERFORM customer_mgmt.raise_invalid(field, 'must not contain control characters or U+FFFE/U+FFFF', v);
+        PERFORM customer_mgmt.raise_invalid(field, 'must not contain control characters or U+FFFE/U+FFFF');
     END IF;
     RETURN v;
 END
@@ -151,7 +153,7 @@ BEGIN
     END IF;
     canonical := customer_mgmt.normalize_phone(v);
     IF canonical IS NULL THEN
-        PERFORM customer_mgmt.raise_invalid(field, 'must be a Vietnamese phone number', v,
+        PERFORM customer_mgmt.raise_invalid(field, 'must be a Vietnamese phone number', NULL,
             'Use a mobile number like 0912 345 678 or +84 912 345 678, or a landline like 024 3825 1234.');
     END IF;
     RETURN canonical;
@@ -238,7 +240,7 @@ BEGIN
     -- local part: RFC 5322 atext and dots; domain: LDH labels, at least two
     IF v !~ '^[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$'
        OR length(split_part(v, '@', 1)) > 64 THEN
-        PERFORM customer_mgmt.raise_invalid(field, 'must be an e-mail address', v, 'Use an address like name@example.com.');
+        PERFORM customer_mgmt.raise_invalid(field, 'must be an e-mail address', NULL, 'Use an address like name@example.com.');
     END IF;
     RETURN v;
 END

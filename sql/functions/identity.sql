@@ -25,7 +25,8 @@ COMMENT ON FUNCTION trusted_gateway() IS
 
 -- The acting user.  A session's own is the user linked to its login role
 -- (user_logins).  A claim (request.jwt.claims ->> 'sub', PostgREST; else
--- the setting customer_mgmt.actor_id, PostGraphile's pgSettings) is
+-- jwt.claims.sub, PostGraphile's from a JWT it verified; else the setting
+-- customer_mgmt.actor_id, PostGraphile's pgSettings or a pool's) is
 -- honoured from a trusted gateway; elsewhere only when it names the
 -- session's own user, and any other is 42501.  The user must exist, and a
 -- staff or admin role acts as a staff member or an admin.
@@ -50,6 +51,10 @@ BEGIN
         END;
     END IF;
     IF claimed IS NULL OR claimed = '' THEN
+        claimed := nullif(current_setting('jwt.claims.sub', true), '');
+        source := 'jwt.claims.sub';
+    END IF;
+    IF claimed IS NULL THEN
         claimed := nullif(current_setting('customer_mgmt.actor_id', true), '');
         source := 'customer_mgmt.actor_id';
     END IF;
@@ -89,7 +94,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION current_actor() IS
-    'The acting user: the user linked to the session''s login role, or the one a trusted gateway names (request.jwt.claims ->> ''sub'', else customer_mgmt.actor_id); NULL when there is none. 42501 for a claim that is not the session''s own outside a trusted gateway, an id that is no user, or a customer named by a staff or admin role; 22023 for malformed claims.';
+    'The acting user: the user linked to the session''s login role, or the one a trusted gateway names (request.jwt.claims ->> ''sub'', else jwt.claims.sub, else customer_mgmt.actor_id); NULL when there is none. 42501 for a claim that is not the session''s own outside a trusted gateway, an id that is no user, or a customer named by a staff or admin role; 22023 for malformed claims.';
 
 -- Checks a login role for a link: it exists, is not a gateway (which acts
 -- for many users) and holds the user's role.

@@ -20,7 +20,8 @@ BEGIN
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION USING
         ERRCODE = 'unique_violation',
-        MESSAGE = format('a user with e-mail %s already exists', u.email),
+        -- not the address: the server log keeps what an error says
+        MESSAGE = 'a user with this e-mail address already exists',
         DETAIL = 'Field "email" must be unique (case-insensitively).',
         HINT = 'Look the user up by e-mail instead of registering again.',
         COLUMN = 'email';

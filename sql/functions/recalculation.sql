@@ -35,7 +35,7 @@ CREATE OR REPLACE FUNCTION customer_mgmt_internal.finish_job_run(run_id bigint, 
 AS $$
     UPDATE customer_mgmt.job_runs r
        SET finished_at = clock_timestamp(),
-           status = CASE WHEN error IS NULL THEN 'succeeded' ELSE 'failed' END::customer_mgmt.job_status,
+           status = CASE WHEN finish_job_run.error IS NULL THEN 'succeeded' ELSE 'failed' END::customer_mgmt.job_status,
            rows_processed = coalesce(finish_job_run.rows_processed, r.rows_processed),
            error = finish_job_run.error
      WHERE r.id = run_id

@@ -120,6 +120,10 @@ BEGIN
             parts := parts || format('%s %s DATE %s', spec[2], CASE spec[4] WHEN 'min' THEN '>=' ELSE '<' END,
                                      quote_literal(item));
         ELSE
+            -- the limit first: a list is checked and built only when it is short
+            IF jsonb_typeof(v) = 'array' AND jsonb_array_length(v) > 50 THEN
+                PERFORM customer_mgmt.raise_invalid(k, 'must list at most 50 values', jsonb_array_length(v)::text);
+            END IF;
             IF jsonb_typeof(v) <> 'array' OR EXISTS (SELECT FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string') THEN
                 PERFORM customer_mgmt.raise_invalid(k, 'must be a list of strings', left(v::text, 100));
             END IF;

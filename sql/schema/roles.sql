@@ -1,4 +1,4 @@
--- customer_mgmt schema: the four roles (cluster-wide, created only where
+-- customer_mgmt schema: the five roles (cluster-wide, created only where
 -- missing) and the internal schema.  Fresh install only.
 
 --    so the extension installs in a second database of the same cluster.
@@ -17,6 +17,11 @@ BEGIN
     -- acting user (docs/operations.md, Who is acting); it grants nothing
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'customer_mgmt_gateway') THEN
         CREATE ROLE customer_mgmt_gateway NOLOGIN;
+    END IF;
+    -- the owner of the extension's objects, so that SECURITY DEFINER code
+    -- runs with no more than they need (sql/privileges.sql)
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'customer_mgmt_owner') THEN
+        CREATE ROLE customer_mgmt_owner NOLOGIN;
     END IF;
     -- an admin can do everything staff can
     IF NOT pg_catalog.pg_has_role('customer_mgmt_admin', 'customer_mgmt_staff', 'MEMBER') THEN

@@ -2,11 +2,14 @@
 -- (tables, types, roles, data, functions removed).  The function files and
 -- sql/privileges.sql follow this file in the built update script.
 
--- the trusted gateways' marker role (sql/schema/roles.sql)
+-- the trusted gateways' marker role and the objects' owner (sql/schema/roles.sql)
 DO $roles$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'customer_mgmt_gateway') THEN
         CREATE ROLE customer_mgmt_gateway NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'customer_mgmt_owner') THEN
+        CREATE ROLE customer_mgmt_owner NOLOGIN;
     END IF;
 END
 $roles$;

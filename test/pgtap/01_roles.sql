@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(31);
+SELECT plan(34);
 
 SELECT has_role('customer_mgmt_staff');
 SELECT has_role('customer_mgmt_admin');
@@ -37,6 +37,22 @@ SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
                    WHERE c.relnamespace = 'customer_mgmt'::regnamespace AND c.relkind = 'r'
                      AND obj_description(c.oid, 'pg_class') IS NULL$$,
                 'every table has a comment');
+
+-- least privilege: the objects belong to a NOLOGIN owner that holds nothing
+-- else; only the two pg_cron writers run as the installer
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.pronamespace IN ('customer_mgmt'::regnamespace, 'customer_mgmt_internal'::regnamespace)
+                     AND p.proowner <> 'customer_mgmt_owner'::regrole
+                     AND p.oid NOT IN ('customer_mgmt.schedule_jobs()'::regprocedure, 'customer_mgmt.unschedule_jobs()'::regprocedure)$$,
+                'every function but schedule_jobs and unschedule_jobs belongs to customer_mgmt_owner');
+SELECT is_empty($$SELECT c.oid::regclass FROM pg_class c
+                   WHERE c.relnamespace IN ('customer_mgmt'::regnamespace, 'customer_mgmt_internal'::regnamespace)
+                     AND c.relowner <> 'customer_mgmt_owner'::regrole$$,
+                'every table, index and sequence belongs to customer_mgmt_owner');
+SELECT is((SELECT format('%s %s %s %s', r.rolsuper, r.rolcanlogin, r.rolcreaterole,
+                         (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid))
+             FROM pg_roles r WHERE r.rolname = 'customer_mgmt_owner'),
+          'f f f 0', 'the owner is no superuser, cannot log in, creates no role and is a member of nothing');
 
 -- exactly these functions, per role
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace

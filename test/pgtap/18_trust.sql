@@ -8,7 +8,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(47);
+SELECT plan(57);
 
 CREATE ROLE cm_t_hoa LOGIN IN ROLE customer_mgmt_staff;
 CREATE ROLE cm_t_minh LOGIN IN ROLE customer_mgmt_staff;
@@ -44,6 +44,9 @@ SELECT set_config('customer_mgmt.actor_id', '', false);
 SELECT set_config('request.jwt.claims', json_build_object('sub', (SELECT id FROM p WHERE k = 'minh'))::text, false);
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.current_actor()$$), '42501', 'nor through request.jwt.claims');
 SELECT set_config('request.jwt.claims', '', false);
+SELECT set_config('jwt.claims.sub', (SELECT id::text FROM p WHERE k = 'minh'), false);
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.current_actor()$$), '42501', 'nor through jwt.claims.sub (PostGraphile''s)');
+SELECT set_config('jwt.claims.sub', '', false);
 RESET SESSION AUTHORIZATION;
 
 -- Minh's note is safe from Hoa
@@ -188,6 +191,65 @@ CREATE TEMP TABLE cm_recalc_stats (customer_id uuid, total_spent numeric);
 SELECT is(pg_temp.failure(format('SELECT customer_mgmt_internal.recalculate_slice(%s, 0)', :'run')), '22023 run_id',
           'a statistics table of the caller''s own is refused');
 RESET SESSION AUTHORIZATION;
+
+-- a staff read's cost is bounded: conditions, lists checked before building
+SET SESSION AUTHORIZATION cm_t_hoa;
+SELECT is(pg_temp.failure(format('SELECT customer_mgmt.preview_segment(query => %L)',
+                                 array_to_string(array_fill('total_spent > 0'::text, ARRAY[101]), ' AND '))),
+          '22023 query', 'a query of 101 conditions is refused');
+SELECT is((customer_mgmt.preview_segment(query => array_to_string(array_fill('predicted_ltv >= 0'::text, ARRAY[100]), ' OR ')) ->> 'customerCount')::int,
+          (customer_mgmt.preview_segment(query => 'predicted_ltv >= 0') ->> 'customerCount')::int,
+          'a hundred conditions on one prediction count as one does');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => jsonb_build_object('preferredCategories',
+                                 (SELECT jsonb_agg(i::text) FROM generate_series(1, 51) i)))$$),
+          '22023 preferredCategories', 'a criteria list of 51 values is refused');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => jsonb_build_object('geographicRegions',
+                                 (SELECT jsonb_agg(i) FROM generate_series(1, 1000000) i)))$$),
+          '22023 geographicRegions', 'a list of a million is refused by its length, before its items are read');
+RESET SESSION AUTHORIZATION;
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.register_customer(E'Nguy\uFFFEn', 'fffe@example.vn')$$),
+          '22023 full_name', 'U+FFFE, which XML forbids, is refused at ingestion');
+
+-- an error never quotes a personal value (the server log keeps errors)
+CREATE FUNCTION pg_temp.error_text(sql text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE m text; d text; h text;
+BEGIN
+    EXECUTE sql;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+    RETURN concat_ws(' | ', m, d, h);
+END
+$f$;
+SELECT is((SELECT count(*)::int FROM unnest(ARRAY[
+              pg_temp.error_text($$SELECT customer_mgmt.register_customer('Lý Thị Bí Mật', 'bimat.at.example.vn')$$),
+              pg_temp.error_text($$SELECT customer_mgmt.register_customer('Lý Thị Bí Mật', 'bimat@example.vn', '0903 99 BIMAT')$$),
+              pg_temp.error_text($$SELECT customer_mgmt.register_customer(repeat('Bí Mật ', 50), 'bimat2@example.vn')$$),
+              pg_temp.error_text($$SELECT customer_mgmt.register_customer('Lý Thị Bí Mật', 'an@example.vn')$$),
+              pg_temp.error_text($$SELECT customer_mgmt.add_customer_address((SELECT id FROM p WHERE k = 'an'), 'Lý Bí Mật', '0903 99 BIMAT', '12 Phố Bí Mật', 'Phường 1')$$)]) e
+            WHERE e ~* 'bí mật|bimat|an@example' OR e = 'no error'), 0,
+          'bad e-mails, phones, names and addresses, and a taken e-mail, are refused without quoting them');
+
+-- the retention job goes on past a customer it cannot anonymise, and says so
+SELECT customer_mgmt.register_customer('Cũ Một', 'cu1@example.vn', registered_at => now() - interval '3 years') AS old1 \gset
+SELECT customer_mgmt.register_customer('Cũ Hai', 'cu2@example.vn', registered_at => now() - interval '3 years') AS old2 \gset
+CREATE FUNCTION pg_temp.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    IF OLD.email = 'cu1@example.vn' THEN
+        RAISE EXCEPTION 'simulated failure' USING ERRCODE = 'XX001';
+    END IF;
+    RETURN NEW;
+END
+$f$;
+CREATE TRIGGER refuse_one BEFORE UPDATE ON customer_mgmt.users FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_one();
+SELECT customer_mgmt.set_setting('privacy.anonymize_inactive_years', '2');
+SELECT is(customer_mgmt.anonymize_inactive_customers() - 'jobRunId', '{"years": 2, "failed": 1, "anonymized": 1}'::jsonb,
+          'the retention job anonymises the others when one fails');
+SELECT is((SELECT status || ' ' || (details -> 'failures' -> 0 ->> 'customerId') || ' ' || (details -> 'failures' -> 0 ->> 'sqlstate')
+             FROM customer_mgmt.job_runs WHERE job_name = 'anonymize_inactive_customers' ORDER BY id DESC LIMIT 1),
+          'failed ' || :'old1' || ' XX001', 'and its run is logged as failed, with the customer and the cause');
+SELECT is((SELECT anonymized_at IS NOT NULL FROM customer_mgmt.users WHERE id = :'old2'), true, 'the other customer is anonymised');
+DROP TRIGGER refuse_one ON customer_mgmt.users;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -104,6 +104,13 @@ $wb = workbook(export_file(q{search => 'formula@example.vn', columns => ARRAY['f
 is($wb->{sheets}[1]{rows}[1][0], '=HYPERLINK("http://example.com", "x")', 'a name like a formula is text');
 is($wb->{sheets}[1]{secondRow}[0]{type}, 's', 'of type string');
 
+# a code point XML forbids, in a row written without the API (ingestion
+# refuses it): the workbook still opens, the character replaced
+$node->safe_psql('shop', q{
+	INSERT INTO customer_mgmt.users (full_name, email, role) VALUES (E'Ng\uFFFEuy\u0001en', 'xml@example.vn', 'customer')});
+$wb = workbook(export_file(q{search => 'xml@example.vn', columns => ARRAY['fullName']}));
+is($wb->{sheets}[1]{rows}[1][0], "Ng\x{FFFD}uy\x{FFFD}en", 'U+FFFE and a control character become U+FFFD; openpyxl opens the file');
+
 # the split into sheets, with the limit lowered to 100 rows a sheet
 $wb = workbook(export_file('', 'SET customer_mgmt.export_sheet_rows = 100; '));
 my @sheets = @{ $wb->{sheets} };
