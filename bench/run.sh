@@ -21,6 +21,8 @@
 #                                       floor (one aggregate over the completed orders), and the model's
 #                                       accuracy on CDNOW (bench/clv/accuracy.sql, a database of its own)
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
+#   bench/run.sh import [CUSTOMERS]     import_table of CUSTOMERS of the bench shop (default 100,000) and
+#                                       their orders into an empty shop, against COPY of the same rows
 #   bench/run.sh preferences            purchase_preferences of one customer with 100,000 order
 #                                       lines against a floor (count and sum of the same lines)
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -243,7 +245,31 @@ preferences)
         printf "| floor: count(DISTINCT order), sum, best of 5 | %.1f ms | 1.00 |\n", f
         printf "| purchase_preferences, best of 5 | %.1f ms | %.2f |\n", p, p / f }'
     ;;
+import)
+    # the first CUSTOMERS customers of the bench shop (default 100,000) and
+    # all their orders with items, as the shop's staging files, imported
+    # into an empty shop; the floor: COPY of the same rows into tables of
+    # the same shape with the same indexes (LIKE … INCLUDING ALL)
+    customers=${2:-100000}
+    bench_shop
+    files=$(mktemp -d)
+    chmod 777 "$files"
+    cm_psql "$DATA" "$PORT" "$DB" -q -v n="$customers" -v d="$files" -f "$CM_ROOT/bench/import/export.sql"
+    IDB=customer_mgmt_bench_import
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE IF EXISTS $IDB" -c "CREATE DATABASE $IDB"
+    cm_psql "$DATA" "$PORT" "$IDB" -q -v d="$files" -c "CREATE EXTENSION customer_mgmt CASCADE" -f "$CM_ROOT/bench/import/load.sql"
+    seconds() { cm_psql "$DATA" "$PORT" "$IDB" -qAt -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.1f", s / 1000 }'; }
+    floor=$(seconds "COPY floor_users (id, full_name, email, phone_number, role, status, date_of_birth, gender, province, created_at, updated_at, external_id) FROM '$files/floor_users.csv' (FORMAT csv); COPY floor_orders (id, customer_id, status, total_amount, order_date, completed_at, created_at, updated_at, external_id) FROM '$files/floor_orders.csv' (FORMAT csv); COPY floor_items (order_id, product_name, category, brand, unit_price, quantity) FROM '$files/floor_items.csv' (FORMAT csv)")
+    imp_c=$(seconds "CALL customer_mgmt.import_table('customers', 'staging_customers')")
+    imp_o=$(seconds "CALL customer_mgmt.import_table('orders', 'staging_orders')")
+    rows=$(cm_psql "$DATA" "$PORT" "$IDB" -qAt -c "SELECT format('%s customers, %s orders, %s lines, %s rejected', (SELECT count(*) FROM customer_mgmt.users), (SELECT count(*) FROM customer_mgmt.orders), (SELECT count(*) FROM customer_mgmt.order_items), (SELECT sum(rejected) FROM customer_mgmt.imports))")
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE $IDB"
+    rm -rf "$files"
+    awk -v f="$floor" -v c="$imp_c" -v o="$imp_o" -v r="$rows" 'BEGIN {
+        printf "| floor: COPY of the same rows into tables of the same shape and indexes | %.1f s | 1.00 |\n", f
+        printf "| import_table customers, then orders (%s) | %.1f s + %.1f s | %.2f |\n", r, c, o, (c + o) / f }'
+    ;;
 *)
-    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | dashboard | segments | export | orders [SECONDS] | preferences"
+    cm_die "usage: $0 generate [CUSTOMERS] | list [SECONDS] | recalc | nightly | dashboard | segments | export | orders [SECONDS] | preferences | import [CUSTOMERS]"
     ;;
 esac

@@ -76,7 +76,7 @@ TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
 GRANT EXECUTE ON FUNCTION
     get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                   text, text, integer, integer, boolean, timestamptz, text),
-    get_customer(uuid),
+    get_customer(uuid), find_customer(text, text, text),
     get_customer_analytics(uuid),
     get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer),
     get_customer_overview(timestamptz, timestamptz),
@@ -103,11 +103,13 @@ TO customer_mgmt_staff;
 
 -- ingestion
 GRANT EXECUTE ON FUNCTION
-    register_customer(text, text, text, date, text, text, timestamptz),
-    add_customer_address(uuid, text, text, text, text, text, text, boolean, boolean),
-    record_order(uuid, numeric, text, timestamptz, jsonb),
+    register_customer(text, text, text, date, text, text, timestamptz, text),
+    add_customer_address(uuid, text, text, text, text, text, text, boolean, boolean, text),
+    record_order(uuid, numeric, text, timestamptz, jsonb, text),
     set_order_status(uuid, text),
-    record_session(uuid, timestamptz, integer, integer, boolean),
+    record_session(uuid, timestamptz, integer, integer, boolean, text),
+    upsert_customer(text, text, text, text, date, text, text, timestamptz, timestamptz),
+    upsert_order(text, numeric, text, uuid, text, timestamptz, jsonb, timestamptz),
     record_login(uuid, timestamptz)
 TO customer_mgmt_admin, customer_mgmt_app;
 
@@ -131,8 +133,10 @@ GRANT EXECUTE ON FUNCTION
     export_columns(),
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean),
     register_staff(text, text, text, text), link_login_role(uuid, text), unlink_login_role(text),
-    get_audit_log(text, uuid, text, timestamptz, timestamptz, integer, integer), purge_audit_log()
+    get_audit_log(text, uuid, text, timestamptz, timestamptz, integer, integer), purge_audit_log(),
+    get_imports(integer, integer), get_import_rejects(bigint, integer, integer), delete_import(bigint)
 TO customer_mgmt_admin;
+GRANT EXECUTE ON PROCEDURE import_table(text, regclass, integer) TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) TO customer_mgmt_admin;
 
 -- what the procedure above runs as its caller (it commits, so it cannot be
@@ -140,5 +144,8 @@ GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, intege
 GRANT EXECUTE ON FUNCTION
     customer_mgmt_internal.begin_recalculation(timestamptz, integer, text, boolean, boolean),
     customer_mgmt_internal.recalculate_slice(bigint, integer),
-    customer_mgmt_internal.end_recalculation(bigint, bigint, text, boolean)
+    customer_mgmt_internal.end_recalculation(bigint, bigint, text, boolean),
+    customer_mgmt_internal.begin_import(text, regclass, bigint),
+    customer_mgmt_internal.import_chunk(bigint, jsonb, bigint),
+    customer_mgmt_internal.end_import(bigint)
 TO customer_mgmt_admin;

@@ -291,7 +291,7 @@ CREATE OR REPLACE FUNCTION calculate_customer_analytics(customer_id uuid, as_of 
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     bp customer_mgmt.rfm_breakpoints;
     a customer_mgmt.customer_analytics;
 BEGIN

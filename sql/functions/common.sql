@@ -257,16 +257,30 @@ COMMENT ON FUNCTION check_email(text, text) IS 'Internal: checks an e-mail addre
 -- settings say restore, so an ordinary write pays two setting reads.
 -- No SET clause here or in the triggers that call it: they must see the
 -- caller's search_path.
+-- Whether a bulk import's chunk is running (docs/onboarding.md): its code,
+-- SECURITY DEFINER as customer_mgmt_owner, creates pg_temp.cm_import while
+-- it writes and drops it before it returns, and does the triggers' work
+-- for the whole chunk itself.  A table of that name that anyone else made
+-- does not count.
+CREATE OR REPLACE FUNCTION importing() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT COALESCE((SELECT c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'customer_mgmt_owner')
+                       FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.cm_import')), false)
+$$;
+COMMENT ON FUNCTION importing() IS
+    'Internal: true while a bulk import''s chunk writes in this session (a temporary table cm_import that the extension''s owner created): the triggers leave their work to it.';
+
 CREATE OR REPLACE FUNCTION restoring() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT CASE WHEN pg_catalog.current_setting('search_path') = ''
                   OR COALESCE(pg_catalog.current_setting('customer_mgmt.restoring', true), '') = 'on'
                 THEN COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
-                ELSE false END
+                ELSE customer_mgmt.importing() END
 $$;
 COMMENT ON FUNCTION restoring() IS
-    'True while a superuser''s session restores a dump (search_path is empty, as pg_dump''s scripts set it, or customer_mgmt.restoring = on): triggers skip their side effects. False in any other session, whatever it sets.';
+    'True while a superuser''s session restores a dump (search_path is empty, as pg_dump''s scripts set it, or customer_mgmt.restoring = on), or a bulk import''s chunk writes (importing()): triggers skip their side effects. False in any other session, whatever it sets.';
 
 CREATE OR REPLACE FUNCTION check_page(page integer, page_size integer) RETURNS void
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -364,7 +378,7 @@ COMMENT ON FUNCTION estimate_rows(text) IS
 
 -- The customer row, or PT404; 22023 when no id is given.  A malformed id
 -- never gets here: the uuid parameter makes it PostgreSQL's own 22P02.
-CREATE OR REPLACE FUNCTION find_customer(customer_id uuid) RETURNS users
+CREATE OR REPLACE FUNCTION customer_row(customer_id uuid) RETURNS users
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -374,14 +388,14 @@ BEGIN
     IF customer_id IS NULL THEN
         PERFORM customer_mgmt.raise_invalid('customer_id', 'is required');
     END IF;
-    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = find_customer.customer_id AND x.role = 'customer';
+    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = customer_row.customer_id AND x.role = 'customer';
     IF NOT FOUND THEN
         PERFORM customer_mgmt.raise_not_found('Customer', customer_id::text);
     END IF;
     RETURN u;
 END
 $$;
-COMMENT ON FUNCTION find_customer(uuid) IS 'Internal: the customer with this id, PT404 when there is none, 22023 when it is NULL.';
+COMMENT ON FUNCTION customer_row(uuid) IS 'Internal: the customer with this id, PT404 when there is none, 22023 when it is NULL.';
 
 -- The as_of of a calculation: a finite time, or 22023 naming as_of.
 CREATE OR REPLACE FUNCTION check_as_of(as_of timestamptz) RETURNS timestamptz

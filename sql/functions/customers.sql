@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION customer_list_item(u users, a customer_analytics, as_
 AS $$
     SELECT jsonb_build_object(
         'id', u.id,
+        'externalId', u.external_id,
         'fullName', u.full_name,
         'email', u.email,
         'phoneNumber', u.phone_number,
@@ -21,7 +22,7 @@ AS $$
         'lastLoginAt', u.last_login_at)
 $$;
 COMMENT ON FUNCTION customer_list_item(users, customer_analytics, timestamptz) IS
-    'Internal: the list item of a customer (id, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt).';
+    'Internal: the list item of a customer (id, externalId, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt).';
 
 -- The folded names of a favourites array ([{"category": …}, …]), as
 -- segments compare them.
@@ -155,10 +156,11 @@ BEGIN
     END IF;
     -- the search reads the trigram index on users (customer_list has no
     -- search key: its index would be rewritten with every analytics change)
+    -- (and the shop's own id, exactly: a second index, OR-ed by a bitmap)
     IF pattern IS NOT NULL THEN
         conds := conds || ('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
-                           || ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE '
-                           || quote_literal(pattern) || ')');
+                           || ' AND (customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE '
+                           || quote_literal(pattern) || ' OR u.external_id = ' || quote_literal(btrim(search)) || '))');
     END IF;
     IF status IS NOT NULL THEN
         conds := conds || ('l.status = ' || quote_literal(customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status))
@@ -389,7 +391,7 @@ CREATE OR REPLACE FUNCTION address_dto(x addresses) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT jsonb_build_object(
-        'id', x.id, 'recipientName', x.recipient_name, 'phoneNumber', x.phone_number,
+        'id', x.id, 'externalId', x.external_id, 'recipientName', x.recipient_name, 'phoneNumber', x.phone_number,
         'street', x.street, 'ward', x.ward, 'district', x.district, 'province', x.province,
         'currentProvince', (SELECT p.current_name FROM customer_mgmt.provinces p WHERE p.name = x.province),
         'isDefaultShipping', x.is_default_shipping, 'isDefaultBilling', x.is_default_billing,
@@ -402,14 +404,14 @@ CREATE OR REPLACE FUNCTION order_summary_dto(o orders) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT jsonb_build_object(
-        'id', o.id, 'status', o.status, 'totalAmount', o.total_amount,
+        'id', o.id, 'externalId', o.external_id, 'status', o.status, 'totalAmount', o.total_amount,
         'orderDate', o.order_date, 'completedAt', o.completed_at,
         'itemCount', coalesce(sum(i.quantity), 0), 'lineCount', count(i.id),
         'itemsTotal', coalesce(sum(i.unit_price * i.quantity), 0))
       FROM customer_mgmt.order_items i WHERE i.order_id = o.id
 $$;
 COMMENT ON FUNCTION order_summary_dto(orders) IS
-    'Internal: OrderSummaryDto: id, status, totalAmount, orderDate, completedAt, itemCount (units), lineCount, itemsTotal.';
+    'Internal: OrderSummaryDto: id, externalId, status, totalAmount, orderDate, completedAt, itemCount (units), lineCount, itemsTotal.';
 
 CREATE OR REPLACE FUNCTION get_customer(customer_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -417,7 +419,7 @@ CREATE OR REPLACE FUNCTION get_customer(customer_id uuid) RETURNS jsonb
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     a customer_mgmt.customer_analytics;
     as_of timestamptz := now();
 BEGIN
@@ -425,6 +427,7 @@ BEGIN
     a.customer_id := u.id;
     RETURN jsonb_build_object(
         'id', u.id,
+        'externalId', u.external_id,
         'fullName', u.full_name,
         'email', u.email,
         'phoneNumber', u.phone_number,
@@ -468,6 +471,56 @@ $$;
 COMMENT ON FUNCTION get_customer(uuid) IS
     'Staff: CustomerDetailDto of a customer: profile, addresses, analytics with insights, segments, 5 most recent orders and notes. PT404 for an unknown id, 22P02 for a malformed one.';
 
+-- find_customer: a customer by e-mail (ignoring case), phone number (any
+-- spelling ingestion accepts) or the shop's own id, exactly one of them.
+CREATE OR REPLACE FUNCTION find_customer(email text DEFAULT NULL, phone_number text DEFAULT NULL,
+                                         external_id text DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    given integer := (email IS NOT NULL)::integer + (phone_number IS NOT NULL)::integer + (external_id IS NOT NULL)::integer;
+    v text;
+    ids uuid[];
+BEGIN
+    IF given <> 1 THEN
+        PERFORM customer_mgmt.raise_invalid(CASE WHEN email IS NULL THEN 'email' WHEN phone_number IS NULL THEN 'phone_number'
+                                                 ELSE 'external_id' END,
+                                            'exactly one of email, phone_number and external_id must be given');
+    END IF;
+    IF email IS NOT NULL THEN
+        v := customer_mgmt.check_text('email', email, 254);
+        ids := ARRAY(SELECT u.id FROM customer_mgmt.users u WHERE lower(u.email) = lower(v) AND u.role = 'customer');
+    ELSIF phone_number IS NOT NULL THEN
+        v := customer_mgmt.check_phone('phone_number', phone_number, true);
+        ids := ARRAY(SELECT u.id FROM customer_mgmt.users u WHERE u.phone_number = v AND u.role = 'customer'
+                      ORDER BY u.created_at DESC LIMIT 11);
+    ELSE
+        v := customer_mgmt.check_text('external_id', external_id, 200);
+        ids := ARRAY(SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = v AND u.role = 'customer');
+    END IF;
+    IF cardinality(ids) = 0 THEN
+        RAISE EXCEPTION 'Customer not found'
+            USING ERRCODE = 'PT404',
+                  DETAIL = 'No customer has this ' || CASE WHEN email IS NOT NULL THEN 'e-mail address'
+                                                          WHEN phone_number IS NOT NULL THEN 'phone number'
+                                                          ELSE 'external id' END || '.',
+                  HINT = 'get_customers(search => ...) finds customers by part of a name, e-mail or phone.';
+    END IF;
+    IF cardinality(ids) > 1 THEN
+        RAISE EXCEPTION '% customers have this phone number', CASE WHEN cardinality(ids) > 10 THEN 'more than 10'
+                                                               ELSE cardinality(ids)::text END
+            USING ERRCODE = 'P0001',
+                  DETAIL = 'Their ids: ' || array_to_string(ids[1:10], ', ') || '.',
+                  HINT = 'Look each up with get_customer(customer_id); find_duplicate_customers may show they are one person.';
+    END IF;
+    RETURN customer_mgmt.get_customer(ids[1]);
+END
+$$;
+COMMENT ON FUNCTION find_customer(text, text, text) IS
+    'Staff: CustomerDetailDto of the customer with this e-mail (ignoring case), phone number (any spelling ingestion accepts) or external id; exactly one must be given (22023). PT404 when none has it, P0001 when several customers share the phone number (their ids in DETAIL). The value is not quoted in errors.';
+
 -- get_customer_analytics: the design's GET :id/analytics
 CREATE OR REPLACE FUNCTION get_customer_analytics(customer_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -475,7 +528,7 @@ CREATE OR REPLACE FUNCTION get_customer_analytics(customer_id uuid) RETURNS json
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     a customer_mgmt.customer_analytics;
 BEGIN
     SELECT * INTO a FROM customer_mgmt.customer_analytics x WHERE x.customer_id = u.id;
@@ -501,7 +554,7 @@ CREATE OR REPLACE FUNCTION get_customer_orders(
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     v_status customer_mgmt.order_status;
     descending boolean := customer_mgmt.check_sort_order(coalesce(sort_order, 'DESC')) = 'DESC';
     total bigint;

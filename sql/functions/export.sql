@@ -14,6 +14,7 @@ CREATE OR REPLACE FUNCTION export_columns()
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     VALUES ('id', 'ID', 'text', 'l.customer_id::text', false),
+           ('externalId', 'Shop''s ID', 'text', 'u.external_id', false),
            ('fullName', 'Full name', 'text', 'u.full_name', true),
            ('email', 'E-mail', 'text', 'u.email', true),
            ('phoneNumber', 'Phone', 'text', 'u.phone_number', true),

@@ -10,14 +10,20 @@ CREATE OR REPLACE FUNCTION insert_user(u customer_mgmt.users) RETURNS uuid
 AS $$
 DECLARE
     new_id uuid;
+    key_name text;
 BEGIN
     INSERT INTO customer_mgmt.users
-        (full_name, email, phone_number, role, date_of_birth, gender, province, created_at, updated_at)
+        (full_name, email, phone_number, role, date_of_birth, gender, province, created_at, updated_at,
+         external_id, source_updated_at)
     VALUES (u.full_name, u.email, u.phone_number, u.role, u.date_of_birth, u.gender, u.province,
-            u.created_at, u.created_at)
+            u.created_at, u.created_at, u.external_id, u.source_updated_at)
     RETURNING id INTO new_id;
     RETURN new_id;
 EXCEPTION WHEN unique_violation THEN
+    GET STACKED DIAGNOSTICS key_name = CONSTRAINT_NAME;
+    IF key_name = 'users_external_id_key' THEN
+        PERFORM customer_mgmt.raise_taken('external_id', 'a customer');
+    END IF;
     RAISE EXCEPTION USING
         ERRCODE = 'unique_violation',
         -- not the address: the server log keeps what an error says
@@ -28,19 +34,30 @@ EXCEPTION WHEN unique_violation THEN
 END
 $$;
 COMMENT ON FUNCTION insert_user(customer_mgmt.users) IS
-    'Internal: inserts a validated user row; a duplicate e-mail is SQLSTATE 23505 naming the field.';
+    'Internal: inserts a validated user row; a duplicate e-mail or external id is SQLSTATE 23505 naming the field.';
 
-CREATE OR REPLACE FUNCTION register_customer(
-    full_name      text,
-    email          text,
-    phone_number   text DEFAULT NULL,
-    date_of_birth  date DEFAULT NULL,
-    gender         text DEFAULT NULL,
-    province       text DEFAULT NULL,
-    registered_at  timestamptz DEFAULT now()
-) RETURNS uuid
+-- 23505 for an external id another row of the kind has: named, not quoted.
+CREATE OR REPLACE FUNCTION raise_taken(field text, kind text) RETURNS void
     LANGUAGE plpgsql
-    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'unique_violation',
+        MESSAGE = format('%s with this %s already exists', kind, field),
+        DETAIL = format('Field "%s" must be unique.', field),
+        HINT = 'upsert_customer and upsert_order apply a record again by its external id.',
+        COLUMN = field;
+END
+$$;
+COMMENT ON FUNCTION raise_taken(text, text) IS
+    'Internal: raises 23505 naming a field whose value another row already has (an external id), without quoting it.';
+
+-- A customer's fields checked as ingestion takes them (register_customer,
+-- upsert_customer, the import): the row to write, or 22023 naming the field.
+CREATE OR REPLACE FUNCTION check_customer(full_name text, email text, phone_number text, date_of_birth date,
+                                          gender text, province text) RETURNS users
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -60,13 +77,55 @@ BEGIN
         u.gender := customer_mgmt.check_enum('gender', gender, NULL::customer_mgmt.gender);
     END IF;
     u.province := customer_mgmt.check_province('province', province, false);
-    u.created_at := customer_mgmt.check_past_time('registered_at', registered_at);
     u.role := 'customer';
+    RETURN u;
+END
+$$;
+COMMENT ON FUNCTION check_customer(text, text, text, date, text, text) IS
+    'Internal: a customer''s fields checked (name, e-mail, phone in canonical form, birth date, gender, province in its canonical spelling) as a users row, or 22023 naming the field.';
+
+-- An order's fields checked as ingestion takes them (record_order,
+-- upsert_order, the import): the order row (without its customer) and its
+-- lines, or 22023 naming the field; nothing is written.
+CREATE OR REPLACE FUNCTION check_order(total_amount numeric, status text, order_date timestamptz, items jsonb,
+                                       OUT o orders, OUT lines order_items[])
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    o.total_amount := customer_mgmt.check_amount('total_amount', total_amount);
+    o.status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.order_status);
+    o.order_date := customer_mgmt.check_past_time('order_date', order_date);
+    SELECT coalesce(array_agg(t), '{}') INTO lines FROM customer_mgmt.check_order_items(items) t;
+END
+$$;
+COMMENT ON FUNCTION check_order(numeric, text, timestamptz, jsonb) IS
+    'Internal: an order''s amount, status, date and items checked: the order row and its lines, or 22023 naming the field.';
+
+CREATE OR REPLACE FUNCTION register_customer(
+    full_name      text,
+    email          text,
+    phone_number   text DEFAULT NULL,
+    date_of_birth  date DEFAULT NULL,
+    gender         text DEFAULT NULL,
+    province       text DEFAULT NULL,
+    registered_at  timestamptz DEFAULT now(),
+    external_id    text DEFAULT NULL
+) RETURNS uuid
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u customer_mgmt.users := customer_mgmt.check_customer(full_name, email, phone_number, date_of_birth, gender, province);
+BEGIN
+    u.created_at := customer_mgmt.check_past_time('registered_at', registered_at);
+    u.external_id := customer_mgmt.check_text('external_id', external_id, 200, false);
     RETURN customer_mgmt.insert_user(u);
 END
 $$;
-COMMENT ON FUNCTION register_customer(text, text, text, date, text, text, timestamptz) IS
-    'Ingestion: registers a customer and returns the new id. The phone number is stored in canonical form, the province in its canonical spelling.';
+COMMENT ON FUNCTION register_customer(text, text, text, date, text, text, timestamptz, text) IS
+    'Ingestion: registers a customer and returns the new id. The phone number is stored in canonical form, the province in its canonical spelling; external_id is the shop''s own id (23505 when taken).';
 
 CREATE OR REPLACE FUNCTION register_staff(full_name text, email text, role text DEFAULT 'staff',
                                           login_role text DEFAULT NULL) RETURNS uuid
@@ -105,7 +164,8 @@ CREATE OR REPLACE FUNCTION add_customer_address(
     district             text DEFAULT NULL,
     province             text DEFAULT NULL,
     is_default_shipping  boolean DEFAULT false,
-    is_default_billing   boolean DEFAULT false
+    is_default_billing   boolean DEFAULT false,
+    external_id          text DEFAULT NULL
 ) RETURNS uuid
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -122,6 +182,7 @@ BEGIN
     a.province := customer_mgmt.check_province('province', province, true);
     a.is_default_shipping := coalesce(is_default_shipping, false);
     a.is_default_billing := coalesce(is_default_billing, false);
+    a.external_id := customer_mgmt.check_text('external_id', external_id, 200, false);
 
     -- serialises address changes of one customer, so "one default" holds
     PERFORM customer_mgmt.lock_customer(customer_id);
@@ -135,16 +196,20 @@ BEGIN
          WHERE x.customer_id = add_customer_address.customer_id AND x.is_default_billing;
     END IF;
 
-    INSERT INTO customer_mgmt.addresses AS x
-        (customer_id, recipient_name, phone_number, street, ward, district, province,
-         is_default_shipping, is_default_billing)
-    VALUES (add_customer_address.customer_id, a.recipient_name, a.phone_number, a.street, a.ward,
-            a.district, a.province, a.is_default_shipping, a.is_default_billing)
-    RETURNING x.id INTO a.id;
+    BEGIN
+        INSERT INTO customer_mgmt.addresses AS x
+            (customer_id, recipient_name, phone_number, street, ward, district, province,
+             is_default_shipping, is_default_billing, external_id)
+        VALUES (add_customer_address.customer_id, a.recipient_name, a.phone_number, a.street, a.ward,
+                a.district, a.province, a.is_default_shipping, a.is_default_billing, a.external_id)
+        RETURNING x.id INTO a.id;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM customer_mgmt.raise_taken('external_id', 'an address');
+    END;
     RETURN a.id;
 END
 $$;
-COMMENT ON FUNCTION add_customer_address(uuid, text, text, text, text, text, text, boolean, boolean) IS
+COMMENT ON FUNCTION add_customer_address(uuid, text, text, text, text, text, text, boolean, boolean, text) IS
     'Ingestion: adds an address to a customer and returns its id; a new default shipping or billing address replaces the previous default.';
 
 -- Validate an order's items (JSON array of {"productName", "category",
@@ -212,7 +277,8 @@ CREATE OR REPLACE FUNCTION record_order(
     total_amount  numeric,
     status        text DEFAULT 'completed',
     order_date    timestamptz DEFAULT now(),
-    items         jsonb DEFAULT '[]'
+    items         jsonb DEFAULT '[]',
+    external_id   text DEFAULT NULL
 ) RETURNS uuid
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -221,29 +287,48 @@ AS $$
 DECLARE
     o customer_mgmt.orders;
     lines customer_mgmt.order_items[];
+    checked record;
 BEGIN
-    o.total_amount := customer_mgmt.check_amount('total_amount', total_amount);
-    o.status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.order_status);
-    o.order_date := customer_mgmt.check_past_time('order_date', order_date);
-    -- validate every item before anything is written
-    SELECT coalesce(array_agg(t), '{}') INTO lines FROM customer_mgmt.check_order_items(items) t;
+    -- every field and item checked before anything is written
+    SELECT * INTO checked FROM customer_mgmt.check_order(total_amount, status, order_date, items);
+    o := checked.o;
+    lines := checked.lines;
+    o.external_id := customer_mgmt.check_text('external_id', external_id, 200, false);
 
     PERFORM customer_mgmt.lock_customer(customer_id);
+    o.customer_id := customer_id;
+    RETURN customer_mgmt.insert_order(o, lines);
+END
+$$;
+COMMENT ON FUNCTION record_order(uuid, numeric, text, timestamptz, jsonb, text) IS
+    'Ingestion: records an order with its items and returns the order id. An order recorded as completed (or refunded) is taken as completed at its order date; external_id is the shop''s own id (23505 when taken: upsert_order applies an order again).';
 
+-- Insert a checked order and its lines; an order recorded as completed (or
+-- later refunded) completed on its date.  23505 for a taken external id.
+CREATE OR REPLACE FUNCTION insert_order(o orders, lines order_items[]) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
     o.id := gen_random_uuid();
-    -- an order recorded as completed (or later refunded) completed on its date
     IF o.status IN ('completed', 'refunded') THEN
         o.completed_at := o.order_date;
     END IF;
-    INSERT INTO customer_mgmt.orders (id, customer_id, status, total_amount, order_date, completed_at)
-    VALUES (o.id, record_order.customer_id, o.status, o.total_amount, o.order_date, o.completed_at);
+    BEGIN
+        INSERT INTO customer_mgmt.orders (id, customer_id, status, total_amount, order_date, completed_at, external_id,
+                                          source_updated_at)
+        VALUES (o.id, o.customer_id, o.status, o.total_amount, o.order_date, o.completed_at, o.external_id,
+                o.source_updated_at);
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM customer_mgmt.raise_taken('external_id', 'an order');
+    END;
     INSERT INTO customer_mgmt.order_items (order_id, product_name, category, brand, unit_price, quantity)
     SELECT o.id, t.product_name, t.category, t.brand, t.unit_price, t.quantity FROM unnest(lines) t;
     RETURN o.id;
 END
 $$;
-COMMENT ON FUNCTION record_order(uuid, numeric, text, timestamptz, jsonb) IS
-    'Ingestion: records an order with its items and returns the order id. An order recorded as completed (or refunded) is taken as completed at its order date.';
+COMMENT ON FUNCTION insert_order(orders, order_items[]) IS
+    'Internal: inserts a checked order (completed_at = order_date when completed or refunded) and its lines; 23505 naming external_id when taken.';
 
 -- Which order status may follow which.
 CREATE OR REPLACE FUNCTION order_status_transition_allowed(old_status order_status, new_status order_status)
@@ -303,7 +388,8 @@ CREATE OR REPLACE FUNCTION record_session(
     started_at        timestamptz DEFAULT now(),
     duration_seconds  integer DEFAULT 0,
     page_views        integer DEFAULT 1,
-    converted         boolean DEFAULT false
+    converted         boolean DEFAULT false,
+    external_id       text DEFAULT NULL
 ) RETURNS bigint
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -329,13 +415,19 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM customer_mgmt.raise_not_found('Customer', customer_id::text);
     END IF;
-    INSERT INTO customer_mgmt.web_sessions AS w (customer_id, started_at, duration_seconds, page_views, converted)
-    VALUES (record_session.customer_id, s.started_at, duration_seconds, page_views, converted)
-    RETURNING w.id INTO s.id;
+    s.external_id := customer_mgmt.check_text('external_id', external_id, 200, false);
+    BEGIN
+        INSERT INTO customer_mgmt.web_sessions AS w (customer_id, started_at, duration_seconds, page_views, converted,
+                                                     external_id)
+        VALUES (record_session.customer_id, s.started_at, duration_seconds, page_views, converted, s.external_id)
+        RETURNING w.id INTO s.id;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM customer_mgmt.raise_taken('external_id', 'a visit');
+    END;
     RETURN s.id;
 END
 $$;
-COMMENT ON FUNCTION record_session(uuid, timestamptz, integer, integer, boolean) IS
+COMMENT ON FUNCTION record_session(uuid, timestamptz, integer, integer, boolean, text) IS
     'Ingestion: records a web session of a customer and returns its id.';
 
 CREATE OR REPLACE FUNCTION record_login(customer_id uuid, logged_in_at timestamptz DEFAULT now()) RETURNS bigint

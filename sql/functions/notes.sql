@@ -130,7 +130,7 @@ CREATE OR REPLACE FUNCTION add_customer_note(customer_id uuid, content text, typ
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     n customer_mgmt.customer_notes;
 BEGIN
     n.content := customer_mgmt.check_text('content', add_customer_note.content, 5000);
@@ -238,7 +238,7 @@ CREATE OR REPLACE FUNCTION get_customer_notes(customer_id uuid, type text DEFAUL
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     v_type customer_mgmt.note_type;
     v_priority customer_mgmt.note_priority;
     v_tag text := lower(btrim(tag));

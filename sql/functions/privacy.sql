@@ -174,10 +174,11 @@ DECLARE
     n_history bigint;
     n_events bigint;
     n_jobs bigint;
+    n_rejects bigint;
     n_addresses bigint;
 BEGIN
     PERFORM customer_mgmt.lock_customer(anonymize_customer.customer_id);
-    u := customer_mgmt.find_customer(anonymize_customer.customer_id);
+    u := customer_mgmt.customer_row(anonymize_customer.customer_id);
     SELECT * INTO done FROM customer_mgmt.customer_anonymizations x WHERE x.customer_id = u.id;
     IF FOUND THEN
         RETURN jsonb_build_object('customerId', u.id, 'anonymizedAt', done.anonymized_at, 'alreadyAnonymized', true);
@@ -230,6 +231,16 @@ BEGIN
           FROM r WHERE x.id = r.id AND r.before IS DISTINCT FROM r.error
         RETURNING 1)
     SELECT count(*) INTO n_jobs FROM j;
+    -- an import's rejects hold the raw values of the rows refused
+    WITH r AS MATERIALIZED (
+        SELECT x.import_id, x.row_ref, customer_mgmt.redact_json(x.raw, patterns) AS raw,
+               customer_mgmt.redact(x.message, patterns) AS message, (x.raw, x.message) AS before
+          FROM customer_mgmt.import_rejects x),
+    i AS (
+        UPDATE customer_mgmt.import_rejects x SET raw = r.raw, message = r.message
+          FROM r WHERE x.import_id = r.import_id AND x.row_ref = r.row_ref AND r.before IS DISTINCT FROM (r.raw, r.message)
+        RETURNING 1)
+    SELECT count(*) INTO n_rejects FROM i;
     DELETE FROM customer_mgmt.addresses x WHERE x.customer_id = u.id;
     GET DIAGNOSTICS n_addresses = ROW_COUNT;
     -- the design's replacements; the e-mail stays unique and invalid (RFC 2606)
@@ -240,7 +251,7 @@ BEGIN
            email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now()
      WHERE x.id = u.id;
     counts := jsonb_build_object('notes', n_notes, 'statusHistory', n_history, 'outboxEvents', n_events,
-                                 'jobRuns', n_jobs, 'addressesDeleted', n_addresses);
+                                 'jobRuns', n_jobs, 'importRejects', n_rejects, 'addressesDeleted', n_addresses);
     INSERT INTO customer_mgmt.customer_anonymizations AS x (customer_id, anonymized_at, actor_id, reason, scrubbed)
     VALUES (u.id, now(), customer_mgmt.current_actor(), v_reason, counts)
     RETURNING * INTO done;
@@ -261,7 +272,7 @@ CREATE OR REPLACE FUNCTION export_customer_data(customer_id uuid) RETURNS jsonb
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     a customer_mgmt.customer_analytics;
     result jsonb;
 BEGIN

@@ -331,7 +331,7 @@ CREATE OR REPLACE FUNCTION assign_customer_segments(customer_id uuid, segment_id
 AS $$
 #variable_conflict use_column
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     sid uuid;
     s customer_mgmt.customer_segments;
 BEGIN
@@ -374,7 +374,7 @@ CREATE OR REPLACE FUNCTION remove_customer_from_segment(customer_id uuid, segmen
 AS $$
 #variable_conflict use_column
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id);
     n integer;
 BEGIN
@@ -399,7 +399,7 @@ CREATE OR REPLACE FUNCTION get_customer_segments(customer_id uuid) RETURNS jsonb
 AS $$
 #variable_conflict use_column
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
 BEGIN
     RETURN coalesce((
         SELECT jsonb_agg(customer_mgmt.segment_dto(s) || jsonb_build_object('assignedAt', x.assigned_at,

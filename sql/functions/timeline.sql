@@ -60,7 +60,7 @@ CREATE OR REPLACE FUNCTION get_customer_timeline(customer_id uuid, page integer 
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users := customer_mgmt.find_customer(customer_id);
+    u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
     total bigint;
     data jsonb;
 BEGIN

@@ -59,7 +59,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                  AND has_function_privilege('customer_mgmt_staff', p.oid, 'EXECUTE')$$,
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
-                    'get_customers', 'get_customer', 'get_customer_analytics', 'get_customer_orders',
+                    'get_customers', 'get_customer', 'get_customer_analytics', 'get_customer_orders', 'find_customer',
                     'get_customer_overview', 'get_customer_health_score', 'preview_segment',
                     'get_segments', 'get_segment', 'get_customer_segments', 'get_segment_insights',
                     'get_segment_attributes',
@@ -72,7 +72,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
               ARRAY['search_fold', 'search_key', 'normalize_phone', 'invoker', 'current_actor', 'setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
                     'register_customer', 'add_customer_address', 'record_order',
-                    'set_order_status', 'record_session', 'record_login', 'claim_events', 'mark_events_processed'],
+                    'set_order_status', 'record_session', 'record_login', 'claim_events', 'mark_events_processed',
+                    'upsert_customer', 'upsert_order'],
               'app executes the helpers, the rules, the ingestion API and the outbox (no register_staff: it makes no staff)');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_admin', p.oid, 'EXECUTE')$$,
@@ -80,8 +81,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'register_customer', 'register_staff', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login', 'set_setting',
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
-                    'get_customers', 'get_customer', 'get_customer_analytics', 'get_customer_orders',
-                    'update_customer_status',
+                    'get_customers', 'get_customer', 'get_customer_analytics', 'get_customer_orders', 'find_customer',
+                    'update_customer_status', 'upsert_customer', 'upsert_order',
                     'calculate_customer_analytics', 'recalculate_all_analytics', 'process_analytics_queue',
                     'claim_events', 'mark_events_processed', 'get_customer_overview', 'get_customer_health_score',
                     'preview_segment', 'get_segments', 'get_segment', 'get_customer_segments', 'get_segment_insights',
@@ -92,13 +93,17 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'schedule_jobs', 'unschedule_jobs', 'cron_jobs', 'cron_script',
                     'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases', 'bgnbd_probability_alive',
                     'gamma_gamma_expected_value', 'fit_clv_model',
-                    'link_login_role', 'unlink_login_role', 'get_audit_log', 'purge_audit_log'],
+                    'link_login_role', 'unlink_login_role', 'get_audit_log', 'purge_audit_log',
+                    'import_table', 'get_imports', 'get_import_rejects', 'delete_import'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,
               ARRAY['customer_mgmt_internal.begin_recalculation(timestamp with time zone,integer,text,boolean,boolean)',
                     'customer_mgmt_internal.recalculate_slice(bigint,integer)',
                     'customer_mgmt_internal.end_recalculation(bigint,bigint,text,boolean)',
+                    'customer_mgmt_internal.begin_import(text,regclass,bigint)',
+                    'customer_mgmt_internal.import_chunk(bigint,jsonb,bigint)',
+                    'customer_mgmt_internal.end_import(bigint)',
                     'customer_mgmt_internal.finish_job_run(bigint,bigint,text)'],
               'the internal schema holds what the batched procedure, which is not SECURITY DEFINER, calls, and the job log''s writer');
 SELECT ok(has_schema_privilege('customer_mgmt_admin', 'customer_mgmt_internal', 'USAGE')

@@ -58,7 +58,7 @@ SELECT is(pg_temp.total(''), 8::bigint, 'no filter: 8 customers');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.list('')) k),
           ARRAY['data', 'page', 'pageSize', 'total', 'totalIsEstimate', 'totalPages'], 'paginated envelope');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.list('') -> 'data' -> 0) k),
-          ARRAY['churnRiskScore', 'createdAt', 'daysSinceLastOrder', 'email', 'fullName', 'id', 'lastLoginAt',
+          ARRAY['churnRiskScore', 'createdAt', 'daysSinceLastOrder', 'email', 'externalId', 'fullName', 'id', 'lastLoginAt',
                 'lastOrderDate', 'phoneNumber', 'segment', 'status', 'totalOrders', 'totalSpent'], 'list item keys');
 SELECT is(pg_temp.names(''), ARRAY['Đặng Thị Mai', 'Vũ Quốc Bảo', 'Nguyễn Thị Ánh', 'Hoàng Đức Anh', 'Phạm Thu Hương',
                                     'Lê Minh Tuấn', 'Trần Thị Lan', 'Nguyễn Văn Đức'], 'default order: newest first');
@@ -191,7 +191,7 @@ CREATE TEMP TABLE d AS SELECT customer_mgmt.get_customer((SELECT id FROM c WHERE
 
 SELECT is((SELECT array_agg(k ORDER BY k) FROM d, jsonb_object_keys(j) k),
           ARRAY['addresses', 'analytics', 'avatarUrl', 'createdAt', 'dateOfBirth', 'defaultBillingAddress',
-                'defaultShippingAddress', 'email', 'emailVerifiedAt', 'fullName', 'gender', 'id', 'lastLoginAt',
+                'defaultShippingAddress', 'email', 'emailVerifiedAt', 'externalId', 'fullName', 'gender', 'id', 'lastLoginAt',
                 'phoneNumber', 'phoneVerifiedAt', 'province', 'recentNotes', 'recentOrders', 'segments', 'status',
                 'updatedAt'], 'CustomerDetailDto keys');
 SELECT is((SELECT j ->> 'fullName' FROM d), 'Nguyễn Văn Đức', 'fullName');

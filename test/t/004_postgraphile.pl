@@ -98,20 +98,20 @@ sub fields
 
 my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecycleSegment normalizePhone
 	rfmDigit searchFold searchKey setting bgnbdExpectedPurchases bgnbdProbabilityAlive gammaGammaExpectedValue);
-my @reads = qw(getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
+my @reads = qw(findCustomer getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
 	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentAttributes getSegmentInsights getSegments
 	previewSegment);
 my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote);
 
 my $admin = start_postgraphile('graphql_admin', '--no-ignore-rbac');
 my ($q, $m) = fields($admin);
-is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns getAuditLog)) ],
+is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns getAuditLog getImports getImportRejects)) ],
 	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
 is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeInactiveCustomers exportCustomerData exportCustomers assignCustomerSegments calculateCustomerAnalytics claimEvents
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
 	recordOrder recordSession refreshSegment fitClvModel registerCustomer registerStaff removeCustomerFromSegment
 	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus
-	updateSegment linkLoginRole unlinkLoginRole purgeAuditLog)) ], 'admin: the mutations are the writes of the API, no internal helper');
+	updateSegment linkLoginRole unlinkLoginRole purgeAuditLog upsertCustomer upsertOrder deleteImport)) ], 'admin: the mutations are the writes of the API, no internal helper');
 
 my $staff = start_postgraphile('graphql_staff', '--no-ignore-rbac');
 ($q, $m) = fields($staff);

@@ -1,0 +1,422 @@
+-- customer_mgmt: Bulk import from the shop's staging tables (docs/onboarding.md):
+-- the procedure import_table, its chunk writers in customer_mgmt_internal,
+-- the import records and their rejects.
+--
+-- A chunk is a range of the staging table's blocks, read by the procedure
+-- with the caller's rights and handed over as JSON.  Its new rows go in with
+-- one statement, checked by the single-row functions' own checks
+-- (check_customer, check_order); rows the shop sent before, and every row
+-- of a chunk that statement refused, go through upsert_customer /
+-- upsert_order one by one, a refused row becoming a reject.  The triggers'
+-- work is done for the chunk at once (importing()), and the import ends
+-- with one recalculation.
+
+-- Start an import of a staging table, or resume the one that is running.
+CREATE OR REPLACE FUNCTION customer_mgmt_internal.begin_import(kind text, source regclass, rows_total bigint,
+                                                               OUT import_id bigint, OUT next_block bigint)
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ns oid := (SELECT c.relnamespace FROM pg_class c WHERE c.oid = source);
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('customers', 'orders') THEN
+        PERFORM customer_mgmt.raise_invalid('kind', 'must be one of customers, orders', kind);
+    END IF;
+    IF source IS NULL OR ns IN ('customer_mgmt'::regnamespace, 'customer_mgmt_internal'::regnamespace)
+       OR NOT has_table_privilege(customer_mgmt.invoker(), source, 'SELECT') THEN
+        PERFORM customer_mgmt.raise_invalid('source', 'must be a staging table the caller may read, outside the extension''s schemas',
+                                            source::text);
+    END IF;
+    SELECT i.id, i.next_block INTO import_id, next_block FROM customer_mgmt.imports i
+     WHERE i.kind = begin_import.kind AND i.source = begin_import.source::text AND i.status = 'running'
+     ORDER BY i.id DESC LIMIT 1 FOR UPDATE;
+    IF import_id IS NULL THEN
+        INSERT INTO customer_mgmt.imports AS i (kind, source, rows_total, actor_id, session_role)
+        VALUES (kind, source::text, rows_total, customer_mgmt.current_actor(), session_user)
+        RETURNING i.id, i.next_block INTO import_id, next_block;
+        PERFORM customer_mgmt.audit('import_table', 'import', import_id::text,
+                                    jsonb_build_object('kind', kind, 'source', source::text, 'rowsTotal', rows_total));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_mgmt_internal.begin_import(text, regclass, bigint) IS
+    'Internal: starts an import of a staging table (22023 naming kind or source: a table the caller may read, outside the extension''s schemas), or finds the running import of that table to resume; returns its id and the block it resumes at.';
+
+-- One reject: the row's position, the refusal's field, SQLSTATE and message,
+-- the raw values.
+CREATE OR REPLACE FUNCTION import_reject(import_id bigint, raw jsonb, field text, sqlstate text, message text)
+    RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO customer_mgmt.import_rejects (import_id, row_ref, field, sqlstate, message, raw)
+    VALUES (import_id, raw ->> '_row', nullif(field, ''), sqlstate, message, raw - '_row')
+    ON CONFLICT (import_id, row_ref) DO NOTHING
+$$;
+COMMENT ON FUNCTION import_reject(bigint, jsonb, text, text, text) IS
+    'Internal: records a row an import refused.';
+
+-- The rows of a chunk that the one statement did not write (not in
+-- fast_ids), each through upsert_customer or upsert_order as a single
+-- delivery would go; a refused row becomes a reject.  queued: the
+-- customers whose orders were written.
+CREATE OR REPLACE FUNCTION import_rows_one_by_one(import_id bigint, kind text, rows jsonb, fast_ids text[],
+                                                  OUT inserted uuid[], OUT updated bigint, OUT unchanged bigint,
+                                                  OUT rejected bigint, OUT queued uuid[])
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r jsonb;
+    res jsonb;
+    state text;
+    message text;
+    field text;
+BEGIN
+    inserted := '{}';
+    queued := '{}';
+    updated := 0;
+    unchanged := 0;
+    rejected := 0;
+    FOR r IN SELECT e.value FROM jsonb_array_elements(rows) e
+              WHERE NOT coalesce(btrim(e.value ->> 'external_id') = ANY (fast_ids), false) LOOP
+        BEGIN
+            IF kind = 'customers' THEN
+                res := customer_mgmt.upsert_customer(r ->> 'external_id', r ->> 'full_name', r ->> 'email', r ->> 'phone_number',
+                                                     (r ->> 'date_of_birth')::date, r ->> 'gender', r ->> 'province',
+                                                     coalesce((r ->> 'registered_at')::timestamptz, now()),
+                                                     (r ->> 'updated_at')::timestamptz);
+            ELSE
+                res := customer_mgmt.upsert_order(r ->> 'external_id', (r ->> 'total_amount')::numeric, r ->> 'customer_external_id',
+                                                  (r ->> 'customer_id')::uuid, coalesce(r ->> 'status', 'completed'),
+                                                  coalesce((r ->> 'order_date')::timestamptz, now()), coalesce(r -> 'items', '[]'),
+                                                  (r ->> 'updated_at')::timestamptz);
+            END IF;
+            CASE res ->> 'action'
+                WHEN 'inserted' THEN inserted := inserted || coalesce(res ->> 'orderId', res ->> 'customerId')::uuid;
+                WHEN 'updated' THEN updated := updated + 1;
+                ELSE unchanged := unchanged + 1;
+            END CASE;
+            IF kind = 'orders' AND res ->> 'action' IN ('inserted', 'updated') THEN
+                queued := queued || (res ->> 'customerId')::uuid;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, field = COLUMN_NAME;
+            PERFORM customer_mgmt.import_reject(import_id, r, field, state, message);
+            rejected := rejected + 1;
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION import_rows_one_by_one(bigint, text, jsonb, text[]) IS
+    'Internal: the rows of an import''s chunk not written by its one statement, each through upsert_customer or upsert_order, a refused row recorded as a reject; what happened to them.';
+
+-- The customers of a chunk.  Columns read from each row (any other is
+-- ignored): external_id (required), full_name, email, phone_number,
+-- date_of_birth, gender, province, registered_at, updated_at.
+CREATE OR REPLACE FUNCTION import_customers_chunk(import_id bigint, rows jsonb,
+                                                  OUT inserted uuid[], OUT updated bigint, OUT unchanged bigint,
+                                                  OUT rejected bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fast_ids text[] := '{}';
+    one record;
+BEGIN
+    inserted := '{}';
+    updated := 0;
+    unchanged := 0;
+    rejected := 0;
+    -- the rows the shop sends for the first time, in one statement
+    BEGIN
+        WITH x AS (
+            SELECT e.value AS raw, btrim(e.value ->> 'external_id') AS ext FROM jsonb_array_elements(rows) e),
+        c AS MATERIALIZED (
+            SELECT x.ext,
+                   customer_mgmt.check_customer(x.raw ->> 'full_name', x.raw ->> 'email', x.raw ->> 'phone_number',
+                                                (x.raw ->> 'date_of_birth')::date, x.raw ->> 'gender', x.raw ->> 'province') AS u,
+                   customer_mgmt.check_text('external_id', x.ext, 200) AS checked_ext,
+                   customer_mgmt.check_past_time('registered_at', coalesce((x.raw ->> 'registered_at')::timestamptz, now())) AS created,
+                   customer_mgmt.check_source_time((x.raw ->> 'updated_at')::timestamptz) AS version
+              FROM x
+             WHERE NOT EXISTS (SELECT FROM customer_mgmt.users u WHERE u.external_id = x.ext)),
+        ins AS (
+            INSERT INTO customer_mgmt.users (full_name, email, phone_number, role, date_of_birth, gender, province,
+                                             created_at, updated_at, external_id, source_updated_at)
+            SELECT (c.u).full_name, (c.u).email, (c.u).phone_number, 'customer', (c.u).date_of_birth, (c.u).gender,
+                   (c.u).province, c.created, c.created, c.checked_ext, c.version
+              FROM c
+            RETURNING id, external_id)
+        SELECT coalesce(array_agg(ins.id), '{}'), coalesce(array_agg(ins.external_id), '{}') INTO inserted, fast_ids FROM ins;
+    EXCEPTION WHEN OTHERS THEN
+        -- a row the checks refuse, or two rows of one e-mail or id: row by row
+        inserted := '{}';
+        fast_ids := '{}';
+    END;
+    -- the others, each as upsert_customer applies it
+    SELECT * INTO one FROM customer_mgmt.import_rows_one_by_one(import_id, 'customers', rows, fast_ids);
+    inserted := inserted || one.inserted;
+    updated := one.updated;
+    unchanged := one.unchanged;
+    rejected := one.rejected;
+    -- what users_after_insert does, for the chunk at once (no welcome
+    -- event: an imported customer registered long ago)
+    INSERT INTO customer_mgmt.customer_analytics (customer_id, created_at, updated_at)
+    SELECT u.id, u.created_at, u.created_at FROM customer_mgmt.users u WHERE u.id = ANY (inserted)
+    ON CONFLICT (customer_id) DO NOTHING;
+    INSERT INTO customer_mgmt.customer_list
+    SELECT * FROM customer_mgmt.customer_list_rows() l WHERE l.customer_id = ANY (inserted)
+    ON CONFLICT ON CONSTRAINT customer_list_pkey DO NOTHING;
+    INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by, assigned_at)
+    SELECT u.id, '00000000-0000-4000-8000-000000000001', 'system', u.created_at
+      FROM customer_mgmt.users u WHERE u.id = ANY (inserted)
+    ON CONFLICT (customer_id, segment_id) DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION import_customers_chunk(bigint, jsonb) IS
+    'Internal: imports a chunk of customers (new ones in one statement checked by check_customer, the others and any refused chunk row by row through upsert_customer, rejects recorded), then their analytics rows, list rows and new-customers membership at once.';
+
+-- The orders of a chunk.  Columns read from each row: external_id
+-- (required), customer_external_id or customer_id, total_amount, status,
+-- order_date, items (a JSON array as record_order takes it), updated_at.
+CREATE OR REPLACE FUNCTION import_orders_chunk(import_id bigint, rows jsonb,
+                                               OUT inserted uuid[], OUT updated bigint, OUT unchanged bigint,
+                                               OUT rejected bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fast_ids text[] := '{}';
+    queued uuid[] := '{}';
+    one record;
+BEGIN
+    inserted := '{}';
+    updated := 0;
+    unchanged := 0;
+    rejected := 0;
+    BEGIN
+        WITH x AS (
+            SELECT e.value AS raw, btrim(e.value ->> 'external_id') AS ext FROM jsonb_array_elements(rows) e),
+        c AS MATERIALIZED (
+            SELECT gen_random_uuid() AS id, x.ext,
+                   customer_mgmt.check_order((x.raw ->> 'total_amount')::numeric, coalesce(x.raw ->> 'status', 'completed'),
+                                             coalesce((x.raw ->> 'order_date')::timestamptz, now()),
+                                             coalesce(x.raw -> 'items', '[]')) AS chk,
+                   customer_mgmt.check_text('external_id', x.ext, 200) AS checked_ext,
+                   coalesce((SELECT u.id FROM customer_mgmt.users u
+                              WHERE u.external_id = x.raw ->> 'customer_external_id' AND u.role = 'customer'),
+                            (SELECT u.id FROM customer_mgmt.users u
+                              WHERE u.id = (x.raw ->> 'customer_id')::uuid AND u.role = 'customer')) AS customer_id,
+                   customer_mgmt.check_source_time((x.raw ->> 'updated_at')::timestamptz) AS version
+              FROM x
+             WHERE NOT EXISTS (SELECT FROM customer_mgmt.orders o WHERE o.external_id = x.ext)),
+        ins AS (
+            INSERT INTO customer_mgmt.orders (id, customer_id, status, total_amount, order_date, completed_at, external_id,
+                                              source_updated_at)
+            SELECT c.id, c.customer_id, ((c.chk).o).status, ((c.chk).o).total_amount, ((c.chk).o).order_date,
+                   CASE WHEN ((c.chk).o).status IN ('completed', 'refunded') THEN ((c.chk).o).order_date END,
+                   c.checked_ext, c.version
+              FROM c
+            RETURNING id, customer_id, status, external_id),
+        lines AS (
+            INSERT INTO customer_mgmt.order_items (order_id, product_name, category, brand, unit_price, quantity)
+            SELECT c.id, l.product_name, l.category, l.brand, l.unit_price, l.quantity
+              FROM c CROSS JOIN LATERAL unnest((c.chk).lines) l)
+        SELECT coalesce(array_agg(ins.id), '{}'), coalesce(array_agg(ins.external_id), '{}'),
+               coalesce(array_agg(DISTINCT ins.customer_id) FILTER (WHERE ins.status = 'completed'), '{}')
+          INTO inserted, fast_ids, queued FROM ins;
+    EXCEPTION WHEN OTHERS THEN
+        inserted := '{}';
+        fast_ids := '{}';
+        queued := '{}';
+    END;
+    SELECT * INTO one FROM customer_mgmt.import_rows_one_by_one(import_id, 'orders', rows, fast_ids);
+    inserted := inserted || one.inserted;
+    updated := one.updated;
+    unchanged := one.unchanged;
+    rejected := one.rejected;
+    queued := queued || one.queued;
+    -- what the orders' triggers do, for the chunk at once: the customers
+    -- whose completed orders came in are recalculated at the import's end
+    INSERT INTO customer_mgmt.analytics_queue AS q (customer_id, reason)
+    SELECT DISTINCT c, 'import' FROM unnest(queued) c
+    ON CONFLICT (customer_id) DO UPDATE SET reason = excluded.reason, attempts = 0;
+END
+$$;
+COMMENT ON FUNCTION import_orders_chunk(bigint, jsonb) IS
+    'Internal: imports a chunk of orders with their items (new ones in one statement checked by check_order, the others and any refused chunk row by row through upsert_order, rejects recorded), then queues the customers whose completed orders came in.';
+
+-- One chunk of an import, in the caller's transaction: the chunk's writes,
+-- the progress and where the import resumes.
+CREATE OR REPLACE FUNCTION customer_mgmt_internal.import_chunk(import_id bigint, rows jsonb, next_block bigint)
+    RETURNS void
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    imp customer_mgmt.imports;
+    done record;
+BEGIN
+    SELECT * INTO imp FROM customer_mgmt.imports i WHERE i.id = import_chunk.import_id AND i.status = 'running' FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM customer_mgmt.raise_invalid('import_id', 'is not a running import', import_id::text);
+    END IF;
+    IF rows IS NULL OR jsonb_typeof(rows) <> 'array' THEN
+        PERFORM customer_mgmt.raise_invalid('rows', 'must be a JSON array');
+    END IF;
+    -- the triggers leave their work to the chunk while it writes (importing())
+    CREATE TEMP TABLE cm_import () ON COMMIT DROP;
+    IF imp.kind = 'customers' THEN
+        SELECT * INTO done FROM customer_mgmt.import_customers_chunk(imp.id, rows);
+    ELSE
+        SELECT * INTO done FROM customer_mgmt.import_orders_chunk(imp.id, rows);
+    END IF;
+    DROP TABLE pg_temp.cm_import;
+    UPDATE customer_mgmt.imports i
+       SET rows_done = i.rows_done + jsonb_array_length(rows), inserted = i.inserted + cardinality(done.inserted),
+           updated = i.updated + done.updated, unchanged = i.unchanged + done.unchanged,
+           rejected = i.rejected + done.rejected, next_block = greatest(i.next_block, import_chunk.next_block)
+     WHERE i.id = imp.id;
+END
+$$;
+COMMENT ON FUNCTION customer_mgmt_internal.import_chunk(bigint, jsonb, bigint) IS
+    'Internal: writes one chunk of a running import (import_customers_chunk or import_orders_chunk, the triggers'' work done for the chunk at once) and records its progress and the block the import resumes at.';
+
+-- The end of an import: the customers it brought or changed recalculated
+-- in one run, the record closed.
+CREATE OR REPLACE FUNCTION customer_mgmt_internal.end_import(import_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    imp customer_mgmt.imports;
+BEGIN
+    SELECT * INTO imp FROM customer_mgmt.imports i WHERE i.id = end_import.import_id AND i.status = 'running' FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM customer_mgmt.raise_invalid('import_id', 'is not a running import', import_id::text);
+    END IF;
+    -- new customers have never been calculated, customers with new orders
+    -- are queued: the run takes exactly those (everyone, from scratch, when
+    -- they are many)
+    PERFORM customer_mgmt.recalculate_all_analytics(now());
+    -- what the run recalculated leaves the queue (a live change since, which
+    -- sets another reason, stays)
+    DELETE FROM customer_mgmt.analytics_queue q
+     WHERE q.reason = 'import'
+       AND EXISTS (SELECT FROM customer_mgmt.customer_analytics a
+                    WHERE a.customer_id = q.customer_id AND a.last_calculated_at >= now());
+    UPDATE customer_mgmt.imports i SET status = 'succeeded', finished_at = now() WHERE i.id = imp.id;
+    PERFORM customer_mgmt.audit('import_table', 'import', imp.id::text,
+        (SELECT jsonb_build_object('status', i.status, 'rowsDone', i.rows_done, 'inserted', i.inserted, 'updated', i.updated,
+                                   'unchanged', i.unchanged, 'rejected', i.rejected)
+           FROM customer_mgmt.imports i WHERE i.id = imp.id));
+END
+$$;
+COMMENT ON FUNCTION customer_mgmt_internal.end_import(bigint) IS
+    'Internal: ends a running import: recalculates the customers it brought or changed (recalculate_all_analytics) and marks it succeeded.';
+
+CREATE OR REPLACE PROCEDURE import_table(kind text, source regclass, chunk_blocks integer DEFAULT 1000)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    imp record;
+    total bigint;
+    blocks bigint;
+    b bigint;
+    rows jsonb;
+BEGIN
+    IF chunk_blocks IS NULL OR chunk_blocks NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'invalid chunk_blocks: must be from 1 to 100000'
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'chunk_blocks',
+                  DETAIL = 'Field "chunk_blocks" must be from 1 to 100000.';
+    END IF;
+    -- the staging table is read with the caller's rights
+    EXECUTE format('SELECT count(*) FROM %s', source) INTO total;
+    SELECT * INTO imp FROM customer_mgmt_internal.begin_import(kind, source, total);
+    COMMIT;
+    blocks := pg_catalog.pg_relation_size(source) / pg_catalog.current_setting('block_size')::bigint;
+    b := imp.next_block;
+    WHILE b < blocks LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object(''_row'', s.ctid::text)), ''[]'')'
+                       ' FROM %s s WHERE s.ctid >= %L::tid AND s.ctid < %L::tid',
+                       source, format('(%s,0)', b), format('(%s,0)', b + chunk_blocks))
+           INTO rows;
+        PERFORM customer_mgmt_internal.import_chunk(imp.import_id, rows, b + chunk_blocks);
+        COMMIT;
+        b := b + chunk_blocks;
+    END LOOP;
+    PERFORM customer_mgmt_internal.end_import(imp.import_id);
+    COMMIT;
+END
+$$;
+COMMENT ON PROCEDURE import_table(text, regclass, integer) IS
+    'Admin: imports the rows of a staging table the shop filled (kind customers or orders; docs/onboarding.md) in chunks of chunk_blocks blocks, each committed: re-run after a crash or cancel, it resumes at the first chunk not committed; rows sent before are upserted (a re-run of the same rows changes nothing); a refused row goes to import_rejects and the others go on; progress in imports. Ends with one recalculation.';
+
+CREATE OR REPLACE FUNCTION get_imports(page integer DEFAULT 1, page_size integer DEFAULT 20) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM customer_mgmt.check_page(page, page_size);
+    RETURN customer_mgmt.page_envelope(
+        (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'id', i.id, 'kind', i.kind, 'source', i.source, 'status', i.status, 'startedAt', i.started_at,
+                    'finishedAt', i.finished_at, 'rowsTotal', i.rows_total, 'rowsDone', i.rows_done,
+                    'inserted', i.inserted, 'updated', i.updated, 'unchanged', i.unchanged, 'rejected', i.rejected,
+                    'seconds', round(extract(epoch FROM coalesce(i.finished_at, now()) - i.started_at)::numeric, 1),
+                    'actorId', i.actor_id, 'sessionRole', i.session_role) ORDER BY i.id DESC), '[]')
+           FROM (SELECT * FROM customer_mgmt.imports ORDER BY id DESC
+                 LIMIT page_size OFFSET (page - 1)::bigint * page_size) i),
+        (SELECT count(*) FROM customer_mgmt.imports), page, page_size);
+END
+$$;
+COMMENT ON FUNCTION get_imports(integer, integer) IS
+    'Admin: the imports, newest first, with their progress (rowsDone of rowsTotal, committed chunk by chunk, so visible while one runs), counts, duration and who ran them.';
+
+CREATE OR REPLACE FUNCTION get_import_rejects(import_id bigint, page integer DEFAULT 1, page_size integer DEFAULT 20)
+    RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM customer_mgmt.check_page(page, page_size);
+    IF NOT EXISTS (SELECT FROM customer_mgmt.imports i WHERE i.id = get_import_rejects.import_id) THEN
+        PERFORM customer_mgmt.raise_not_found('Import', coalesce(import_id::text, 'NULL'));
+    END IF;
+    RETURN customer_mgmt.page_envelope(
+        (SELECT coalesce(jsonb_agg(jsonb_build_object('row', r.row_ref, 'field', r.field, 'sqlstate', r.sqlstate,
+                                                      'message', r.message, 'raw', r.raw) ORDER BY r.row_ref), '[]')
+           FROM (SELECT * FROM customer_mgmt.import_rejects x WHERE x.import_id = get_import_rejects.import_id
+                  ORDER BY x.row_ref LIMIT page_size OFFSET (page - 1)::bigint * page_size) r),
+        (SELECT count(*) FROM customer_mgmt.import_rejects x WHERE x.import_id = get_import_rejects.import_id),
+        page, page_size);
+END
+$$;
+COMMENT ON FUNCTION get_import_rejects(bigint, integer, integer) IS
+    'Admin: the rows an import refused, each with its position in the staging table, the field, SQLSTATE, message and raw values. PT404 for an unknown import.';
+
+CREATE OR REPLACE FUNCTION delete_import(import_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    imp customer_mgmt.imports;
+BEGIN
+    DELETE FROM customer_mgmt.imports i WHERE i.id = delete_import.import_id AND i.status <> 'running' RETURNING * INTO imp;
+    IF NOT FOUND THEN
+        PERFORM customer_mgmt.raise_not_found('Finished import', coalesce(import_id::text, 'NULL'));
+    END IF;
+    PERFORM customer_mgmt.audit('delete_import', 'import', imp.id::text, jsonb_build_object('rejected', imp.rejected));
+    RETURN jsonb_build_object('id', imp.id, 'deleted', true);
+END
+$$;
+COMMENT ON FUNCTION delete_import(bigint) IS
+    'Admin: deletes a finished import''s record and its rejects (their raw values are personal data). PT404 for none or a running one.';
