@@ -8,6 +8,7 @@ MODULE_big = customer_mgmt
 OBJS = \
 	src/customer_mgmt.o \
 	src/actor.o \
+	src/restore.o \
 	src/searchkey.o \
 	src/phone.o \
 	src/demo.o \

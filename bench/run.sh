@@ -4,7 +4,7 @@
 # for docs/performance.md.
 #
 #   bench/run.sh generate [CUSTOMERS]   time the demo-shop generator (default 1,000,000)
-#   bench/run.sh list [SECONDS]         get_customers shapes and get_customer, p50/p95
+#   bench/run.sh list [SECONDS]         get_customers shapes and get_customer, p50/p95 (CM_BENCH_SHAPES=regex: some)
 #                                       (needs the shop of "generate"; SECONDS per script, default 10)
 #   bench/run.sh recalc                 full recalculation (function and procedure) against the
 #                                       floor, a CREATE TABLE AS of order and session aggregates
@@ -81,6 +81,8 @@ list)
     printf '| shape | p50 ms | p95 ms | calls |\n|---|---|---|---|\n'
     for script in "$CM_ROOT"/bench/list/[0-9]*.sql; do
         name=$(basename "$script" .sql)
+        # CM_BENCH_SHAPES: a regular expression of the shapes to run (all by default)
+        [[ -n ${CM_BENCH_SHAPES:-} && ! $name =~ $CM_BENCH_SHAPES ]] && continue
         rm -f "$logs"/*
         (cd "$logs" && cm_as_owner pgbench -n -h "$DATA" -p "$PORT" -c 1 -T "$seconds" -l --log-prefix="$logs/log" \
             -f "$script" "$DB" >/dev/null 2>"$logs/err") || { cat "$logs/err"; cm_die "pgbench failed on $name"; }
@@ -250,8 +252,8 @@ import)
     # all their orders with items, as the shop's staging files, imported
     # into an empty shop; the floor: COPY of the same rows into tables of
     # the same shape with the same indexes (LIKE … INCLUDING ALL)
+    bench_shop    # (sets customers: the shop's count)
     customers=${2:-100000}
-    bench_shop
     files=$(mktemp -d)
     chmod 777 "$files"
     cm_psql "$DATA" "$PORT" "$DB" -q -v n="$customers" -v d="$files" -f "$CM_ROOT/bench/import/export.sql"

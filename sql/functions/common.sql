@@ -247,6 +247,17 @@ END
 $$;
 COMMENT ON FUNCTION check_email(text, text) IS 'Internal: checks an e-mail address or raises 22023 naming the field.';
 
+-- Whether a bulk import's chunk is running (docs/onboarding.md): its code,
+-- SECURITY DEFINER as customer_mgmt_owner, creates pg_temp.cm_import while
+-- it writes and drops it before it returns, and does the triggers' work
+-- for the whole chunk itself.  A table of that name that anyone else made
+-- does not count.
+CREATE OR REPLACE FUNCTION importing() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cm_importing'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION importing() IS
+    'Internal: true while a bulk import''s chunk writes in this session (a temporary table cm_import that the extension''s owner created): the triggers leave their work to it.';
+
 -- Whether a dump is being restored: every script pg_dump writes (and so
 -- every pg_restore) empties search_path before it loads data, which no
 -- application session does; customer_mgmt.restoring = on says it explicitly.
@@ -255,30 +266,11 @@ COMMENT ON FUNCTION check_email(text, text) IS 'Internal: checks an e-mail addre
 -- one): any other session may empty search_path or set the setting, and
 -- the rules still hold for it.  The role is looked up only when the
 -- settings say restore, so an ordinary write pays two setting reads.
--- No SET clause here or in the triggers that call it: they must see the
--- caller's search_path.
--- Whether a bulk import's chunk is running (docs/onboarding.md): its code,
--- SECURITY DEFINER as customer_mgmt_owner, creates pg_temp.cm_import while
--- it writes and drops it before it returns, and does the triggers' work
--- for the whole chunk itself.  A table of that name that anyone else made
--- does not count.
-CREATE OR REPLACE FUNCTION importing() RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT COALESCE((SELECT c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'customer_mgmt_owner')
-                       FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass('pg_temp.cm_import')), false)
-$$;
-COMMENT ON FUNCTION importing() IS
-    'Internal: true while a bulk import''s chunk writes in this session (a temporary table cm_import that the extension''s owner created): the triggers leave their work to it.';
-
+-- It is C (src/restore.c): every completed order asks.  The triggers that
+-- call it pin no search_path: it reads the caller's.
 CREATE OR REPLACE FUNCTION restoring() RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT CASE WHEN pg_catalog.current_setting('search_path') = ''
-                  OR COALESCE(pg_catalog.current_setting('customer_mgmt.restoring', true), '') = 'on'
-                THEN COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
-                ELSE customer_mgmt.importing() END
-$$;
+    AS 'MODULE_PATHNAME', 'cm_restoring'
+    LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION restoring() IS
     'True while a superuser''s session restores a dump (search_path is empty, as pg_dump''s scripts set it, or customer_mgmt.restoring = on), or a bulk import''s chunk writes (importing()): triggers skip their side effects. False in any other session, whatever it sets.';
 

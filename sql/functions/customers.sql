@@ -156,11 +156,15 @@ BEGIN
     END IF;
     -- the search reads the trigram index on users (customer_list has no
     -- search key: its index would be rewritten with every analytics change)
-    -- (and the shop's own id, exactly: a second index, OR-ed by a bitmap)
+    -- (and the shop's own id, exactly: a second branch on its own index; a
+    -- UNION ALL, not an OR, which the planner mis-estimates into a walk of
+    -- the whole list)
     IF pattern IS NOT NULL THEN
         conds := conds || ('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
-                           || ' AND (customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE '
-                           || quote_literal(pattern) || ' OR u.external_id = ' || quote_literal(btrim(search)) || '))');
+                           || ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE '
+                           || quote_literal(pattern)
+                           || ' UNION ALL SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = '
+                           || quote_literal(btrim(search)) || ' AND u.role = ''customer'')');
     END IF;
     IF status IS NOT NULL THEN
         conds := conds || ('l.status = ' || quote_literal(customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status))
