@@ -4,6 +4,8 @@
 # for docs/performance.md.
 #
 #   bench/run.sh generate [CUSTOMERS]   time the demo-shop generator (default 1,000,000)
+#   bench/run.sh attach [CUSTOMERS] [SECONDS]  the shop's own order insert into attached tables, with
+#                                       the triggers and without (default 100,000 customers, 20 s)
 #   bench/run.sh list [SECONDS]         get_customers shapes and get_customer, p50/p95 (CM_BENCH_SHAPES=regex: some)
 #                                       (needs the shop of "generate"; SECONDS per script, default 10)
 #   bench/run.sh recalc                 full recalculation (function and procedure) against the
@@ -205,6 +207,37 @@ export)
         awk -v f="$([[ $fmt == copy ]] && echo "COPY (same query) TO csv" || echo "export_customers(format => $fmt)")" -v b="$bytes" -v r="$rest" -v p="$peak" 'BEGIN {
             printf "| %s | %.0f MB | %.0f MB | %.0f MB | %+.0f MB |\n", f, b / 1048576, r / 1024, p / 1024, (p - r) / 1024 - b / 1048576 }'
     done
+    ;;
+attach)
+    # the shop's own order insert (an order and two lines, one transaction)
+    # into its attached tables, with the extension's triggers and without,
+    # alternated, two clients; a shop of CUSTOMERS customers (default
+    # 100,000) in a database of its own, backfilled through import_table
+    customers=${2:-100000}
+    seconds=${3:-20}
+    cm_install_packages
+    cm_build_install
+    cm_pg_start "$DATA" "$PORT" customer_mgmt_demo
+    ADB=customer_mgmt_bench_attach
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE IF EXISTS $ADB" -c "CREATE DATABASE $ADB"
+    cm_psql "$DATA" "$PORT" "$ADB" -q -v n="$customers" -c "CREATE EXTENSION customer_mgmt CASCADE" \
+        -f "$CM_ROOT/bench/attach/setup.sql" >/dev/null
+    tps() {
+        cm_as_owner pgbench -n -h "$DATA" -p "$PORT" -c 2 -j 2 -T "$seconds" -D customers="$customers" \
+            -f "$CM_ROOT/bench/attach/insert.sql" "$ADB" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    }
+    triggers() { cm_psql "$DATA" "$PORT" "$ADB" -qc "ALTER TABLE shop.tbl_order $1 TRIGGER customer_mgmt_source" \
+                     -c "ALTER TABLE shop.tbl_order_item $1 TRIGGER customer_mgmt_source"; }
+    triggers DISABLE; off1=$(tps)
+    triggers ENABLE; on1=$(tps)
+    triggers DISABLE; off2=$(tps)
+    triggers ENABLE; on2=$(tps)
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE $ADB"
+    awk -v a="$off1" -v b="$off2" -v c="$on1" -v d="$on2" 'BEGIN {
+        off = (a + b) / 2; on = (c + d) / 2
+        printf "| the shop insert, tables not attached | %.0f, %.0f | %.0f |\n", a, b, off
+        printf "| attached (orders and lines) | %.0f, %.0f | %.0f |\n", c, d, on
+        printf "| cost (time per insert, attached / not) | | %.2f |\n", off / on }'
     ;;
 orders)
     seconds=${2:-20}

@@ -134,7 +134,8 @@ GRANT EXECUTE ON FUNCTION
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean),
     register_staff(text, text, text, text), link_login_role(uuid, text), unlink_login_role(text),
     get_audit_log(text, uuid, text, timestamptz, timestamptz, integer, integer), purge_audit_log(),
-    get_imports(integer, integer), get_import_rejects(bigint, integer, integer), delete_import(bigint)
+    get_imports(integer, integer), get_import_rejects(bigint, integer, integer), delete_import(bigint), import_csv(bytea),
+    attach_source(text, regclass, jsonb, text), detach_source(regclass)
 TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE import_table(text, regclass, integer) TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) TO customer_mgmt_admin;
@@ -147,5 +148,8 @@ GRANT EXECUTE ON FUNCTION
     customer_mgmt_internal.end_recalculation(bigint, bigint, text, boolean),
     customer_mgmt_internal.begin_import(text, regclass, bigint),
     customer_mgmt_internal.import_chunk(bigint, jsonb, bigint),
-    customer_mgmt_internal.end_import(bigint)
+    customer_mgmt_internal.end_import(bigint),
+    customer_mgmt_internal.register_source(text, regclass, jsonb, text),
+    customer_mgmt_internal.unregister_source(regclass),
+    customer_mgmt_internal.source_changed()
 TO customer_mgmt_admin;

@@ -21,8 +21,8 @@ AS $$
 DECLARE
     ns oid := (SELECT c.relnamespace FROM pg_class c WHERE c.oid = source);
 BEGIN
-    IF kind IS NULL OR kind NOT IN ('customers', 'orders') THEN
-        PERFORM customer_mgmt.raise_invalid('kind', 'must be one of customers, orders', kind);
+    IF kind IS NULL OR kind NOT IN ('customers', 'orders', 'addresses', 'sessions') THEN
+        PERFORM customer_mgmt.raise_invalid('kind', 'must be one of customers, orders, addresses, sessions', kind);
     END IF;
     IF source IS NULL OR ns IN ('customer_mgmt'::regnamespace, 'customer_mgmt_internal'::regnamespace)
        OR NOT has_table_privilege(customer_mgmt.invoker(), source, 'SELECT') THEN
@@ -58,6 +58,69 @@ $$;
 COMMENT ON FUNCTION import_reject(bigint, jsonb, text, text, text) IS
     'Internal: records a row an import refused.';
 
+-- The customer a row of addresses or visits belongs to: by the shop's id
+-- (customer_external_id) or ours (customer_id); PT404 when neither names one.
+CREATE OR REPLACE FUNCTION import_customer_ref(raw jsonb) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found uuid;
+BEGIN
+    IF raw ->> 'customer_external_id' IS NOT NULL THEN
+        SELECT u.id INTO found FROM customer_mgmt.users u
+         WHERE u.external_id = btrim(raw ->> 'customer_external_id') AND u.role = 'customer';
+    ELSIF raw ->> 'customer_id' IS NOT NULL THEN
+        SELECT u.id INTO found FROM customer_mgmt.users u WHERE u.id = (raw ->> 'customer_id')::uuid AND u.role = 'customer';
+    ELSE
+        PERFORM customer_mgmt.raise_invalid('customer_external_id', 'is required (or customer_id)');
+    END IF;
+    IF found IS NULL THEN
+        PERFORM customer_mgmt.raise_not_found('Customer', coalesce(raw ->> 'customer_external_id', raw ->> 'customer_id'));
+    END IF;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION import_customer_ref(jsonb) IS
+    'Internal: the customer of an imported address or visit row, by customer_external_id or customer_id; 22023 when neither is given, PT404 when none matches.';
+
+-- One row of addresses or visits: added through add_customer_address or
+-- record_session, so the same checks and triggers apply; one whose
+-- external_id is known is left as it is (imported before: addresses and
+-- visits are imported once, never updated by an import).
+CREATE OR REPLACE FUNCTION import_visit_or_address(kind text, r jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ext text := customer_mgmt.check_text('external_id', btrim(r ->> 'external_id'), 200);
+    customer uuid;
+BEGIN
+    IF kind = 'addresses' THEN
+        IF EXISTS (SELECT FROM customer_mgmt.addresses a WHERE a.external_id = ext) THEN
+            RETURN jsonb_build_object('action', 'unchanged');
+        END IF;
+        customer := customer_mgmt.import_customer_ref(r);
+        PERFORM customer_mgmt.add_customer_address(customer, r ->> 'recipient_name', r ->> 'phone_number', r ->> 'street',
+                                                   r ->> 'ward', r ->> 'district', r ->> 'province',
+                                                   coalesce((r ->> 'is_default_shipping')::boolean, false),
+                                                   coalesce((r ->> 'is_default_billing')::boolean, false), ext);
+    ELSE
+        IF EXISTS (SELECT FROM customer_mgmt.web_sessions w WHERE w.external_id = ext) THEN
+            RETURN jsonb_build_object('action', 'unchanged');
+        END IF;
+        customer := customer_mgmt.import_customer_ref(r);
+        PERFORM customer_mgmt.record_session(customer, (r ->> 'started_at')::timestamptz,
+                                             coalesce((r ->> 'duration_seconds')::integer, 0),
+                                             coalesce((r ->> 'page_views')::integer, 1),
+                                             coalesce((r ->> 'converted')::boolean, false), ext);
+    END IF;
+    RETURN jsonb_build_object('action', 'inserted', 'customerId', customer);
+END
+$$;
+COMMENT ON FUNCTION import_visit_or_address(text, jsonb) IS
+    'Internal: imports one address or visit row through add_customer_address or record_session (external_id required; one known already is left unchanged).';
+
 -- The rows of a chunk that the one statement did not write (not in
 -- fast_ids), each through upsert_customer or upsert_order as a single
 -- delivery would go; a refused row becomes a reject.  queued: the
@@ -83,7 +146,9 @@ BEGIN
     FOR r IN SELECT e.value FROM jsonb_array_elements(rows) e
               WHERE NOT coalesce(btrim(e.value ->> 'external_id') = ANY (fast_ids), false) LOOP
         BEGIN
-            IF kind = 'customers' THEN
+            IF kind IN ('addresses', 'sessions') THEN
+                res := customer_mgmt.import_visit_or_address(kind, r);
+            ELSIF kind = 'customers' THEN
                 res := customer_mgmt.upsert_customer(r ->> 'external_id', r ->> 'full_name', r ->> 'email', r ->> 'phone_number',
                                                      (r ->> 'date_of_birth')::date, r ->> 'gender', r ->> 'province',
                                                      coalesce((r ->> 'registered_at')::timestamptz, now()),
@@ -96,10 +161,11 @@ BEGIN
             END IF;
             CASE res ->> 'action'
                 WHEN 'inserted' THEN inserted := inserted || coalesce(res ->> 'orderId', res ->> 'customerId')::uuid;
+                    -- (an address or a visit: its customer)
                 WHEN 'updated' THEN updated := updated + 1;
                 ELSE unchanged := unchanged + 1;
             END CASE;
-            IF kind = 'orders' AND res ->> 'action' IN ('inserted', 'updated') THEN
+            IF kind <> 'customers' AND res ->> 'action' IN ('inserted', 'updated') THEN
                 queued := queued || (res ->> 'customerId')::uuid;
             END IF;
         EXCEPTION WHEN OTHERS THEN
@@ -259,6 +325,7 @@ CREATE OR REPLACE FUNCTION customer_mgmt_internal.import_chunk(import_id bigint,
 AS $$
 DECLARE
     imp customer_mgmt.imports;
+    src customer_mgmt.sources;
     done record;
 BEGIN
     SELECT * INTO imp FROM customer_mgmt.imports i WHERE i.id = import_chunk.import_id AND i.status = 'running' FOR UPDATE;
@@ -268,14 +335,32 @@ BEGIN
     IF rows IS NULL OR jsonb_typeof(rows) <> 'array' THEN
         PERFORM customer_mgmt.raise_invalid('rows', 'must be a JSON array');
     END IF;
-    -- the triggers leave their work to the chunk while it writes (importing())
-    CREATE TEMP TABLE cm_import () ON COMMIT DROP;
-    IF imp.kind = 'customers' THEN
-        SELECT * INTO done FROM customer_mgmt.import_customers_chunk(imp.id, rows);
-    ELSE
-        SELECT * INTO done FROM customer_mgmt.import_orders_chunk(imp.id, rows);
+    -- the backfill of an attached table: its columns mapped to our fields,
+    -- an order's lines read from the attached table of lines
+    SELECT * INTO src FROM customer_mgmt.sources s WHERE s.source::text = imp.source AND s.kind = imp.kind;
+    IF FOUND THEN
+        SELECT coalesce(jsonb_agg(m.r || jsonb_build_object('_row', e.value ->> '_row')
+                                      || CASE WHEN imp.kind = 'orders'
+                                              THEN jsonb_build_object('items', customer_mgmt.source_order_items(m.r ->> 'external_id'))
+                                              ELSE '{}' END), '[]')
+          INTO rows
+          FROM jsonb_array_elements(rows) e, LATERAL (SELECT customer_mgmt.source_row(src.mapping, e.value - '_row') AS r) m;
     END IF;
-    DROP TABLE pg_temp.cm_import;
+    IF imp.kind IN ('addresses', 'sessions') THEN
+        -- row by row through the single-row functions, their triggers firing;
+        -- the customers the visits queued are the import's to recalculate
+        SELECT * INTO done FROM customer_mgmt.import_rows_one_by_one(imp.id, imp.kind, rows, '{}');
+        UPDATE customer_mgmt.analytics_queue q SET reason = 'import' WHERE q.customer_id = ANY (done.queued);
+    ELSE
+        -- the triggers leave their work to the chunk while it writes (importing())
+        CREATE TEMP TABLE cm_import () ON COMMIT DROP;
+        IF imp.kind = 'customers' THEN
+            SELECT * INTO done FROM customer_mgmt.import_customers_chunk(imp.id, rows);
+        ELSE
+            SELECT * INTO done FROM customer_mgmt.import_orders_chunk(imp.id, rows);
+        END IF;
+        DROP TABLE pg_temp.cm_import;
+    END IF;
     UPDATE customer_mgmt.imports i
        SET rows_done = i.rows_done + jsonb_array_length(rows), inserted = i.inserted + cardinality(done.inserted),
            updated = i.updated + done.updated, unchanged = i.unchanged + done.unchanged,
@@ -355,7 +440,7 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE import_table(text, regclass, integer) IS
-    'Admin: imports the rows of a staging table the shop filled (kind customers or orders; docs/onboarding.md) in chunks of chunk_blocks blocks, each committed: re-run after a crash or cancel, it resumes at the first chunk not committed; rows sent before are upserted (a re-run of the same rows changes nothing); a refused row goes to import_rejects and the others go on; progress in imports. Ends with one recalculation.';
+    'Admin: imports the rows of a staging table the shop filled (kind customers, orders, addresses or sessions; docs/onboarding.md) in chunks of chunk_blocks blocks, each committed: re-run after a crash or cancel, it resumes at the first chunk not committed; rows sent before are upserted (a re-run of the same rows changes nothing); a refused row goes to import_rejects and the others go on; progress in imports. Ends with one recalculation.';
 
 CREATE OR REPLACE FUNCTION get_imports(page integer DEFAULT 1, page_size integer DEFAULT 20) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -420,3 +505,164 @@ END
 $$;
 COMMENT ON FUNCTION delete_import(bigint) IS
     'Admin: deletes a finished import''s record and its rejects (their raw values are personal data). PT404 for none or a running one.';
+
+-- A CSV file as a spreadsheet user uploads it (src/csv.c reads it).
+CREATE OR REPLACE FUNCTION csv_records(data bytea) RETURNS TABLE (record integer, fields text[])
+    AS 'MODULE_PATHNAME', 'cm_csv_records'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION csv_records(bytea) IS
+    'Internal: the records of a UTF-8 CSV file (a byte-order mark, CRLF/LF/CR line ends and the comma, semicolon or tab as the header uses it), the header first, each with its number; an empty field is NULL. 22P04 naming the record for what is not CSV, 22021 for what is not UTF-8.';
+
+CREATE OR REPLACE FUNCTION parse_vn_datetime(field text, value text) RETURNS timestamp
+    AS 'MODULE_PATHNAME', 'cm_parse_vn_datetime'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION parse_vn_datetime(text, text) IS
+    'Internal: a date or date and time as a spreadsheet holds it (31/12/1990, 31-12-1990, 31.12.1990, 1990-12-31, an Excel date number of five to seven digits; optionally hh:mm[:ss]), day first; 22007 or 22008 naming the field.';
+
+-- The customer field a CSV column holds, from its header: the admin's own
+-- names first (setting import.csv_columns: "header=field" pairs separated
+-- by ";"), then the names of the API, of the export's sheet and the ones
+-- spreadsheets usually carry, compared without case, accents or
+-- punctuation.  NULL: a column the import ignores.
+CREATE OR REPLACE FUNCTION csv_column_field(header text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH h AS (SELECT regexp_replace(customer_mgmt.search_fold(header), '[^a-z0-9]', '', 'g') AS key),
+    own AS (
+        SELECT btrim(split_part(pair, '=', 2)) AS field,
+               regexp_replace(customer_mgmt.search_fold(split_part(pair, '=', 1)), '[^a-z0-9]', '', 'g') AS key
+          FROM regexp_split_to_table(coalesce(customer_mgmt.setting('import.csv_columns'), ''), ';') pair
+         WHERE position('=' IN pair) > 0)
+    SELECT coalesce(
+        (SELECT own.field FROM own, h WHERE own.key = h.key LIMIT 1),
+        (SELECT CASE
+             WHEN h.key IN ('externalid', 'id', 'customerid', 'makhachhang', 'makh', 'ma', 'makhach', 'customercode')
+                 THEN 'external_id'
+             WHEN h.key IN ('fullname', 'name', 'hoten', 'hovaten', 'tenkhachhang', 'ten', 'khachhang', 'customername')
+                 THEN 'full_name'
+             WHEN h.key IN ('email', 'mail', 'emailaddress', 'diachiemail', 'thudientu') THEN 'email'
+             WHEN h.key IN ('phonenumber', 'phone', 'sodienthoai', 'sdt', 'dienthoai', 'mobile', 'didong') THEN 'phone_number'
+             WHEN h.key IN ('dateofbirth', 'dob', 'birthday', 'birthdate', 'ngaysinh') THEN 'date_of_birth'
+             WHEN h.key IN ('gender', 'sex', 'gioitinh') THEN 'gender'
+             WHEN h.key IN ('province', 'city', 'tinhthanhpho', 'tinhthanh', 'tinh', 'thanhpho', 'tinhtp') THEN 'province'
+             WHEN h.key IN ('registeredat', 'createdat', 'ngaydangky', 'ngaytao', 'registrationdate') THEN 'registered_at'
+             WHEN h.key IN ('updatedat', 'ngaycapnhat', 'lastupdated') THEN 'updated_at'
+         END FROM h))
+$$;
+COMMENT ON FUNCTION csv_column_field(text) IS
+    'Internal: the customer field a CSV header names (the setting import.csv_columns first, then the API''s, the export''s and common English and Vietnamese names, without case, accents or punctuation), or NULL.';
+
+-- One CSV record as the customer row the chunk writer reads, or, for a
+-- value that is not one, {"_error": {sqlstate, message, field}}.
+CREATE OR REPLACE FUNCTION csv_customer_row(fields text[], values_ text[]) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    row_ jsonb := '{}';
+    tz text := customer_mgmt.setting('shop_timezone');
+    i integer;
+    v text;
+    state text;
+    message text;
+    field text;
+BEGIN
+    FOR i IN 1 .. cardinality(fields) LOOP
+        v := nullif(btrim(values_[i]), '');
+        CONTINUE WHEN fields[i] IS NULL OR v IS NULL;
+        v := CASE fields[i]
+            WHEN 'date_of_birth' THEN customer_mgmt.parse_vn_datetime('date_of_birth', v)::date::text
+            WHEN 'registered_at' THEN (customer_mgmt.parse_vn_datetime('registered_at', v) AT TIME ZONE tz)::text
+            WHEN 'updated_at' THEN (customer_mgmt.parse_vn_datetime('updated_at', v) AT TIME ZONE tz)::text
+            WHEN 'gender' THEN CASE regexp_replace(customer_mgmt.search_fold(v), '[^a-z]', '', 'g')
+                                   WHEN 'nam' THEN 'male' WHEN 'm' THEN 'male'
+                                   WHEN 'nu' THEN 'female' WHEN 'f' THEN 'female'
+                                   WHEN 'khac' THEN 'other'
+                                   ELSE lower(v) END
+            ELSE v END;
+        row_ := row_ || jsonb_build_object(fields[i], v);
+    END LOOP;
+    RETURN row_;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, field = COLUMN_NAME;
+    RETURN jsonb_build_object('_error', jsonb_build_object('sqlstate', state, 'message', message, 'field', field));
+END
+$$;
+COMMENT ON FUNCTION csv_customer_row(text[], text[]) IS
+    'Internal: a CSV record as an import row of customers: dates read day first (parse_vn_datetime, times in the shop''s time zone), gender from Nam/Nữ/Khác or M/F as well; for a value that is not one, {"_error": {sqlstate, message, field}}.';
+
+CREATE OR REPLACE FUNCTION import_csv(bytea) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    data ALIAS FOR $1;
+    header text[];
+    mapped text[];
+    imp customer_mgmt.imports;
+    rows jsonb;
+    done record;
+    chunk integer := 0;
+    chunk_size constant integer := 5000;
+BEGIN
+    IF data IS NULL OR length(data) = 0 THEN
+        PERFORM customer_mgmt.raise_invalid('data', 'must be a CSV file with a header row');
+    END IF;
+    -- the file read once (22P04, 22021 naming the record or line)
+    CREATE TEMP TABLE cm_csv ON COMMIT DROP AS
+        SELECT r.record, r.fields, row_number() OVER (ORDER BY r.record) - 1 AS n FROM customer_mgmt.csv_records(data) r;
+    SELECT c.fields INTO header FROM pg_temp.cm_csv c WHERE c.n = 0;
+    IF header IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('data', 'must be a CSV file with a header row');
+    END IF;
+    SELECT array_agg(customer_mgmt.csv_column_field(h) ORDER BY o) INTO mapped FROM unnest(header) WITH ORDINALITY x(h, o);
+    IF NOT coalesce('external_id' = ANY (mapped), false) OR NOT coalesce('full_name' = ANY (mapped), false) THEN
+        PERFORM customer_mgmt.raise_invalid('data', 'the header must name a column of the shop''s customer id and one of the full name',
+                                            NULL, 'Name them "Mã khách hàng" and "Họ tên" (or externalId and fullName), or declare your headers in the setting import.csv_columns.');
+    END IF;
+    IF (SELECT count(*) <> count(DISTINCT f) FROM unnest(mapped) f WHERE f IS NOT NULL) THEN
+        PERFORM customer_mgmt.raise_invalid('data', 'two columns of the header name the same field');
+    END IF;
+    INSERT INTO customer_mgmt.imports AS i (kind, source, rows_total, actor_id, session_role)
+    VALUES ('customers', format('CSV file of %s bytes', length(data)), (SELECT count(*) FROM pg_temp.cm_csv c WHERE c.n > 0),
+            customer_mgmt.current_actor(), session_user)
+    RETURNING * INTO imp;
+    PERFORM customer_mgmt.audit('import_csv', 'import', imp.id::text,
+                                jsonb_build_object('kind', imp.kind, 'source', imp.source, 'rowsTotal', imp.rows_total));
+    -- each record as a row of customers; a value that is not one: a reject
+    CREATE TEMP TABLE cm_csv_rows ON COMMIT DROP AS
+        SELECT c.n, c.record, customer_mgmt.csv_customer_row(mapped, c.fields) AS row_, c.fields
+          FROM pg_temp.cm_csv c WHERE c.n > 0;
+    INSERT INTO customer_mgmt.import_rejects (import_id, row_ref, field, sqlstate, message, raw)
+    SELECT imp.id, r.record::text, r.row_ #>> '{_error,field}', r.row_ #>> '{_error,sqlstate}', r.row_ #>> '{_error,message}',
+           (SELECT jsonb_object_agg(coalesce(h, 'column ' || o), r.fields[o]) FROM unnest(header) WITH ORDINALITY x(h, o))
+      FROM pg_temp.cm_csv_rows r WHERE r.row_ ? '_error';
+    GET DIAGNOSTICS chunk = ROW_COUNT;
+    UPDATE customer_mgmt.imports i SET rows_done = chunk, rejected = chunk WHERE i.id = imp.id;
+    -- the others in chunks, as import_table writes them
+    CREATE TEMP TABLE cm_import () ON COMMIT DROP;
+    FOR chunk IN 0 .. (imp.rows_total - 1) / chunk_size LOOP
+        SELECT jsonb_agg(r.row_ || jsonb_build_object('_row', r.record::text) ORDER BY r.n) INTO rows
+          FROM pg_temp.cm_csv_rows r
+         WHERE r.n > chunk * chunk_size AND r.n <= (chunk + 1) * chunk_size AND NOT r.row_ ? '_error';
+        CONTINUE WHEN rows IS NULL;
+        SELECT * INTO done FROM customer_mgmt.import_customers_chunk(imp.id, rows);
+        UPDATE customer_mgmt.imports i
+           SET rows_done = i.rows_done + jsonb_array_length(rows), inserted = i.inserted + cardinality(done.inserted),
+               updated = i.updated + done.updated, unchanged = i.unchanged + done.unchanged, rejected = i.rejected + done.rejected
+         WHERE i.id = imp.id;
+    END LOOP;
+    DROP TABLE pg_temp.cm_import, pg_temp.cm_csv_rows, pg_temp.cm_csv;
+    PERFORM customer_mgmt_internal.end_import(imp.id);
+    SELECT * INTO imp FROM customer_mgmt.imports i WHERE i.id = imp.id;
+    RETURN jsonb_build_object(
+        'id', imp.id, 'kind', imp.kind, 'status', imp.status, 'rowsTotal', imp.rows_total, 'rowsDone', imp.rows_done,
+        'inserted', imp.inserted, 'updated', imp.updated, 'unchanged', imp.unchanged, 'rejected', imp.rejected,
+        'columns', (SELECT coalesce(jsonb_object_agg(h, f), '{}') FROM unnest(header, mapped) x(h, f) WHERE h IS NOT NULL AND f IS NOT NULL),
+        'ignoredColumns', (SELECT coalesce(jsonb_agg(h), '[]') FROM unnest(header, mapped) x(h, f) WHERE f IS NULL AND h IS NOT NULL));
+END
+$$;
+COMMENT ON FUNCTION import_csv(bytea) IS
+    'Admin: imports the customers of a CSV file as a spreadsheet saves it (UTF-8 with or without BOM, a header row whose columns are recognised by name or by the setting import.csv_columns, dates day first or as Excel numbers; docs/onboarding.md), in one transaction: each row checked as upsert_customer checks it, a refused row to import_rejects, re-importing the same rows changes nothing. Its one unnamed argument lets PostgREST pass the request body (Content-Type: application/octet-stream). Returns the import''s counts and the columns read and ignored.';

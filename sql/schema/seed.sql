@@ -60,6 +60,8 @@ INSERT INTO setting_definitions (name, value_type, default_value, min_value, max
      'A customer''s predictions are shown from this many days after the first completed order on (before, they would be the shop''s average: predictionStatus history_too_short).'),
     ('audit.retention_days', 'integer', '730', 1, 36500,
      'Audit-log entries are kept this many days; purge_audit_log (a daily pg_cron job) deletes older ones.'),
+    ('import.csv_columns', 'text', '', NULL, 2000,
+     'The shop''s own CSV headers for import_csv, as "header=field" pairs separated by ";" (for example "Mã KH=external_id;Tên=full_name"); the API''s, the export''s and common names are recognised without it.'),
     ('privacy.anonymize_inactive_years', 'integer', '0', 0, 100,
      'Anonymise customers with no registration, login or order in this many years (anonymize_inactive_customers, a daily pg_cron job once schedule_jobs() runs with it set); 0 turns it off.'),
     ('privacy.data_retention_policy', 'text',

@@ -94,7 +94,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases', 'bgnbd_probability_alive',
                     'gamma_gamma_expected_value', 'fit_clv_model',
                     'link_login_role', 'unlink_login_role', 'get_audit_log', 'purge_audit_log',
-                    'import_table', 'get_imports', 'get_import_rejects', 'delete_import'],
+                    'import_table', 'get_imports', 'get_import_rejects', 'delete_import', 'import_csv', 'attach_source', 'detach_source'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,
@@ -104,6 +104,9 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'customer_mgmt_internal.begin_import(text,regclass,bigint)',
                     'customer_mgmt_internal.import_chunk(bigint,jsonb,bigint)',
                     'customer_mgmt_internal.end_import(bigint)',
+                    'customer_mgmt_internal.register_source(text,regclass,jsonb,text)',
+                    'customer_mgmt_internal.unregister_source(regclass)',
+                    'customer_mgmt_internal.source_changed()',
                     'customer_mgmt_internal.finish_job_run(bigint,bigint,text)'],
               'the internal schema holds what the batched procedure, which is not SECURITY DEFINER, calls, and the job log''s writer');
 SELECT ok(has_schema_privilege('customer_mgmt_admin', 'customer_mgmt_internal', 'USAGE')

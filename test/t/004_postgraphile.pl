@@ -111,7 +111,7 @@ is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeIn
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
 	recordOrder recordSession refreshSegment fitClvModel registerCustomer registerStaff removeCustomerFromSegment
 	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus
-	updateSegment linkLoginRole unlinkLoginRole purgeAuditLog upsertCustomer upsertOrder deleteImport)) ], 'admin: the mutations are the writes of the API, no internal helper');
+	updateSegment linkLoginRole unlinkLoginRole purgeAuditLog upsertCustomer upsertOrder deleteImport importCsv attachSource detachSource)) ], 'admin: the mutations are the writes of the API, no internal helper');
 
 my $staff = start_postgraphile('graphql_staff', '--no-ignore-rbac');
 ($q, $m) = fields($staff);

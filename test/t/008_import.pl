@@ -62,7 +62,7 @@ is($ret, 0, 'the shop fills its staging tables') or diag($err);
 like($err, qr/permission denied/, 'staff may not import');
 ($ret, $out, $err) = $as->('importer', q{CALL customer_mgmt.import_table('customers', 'customer_mgmt.users')});
 like($err, qr/permission denied for table users|invalid source/, 'an admin may not import from the extension\'s own tables');
-($ret, $out, $err) = $as->('importer', q{CALL customer_mgmt.import_table('addresses', 'shop.customers')});
+($ret, $out, $err) = $as->('importer', q{CALL customer_mgmt.import_table('visits', 'shop.customers')});
 like($err, qr/invalid kind/, 'an unknown kind is 22023');
 
 # customers: the good rows in, the bad ones rejected with their field
@@ -105,6 +105,59 @@ is($node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.order_items}), '60
 is($node->safe_psql($db, q{SELECT sum(total_spent) || ' ' || sum(total_orders) FROM customer_mgmt.customer_analytics}),
 	'1500000000.00 6000', 'the spend is recalculated at the end, once per order');
 is($node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.analytics_queue}), '0', 'and nothing is left queued');
+
+# addresses and visits, each through the single-row functions
+($ret, $out, $err) = $as->('importer', q{
+	CREATE TABLE shop.addresses (external_id text, customer_external_id text, recipient_name text, phone_number text,
+	                             street text, ward text, district text, province text, is_default_shipping text);
+	INSERT INTO shop.addresses VALUES
+	    ('A1', 'C1', 'Khách Hàng 1', '0903 111 222', '12 Lý Thường Kiệt', 'Phường Cửa Nam', 'Hoàn Kiếm', 'Hà Nội', 'true'),
+	    ('A2', 'C1', 'Khách Hàng 1', '0903111222', '5 Nguyễn Huệ', 'Phường Bến Nghé', 'Quận 1', 'tp hcm', 'false'),
+	    ('A3', 'C2', 'Khách Hàng 2', '0903222333', '1 Trần Phú', 'Phường 1', NULL, 'Đà Nẵng', NULL),
+	    ('ABAD1', 'X404', 'Không Có', '0903222333', '1 Trần Phú', 'Phường 1', NULL, NULL, NULL),
+	    ('ABAD2', 'C3', 'Số Sai', '12345', '1 Trần Phú', 'Phường 1', NULL, NULL, NULL);
+	CREATE TABLE shop.sessions (external_id text, customer_external_id text, started_at text, duration_seconds text,
+	                            page_views text, converted text);
+	INSERT INTO shop.sessions
+	SELECT 'S' || i, 'C' || (i % 100 + 1), '2026-03-01 09:00+07', '120', '4', (i % 4 = 0)::text FROM generate_series(1, 400) i;
+	INSERT INTO shop.sessions VALUES ('SBAD1', 'C1', '2026-03-01 09:00+07', '120', '0', 'false');
+	CALL customer_mgmt.import_table('addresses', 'shop.addresses');
+	CALL customer_mgmt.import_table('sessions', 'shop.sessions', 1);
+});
+is($ret, 0, 'addresses and visits import') or diag($err);
+is($node->safe_psql($db, q{SELECT string_agg(concat_ws(' ', kind, inserted, rejected), ', ' ORDER BY id) FROM customer_mgmt.imports
+	WHERE kind IN ('addresses', 'sessions')}), 'addresses 3 2, sessions 400 1', '3 addresses and 400 visits in, 3 refused');
+is($node->safe_psql($db, q{SELECT string_agg(raw ->> 'external_id' || ':' || coalesce(field, '-') || ':' || sqlstate, ' '
+	ORDER BY raw ->> 'external_id') FROM customer_mgmt.import_rejects r JOIN customer_mgmt.imports i ON i.id = r.import_id
+	WHERE i.kind IN ('addresses', 'sessions')}), 'ABAD1:-:PT404 ABAD2:phone_number:22023 SBAD1:page_views:22023',
+	'an address of no known customer, a phone number that is not one, a visit of no page');
+is($node->safe_psql($db, q{SELECT string_agg(a.external_id || ':' || a.is_default_shipping || ':' || a.phone_number, ' ' ORDER BY a.external_id)
+	FROM customer_mgmt.addresses a}), 'A1:true:0903111222 A2:false:0903111222 A3:false:0903222333',
+	'the addresses as add_customer_address keeps them');
+is($node->safe_psql($db, q{SELECT count(*) || ' ' || count(*) FILTER (WHERE converted) FROM customer_mgmt.web_sessions}), '400 100',
+	'the visits');
+is($node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.analytics_queue}), '0', 'their customers recalculated at the end');
+($ret, $out, $err) = $as->('importer', q{CALL customer_mgmt.import_table('addresses', 'shop.addresses');
+	CALL customer_mgmt.import_table('sessions', 'shop.sessions')});
+is($node->safe_psql($db, q{SELECT string_agg(concat_ws(' ', kind, inserted, unchanged, rejected), ', ' ORDER BY id)
+	FROM (SELECT * FROM customer_mgmt.imports ORDER BY id DESC LIMIT 2) i}), 'addresses 0 3 2, sessions 0 400 1', 'imported again: nothing new');
+is($node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.addresses}) . ' ' . $node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.web_sessions}),
+	'3 400', 'not a row');
+
+# an attached table's rows from before: backfilled by import_table through its mapping
+($ret, $out, $err) = $as->('importer', q{
+	CREATE TABLE shop.tbl_user (id bigint PRIMARY KEY, name text, mail text, updated_at timestamp DEFAULT now());
+	INSERT INTO shop.tbl_user (id, name, mail) SELECT i, 'Người Dùng ' || i, 'nd' || i || '@example.vn' FROM generate_series(1, 500) i;
+	SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user',
+	    '{"external_id": "id", "full_name": "name", "email": "mail", "updated_at": "updated_at"}');
+	INSERT INTO shop.tbl_user (id, name, mail) VALUES (501, 'Người Dùng 501', 'nd501@example.vn');
+	CALL customer_mgmt.import_table('customers', 'shop.tbl_user', 1);
+});
+is($ret, 0, 'an attached table backfills with import_table') or diag($err);
+is($node->safe_psql($db, q{SELECT concat_ws(' ', rows_total, inserted, unchanged, rejected) FROM customer_mgmt.imports
+	WHERE source = 'shop.tbl_user'}), '501 500 1 0', 'its 500 older rows in, the one its trigger brought unchanged');
+is($node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.users u JOIN customer_mgmt.customer_list l ON l.customer_id = u.id
+	WHERE u.email LIKE 'nd%@example.vn' AND u.external_id ~ '^[0-9]+$'}), '501', 'every one listed, by the shop\'s id');
 
 # a crash mid-import: the committed chunks stay, the next call resumes
 $as->('importer', q{
