@@ -46,8 +46,11 @@ BEGIN
     END IF;
     EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_object(''productName'', r ->> ''product_name'', ''category'', r ->> ''category'','
                    ' ''brand'', r ->> ''brand'', ''unitPrice'', (r ->> ''unit_price'')::numeric, ''quantity'', (r ->> ''quantity'')::numeric)), ''[]'')'
-                   ' FROM (SELECT customer_mgmt.source_row($1, to_jsonb(t)) AS r FROM %s t WHERE t.%I::text = $2) x',
-                   src.source, src.mapping #>> '{order_external_id,column}')
+                   ' FROM (SELECT customer_mgmt.source_row($1, to_jsonb(t)) AS r FROM %s t WHERE t.%I = $2::%s) x',
+                   src.source, src.mapping #>> '{order_external_id,column}',
+                   -- compared in the column's own type, so that its index serves
+                   (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
+                     WHERE a.attrelid = src.source AND a.attname = src.mapping #>> '{order_external_id,column}'))
         INTO lines_json USING src.mapping, order_key;
     RETURN lines_json;
 END
