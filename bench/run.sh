@@ -4,6 +4,7 @@
 # for docs/performance.md.
 #
 #   bench/run.sh generate [CUSTOMERS]   time the demo-shop generator (default 1,000,000)
+#   bench/run.sh csv [CUSTOMERS]        import_csv of a sheet against COPY of the same file (default 100,000)
 #   bench/run.sh attach [CUSTOMERS] [SECONDS]  the shop's own order insert into attached tables, with
 #                                       the triggers and without (default 100,000 customers, 20 s)
 #   bench/run.sh list [SECONDS]         get_customers shapes and get_customer, p50/p95 (CM_BENCH_SHAPES=regex: some)
@@ -207,6 +208,32 @@ export)
         awk -v f="$([[ $fmt == copy ]] && echo "COPY (same query) TO csv" || echo "export_customers(format => $fmt)")" -v b="$bytes" -v r="$rest" -v p="$peak" 'BEGIN {
             printf "| %s | %.0f MB | %.0f MB | %.0f MB | %+.0f MB |\n", f, b / 1048576, r / 1024, p / 1024, (p - r) / 1024 - b / 1048576 }'
     done
+    ;;
+csv)
+    # import_csv of a sheet of CUSTOMERS customers (default 100,000) into an
+    # empty shop; the floor: COPY of the same file into a table of its
+    # columns, in the same run
+    customers=${2:-100000}
+    cm_install_packages
+    cm_build_install
+    cm_pg_start "$DATA" "$PORT" customer_mgmt_demo
+    CDB=customer_mgmt_bench_csv
+    files=$(mktemp -d)
+    chmod 777 "$files"
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE IF EXISTS $CDB" -c "CREATE DATABASE $CDB"
+    cm_psql "$DATA" "$PORT" "$CDB" -qc "CREATE EXTENSION customer_mgmt CASCADE" \
+        -c "CREATE TABLE floor_sheet (ma_khach_hang text, ho_ten text, email text, so_dien_thoai text, ngay_sinh text, gioi_tinh text, tinh_thanh_pho text, ngay_dang_ky text)"
+    cm_psql "$DATA" "$PORT" "$CDB" -qAt -v n="$customers" -f "$CM_ROOT/bench/csv/make.sql" > "$files/sheet.csv"
+    seconds() { cm_psql "$DATA" "$PORT" "$CDB" -qAt -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.2f", s / 1000 }'; }
+    floor=$(seconds "COPY floor_sheet FROM '$files/sheet.csv' (FORMAT csv, HEADER, DELIMITER ';')")
+    imp=$(seconds "SELECT customer_mgmt.import_csv(pg_read_binary_file('$files/sheet.csv'))")
+    rows=$(cm_psql "$DATA" "$PORT" "$CDB" -qAt -c "SELECT format('%s customers, %s rejected', (SELECT count(*) FROM customer_mgmt.users), (SELECT sum(rejected) FROM customer_mgmt.imports))")
+    size=$(stat -c %s "$files/sheet.csv")
+    cm_psql "$DATA" "$PORT" postgres -qc "DROP DATABASE $CDB"
+    rm -rf "$files"
+    awk -v f="$floor" -v i="$imp" -v r="$rows" -v s="$size" 'BEGIN {
+        printf "| floor: COPY of the file (%d bytes) into a table of its columns | %.2f s | 1.00 |\n", s, f
+        printf "| import_csv (%s) | %.2f s | %.1f |\n", r, i, i / f }'
     ;;
 attach)
     # the shop's own order insert (an order and two lines, one transaction)
