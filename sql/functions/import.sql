@@ -618,9 +618,10 @@ BEGIN
         PERFORM customer_mgmt.raise_invalid('data', 'must be a CSV file with a header row');
     END IF;
     SELECT array_agg(customer_mgmt.csv_column_field(h) ORDER BY o) INTO mapped FROM unnest(header) WITH ORDINALITY x(h, o);
-    IF NOT coalesce('external_id' = ANY (mapped), false) OR NOT coalesce('full_name' = ANY (mapped), false) THEN
-        PERFORM customer_mgmt.raise_invalid('data', 'the header must name a column of the shop''s customer id and one of the full name',
-                                            NULL, 'Name them "Mã khách hàng" and "Họ tên" (or externalId and fullName), or declare your headers in the setting import.csv_columns.');
+    -- the id (what makes a re-import a no-op), and what every customer has
+    IF NOT coalesce(ARRAY['external_id', 'full_name', 'email'] <@ mapped, false) THEN
+        PERFORM customer_mgmt.raise_invalid('data', 'the header must name a column of the shop''s customer id, one of the full name and one of the e-mail',
+                                            NULL, 'Name them "Mã khách hàng", "Họ tên" and "Email" (or externalId, fullName and email), or declare your headers in the setting import.csv_columns.');
     END IF;
     IF (SELECT count(*) <> count(DISTINCT f) FROM unnest(mapped) f WHERE f IS NOT NULL) THEN
         PERFORM customer_mgmt.raise_invalid('data', 'two columns of the header name the same field');

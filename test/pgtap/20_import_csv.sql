@@ -7,7 +7,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 GRANT SELECT ON p TO PUBLIC;
@@ -25,10 +25,11 @@ INSERT INTO f VALUES
         || E'KH-0004;Phạm Thị Dung;dung@example.vn;;04.07.1995;F;;45292;\r\n', 'UTF8')),
     -- the API's own names, the comma, no BOM
     ('api', convert_to(E'externalId,fullName,email,dateOfBirth\nKH-0005,Hoàng Văn Em,em@example.vn,1988-12-01\n', 'UTF8')),
+    ('no_mail', convert_to(E'Mã KH,Họ tên,Ngày sinh\nKH-0007,Đỗ Văn Hùng,01/01/1990\n', 'UTF8')),
     -- the shop's own headers
-    ('own', convert_to(E'Code,Customer\nKH-0006,Vũ Thị Giang\n', 'UTF8')),
+    ('own', convert_to(E'Code,Customer,Mail\nKH-0006,Vũ Thị Giang,giang@example.vn\n', 'UTF8')),
     ('no_id', convert_to(E'Họ tên,Email\nNguyễn Văn An,an@example.vn\n', 'UTF8')),
-    ('twice', convert_to(E'Mã KH,Họ tên,Tên khách hàng\nKH-1,A,B\n', 'UTF8')),
+    ('twice', convert_to(E'Mã KH,Họ tên,Email,Tên khách hàng\nKH-1,A,a@example.vn,B\n', 'UTF8')),
     ('broken', convert_to(E'Mã KH,Họ tên\nKH-1,"không đóng\n', 'UTF8')),
     ('cp1258', '\x4dc3a32c48e1bb8d2074c3aa6e0a4b482d312c4e6775796ee52c310a'::bytea);
 
@@ -81,12 +82,14 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.import_csv((SELECT data FROM f 
           'headers it does not know: 22023 naming data');
 SELECT customer_mgmt.set_setting('import.csv_columns', 'Code=external_id; Customer = full_name');
 SELECT is(customer_mgmt.import_csv((SELECT data FROM f WHERE k = 'own')) -> 'columns',
-          '{"Code": "external_id", "Customer": "full_name"}'::jsonb, 'the shop''s own headers, declared once in a setting');
+          '{"Code": "external_id", "Customer": "full_name", "Mail": "email"}'::jsonb, 'the shop''s own headers, declared once in a setting');
 
 -- what is not a customer file: refused naming data, nothing written
 SELECT pg_temp.shop_counts() AS before \gset
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.import_csv((SELECT data FROM f WHERE k = 'no_id'))$$), '22023 data',
           'no column of the shop''s id');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.import_csv((SELECT data FROM f WHERE k = 'no_mail'))$$), '22023 data',
+          'no column of the e-mail, which every customer has');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.import_csv((SELECT data FROM f WHERE k = 'twice'))$$), '22023 data',
           'two columns of one field');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.import_csv((SELECT data FROM f WHERE k = 'broken'))$$), '22P04 data',
