@@ -98,7 +98,8 @@ TO customer_mgmt_staff;
 GRANT EXECUTE ON FUNCTION
     add_customer_note(uuid, text, text, text, text, boolean, jsonb),
     update_customer_note(uuid, jsonb),
-    delete_customer_note(uuid)
+    delete_customer_note(uuid),
+    find_duplicate_customers(text, numeric, integer, integer)
 TO customer_mgmt_staff;
 
 -- ingestion
@@ -135,7 +136,9 @@ GRANT EXECUTE ON FUNCTION
     register_staff(text, text, text, text), link_login_role(uuid, text), unlink_login_role(text),
     get_audit_log(text, uuid, text, timestamptz, timestamptz, integer, integer), purge_audit_log(),
     get_imports(integer, integer), get_import_rejects(bigint, integer, integer), delete_import(bigint), import_csv(bytea),
-    attach_source(text, regclass, jsonb, text), detach_source(regclass)
+    attach_source(text, regclass, jsonb, text), detach_source(regclass),
+    refresh_duplicate_candidates(), dismiss_duplicate(uuid, uuid), preview_merge(uuid, uuid[], jsonb),
+    merge_customers(uuid, uuid[], jsonb)
 TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE import_table(text, regclass, integer) TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) TO customer_mgmt_admin;

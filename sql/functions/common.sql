@@ -382,12 +382,17 @@ BEGIN
     END IF;
     SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = customer_row.customer_id AND x.role = 'customer';
     IF NOT FOUND THEN
-        PERFORM customer_mgmt.raise_not_found('Customer', customer_id::text);
+        -- a customer merged into another resolves to it (docs/duplicates.md)
+        SELECT x.* INTO u FROM customer_mgmt.customer_merges m JOIN customer_mgmt.users x ON x.id = m.survivor_id
+         WHERE m.merged_id = customer_row.customer_id;
+        IF NOT FOUND THEN
+            PERFORM customer_mgmt.raise_not_found('Customer', customer_id::text);
+        END IF;
     END IF;
     RETURN u;
 END
 $$;
-COMMENT ON FUNCTION customer_row(uuid) IS 'Internal: the customer with this id, PT404 when there is none, 22023 when it is NULL.';
+COMMENT ON FUNCTION customer_row(uuid) IS 'Internal: the customer with this id (or the one it was merged into), PT404 when there is none, 22023 when it is NULL.';
 
 -- The as_of of a calculation: a finite time, or 22023 naming as_of.
 CREATE OR REPLACE FUNCTION check_as_of(as_of timestamptz) RETURNS timestamptz

@@ -502,7 +502,9 @@ BEGIN
                       ORDER BY u.created_at DESC LIMIT 11);
     ELSE
         v := customer_mgmt.check_text('external_id', external_id, 200);
-        ids := ARRAY(SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = v AND u.role = 'customer');
+        ids := ARRAY(SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = v AND u.role = 'customer'
+                     UNION ALL
+                     SELECT m.survivor_id FROM customer_mgmt.customer_merges m WHERE m.external_id = v);
     END IF;
     IF cardinality(ids) = 0 THEN
         RAISE EXCEPTION 'Customer not found'

@@ -45,7 +45,11 @@ BEGIN
         ('customer_mgmt.purge-audit-log.' || (current_database()::text COLLATE "default"),
          format('%s %s * * *', (extract(minute FROM nightly)::integer + 30) % 60,
                 (extract(hour FROM nightly)::integer + (extract(minute FROM nightly)::integer + 30) / 60) % 24),
-         'SELECT customer_mgmt.purge_audit_log()');
+         'SELECT customer_mgmt.purge_audit_log()'),
+        ('customer_mgmt.find-duplicates.' || (current_database()::text COLLATE "default"),
+         format('%s %s * * *', (extract(minute FROM nightly)::integer + 30) % 60,
+                (extract(hour FROM nightly)::integer + 1 + (extract(minute FROM nightly)::integer + 30) / 60) % 24),
+         'SELECT customer_mgmt.refresh_duplicate_candidates()');
     -- retention, when the shop turned it on: daily, an hour after the nightly run
     IF customer_mgmt.setting('privacy.anonymize_inactive_years')::integer > 0 THEN
         RETURN QUERY VALUES
@@ -56,14 +60,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION cron_jobs() IS
-    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes, the audit log''s purge at 02:30, and, when privacy.anonymize_inactive_years is set, the anonymisation of inactive customers at 03:00.';
+    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes, the audit log''s purge at 02:30, the duplicate candidates at 03:30, and, when privacy.anonymize_inactive_years is set, the anonymisation of inactive customers at 03:00.';
 
 -- Every name a job of this shop may have, whether scheduled now or not.
 CREATE OR REPLACE FUNCTION cron_job_names() RETURNS SETOF text
     LANGUAGE sql STABLE
 AS $$
     SELECT 'customer_mgmt.' || n || '.' || (current_database()::text COLLATE "default")
-      FROM unnest(ARRAY['analytics-queue', 'recalculate-all', 'expire-assignments', 'anonymize-inactive', 'purge-audit-log']) n
+      FROM unnest(ARRAY['analytics-queue', 'recalculate-all', 'expire-assignments', 'anonymize-inactive', 'purge-audit-log', 'find-duplicates']) n
 $$;
 COMMENT ON FUNCTION cron_job_names() IS 'Internal: the names of every pg_cron job this shop database may have.';
 

@@ -38,6 +38,9 @@ AS $$
            jsonb_build_object('noteId', n.id, 'type', n.type, 'priority', n.priority, 'title', n.title)
       FROM customer_mgmt.customer_notes n WHERE n.customer_id = timeline_entries.customer_id
     UNION ALL
+    SELECT m.merged_at, 'customer.merged', m.actor_id, jsonb_build_object('mergedId', m.merged_id, 'moved', m.moved)
+      FROM customer_mgmt.customer_merges m WHERE m.survivor_id = timeline_entries.customer_id
+    UNION ALL
     SELECT x.anonymized_at, 'customer.anonymized', x.actor_id, jsonb_build_object('reason', x.reason)
       FROM customer_mgmt.customer_anonymizations x WHERE x.customer_id = timeline_entries.customer_id
     UNION ALL
@@ -51,7 +54,7 @@ AS $$
        AND e.event_type IN ('customer.segment_entered', 'customer.segment_left', 'customer.churn_detected')
 $$;
 COMMENT ON FUNCTION timeline_entries(uuid) IS
-    'Internal: every entry of a customer''s timeline (registration, orders placed, completed, cancelled or refunded, logins, status changes, notes, segments entered and left, churn detected, anonymisation) with its time, type, acting user and payload.';
+    'Internal: every entry of a customer''s timeline (registration, orders placed, completed, cancelled or refunded, logins, status changes, notes, segments entered and left, churn detected, merges, anonymisation) with its time, type, acting user and payload.';
 
 CREATE OR REPLACE FUNCTION get_customer_timeline(customer_id uuid, page integer DEFAULT 1, page_size integer DEFAULT 20)
     RETURNS jsonb
@@ -77,4 +80,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION get_customer_timeline(uuid, integer, integer) IS
-    'Staff: one feed, newest first, of what happened to a customer (customer.registered, order.placed, order.completed, order.cancelled, order.refunded, customer.login, customer.status_changed, note.added, segment.entered, segment.left, customer.churn_detected, customer.anonymized), each {at, type, actorId, actorName, payload}, as a page. PT404, 22023 for the page.';
+    'Staff: one feed, newest first, of what happened to a customer (customer.registered, order.placed, order.completed, order.cancelled, order.refunded, customer.login, customer.status_changed, note.added, segment.entered, segment.left, customer.churn_detected, customer.merged, customer.anonymized), each {at, type, actorId, actorName, payload}, as a page. PT404, 22023 for the page.';

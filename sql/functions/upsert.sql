@@ -50,6 +50,12 @@ BEGIN
     u.external_id := customer_mgmt.check_text('external_id', upsert_customer.external_id, 200);
     u.created_at := customer_mgmt.check_past_time('registered_at', registered_at);
     u.source_updated_at := version;
+    -- a customer merged into another: the shop's record of it no longer
+    -- applies (docs/duplicates.md)
+    SELECT m.survivor_id INTO u.id FROM customer_mgmt.customer_merges m WHERE m.external_id = u.external_id;
+    IF u.id IS NOT NULL THEN
+        RETURN jsonb_build_object('customerId', u.id, 'externalId', u.external_id, 'action', 'merged');
+    END IF;
     BEGIN
         -- a second session upserting the same id waits here for the first,
         -- then finds its row
@@ -100,7 +106,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION upsert_customer(text, text, text, text, date, text, text, timestamptz, timestamptz) IS
-    'Ingestion: applies the shop''s record of a customer by its external_id, idempotently: inserted, updated, unchanged (equal fields: nothing written, no event), stale (updated_at older than the version applied: not applied) or anonymized (the person was erased: not brought back). The fields are checked as register_customer checks them; registered_at counts only when inserting. 23505 naming email when another user has it. Returns {customerId, externalId, action}.';
+    'Ingestion: applies the shop''s record of a customer by its external_id, idempotently: inserted, updated, unchanged (equal fields: nothing written, no event), stale (updated_at older than the version applied: not applied), anonymized (the person was erased: not brought back) or merged (the customer was merged into another, customerId: nothing written). The fields are checked as register_customer checks them; registered_at counts only when inserting. 23505 naming email when another user has it. Returns {customerId, externalId, action}.';
 
 CREATE OR REPLACE FUNCTION upsert_order(
     external_id           text,
@@ -136,7 +142,9 @@ BEGIN
     END IF;
     IF customer_external_id IS NOT NULL THEN
         SELECT x.id INTO o.customer_id FROM customer_mgmt.users x
-         WHERE x.external_id = customer_mgmt.check_text('customer_external_id', customer_external_id, 200) AND x.role = 'customer';
+         WHERE x.external_id = customer_mgmt.check_text('customer_external_id', customer_external_id, 200) AND x.role = 'customer'
+        UNION ALL
+        SELECT m.survivor_id FROM customer_mgmt.customer_merges m WHERE m.external_id = btrim(customer_external_id);
         -- an order before its customer is refused, not held: the shop sends
         -- the customer, then the order again (docs/onboarding.md)
         IF o.customer_id IS NULL THEN

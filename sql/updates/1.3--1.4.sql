@@ -116,6 +116,46 @@ CREATE TABLE import_rejects (
 );
 COMMENT ON TABLE import_rejects IS
     'The rows an import refused: the row (its position in the staging table), the field, SQLSTATE and message of the refusal, and the raw values. They hold the personal data of the row: anonymize_customer redacts them, delete_import removes them.';
+-- duplicates and merges (sql/schema/tables.sql)
+CREATE TABLE customer_merges (
+    merged_id     uuid PRIMARY KEY,
+    survivor_id   uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    external_id   text,
+    merged_at     timestamptz NOT NULL DEFAULT now(),
+    actor_id      uuid,
+    moved         jsonb NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE customer_merges IS
+    'Every customer merged into another (merge_customers, docs/duplicates.md): the merged id and the shop''s id it had, both resolving to the survivor (the survivor of a later merge, when it was merged in turn), when, the acting user (not a foreign key), what moved.';
+CREATE INDEX customer_merges_survivor_id_idx ON customer_merges (survivor_id);
+CREATE UNIQUE INDEX customer_merges_external_id_key ON customer_merges (external_id) WHERE external_id IS NOT NULL;
+CREATE TABLE duplicate_candidates (
+    customer_a  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    customer_b  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    reasons     text[] NOT NULL,
+    score       numeric(4, 3) NOT NULL CHECK (score BETWEEN 0 AND 1),
+    found_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (customer_a, customer_b),
+    CHECK (customer_a < customer_b)
+);
+COMMENT ON TABLE duplicate_candidates IS
+    'The pairs of customers who are probably one person, as refresh_duplicate_candidates last found them: the reasons and a score.';
+CREATE INDEX duplicate_candidates_score_idx ON duplicate_candidates (score DESC, customer_a, customer_b);
+CREATE INDEX duplicate_candidates_customer_b_idx ON duplicate_candidates (customer_b);
+CREATE TABLE duplicate_dismissals (
+    customer_a    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    customer_b    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    dismissed_at  timestamptz NOT NULL DEFAULT now(),
+    actor_id      uuid,
+    PRIMARY KEY (customer_a, customer_b),
+    CHECK (customer_a < customer_b)
+);
+COMMENT ON TABLE duplicate_dismissals IS
+    'The pairs an admin marked as not the same person (dismiss_duplicate): never candidates again.';
+CREATE INDEX duplicate_dismissals_customer_b_idx ON duplicate_dismissals (customer_b);
+SELECT pg_catalog.pg_extension_config_dump('customer_merges', '');
+SELECT pg_catalog.pg_extension_config_dump('duplicate_candidates', '');
+SELECT pg_catalog.pg_extension_config_dump('duplicate_dismissals', '');
 -- attached sources (sql/schema/tables.sql)
 CREATE TABLE sources (
     source        regclass PRIMARY KEY,

@@ -65,7 +65,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'get_segment_attributes',
                     'get_customer_notes', 'add_customer_note', 'update_customer_note', 'delete_customer_note',
                     'get_customer_timeline', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases',
-                    'bgnbd_probability_alive', 'gamma_gamma_expected_value'],
+                    'bgnbd_probability_alive', 'gamma_gamma_expected_value', 'find_duplicate_customers'],
               'staff executes the helpers, the rules, the reads and the notes');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_app', p.oid, 'EXECUTE')$$,
@@ -94,7 +94,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases', 'bgnbd_probability_alive',
                     'gamma_gamma_expected_value', 'fit_clv_model',
                     'link_login_role', 'unlink_login_role', 'get_audit_log', 'purge_audit_log',
-                    'import_table', 'get_imports', 'get_import_rejects', 'delete_import', 'import_csv', 'attach_source', 'detach_source'],
+                    'import_table', 'get_imports', 'get_import_rejects', 'delete_import', 'import_csv', 'attach_source', 'detach_source',
+                    'find_duplicate_customers', 'refresh_duplicate_candidates', 'dismiss_duplicate', 'preview_merge', 'merge_customers'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,

@@ -100,7 +100,7 @@ my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecyc
 	rfmDigit searchFold searchKey setting bgnbdExpectedPurchases bgnbdProbabilityAlive gammaGammaExpectedValue);
 my @reads = qw(findCustomer getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
 	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentAttributes getSegmentInsights getSegments
-	previewSegment);
+	previewSegment findDuplicateCustomers);
 my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote);
 
 my $admin = start_postgraphile('graphql_admin', '--no-ignore-rbac');
@@ -111,7 +111,8 @@ is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeIn
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
 	recordOrder recordSession refreshSegment fitClvModel registerCustomer registerStaff removeCustomerFromSegment
 	removeExpiredSegmentAssignments scheduleJobs setOrderStatus setSetting unscheduleJobs updateCustomerStatus
-	updateSegment linkLoginRole unlinkLoginRole purgeAuditLog upsertCustomer upsertOrder deleteImport importCsv attachSource detachSource)) ], 'admin: the mutations are the writes of the API, no internal helper');
+	updateSegment linkLoginRole unlinkLoginRole purgeAuditLog upsertCustomer upsertOrder deleteImport importCsv attachSource detachSource
+	refreshDuplicateCandidates dismissDuplicate previewMerge mergeCustomers)) ], 'admin: the mutations are the writes of the API, no internal helper');
 
 my $staff = start_postgraphile('graphql_staff', '--no-ignore-rbac');
 ($q, $m) = fields($staff);

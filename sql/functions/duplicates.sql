@@ -1,0 +1,359 @@
+-- customer_mgmt: One person, one customer (docs/duplicates.md): the candidate pairs
+-- of customers who are probably one person (refresh_duplicate_candidates,
+-- find_duplicate_customers, dismiss_duplicate), and the merge of
+-- duplicates into a survivor with everything they own (preview_merge,
+-- merge_customers), after which their ids resolve to the survivor.
+
+-- An e-mail address as the mailbox it reaches: lower case, and for Gmail
+-- without the dots and the +tag of its local part (Gmail ignores both).
+CREATE OR REPLACE FUNCTION email_identity(email text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN split_part(lower(email), '@', 2) IN ('gmail.com', 'googlemail.com')
+                THEN replace(split_part(split_part(lower(email), '@', 1), '+', 1), '.', '') || '@gmail.com'
+                ELSE lower(email) END
+$$;
+COMMENT ON FUNCTION email_identity(text) IS
+    'Internal: the mailbox an e-mail address reaches: lower case; for gmail.com and googlemail.com without dots and +tag in the local part.';
+
+-- The weight of each reason; a pair with several scores 1 - prod(1 - w).
+CREATE OR REPLACE FUNCTION duplicate_reason_weight(reason text) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT CASE reason
+        WHEN 'email' THEN 0.95 WHEN 'phone' THEN 0.9 WHEN 'name_address' THEN 0.85
+        WHEN 'name_birth_date' THEN 0.8 WHEN 'similar_name_address' THEN 0.6 END
+$$;
+COMMENT ON FUNCTION duplicate_reason_weight(text) IS
+    'Internal: how much a reason says two customers are one person (email 0.95, phone 0.9, name_address 0.85, name_birth_date 0.8, similar_name_address 0.6).';
+
+CREATE OR REPLACE FUNCTION refresh_duplicate_candidates() RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    found bigint;
+BEGIN
+    -- the customers who can be candidates: not anonymised
+    CREATE TEMP TABLE cm_dup_people ON COMMIT DROP AS
+    SELECT u.id, customer_mgmt.email_identity(u.email) AS mailbox, u.phone_number,
+           customer_mgmt.search_fold(u.full_name) AS name, u.date_of_birth
+      FROM customer_mgmt.users u
+     WHERE u.role = 'customer'
+       AND u.anonymized_at IS NULL;
+    CREATE TEMP TABLE cm_dup_places ON COMMIT DROP AS
+    SELECT DISTINCT a.customer_id AS id,
+           customer_mgmt.search_fold(concat_ws('|', a.street, a.ward, a.district, a.province)) AS place
+      FROM customer_mgmt.addresses a JOIN pg_temp.cm_dup_people p ON p.id = a.customer_id;
+    -- each reason groups customers by a key; a key shared by more than 50
+    -- customers (a shop's own phone, a company address) is not a person's
+    CREATE TEMP TABLE cm_dup_pairs ON COMMIT DROP AS
+    WITH keyed AS (
+        SELECT 'email' AS reason, p.mailbox AS k, p.id FROM pg_temp.cm_dup_people p
+        UNION ALL
+        SELECT 'phone', p.phone_number, p.id FROM pg_temp.cm_dup_people p WHERE p.phone_number IS NOT NULL
+        UNION ALL
+        SELECT 'name_birth_date', p.name || '|' || p.date_of_birth, p.id FROM pg_temp.cm_dup_people p
+         WHERE p.date_of_birth IS NOT NULL AND p.name <> ''
+        UNION ALL
+        SELECT 'name_address', p.name || '|' || x.place, p.id FROM pg_temp.cm_dup_people p
+          JOIN pg_temp.cm_dup_places x ON x.id = p.id WHERE p.name <> ''),
+    groups AS (
+        SELECT k.reason, k.k, array_agg(DISTINCT k.id) AS ids FROM keyed k
+         GROUP BY k.reason, k.k HAVING count(DISTINCT k.id) BETWEEN 2 AND 50)
+    SELECT g.reason, a AS customer_a, b AS customer_b
+      FROM groups g, unnest(g.ids) a, unnest(g.ids) b WHERE a < b;
+    -- similar names (trigram similarity, from pg_trgm wherever it is
+    -- installed) at the same address, not already the same name
+    EXECUTE format($q$
+        INSERT INTO pg_temp.cm_dup_pairs
+        SELECT 'similar_name_address', x.id, y.id
+          FROM pg_temp.cm_dup_places x
+          JOIN pg_temp.cm_dup_places y ON y.place = x.place AND x.id < y.id
+          JOIN pg_temp.cm_dup_people px ON px.id = x.id
+          JOIN pg_temp.cm_dup_people py ON py.id = y.id
+         WHERE px.name <> py.name AND %I.similarity(px.name, py.name) >= 0.6
+           AND x.place IN (SELECT z.place FROM pg_temp.cm_dup_places z GROUP BY z.place HAVING count(*) <= 50)$q$,
+        (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'));
+    -- the pairs, without those an admin dismissed
+    DELETE FROM customer_mgmt.duplicate_candidates;
+    INSERT INTO customer_mgmt.duplicate_candidates (customer_a, customer_b, reasons, score, found_at)
+    SELECT p.customer_a, p.customer_b, array_agg(DISTINCT p.reason ORDER BY p.reason),
+           round(1 - exp(sum(ln(1 - customer_mgmt.duplicate_reason_weight(p.reason)))), 3), now()
+      FROM (SELECT DISTINCT * FROM pg_temp.cm_dup_pairs) p
+     WHERE NOT EXISTS (SELECT FROM customer_mgmt.duplicate_dismissals d
+                        WHERE d.customer_a = p.customer_a AND d.customer_b = p.customer_b)
+     GROUP BY p.customer_a, p.customer_b;
+    GET DIAGNOSTICS found = ROW_COUNT;
+    DROP TABLE pg_temp.cm_dup_pairs, pg_temp.cm_dup_places, pg_temp.cm_dup_people;
+    RETURN jsonb_build_object('pairs', found,
+                              'seconds', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
+END
+$$;
+COMMENT ON FUNCTION refresh_duplicate_candidates() IS
+    'Admin (and pg_cron, nightly): computes every pair of customers who are probably one person (the same mailbox, canonical phone, folded name with birth date or address, or a similar name at the same address; keys shared by more than 50 customers left out; anonymised customers and dismissed pairs never) into duplicate_candidates. Returns {pairs, seconds}.';
+
+CREATE OR REPLACE FUNCTION find_duplicate_customers(reason text DEFAULT NULL, min_score numeric DEFAULT 0,
+                                                    page integer DEFAULT 1, page_size integer DEFAULT 20)
+    RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM customer_mgmt.check_page(page, page_size);
+    IF reason IS NOT NULL AND customer_mgmt.duplicate_reason_weight(reason) IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('reason', 'must be one of email, phone, name_birth_date, name_address, similar_name_address',
+                                            reason);
+    END IF;
+    IF min_score IS NULL OR min_score NOT BETWEEN 0 AND 1 THEN
+        PERFORM customer_mgmt.raise_invalid('min_score', 'must be from 0 to 1', min_score::text);
+    END IF;
+    RETURN customer_mgmt.page_envelope(
+        (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'customerIds', jsonb_build_array(c.customer_a, c.customer_b),
+                    'customers', (SELECT jsonb_agg(jsonb_build_object('id', u.id, 'externalId', u.external_id,
+                                                                      'fullName', u.full_name, 'email', u.email,
+                                                                      'phoneNumber', u.phone_number, 'createdAt', u.created_at,
+                                                                      'totalOrders', l.total_orders, 'totalSpent', l.total_spent)
+                                                   ORDER BY u.created_at, u.id)
+                                    FROM customer_mgmt.users u JOIN customer_mgmt.customer_list l ON l.customer_id = u.id
+                                   WHERE u.id IN (c.customer_a, c.customer_b)),
+                    'reasons', to_jsonb(c.reasons), 'score', c.score, 'foundAt', c.found_at)
+                    ORDER BY c.score DESC, c.customer_a, c.customer_b), '[]')
+           FROM (SELECT * FROM customer_mgmt.duplicate_candidates d
+                  WHERE d.score >= min_score AND (find_duplicate_customers.reason IS NULL OR find_duplicate_customers.reason = ANY (d.reasons))
+                  ORDER BY d.score DESC, d.customer_a, d.customer_b
+                  LIMIT page_size OFFSET (page - 1)::bigint * page_size) c),
+        (SELECT count(*) FROM customer_mgmt.duplicate_candidates d
+          WHERE d.score >= min_score AND (find_duplicate_customers.reason IS NULL OR find_duplicate_customers.reason = ANY (d.reasons))),
+        page, page_size);
+END
+$$;
+COMMENT ON FUNCTION find_duplicate_customers(text, numeric, integer, integer) IS
+    'Staff: the pairs of customers who are probably one person (of the last refresh_duplicate_candidates), highest score first, each {customerIds, customers, reasons, score, foundAt}, as a page; filtered by a reason and a minimum score. 22023 naming reason, min_score or the page.';
+
+CREATE OR REPLACE FUNCTION dismiss_duplicate(customer_id uuid, other_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a uuid := least(customer_id, other_id);
+    b uuid := greatest(customer_id, other_id);
+BEGIN
+    PERFORM customer_mgmt.customer_row(customer_id);
+    PERFORM customer_mgmt.customer_row(other_id);
+    IF a = b THEN
+        PERFORM customer_mgmt.raise_invalid('other_id', 'must be another customer', other_id::text);
+    END IF;
+    INSERT INTO customer_mgmt.duplicate_dismissals (customer_a, customer_b, actor_id)
+    VALUES (a, b, customer_mgmt.current_actor())
+    ON CONFLICT ON CONSTRAINT duplicate_dismissals_pkey DO NOTHING;
+    DELETE FROM customer_mgmt.duplicate_candidates d WHERE d.customer_a = a AND d.customer_b = b;
+    PERFORM customer_mgmt.audit('dismiss_duplicate', 'customer', a::text, jsonb_build_object('otherId', b));
+    RETURN jsonb_build_object('customerIds', jsonb_build_array(a, b), 'dismissed', true);
+END
+$$;
+COMMENT ON FUNCTION dismiss_duplicate(uuid, uuid) IS
+    'Admin: marks two customers as not the same person: the pair never comes back as a candidate. PT404 for an unknown customer, 22023 for the same one twice.';
+
+-- The fields a merge may take from a duplicate.
+CREATE OR REPLACE FUNCTION merge_fields() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT ARRAY['full_name', 'email', 'phone_number', 'date_of_birth', 'gender', 'province', 'avatar_url']
+$$;
+COMMENT ON FUNCTION merge_fields() IS 'Internal: the profile fields a merge may take from a duplicate (field_choices).';
+
+-- The merge itself, in the caller's transaction; returns what it did.
+CREATE OR REPLACE FUNCTION merge_apply(survivor_id uuid, duplicate_ids uuid[], field_choices jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s customer_mgmt.users;
+    before jsonb;
+    profile jsonb := '{}';
+    f text;
+    src uuid;
+    v jsonb;
+    moved jsonb := '{}';
+    n bigint;
+    dropped bigint;
+    dups customer_mgmt.users[];
+BEGIN
+    -- checks: every argument before anything is locked
+    IF survivor_id IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('survivor_id', 'is required');
+    END IF;
+    IF duplicate_ids IS NULL OR cardinality(duplicate_ids) NOT BETWEEN 1 AND 20 OR array_position(duplicate_ids, NULL) IS NOT NULL THEN
+        PERFORM customer_mgmt.raise_invalid('duplicate_ids', 'must list from 1 to 20 customer ids');
+    END IF;
+    IF survivor_id = ANY (duplicate_ids) THEN
+        PERFORM customer_mgmt.raise_invalid('duplicate_ids', 'must not list the survivor', survivor_id::text);
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(duplicate_ids) x) <> cardinality(duplicate_ids) THEN
+        PERFORM customer_mgmt.raise_invalid('duplicate_ids', 'must list each customer once');
+    END IF;
+    field_choices := coalesce(field_choices, '{}');
+    IF jsonb_typeof(field_choices) <> 'object' THEN
+        PERFORM customer_mgmt.raise_invalid('field_choices', 'must be a JSON object of fields to the customer id to take each from');
+    END IF;
+    FOR f, v IN SELECT * FROM jsonb_each(field_choices) LOOP
+        IF NOT f = ANY (customer_mgmt.merge_fields()) THEN
+            PERFORM customer_mgmt.raise_invalid('field_choices', format('%s is not a field a merge chooses (%s)', f,
+                                                array_to_string(customer_mgmt.merge_fields(), ', ')));
+        END IF;
+        IF jsonb_typeof(v) <> 'string' OR (v #>> '{}') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+           OR NOT (v #>> '{}')::uuid = ANY (duplicate_ids || survivor_id) THEN
+            PERFORM customer_mgmt.raise_invalid('field_choices', format('%s must name the survivor or one of the duplicates', f));
+        END IF;
+    END LOOP;
+    -- every customer locked, in one order (two merges of overlapping
+    -- customers wait for each other instead of deadlocking)
+    PERFORM customer_mgmt.lock_customer(x) FROM unnest(duplicate_ids || survivor_id) x ORDER BY x;
+    SELECT * INTO s FROM customer_mgmt.users u WHERE u.id = survivor_id;
+    SELECT array_agg(u ORDER BY u.id) INTO dups FROM customer_mgmt.users u WHERE u.id = ANY (duplicate_ids);
+    IF EXISTS (SELECT FROM customer_mgmt.users u WHERE u.id = ANY (duplicate_ids || survivor_id) AND u.anonymized_at IS NOT NULL) THEN
+        RAISE EXCEPTION 'cannot merge: a customer is anonymised'
+            USING ERRCODE = 'raise_exception',
+                  DETAIL = 'An anonymised customer has no profile left to merge, and merging one would bring its orders to a person.',
+                  HINT = 'Leave anonymised customers as they are.';
+    END IF;
+    before := jsonb_build_object('survivor', customer_mgmt.customer_analytics_dto(
+                  (SELECT a FROM customer_mgmt.customer_analytics a WHERE a.customer_id = survivor_id), now()));
+    -- the resulting profile, field by field, and where each value comes from
+    FOREACH f IN ARRAY customer_mgmt.merge_fields() LOOP
+        src := coalesce((field_choices ->> f)::uuid, survivor_id);
+        v := (SELECT to_jsonb(u) -> f FROM customer_mgmt.users u WHERE u.id = src);
+        profile := profile || jsonb_build_object(f, jsonb_build_object('value', v, 'from', src));
+    END LOOP;
+    -- what the duplicates own, moved (orders and visits first: their
+    -- triggers queue both customers)
+    UPDATE customer_mgmt.orders o SET customer_id = survivor_id WHERE o.customer_id = ANY (duplicate_ids);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    moved := moved || jsonb_build_object('orders', n);
+    UPDATE customer_mgmt.web_sessions w SET customer_id = survivor_id WHERE w.customer_id = ANY (duplicate_ids);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    moved := moved || jsonb_build_object('sessions', n);
+    -- addresses, without those the survivor has already, one at a time so
+    -- that the survivor keeps one default of each kind (its own first)
+    SELECT count(*) INTO n FROM customer_mgmt.addresses a WHERE a.customer_id = ANY (duplicate_ids);
+    DELETE FROM customer_mgmt.addresses a
+     WHERE a.customer_id = ANY (duplicate_ids)
+       AND EXISTS (SELECT FROM customer_mgmt.addresses x
+                    WHERE x.customer_id = survivor_id
+                      AND (x.recipient_name, x.phone_number, x.street, x.ward, coalesce(x.district, ''), coalesce(x.province, ''))
+                        = (a.recipient_name, a.phone_number, a.street, a.ward, coalesce(a.district, ''), coalesce(a.province, '')));
+    GET DIAGNOSTICS dropped = ROW_COUNT;
+    moved := moved || jsonb_build_object('addresses', n - dropped, 'addressesAlreadyKnown', dropped);
+    LOOP
+        UPDATE customer_mgmt.addresses a
+           SET customer_id = survivor_id,
+               is_default_shipping = a.is_default_shipping AND NOT EXISTS (
+                   SELECT FROM customer_mgmt.addresses x WHERE x.customer_id = survivor_id AND x.is_default_shipping),
+               is_default_billing = a.is_default_billing AND NOT EXISTS (
+                   SELECT FROM customer_mgmt.addresses x WHERE x.customer_id = survivor_id AND x.is_default_billing)
+         WHERE a.id = (SELECT y.id FROM customer_mgmt.addresses y WHERE y.customer_id = ANY (duplicate_ids)
+                        ORDER BY y.is_default_shipping DESC, y.created_at, y.id LIMIT 1);
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+    UPDATE customer_mgmt.customer_notes x SET customer_id = survivor_id WHERE x.customer_id = ANY (duplicate_ids);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    moved := moved || jsonb_build_object('notes', n);
+    UPDATE customer_mgmt.customer_status_history x SET customer_id = survivor_id WHERE x.customer_id = ANY (duplicate_ids);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    moved := moved || jsonb_build_object('statusHistory', n);
+    -- manual memberships kept; the system's are the survivor's to earn
+    INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by, assigned_at, expires_at)
+    SELECT survivor_id, x.segment_id, x.assigned_by, x.assigned_at, x.expires_at
+      FROM customer_mgmt.customer_segment_assignments x
+     WHERE x.customer_id = ANY (duplicate_ids) AND x.assigned_by = 'manual'
+    ON CONFLICT (customer_id, segment_id) DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    moved := moved || jsonb_build_object('segmentAssignments', n);
+    UPDATE customer_mgmt.event_outbox e SET customer_id = survivor_id WHERE e.customer_id = ANY (duplicate_ids);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    moved := moved || jsonb_build_object('events', n);
+    -- the duplicates' ids, and those merged into them before, resolve to the survivor
+    UPDATE customer_mgmt.customer_merges m SET survivor_id = merge_apply.survivor_id WHERE m.survivor_id = ANY (duplicate_ids);
+    INSERT INTO customer_mgmt.customer_merges (merged_id, survivor_id, external_id, actor_id, moved)
+    SELECT x.id, survivor_id, x.external_id, customer_mgmt.current_actor(), moved FROM unnest(dups) x;
+    -- the duplicates stop existing as customers (what is left of them goes
+    -- with them: their analytics, list rows, queue entries, candidate pairs)
+    DELETE FROM customer_mgmt.users u WHERE u.id = ANY (duplicate_ids);
+    -- the profile chosen
+    UPDATE customer_mgmt.users u
+       SET full_name = profile #>> '{full_name,value}', email = profile #>> '{email,value}',
+           phone_number = profile #>> '{phone_number,value}', date_of_birth = (profile #>> '{date_of_birth,value}')::date,
+           gender = (profile #>> '{gender,value}')::customer_mgmt.gender, province = profile #>> '{province,value}',
+           avatar_url = profile #>> '{avatar_url,value}'
+     WHERE u.id = survivor_id
+       AND (u.full_name, u.email, u.phone_number, u.date_of_birth, u.gender, u.province, u.avatar_url)
+           IS DISTINCT FROM (profile #>> '{full_name,value}', profile #>> '{email,value}', profile #>> '{phone_number,value}',
+                             (profile #>> '{date_of_birth,value}')::date, (profile #>> '{gender,value}')::customer_mgmt.gender,
+                             profile #>> '{province,value}', profile #>> '{avatar_url,value}');
+    -- the survivor recalculated now: analytics, list row, CLV summary, segments
+    PERFORM customer_mgmt.calculate_customer_analytics(survivor_id);
+    DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = survivor_id;
+    PERFORM customer_mgmt.emit_event('customer.merged', survivor_id,
+                                     jsonb_build_object('customerId', survivor_id, 'mergedIds', to_jsonb(duplicate_ids)));
+    RETURN jsonb_build_object(
+        'survivorId', survivor_id, 'mergedIds', to_jsonb(duplicate_ids),
+        'profile', (SELECT jsonb_object_agg(CASE p.key WHEN 'full_name' THEN 'fullName' WHEN 'phone_number' THEN 'phoneNumber'
+                                                        WHEN 'date_of_birth' THEN 'dateOfBirth' WHEN 'avatar_url' THEN 'avatarUrl'
+                                                        ELSE p.key END, p.value) FROM jsonb_each(profile) p),
+        'moved', moved,
+        'analyticsBefore', before || jsonb_build_object('duplicates',
+            (SELECT jsonb_object_agg(x.id, customer_mgmt.customer_analytics_dto(
+                        (SELECT a FROM customer_mgmt.customer_analytics a WHERE a.customer_id = x.id), now()))
+               FROM unnest(dups) x)),
+        'analyticsAfter', customer_mgmt.customer_analytics_dto(
+            (SELECT a FROM customer_mgmt.customer_analytics a WHERE a.customer_id = survivor_id), now()));
+END
+$$;
+COMMENT ON FUNCTION merge_apply(uuid, uuid[], jsonb) IS
+    'Internal: merges duplicates into a survivor in the caller''s transaction (checks, locks, moves, aliases, the profile chosen, the recalculation, customer.merged) and returns what it did.';
+
+CREATE OR REPLACE FUNCTION preview_merge(survivor_id uuid, duplicate_ids uuid[], field_choices jsonb DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    -- the merge itself, undone: what it shows is what merge_customers does
+    BEGIN
+        result := customer_mgmt.merge_apply(survivor_id, duplicate_ids, field_choices);
+        RAISE EXCEPTION USING ERRCODE = 'PT299';
+    EXCEPTION WHEN SQLSTATE 'PT299' THEN
+        NULL;
+    END;
+    RETURN result || jsonb_build_object('preview', true);
+END
+$$;
+COMMENT ON FUNCTION preview_merge(uuid, uuid[], jsonb) IS
+    'Admin: what merge_customers would do, written nowhere: the resulting profile field by field with the customer each value comes from, the counts of what moves, the analytics before and after. Fails as merge_customers would.';
+
+CREATE OR REPLACE FUNCTION merge_customers(survivor_id uuid, duplicate_ids uuid[], field_choices jsonb DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb := customer_mgmt.merge_apply(survivor_id, duplicate_ids, field_choices);
+BEGIN
+    PERFORM customer_mgmt.audit('merge_customers', 'customer', survivor_id::text,
+                                jsonb_build_object('mergedIds', to_jsonb(duplicate_ids), 'moved', result -> 'moved',
+                                                   'fieldChoices', coalesce(field_choices, '{}')));
+    RETURN result || jsonb_build_object('preview', false);
+END
+$$;
+COMMENT ON FUNCTION merge_customers(uuid, uuid[], jsonb) IS
+    'Admin: merges duplicates into a survivor in one transaction (docs/duplicates.md): orders, visits, addresses (not those the survivor has), notes, status history, manual segment memberships, events and the shop''s ids move; the profile takes each field in field_choices from the customer named (the survivor''s by default); the duplicates stop existing and their ids resolve to the survivor; the survivor is recalculated; customer.merged to the outbox; audited. 22023 naming survivor_id, duplicate_ids or field_choices, PT404, P0001 for an anonymised customer.';
