@@ -4,6 +4,7 @@
 # for docs/performance.md.
 #
 #   bench/run.sh generate [CUSTOMERS]   time the demo-shop generator (default 1,000,000)
+#   bench/run.sh duplicates [TWINS]     duplicate detection on the bench shop with TWINS customers registered twice
 #   bench/run.sh csv [CUSTOMERS]        import_csv of a sheet against COPY of the same file (default 100,000)
 #   bench/run.sh attach [CUSTOMERS] [SECONDS]  the shop's own order insert into attached tables, with
 #                                       the triggers and without (default 100,000 customers, 20 s)
@@ -208,6 +209,39 @@ export)
         awk -v f="$([[ $fmt == copy ]] && echo "COPY (same query) TO csv" || echo "export_customers(format => $fmt)")" -v b="$bytes" -v r="$rest" -v p="$peak" 'BEGIN {
             printf "| %s | %.0f MB | %.0f MB | %.0f MB | %+.0f MB |\n", f, b / 1048576, r / 1024, p / 1024, (p - r) / 1024 - b / 1048576 }'
     done
+    ;;
+duplicates)
+    # refresh_duplicate_candidates on the bench shop with TWINS customers
+    # registered twice (default 2,000: bench/duplicates/make.sql) against
+    # a scan of the customers' keys, a page of find_duplicate_customers,
+    # and the precision and recall of the pairs found; the twins removed
+    twins=${2:-2000}
+    bench_shop
+    cm_psql "$DATA" "$PORT" "$DB" -q -v n="$twins" -f "$CM_ROOT/bench/duplicates/make.sql" >/dev/null
+    floor=$(bench_seconds "CREATE TEMP TABLE f AS SELECT u.id, customer_mgmt.email_identity(u.email), u.phone_number, customer_mgmt.search_fold(u.full_name), u.date_of_birth FROM customer_mgmt.users u WHERE u.role = 'customer' AND u.anonymized_at IS NULL")
+    refresh=$(bench_seconds "SELECT customer_mgmt.refresh_duplicate_candidates()")
+    page=$(bench_seconds "SELECT customer_mgmt.find_duplicate_customers(min_score => 0.5, page => 3, page_size => 50)")
+    quality=$(cm_psql "$DATA" "$PORT" "$DB" -qAt -c "
+        WITH found AS (SELECT customer_a, customer_b FROM customer_mgmt.duplicate_candidates),
+             truth AS (SELECT least(original, twin) AS a, greatest(original, twin) AS b, kind FROM bench_dup_truth)
+        SELECT format('%s pairs found; recall %s%% (%s); precision %s%% of the pairs with a twin',
+                      (SELECT count(*) FROM found),
+                      round(100.0 * (SELECT count(*) FROM truth t JOIN found f ON (f.customer_a, f.customer_b) = (t.a, t.b))
+                            / (SELECT count(*) FROM truth), 1),
+                      (SELECT string_agg(kind || ' ' || hit || '/' || total, ', ' ORDER BY kind)
+                         FROM (SELECT t.kind, count(f.customer_a) AS hit, count(*) AS total FROM truth t
+                                 LEFT JOIN found f ON (f.customer_a, f.customer_b) = (t.a, t.b) GROUP BY t.kind) k),
+                      round(100.0 * (SELECT count(*) FROM truth t JOIN found f ON (f.customer_a, f.customer_b) = (t.a, t.b))
+                            / nullif((SELECT count(*) FROM found f WHERE EXISTS (SELECT FROM bench_dup_truth t
+                                       WHERE t.twin IN (f.customer_a, f.customer_b))), 0), 1))")
+    natural=$(cm_psql "$DATA" "$PORT" "$DB" -qAt -c "SELECT string_agg(r || ' ' || n, ', ' ORDER BY r) FROM (SELECT unnest(reasons) AS r, count(*) AS n FROM customer_mgmt.duplicate_candidates c WHERE NOT EXISTS (SELECT FROM bench_dup_truth t WHERE t.twin IN (c.customer_a, c.customer_b)) GROUP BY 1) x")
+    cm_psql "$DATA" "$PORT" "$DB" -qc "DELETE FROM customer_mgmt.event_outbox e USING bench_dup_truth t WHERE e.customer_id = t.twin" \
+        -c "DELETE FROM customer_mgmt.users u USING bench_dup_truth t WHERE u.id = t.twin" \
+        -c "DROP TABLE bench_dup_truth" -c "DELETE FROM customer_mgmt.duplicate_candidates"
+    printf '| floor: a scan of the customers computing the keys | %s s | 1.00 |\n' "$floor"
+    awk -v f="$floor" -v r="$refresh" 'BEGIN { printf "| refresh_duplicate_candidates | %s s | %.2f |\n", r, r / f }'
+    printf '| a page of find_duplicate_customers (page 3 of 50) | %s s | |\n' "$page"
+    printf '\n%s\n\npairs without a twin (the generated shop\x27s own): %s\n' "$quality" "$natural"
     ;;
 csv)
     # import_csv of a sheet of CUSTOMERS customers (default 100,000) into an

@@ -4,18 +4,6 @@
 -- duplicates into a survivor with everything they own (preview_merge,
 -- merge_customers), after which their ids resolve to the survivor.
 
--- An e-mail address as the mailbox it reaches: lower case, and for Gmail
--- without the dots and the +tag of its local part (Gmail ignores both).
-CREATE OR REPLACE FUNCTION email_identity(email text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT CASE WHEN split_part(lower(email), '@', 2) IN ('gmail.com', 'googlemail.com')
-                THEN replace(split_part(split_part(lower(email), '@', 1), '+', 1), '.', '') || '@gmail.com'
-                ELSE lower(email) END
-$$;
-COMMENT ON FUNCTION email_identity(text) IS
-    'Internal: the mailbox an e-mail address reaches: lower case; for gmail.com and googlemail.com without dots and +tag in the local part.';
-
 -- The weight of each reason; a pair with several scores 1 - prod(1 - w).
 CREATE OR REPLACE FUNCTION duplicate_reason_weight(reason text) RETURNS numeric
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -357,3 +345,81 @@ END
 $$;
 COMMENT ON FUNCTION merge_customers(uuid, uuid[], jsonb) IS
     'Admin: merges duplicates into a survivor in one transaction (docs/duplicates.md): orders, visits, addresses (not those the survivor has), notes, status history, manual segment memberships, events and the shop''s ids move; the profile takes each field in field_choices from the customer named (the survivor''s by default); the duplicates stop existing and their ids resolve to the survivor; the survivor is recalculated; customer.merged to the outbox; audited. 22023 naming survivor_id, duplicate_ids or field_choices, PT404, P0001 for an anonymised customer.';
+
+-- What ingestion does with a new customer whose canonical phone number or
+-- mailbox an existing customer has (setting identity.on_duplicate): allow
+-- (nothing), warn, refuse (23505 naming the field) or merge (the existing
+-- customer is the one).  Returns {id, reason, mode} of the existing
+-- customer, or NULL.
+CREATE OR REPLACE FUNCTION identity_match(u users) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mode text := customer_mgmt.setting('identity.on_duplicate');
+    found uuid;
+    reason text;
+BEGIN
+    IF mode = 'allow' THEN
+        RETURN NULL;
+    END IF;
+    SELECT x.id, 'email' INTO found, reason FROM customer_mgmt.users x
+     WHERE customer_mgmt.email_identity(x.email) = customer_mgmt.email_identity(u.email) AND x.role = 'customer'
+       AND x.anonymized_at IS NULL
+     ORDER BY x.created_at, x.id LIMIT 1;
+    IF found IS NULL AND u.phone_number IS NOT NULL THEN
+        SELECT x.id, 'phone' INTO found, reason FROM customer_mgmt.users x
+         WHERE x.phone_number = u.phone_number AND x.role = 'customer' AND x.anonymized_at IS NULL
+         ORDER BY x.created_at, x.id LIMIT 1;
+    END IF;
+    IF found IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF mode = 'refuse' THEN
+        RAISE EXCEPTION 'a customer with this % exists', CASE reason WHEN 'email' THEN 'mailbox' ELSE 'phone number' END
+            USING ERRCODE = 'unique_violation', COLUMN = CASE reason WHEN 'email' THEN 'email' ELSE 'phone_number' END,
+                  DETAIL = format('Field "%s" matches customer %s (the shop refuses duplicates: setting identity.on_duplicate).',
+                                  CASE reason WHEN 'email' THEN 'email' ELSE 'phone_number' END, found),
+                  HINT = 'Update that customer, or merge the two with merge_customers.';
+    END IF;
+    RETURN jsonb_build_object('id', found, 'reason', reason, 'mode', mode);
+END
+$$;
+COMMENT ON FUNCTION identity_match(users) IS
+    'Internal: the existing customer a new one duplicates by mailbox or canonical phone, as the setting identity.on_duplicate asks: NULL (allow, or none), 23505 naming the field (refuse), or {id, reason, mode} (warn, merge).';
+
+-- After ingestion met a duplicate: warn records the pair at once and says
+-- so (ids only); merge gives the existing customer the shop's id (or an
+-- alias of it, when it has its own).
+CREATE OR REPLACE FUNCTION identity_followup(matched jsonb, new_id uuid, external_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    existing uuid := (matched ->> 'id')::uuid;
+BEGIN
+    IF matched IS NULL THEN
+        RETURN;
+    ELSIF matched ->> 'mode' = 'warn' THEN
+        INSERT INTO customer_mgmt.duplicate_candidates (customer_a, customer_b, reasons, score)
+        VALUES (least(existing, new_id), greatest(existing, new_id), ARRAY[matched ->> 'reason'],
+                customer_mgmt.duplicate_reason_weight(matched ->> 'reason'))
+        ON CONFLICT ON CONSTRAINT duplicate_candidates_pkey DO NOTHING;
+        RAISE WARNING 'customer % may be customer % (the same %)', new_id, existing,
+                      CASE matched ->> 'reason' WHEN 'email' THEN 'mailbox' ELSE 'phone number' END
+            USING HINT = 'find_duplicate_customers lists the pair; merge_customers joins them.';
+    ELSIF external_id IS NOT NULL THEN
+        UPDATE customer_mgmt.users x SET external_id = identity_followup.external_id
+         WHERE x.id = existing AND x.external_id IS NULL;
+        IF NOT FOUND THEN
+            INSERT INTO customer_mgmt.customer_merges (merged_id, survivor_id, external_id, actor_id, moved)
+            VALUES (gen_random_uuid(), existing, identity_followup.external_id, customer_mgmt.current_actor(),
+                    jsonb_build_object('matchedAtIngestion', matched ->> 'reason'))
+            ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING;
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION identity_followup(jsonb, uuid, text) IS
+    'Internal: after ingestion met a duplicate (identity_match): warn records the pair and raises a WARNING naming the ids; merge gives the existing customer the shop''s id, or keeps it as an alias.';

@@ -196,7 +196,10 @@ BEGIN
     updated := 0;
     unchanged := 0;
     rejected := 0;
-    -- the rows the shop sends for the first time, in one statement
+    -- the rows the shop sends for the first time, in one statement (unless
+    -- the shop asked for duplicates to be checked: then each row as
+    -- upsert_customer takes it)
+    IF customer_mgmt.setting('identity.on_duplicate') = 'allow' THEN
     BEGIN
         WITH x AS (
             SELECT e.value AS raw, btrim(e.value ->> 'external_id') AS ext FROM jsonb_array_elements(rows) e),
@@ -222,6 +225,7 @@ BEGIN
         inserted := '{}';
         fast_ids := '{}';
     END;
+    END IF;
     -- the others, each as upsert_customer applies it
     SELECT * INTO one FROM customer_mgmt.import_rows_one_by_one(import_id, 'customers', rows, fast_ids);
     inserted := inserted || one.inserted;

@@ -118,14 +118,23 @@ CREATE OR REPLACE FUNCTION register_customer(
 AS $$
 DECLARE
     u customer_mgmt.users := customer_mgmt.check_customer(full_name, email, phone_number, date_of_birth, gender, province);
+    matched jsonb;
 BEGIN
     u.created_at := customer_mgmt.check_past_time('registered_at', registered_at);
     u.external_id := customer_mgmt.check_text('external_id', external_id, 200, false);
-    RETURN customer_mgmt.insert_user(u);
+    -- the same person registered before (setting identity.on_duplicate)
+    matched := customer_mgmt.identity_match(u);
+    IF matched ->> 'mode' = 'merge' THEN
+        PERFORM customer_mgmt.identity_followup(matched, NULL, u.external_id);
+        RETURN (matched ->> 'id')::uuid;
+    END IF;
+    u.id := customer_mgmt.insert_user(u);
+    PERFORM customer_mgmt.identity_followup(matched, u.id, u.external_id);
+    RETURN u.id;
 END
 $$;
 COMMENT ON FUNCTION register_customer(text, text, text, date, text, text, timestamptz, text) IS
-    'Ingestion: registers a customer and returns the new id. The phone number is stored in canonical form, the province in its canonical spelling; external_id is the shop''s own id (23505 when taken).';
+    'Ingestion: registers a customer and returns the new id. The phone number is stored in canonical form, the province in its canonical spelling; external_id is the shop''s own id (23505 when taken). A customer with the same mailbox or phone number is allowed, warned about, refused (23505) or returned instead, as the setting identity.on_duplicate says.';
 
 CREATE OR REPLACE FUNCTION register_staff(full_name text, email text, role text DEFAULT 'staff',
                                           login_role text DEFAULT NULL) RETURNS uuid

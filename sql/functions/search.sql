@@ -60,3 +60,15 @@ END
 $$;
 COMMENT ON FUNCTION search_pattern(text) IS
     'The LIKE pattern over search_key() for a search text: phone-like text matches canonical phone digits, other text its folded form; NULL for no search.';
+
+-- An e-mail address as the mailbox it reaches: lower case, and for Gmail
+-- without the dots and the +tag of its local part (Gmail ignores both).
+CREATE OR REPLACE FUNCTION email_identity(email text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN split_part(lower(email), '@', 2) IN ('gmail.com', 'googlemail.com')
+                THEN replace(split_part(split_part(lower(email), '@', 1), '+', 1), '.', '') || '@gmail.com'
+                ELSE lower(email) END
+$$;
+COMMENT ON FUNCTION email_identity(text) IS
+    'Internal: the mailbox an e-mail address reaches: lower case; for gmail.com and googlemail.com without dots and +tag in the local part.';

@@ -40,6 +40,10 @@ BEGIN
     END IF;
     IF def.value_type = 'text' THEN
         v := customer_mgmt.check_text('value', v, coalesce(def.max_value, 2000)::integer);
+    ELSIF def.value_type = 'choice' THEN
+        IF NOT v = ANY (def.choices) THEN
+            PERFORM customer_mgmt.raise_invalid('value', 'must be one of ' || array_to_string(def.choices, ', '), v);
+        END IF;
     ELSIF def.value_type = 'timezone' THEN
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names t WHERE t.name = v) THEN
             PERFORM customer_mgmt.raise_invalid('value', 'must be a time zone name like Asia/Ho_Chi_Minh', v);

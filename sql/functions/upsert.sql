@@ -46,6 +46,7 @@ DECLARE
     version timestamptz := customer_mgmt.check_source_time(upsert_customer.updated_at);
     action text;
     key_name text;
+    matched jsonb;
 BEGIN
     u.external_id := customer_mgmt.check_text('external_id', upsert_customer.external_id, 200);
     u.created_at := customer_mgmt.check_past_time('registered_at', registered_at);
@@ -55,6 +56,14 @@ BEGIN
     SELECT m.survivor_id INTO u.id FROM customer_mgmt.customer_merges m WHERE m.external_id = u.external_id;
     IF u.id IS NOT NULL THEN
         RETURN jsonb_build_object('customerId', u.id, 'externalId', u.external_id, 'action', 'merged');
+    END IF;
+    -- a new record of the same person (setting identity.on_duplicate)
+    IF NOT EXISTS (SELECT FROM customer_mgmt.users x WHERE x.external_id = u.external_id) THEN
+        matched := customer_mgmt.identity_match(u);
+        IF matched ->> 'mode' = 'merge' THEN
+            PERFORM customer_mgmt.identity_followup(matched, NULL, u.external_id);
+            RETURN jsonb_build_object('customerId', (matched ->> 'id')::uuid, 'externalId', u.external_id, 'action', 'matched');
+        END IF;
     END IF;
     BEGIN
         -- a second session upserting the same id waits here for the first,
@@ -68,6 +77,7 @@ BEGIN
         RETURNING x.id INTO u.id;
         IF u.id IS NOT NULL THEN
             action := 'inserted';
+            PERFORM customer_mgmt.identity_followup(matched, u.id, u.external_id);
         ELSE
             SELECT * INTO cur FROM customer_mgmt.users x WHERE x.external_id = u.external_id FOR NO KEY UPDATE;
             u.id := cur.id;
@@ -106,7 +116,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION upsert_customer(text, text, text, text, date, text, text, timestamptz, timestamptz) IS
-    'Ingestion: applies the shop''s record of a customer by its external_id, idempotently: inserted, updated, unchanged (equal fields: nothing written, no event), stale (updated_at older than the version applied: not applied), anonymized (the person was erased: not brought back) or merged (the customer was merged into another, customerId: nothing written). The fields are checked as register_customer checks them; registered_at counts only when inserting. 23505 naming email when another user has it. Returns {customerId, externalId, action}.';
+    'Ingestion: applies the shop''s record of a customer by its external_id, idempotently: inserted, updated, unchanged (equal fields: nothing written, no event), stale (updated_at older than the version applied: not applied), anonymized (the person was erased: not brought back), merged (the customer was merged into another, customerId: nothing written) or matched (a new record of an existing customer, by mailbox or phone, with the setting identity.on_duplicate at merge: the shop''s id joins that customer). The fields are checked as register_customer checks them; registered_at counts only when inserting. 23505 naming email when another user has it. Returns {customerId, externalId, action}.';
 
 CREATE OR REPLACE FUNCTION upsert_order(
     external_id           text,

@@ -69,6 +69,10 @@ INSERT INTO setting_definitions (name, value_type, default_value, min_value, max
      || 'without your name or contact details once your account is anonymised. You may ask us for a copy of your data '
      || 'or to anonymise your account at any time.', NULL, 2000,
      'The data retention policy shown in a personal-data export (export_customer_data), at most 2,000 characters.');
+INSERT INTO setting_definitions (name, value_type, default_value, min_value, max_value, description, choices) VALUES
+    ('identity.on_duplicate', 'choice', 'allow', NULL, NULL,
+     'What register_customer, upsert_customer and the imports do with a new customer whose mailbox or canonical phone number an existing customer has: allow, warn (the pair becomes a duplicate candidate at once), refuse (23505), or merge (the existing customer is the one).',
+     ARRAY['allow', 'warn', 'refuse', 'merge']);
 -- system segments have fixed ids so that restored assignments still match them
 INSERT INTO customer_segments (id, name, description, criteria, color_code, auto_assign, is_system) VALUES
     ('00000000-0000-4000-8000-000000000001', 'new-customers',

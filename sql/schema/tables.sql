@@ -39,6 +39,8 @@ CREATE UNIQUE INDEX users_external_id_key ON users (external_id) WHERE external_
 CREATE INDEX users_phone_number_idx ON users (phone_number) WHERE phone_number IS NOT NULL;
 CREATE INDEX users_customers_created_at_idx ON users (created_at, id) WHERE role = 'customer';
 CREATE INDEX users_customers_phone_idx ON users (phone_number) WHERE role = 'customer';
+-- one person's mailbox, for ingestion's duplicate check (docs/duplicates.md)
+CREATE INDEX users_customers_mailbox_idx ON users (email_identity(email)) WHERE role = 'customer';
 CREATE INDEX users_customers_search_idx ON users
     USING gin (search_key(full_name, email, phone_number) gin_trgm_ops) WHERE role = 'customer';
 
@@ -280,11 +282,12 @@ CREATE INDEX job_runs_job_name_started_at_idx ON job_runs (job_name, started_at 
 -- settings: definitions ship with the extension, overrides are the shop's ------
 CREATE TABLE setting_definitions (
     name           text PRIMARY KEY,
-    value_type     text NOT NULL CHECK (value_type IN ('numeric', 'integer', 'timezone', 'text')),
+    value_type     text NOT NULL CHECK (value_type IN ('numeric', 'integer', 'timezone', 'text', 'choice')),
     default_value  text NOT NULL,
     min_value      numeric,
     max_value      numeric,
-    description    text NOT NULL
+    description    text NOT NULL,
+    choices        text[] CHECK ((value_type = 'choice') = (choices IS NOT NULL))
 );
 COMMENT ON TABLE setting_definitions IS
     'The settings the extension knows, with their defaults. Shipped by the extension; the shop''s values are in settings.';

@@ -4,3 +4,6 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_guard();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_guard();
+
+-- the mailbox index needs email_identity (sql/functions/search.sql)
+CREATE INDEX users_customers_mailbox_idx ON users (email_identity(email)) WHERE role = 'customer';

@@ -49,6 +49,16 @@ INSERT INTO setting_definitions (name, value_type, default_value, min_value, max
     ('import.csv_columns', 'text', '', NULL, 2000,
      'The shop''s own CSV headers for import_csv, as "header=field" pairs separated by ";" (for example "Mã KH=external_id;Tên=full_name"); the API''s, the export''s and common names are recognised without it.');
 
+-- a setting chosen among values (identity.on_duplicate)
+ALTER TABLE setting_definitions DROP CONSTRAINT setting_definitions_value_type_check,
+    ADD CONSTRAINT setting_definitions_value_type_check
+        CHECK (value_type IN ('numeric', 'integer', 'timezone', 'text', 'choice')),
+    ADD COLUMN choices text[] CHECK ((value_type = 'choice') = (choices IS NOT NULL));
+INSERT INTO setting_definitions (name, value_type, default_value, min_value, max_value, description, choices) VALUES
+    ('identity.on_duplicate', 'choice', 'allow', NULL, NULL,
+     'What register_customer, upsert_customer and the imports do with a new customer whose mailbox or canonical phone number an existing customer has: allow, warn (the pair becomes a duplicate candidate at once), refuse (23505), or merge (the existing customer is the one).',
+     ARRAY['allow', 'warn', 'refuse', 'merge']);
+
 -- register_staff takes login_role (and only admins call it)
 DROP FUNCTION register_staff(text, text, text);
 

@@ -8,7 +8,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(42);
+SELECT plan(50);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 GRANT SELECT ON p TO PUBLIC;
@@ -154,6 +154,27 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.merge_customers((SELECT id FROM
           '42501', 'staff may not merge');
 SELECT ok((customer_mgmt.find_duplicate_customers() ->> 'total')::int >= 1, 'but may look for duplicates');
 RESET ROLE;
+
+-- preventing new duplicates (setting identity.on_duplicate): allow by default
+SELECT ok(customer_mgmt.register_customer('Lê Mai', 'lethimai+2@gmail.com') IS NOT NULL, 'allowed by default');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.set_setting('identity.on_duplicate', 'sometimes')$$), '22023 value',
+          'the setting is one of its choices');
+SELECT customer_mgmt.set_setting('identity.on_duplicate', 'refuse');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.register_customer('Vinh Đỗ', 'vinh.do@example.vn', '+84 912 000 111')$$),
+          '23505 phone_number', 'refuse: a second customer with that phone, nothing written');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.upsert_customer('KH-77', 'Mai', 'L.E.T.H.I.M.A.I@gmail.com')$$),
+          '23505 email', 'refuse: the same Gmail mailbox through the upsert');
+SELECT customer_mgmt.set_setting('identity.on_duplicate', 'warn');
+SELECT ok(customer_mgmt.register_customer('Vinh Đỗ', 'vinh.do@example.vn', '0912.000.111') IS NOT NULL, 'warn: registered');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.duplicate_candidates c
+            WHERE (SELECT id FROM p WHERE k = 'alone') IN (c.customer_a, c.customer_b)), 1, 'and the pair is a candidate at once');
+SELECT customer_mgmt.set_setting('identity.on_duplicate', 'merge');
+SELECT customer_mgmt.upsert_customer('KH-88', 'Vinh', 'vinh.3@example.vn', '84912000111') AS m \gset
+SELECT is((:'m'::jsonb ->> 'action') || ' ' || ((:'m'::jsonb ->> 'customerId')::uuid IN (SELECT u.id FROM customer_mgmt.users u
+                                                  WHERE u.phone_number = '0912000111' AND u.anonymized_at IS NULL)),
+          'matched true', 'merge: the upsert finds an existing customer of that phone');
+SELECT is(customer_mgmt.find_customer(external_id => 'KH-88') ->> 'id', :'m'::jsonb ->> 'customerId',
+          'whose the shop''s id is now');
 
 SELECT * FROM finish();
 ROLLBACK;
