@@ -29,11 +29,11 @@ CREATE INDEX ON shop.tbl_order_item (order_id);
 INSERT INTO shop.tbl_user (n, name, email, created_at)
 SELECT i, 'Khách Hàng ' || i, 'kh' || i || '@example.vn', now() - interval '2 years' FROM generate_series(1, :n) i;
 SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user',
-    '{"external_id": "id", "full_name": "name", "email": "email", "registered_at": "created_at", "updated_at": "updated_at"}');
+    '{"externalId": "id", "fullName": "name", "email": "email", "registeredAt": "created_at", "updatedAt": "updated_at"}');
 SELECT customer_mgmt.attach_source('orders', 'shop.tbl_order',
-    '{"external_id": "id", "customer_external_id": "user_id", "total_amount": "total_amount", "order_date": "created_at",
-      "updated_at": "updated_at", "status": {"column": "state", "values": {"NEW": "pending", "DONE": "completed"}}}');
+    '{"externalId": "id", "customerExternalId": "user_id", "totalAmount": "total_amount", "orderDate": "created_at",
+      "updatedAt": "updated_at", "status": {"column": "state", "values": {"NEW": "pending", "DONE": "completed"}}}');
 SELECT customer_mgmt.attach_source('order_items', 'shop.tbl_order_item',
-    '{"order_external_id": "order_id", "product_name": "product_name", "unit_price": "price", "quantity": "qty"}');
+    '{"orderExternalId": "order_id", "productName": "product_name", "unitPrice": "price", "quantity": "qty"}');
 CALL customer_mgmt.import_table('customers', 'shop.tbl_user');
 VACUUM ANALYZE;

@@ -229,6 +229,35 @@ $$;
 COMMENT ON FUNCTION lock_customer(uuid) IS
     'Internal: locks a customer''s row against concurrent changes, or raises PT404.';
 
+-- The same for ingestion by our id: a customer merged into another (even
+-- by a merge that committed while this waited for its lock) is the
+-- survivor, whose id is returned (docs/duplicates.md).
+CREATE OR REPLACE FUNCTION lock_ingested_customer(customer_id uuid) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found uuid;
+BEGIN
+    IF customer_id IS NULL THEN
+        PERFORM customer_mgmt.raise_invalid('customer_id', 'is required');
+    END IF;
+    SELECT u.id INTO found FROM customer_mgmt.users u
+     WHERE u.id = lock_ingested_customer.customer_id AND u.role = 'customer'
+       FOR NO KEY UPDATE;
+    IF found IS NULL THEN
+        SELECT m.survivor_id INTO found FROM customer_mgmt.customer_merges m WHERE m.merged_id = lock_ingested_customer.customer_id;
+        IF found IS NULL THEN
+            PERFORM customer_mgmt.raise_not_found('Customer', customer_id::text);
+        END IF;
+        PERFORM customer_mgmt.lock_customer(found);
+    END IF;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION lock_ingested_customer(uuid) IS
+    'Internal: locks a customer''s row for ingestion and returns its id, the survivor''s for a customer merged into another; PT404 when there is none.';
+
 -- An e-mail address, trimmed, or 22023 naming the field.
 CREATE OR REPLACE FUNCTION check_email(field text, value text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE

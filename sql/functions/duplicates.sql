@@ -19,6 +19,8 @@ CREATE OR REPLACE FUNCTION refresh_duplicate_candidates() RETURNS jsonb
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    -- the groupings of a million customers' keys hashed in memory
+    SET work_mem = '256MB'
 AS $$
 DECLARE
     started timestamptz := clock_timestamp();
@@ -35,6 +37,9 @@ BEGIN
     SELECT DISTINCT a.customer_id AS id,
            customer_mgmt.search_fold(concat_ws('|', a.street, a.ward, a.district, a.province)) AS place
       FROM customer_mgmt.addresses a JOIN pg_temp.cm_dup_people p ON p.id = a.customer_id;
+    CREATE UNIQUE INDEX ON pg_temp.cm_dup_people (id);
+    ANALYZE pg_temp.cm_dup_people;
+    ANALYZE pg_temp.cm_dup_places;
     -- each reason groups customers by a key; a key shared by more than 50
     -- customers (a shop's own phone, a company address) is not a person's
     CREATE TEMP TABLE cm_dup_pairs ON COMMIT DROP AS
@@ -48,22 +53,23 @@ BEGIN
         UNION ALL
         SELECT 'name_address', p.name || '|' || x.place, p.id FROM pg_temp.cm_dup_people p
           JOIN pg_temp.cm_dup_places x ON x.id = p.id WHERE p.name <> ''),
+    -- (each customer once per key: the places are distinct already; keys
+    -- compared byte for byte, which is what they are, and hashed)
     groups AS (
-        SELECT k.reason, k.k, array_agg(DISTINCT k.id) AS ids FROM keyed k
-         GROUP BY k.reason, k.k HAVING count(DISTINCT k.id) BETWEEN 2 AND 50)
+        SELECT k.reason, array_agg(k.id) AS ids FROM keyed k
+         GROUP BY k.reason, k.k COLLATE "C" HAVING count(*) BETWEEN 2 AND 50)
     SELECT g.reason, a AS customer_a, b AS customer_b
       FROM groups g, unnest(g.ids) a, unnest(g.ids) b WHERE a < b;
     -- similar names (trigram similarity, from pg_trgm wherever it is
-    -- installed) at the same address, not already the same name
+    -- installed) at the same address, not already the same name: the pairs
+    -- within each address's group, as above
     EXECUTE format($q$
         INSERT INTO pg_temp.cm_dup_pairs
-        SELECT 'similar_name_address', x.id, y.id
-          FROM pg_temp.cm_dup_places x
-          JOIN pg_temp.cm_dup_places y ON y.place = x.place AND x.id < y.id
-          JOIN pg_temp.cm_dup_people px ON px.id = x.id
-          JOIN pg_temp.cm_dup_people py ON py.id = y.id
-         WHERE px.name <> py.name AND %I.similarity(px.name, py.name) >= 0.6
-           AND x.place IN (SELECT z.place FROM pg_temp.cm_dup_places z GROUP BY z.place HAVING count(*) <= 50)$q$,
+        SELECT 'similar_name_address', a, b
+          FROM (SELECT array_agg(x.id) AS ids FROM pg_temp.cm_dup_places x
+                 GROUP BY x.place COLLATE "C" HAVING count(*) BETWEEN 2 AND 50) g,
+               unnest(g.ids) a, unnest(g.ids) b, pg_temp.cm_dup_people pa, pg_temp.cm_dup_people pb
+         WHERE a < b AND pa.id = a AND pb.id = b AND pa.name <> pb.name AND %I.similarity(pa.name, pb.name) >= 0.6$q$,
         (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'));
     -- the pairs, without those an admin dismissed
     DELETE FROM customer_mgmt.duplicate_candidates;
@@ -152,9 +158,9 @@ COMMENT ON FUNCTION dismiss_duplicate(uuid, uuid) IS
 CREATE OR REPLACE FUNCTION merge_fields() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT ARRAY['full_name', 'email', 'phone_number', 'date_of_birth', 'gender', 'province', 'avatar_url']
+    SELECT ARRAY['fullName', 'email', 'phoneNumber', 'dateOfBirth', 'gender', 'province', 'avatarUrl']
 $$;
-COMMENT ON FUNCTION merge_fields() IS 'Internal: the profile fields a merge may take from a duplicate (field_choices).';
+COMMENT ON FUNCTION merge_fields() IS 'Internal: the profile fields a merge may take from a duplicate (the keys of field_choices, as the detail names them).';
 
 -- The merge itself, in the caller's transaction; returns what it did.
 CREATE OR REPLACE FUNCTION merge_apply(survivor_id uuid, duplicate_ids uuid[], field_choices jsonb) RETURNS jsonb
@@ -216,7 +222,7 @@ BEGIN
     -- the resulting profile, field by field, and where each value comes from
     FOREACH f IN ARRAY customer_mgmt.merge_fields() LOOP
         src := coalesce((field_choices ->> f)::uuid, survivor_id);
-        v := (SELECT to_jsonb(u) -> f FROM customer_mgmt.users u WHERE u.id = src);
+        v := (SELECT to_jsonb(u) -> lower(regexp_replace(f, '([A-Z])', '_\1', 'g')) FROM customer_mgmt.users u WHERE u.id = src);
         profile := profile || jsonb_build_object(f, jsonb_build_object('value', v, 'from', src));
     END LOOP;
     -- what the duplicates own, moved (orders and visits first: their
@@ -275,15 +281,15 @@ BEGIN
     DELETE FROM customer_mgmt.users u WHERE u.id = ANY (duplicate_ids);
     -- the profile chosen
     UPDATE customer_mgmt.users u
-       SET full_name = profile #>> '{full_name,value}', email = profile #>> '{email,value}',
-           phone_number = profile #>> '{phone_number,value}', date_of_birth = (profile #>> '{date_of_birth,value}')::date,
+       SET full_name = profile #>> '{fullName,value}', email = profile #>> '{email,value}',
+           phone_number = profile #>> '{phoneNumber,value}', date_of_birth = (profile #>> '{dateOfBirth,value}')::date,
            gender = (profile #>> '{gender,value}')::customer_mgmt.gender, province = profile #>> '{province,value}',
-           avatar_url = profile #>> '{avatar_url,value}'
+           avatar_url = profile #>> '{avatarUrl,value}'
      WHERE u.id = survivor_id
        AND (u.full_name, u.email, u.phone_number, u.date_of_birth, u.gender, u.province, u.avatar_url)
-           IS DISTINCT FROM (profile #>> '{full_name,value}', profile #>> '{email,value}', profile #>> '{phone_number,value}',
-                             (profile #>> '{date_of_birth,value}')::date, (profile #>> '{gender,value}')::customer_mgmt.gender,
-                             profile #>> '{province,value}', profile #>> '{avatar_url,value}');
+           IS DISTINCT FROM (profile #>> '{fullName,value}', profile #>> '{email,value}', profile #>> '{phoneNumber,value}',
+                             (profile #>> '{dateOfBirth,value}')::date, (profile #>> '{gender,value}')::customer_mgmt.gender,
+                             profile #>> '{province,value}', profile #>> '{avatarUrl,value}');
     -- the survivor recalculated now: analytics, list row, CLV summary, segments
     PERFORM customer_mgmt.calculate_customer_analytics(survivor_id);
     DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = survivor_id;
@@ -291,9 +297,7 @@ BEGIN
                                      jsonb_build_object('customerId', survivor_id, 'mergedIds', to_jsonb(duplicate_ids)));
     RETURN jsonb_build_object(
         'survivorId', survivor_id, 'mergedIds', to_jsonb(duplicate_ids),
-        'profile', (SELECT jsonb_object_agg(CASE p.key WHEN 'full_name' THEN 'fullName' WHEN 'phone_number' THEN 'phoneNumber'
-                                                        WHEN 'date_of_birth' THEN 'dateOfBirth' WHEN 'avatar_url' THEN 'avatarUrl'
-                                                        ELSE p.key END, p.value) FROM jsonb_each(profile) p),
+        'profile', profile,
         'moved', moved,
         'analyticsBefore', before || jsonb_build_object('duplicates',
             (SELECT jsonb_object_agg(x.id, customer_mgmt.customer_analytics_dto(

@@ -343,12 +343,16 @@ BEGIN
     -- an order's lines read from the attached table of lines
     SELECT * INTO src FROM customer_mgmt.sources s WHERE s.source::text = imp.source AND s.kind = imp.kind;
     IF FOUND THEN
+        -- (the mapping's keys are the API's, camelCase; a staging row's are
+        -- the columns', snake_case)
         SELECT coalesce(jsonb_agg(m.r || jsonb_build_object('_row', e.value ->> '_row')
                                       || CASE WHEN imp.kind = 'orders'
                                               THEN jsonb_build_object('items', customer_mgmt.source_order_items(m.r ->> 'external_id'))
                                               ELSE '{}' END), '[]')
           INTO rows
-          FROM jsonb_array_elements(rows) e, LATERAL (SELECT customer_mgmt.source_row(src.mapping, e.value - '_row') AS r) m;
+          FROM jsonb_array_elements(rows) e,
+               LATERAL (SELECT jsonb_object_agg(lower(regexp_replace(k.key, '([A-Z])', '_\1', 'g')), k.value) AS r
+                          FROM jsonb_each(customer_mgmt.source_row(src.mapping, e.value - '_row')) k) m;
     END IF;
     IF imp.kind IN ('addresses', 'sessions') THEN
         -- row by row through the single-row functions, their triggers firing;

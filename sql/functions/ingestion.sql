@@ -304,8 +304,7 @@ BEGIN
     lines := checked.lines;
     o.external_id := customer_mgmt.check_text('external_id', external_id, 200, false);
 
-    PERFORM customer_mgmt.lock_customer(customer_id);
-    o.customer_id := customer_id;
+    o.customer_id := customer_mgmt.lock_ingested_customer(customer_id);
     RETURN customer_mgmt.insert_order(o, lines);
 END
 $$;

@@ -3,15 +3,15 @@
 -- in the same transaction, by a mapping of their columns to our fields
 -- declared once (attach_source), until detach_source.
 
--- The fields each kind maps, the first one required.
+-- The fields each kind maps (the API's JSON keys), the first one required.
 CREATE OR REPLACE FUNCTION source_fields(kind text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT CASE kind
-        WHEN 'customers' THEN ARRAY['external_id', 'full_name', 'email', 'phone_number', 'date_of_birth', 'gender',
-                                    'province', 'registered_at', 'updated_at']
-        WHEN 'orders' THEN ARRAY['external_id', 'customer_external_id', 'total_amount', 'status', 'order_date', 'updated_at']
-        WHEN 'order_items' THEN ARRAY['order_external_id', 'product_name', 'category', 'brand', 'unit_price', 'quantity']
+        WHEN 'customers' THEN ARRAY['externalId', 'fullName', 'email', 'phoneNumber', 'dateOfBirth', 'gender',
+                                    'province', 'registeredAt', 'updatedAt']
+        WHEN 'orders' THEN ARRAY['externalId', 'customerExternalId', 'totalAmount', 'status', 'orderDate', 'updatedAt']
+        WHEN 'order_items' THEN ARRAY['orderExternalId', 'productName', 'category', 'brand', 'unitPrice', 'quantity']
     END
 $$;
 COMMENT ON FUNCTION source_fields(text) IS
@@ -44,13 +44,13 @@ BEGIN
     IF NOT FOUND THEN
         RETURN '[]';
     END IF;
-    EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_object(''productName'', r ->> ''product_name'', ''category'', r ->> ''category'','
-                   ' ''brand'', r ->> ''brand'', ''unitPrice'', (r ->> ''unit_price'')::numeric, ''quantity'', (r ->> ''quantity'')::numeric)), ''[]'')'
+    EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_object(''productName'', r ->> ''productName'', ''category'', r ->> ''category'','
+                   ' ''brand'', r ->> ''brand'', ''unitPrice'', (r ->> ''unitPrice'')::numeric, ''quantity'', (r ->> ''quantity'')::numeric)), ''[]'')'
                    ' FROM (SELECT customer_mgmt.source_row($1, to_jsonb(t)) AS r FROM %s t WHERE t.%I = $2::%s) x',
-                   src.source, src.mapping #>> '{order_external_id,column}',
+                   src.source, src.mapping #>> '{orderExternalId,column}',
                    -- compared in the column's own type, so that its index serves
                    (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
-                     WHERE a.attrelid = src.source AND a.attname = src.mapping #>> '{order_external_id,column}'))
+                     WHERE a.attrelid = src.source AND a.attname = src.mapping #>> '{orderExternalId,column}'))
         INTO lines_json USING src.mapping, order_key;
     RETURN lines_json;
 END
@@ -70,33 +70,33 @@ DECLARE
     target uuid;
     lines customer_mgmt.order_items[];
 BEGIN
-    version := coalesce((r ->> 'updated_at')::timestamptz, clock_timestamp());
+    version := coalesce((r ->> 'updatedAt')::timestamptz, clock_timestamp());
     IF src.kind = 'customers' THEN
         IF op = 'DELETE' THEN
             -- the person is gone from the shop: erased here too
-            SELECT u.id INTO target FROM customer_mgmt.users u WHERE u.external_id = r ->> 'external_id' AND u.role = 'customer';
+            SELECT u.id INTO target FROM customer_mgmt.users u WHERE u.external_id = r ->> 'externalId' AND u.role = 'customer';
             IF target IS NOT NULL THEN
                 PERFORM customer_mgmt.anonymize_customer(target, 'deleted from the shop''s table ' || src.source::text);
             END IF;
         ELSE
-            PERFORM customer_mgmt.upsert_customer(r ->> 'external_id', r ->> 'full_name', r ->> 'email', r ->> 'phone_number',
-                                                  (r ->> 'date_of_birth')::date, r ->> 'gender', r ->> 'province',
-                                                  coalesce((r ->> 'registered_at')::timestamptz, now()), version);
+            PERFORM customer_mgmt.upsert_customer(r ->> 'externalId', r ->> 'fullName', r ->> 'email', r ->> 'phoneNumber',
+                                                  (r ->> 'dateOfBirth')::date, r ->> 'gender', r ->> 'province',
+                                                  coalesce((r ->> 'registeredAt')::timestamptz, now()), version);
         END IF;
     ELSIF src.kind = 'orders' THEN
         IF op = 'DELETE' THEN
-            DELETE FROM customer_mgmt.orders x WHERE x.external_id = r ->> 'external_id';
+            DELETE FROM customer_mgmt.orders x WHERE x.external_id = r ->> 'externalId';
         ELSE
-            PERFORM customer_mgmt.upsert_order(r ->> 'external_id', (r ->> 'total_amount')::numeric, r ->> 'customer_external_id',
+            PERFORM customer_mgmt.upsert_order(r ->> 'externalId', (r ->> 'totalAmount')::numeric, r ->> 'customerExternalId',
                                                NULL, coalesce(r ->> 'status', 'completed'),
-                                               coalesce((r ->> 'order_date')::timestamptz, now()),
-                                               customer_mgmt.source_order_items(r ->> 'external_id'), version);
+                                               coalesce((r ->> 'orderDate')::timestamptz, now()),
+                                               customer_mgmt.source_order_items(r ->> 'externalId'), version);
         END IF;
     ELSE
         -- a line changed: the order's lines replaced by the shop's, as a whole
         -- (and the old order's too when a line moved to another)
-        FOR k IN SELECT DISTINCT v FROM unnest(ARRAY[customer_mgmt.source_row(src.mapping, old_row) ->> 'order_external_id',
-                                                   customer_mgmt.source_row(src.mapping, new_row) ->> 'order_external_id']) v
+        FOR k IN SELECT DISTINCT v FROM unnest(ARRAY[customer_mgmt.source_row(src.mapping, old_row) ->> 'orderExternalId',
+                                                   customer_mgmt.source_row(src.mapping, new_row) ->> 'orderExternalId']) v
                   WHERE v IS NOT NULL LOOP
             SELECT x.id INTO target FROM customer_mgmt.orders x WHERE x.external_id = k;
             CONTINUE WHEN target IS NULL;   -- lines before their order: the order's insert reads them
@@ -202,8 +202,8 @@ BEGIN
     IF NOT normal ? fields[1] THEN
         PERFORM customer_mgmt.raise_invalid('mapping', format('must map %s, the key of the table', fields[1]));
     END IF;
-    IF kind = 'orders' AND NOT normal ? 'customer_external_id' THEN
-        PERFORM customer_mgmt.raise_invalid('mapping', 'must map customer_external_id, the order''s customer');
+    IF kind = 'orders' AND NOT normal ? 'customerExternalId' THEN
+        PERFORM customer_mgmt.raise_invalid('mapping', 'must map customerExternalId, the order''s customer');
     END IF;
     IF EXISTS (SELECT FROM customer_mgmt.sources s WHERE s.kind = register_source.kind OR s.source = register_source.source) THEN
         RAISE EXCEPTION 'a source of % or the table % is attached already', kind, source
@@ -276,7 +276,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION attach_source(text, regclass, jsonb, text) IS
-    'Admin: attaches a table of the shop''s own (kind customers, orders or order_items; docs/onboarding.md) by a mapping of our fields to its columns ({"external_id": "id", "status": {"column": "state", "values": {"DONE": "completed"}}}): from now on every insert, update and delete on it reaches the extension in the same transaction, through a trigger; a change our rules refuse fails the shop''s write (on_reject refuse) or is recorded as a reject and let through (record). The existing rows come in with import_table (the answer''s backfill). The caller must own the table.';
+    'Admin: attaches a table of the shop''s own (kind customers, orders or order_items; docs/onboarding.md) by a mapping of our fields to its columns ({"externalId": "id", "status": {"column": "state", "values": {"DONE": "completed"}}}): from now on every insert, update and delete on it reaches the extension in the same transaction, through a trigger; a change our rules refuse fails the shop''s write (on_reject refuse) or is recorded as a reject and let through (record). The existing rows come in with import_table (the answer''s backfill). The caller must own the table.';
 
 CREATE OR REPLACE FUNCTION detach_source(source regclass) RETURNS jsonb
     LANGUAGE plpgsql

@@ -48,40 +48,40 @@ INSERT INTO p VALUES ('hoa', customer_mgmt.register_staff('Vũ Hoa', 'hoa@cuahan
 SELECT set_config('customer_mgmt.actor_id', (SELECT id::text FROM p WHERE k = 'hoa'), true);
 
 -- refused mappings, before anything is attached
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('people', 'shop.tbl_user', '{"external_id": "id"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('people', 'shop.tbl_user', '{"externalId": "id"}')$$),
           '22023 kind', 'an unknown kind');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'customer_mgmt.users', '{"external_id": "id"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'customer_mgmt.users', '{"externalId": "id"}')$$),
           '22023 source', 'a table of the extension''s own');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"full_name": "name"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"fullName": "name"}')$$),
           '22023 mapping', 'no key');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"external_id": "id", "nick": "name"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"externalId": "id", "nick": "name"}')$$),
           '22023 mapping', 'a field we do not have');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"external_id": "id", "full_name": "ten; DROP TABLE x"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"externalId": "id", "fullName": "ten; DROP TABLE x"}')$$),
           '22023 mapping', 'a column the table does not have');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"external_id": "id"}', 'ignore')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"externalId": "id"}', 'ignore')$$),
           '22023 on_reject', 'an unknown on_reject');
 SET ROLE customer_mgmt_staff;
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"external_id": "id"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user', '{"externalId": "id"}')$$),
           '42501', 'staff may not attach');
 RESET ROLE;
 
 -- the shop's three tables attached
 SELECT is(customer_mgmt.attach_source('customers', 'shop.tbl_user',
-              '{"external_id": "id", "full_name": "name", "email": "email", "phone_number": "phone", "date_of_birth": "birthday",
+              '{"externalId": "id", "fullName": "name", "email": "email", "phoneNumber": "phone", "dateOfBirth": "birthday",
                 "gender": {"column": "sex", "values": {"Nam": "male", "Nữ": "female"}}, "province": "city",
-                "registered_at": "created_at", "updated_at": "updated_at"}') ->> 'backfill',
+                "registeredAt": "created_at", "updatedAt": "updated_at"}') ->> 'backfill',
           'CALL customer_mgmt.import_table(''customers'', ''shop.tbl_user'')', 'customers attached; the answer says how to backfill');
 SELECT ok(customer_mgmt.attach_source('orders', 'shop.tbl_order',
-              '{"external_id": "id", "customer_external_id": "user_id", "total_amount": "total_amount", "order_date": "created_at",
-                "updated_at": "updated_at",
+              '{"externalId": "id", "customerExternalId": "user_id", "totalAmount": "total_amount", "orderDate": "created_at",
+                "updatedAt": "updated_at",
                 "status": {"column": "state", "values": {"NEW": "pending", "SHIPPING": "processing", "DONE": "completed",
                                                          "CANCELED": "cancelled", "RETURNED": "refunded"}}}') IS NOT NULL,
           'orders attached, the shop''s states translated');
 SELECT ok(customer_mgmt.attach_source('order_items', 'shop.tbl_order_item',
-              '{"order_external_id": "order_id", "product_name": "product_name", "category": "category", "unit_price": "price",
+              '{"orderExternalId": "order_id", "productName": "product_name", "category": "category", "unitPrice": "price",
                 "quantity": "qty"}', on_reject => 'record') IS NOT NULL,
           'order lines attached, their refusals recorded');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_order_item', '{"external_id": "id"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.attach_source('customers', 'shop.tbl_order_item', '{"externalId": "id"}')$$),
           '23505 source', 'one table per kind');
 
 -- the shop's application writes its tables

@@ -149,7 +149,7 @@ is($node->safe_psql($db, q{SELECT count(*) FROM customer_mgmt.addresses}) . ' ' 
 	CREATE TABLE shop.tbl_user (id bigint PRIMARY KEY, name text, mail text, updated_at timestamp DEFAULT now());
 	INSERT INTO shop.tbl_user (id, name, mail) SELECT i, 'Người Dùng ' || i, 'nd' || i || '@example.vn' FROM generate_series(1, 500) i;
 	SELECT customer_mgmt.attach_source('customers', 'shop.tbl_user',
-	    '{"external_id": "id", "full_name": "name", "email": "mail", "updated_at": "updated_at"}');
+	    '{"externalId": "id", "fullName": "name", "email": "mail", "updatedAt": "updated_at"}');
 	INSERT INTO shop.tbl_user (id, name, mail) VALUES (501, 'Người Dùng 501', 'nd501@example.vn');
 	CALL customer_mgmt.import_table('customers', 'shop.tbl_user', 1);
 });
