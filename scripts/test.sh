@@ -27,6 +27,7 @@ trap cleanup EXIT
 cp -r "$CM_ROOT/test" "$work/test"
 # the docs that tests check against the code (test/t/006_segment_attributes.pl)
 cp -r "$CM_ROOT/docs" "$work/docs"
+cp "$CM_ROOT/README.md" "$work/README.md"
 postgraphile=$(cm_install_postgraphile "$work/postgraphile")
 [[ $(id -u) -eq 0 ]] && chown -R "$(cm_owner)" "$work"
 cd "$work"
