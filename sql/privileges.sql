@@ -138,7 +138,7 @@ GRANT EXECUTE ON FUNCTION
     get_imports(integer, integer), get_import_rejects(bigint, integer, integer), delete_import(bigint), import_csv(bytea),
     attach_source(text, regclass, jsonb, text), detach_source(regclass),
     refresh_duplicate_candidates(), dismiss_duplicate(uuid, uuid), preview_merge(uuid, uuid[], jsonb),
-    merge_customers(uuid, uuid[], jsonb)
+    merge_customers(uuid, uuid[], jsonb), get_settings()
 TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE import_table(text, regclass, integer) TO customer_mgmt_admin;
 GRANT EXECUTE ON PROCEDURE recalculate_all_analytics_batched(timestamptz, integer, boolean) TO customer_mgmt_admin;

@@ -69,3 +69,19 @@ END
 $$;
 COMMENT ON FUNCTION set_setting(text, text) IS
     'Admin: sets a setting (validated against its definition); NULL or empty restores the default. Returns the value in force.';
+
+CREATE OR REPLACE FUNCTION get_settings() RETURNS jsonb
+    LANGUAGE sql STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'name', d.name, 'value', coalesce(s.value, d.default_value), 'defaultValue', d.default_value,
+               'isDefault', s.name IS NULL, 'valueType', d.value_type, 'minValue', d.min_value, 'maxValue', d.max_value,
+               'choices', to_jsonb(d.choices), 'description', d.description,
+               'updatedAt', s.updated_at, 'updatedBy', s.updated_by) ORDER BY d.name), '[]')
+      FROM customer_mgmt.setting_definitions d
+      LEFT JOIN customer_mgmt.settings s ON s.name = d.name
+$$;
+COMMENT ON FUNCTION get_settings() IS
+    'Admin: every setting, by name: the value in force, the default and whether it is in force, the type with its bounds or choices, what it does, and who changed it when.';

@@ -95,7 +95,8 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'gamma_gamma_expected_value', 'fit_clv_model',
                     'link_login_role', 'unlink_login_role', 'get_audit_log', 'purge_audit_log',
                     'import_table', 'get_imports', 'get_import_rejects', 'delete_import', 'import_csv', 'attach_source', 'detach_source',
-                    'find_duplicate_customers', 'refresh_duplicate_candidates', 'dismiss_duplicate', 'preview_merge', 'merge_customers'],
+                    'find_duplicate_customers', 'refresh_duplicate_candidates', 'dismiss_duplicate', 'preview_merge', 'merge_customers',
+                    'get_settings'],
               'admin executes everything of staff and app, set_setting, status changes, analytics and jobs');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'customer_mgmt_internal'::regnamespace$$,

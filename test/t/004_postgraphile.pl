@@ -105,7 +105,7 @@ my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote);
 
 my $admin = start_postgraphile('graphql_admin', '--no-ignore-rbac');
 my ($q, $m) = fields($admin);
-is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns getAuditLog getImports getImportRejects)) ],
+is_deeply($q, [ sort(@helpers, @reads, qw(cronJobs cronScript exportColumns getAuditLog getImports getImportRejects getSettings)) ],
 	'admin: the queries are the reads, the documented helpers and the pg_cron helpers');
 is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeInactiveCustomers exportCustomerData exportCustomers assignCustomerSegments calculateCustomerAnalytics claimEvents
 	createSegment deleteSegment markEventsProcessed processAnalyticsQueue recalculateAllAnalytics recordLogin
