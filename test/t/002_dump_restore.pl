@@ -6,6 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('dump');
 $node->init;
@@ -79,6 +80,40 @@ is($ret, 0, 'a new session gets a fresh id after the restore') or diag($err);
 ($ret, $out, $err) = $node->psql('restored',
 	q{INSERT INTO customer_mgmt.job_runs (job_name) VALUES ('after restore')});
 is($ret, 0, 'a new job run gets a fresh id after the restore') or diag($err);
+
+# a database that holds pg_cron (its cron.database_name) restores into
+# another without errors when the dump's list leaves pg_cron out
+# (docs/operations.md, "Backup and restore"); the copy's jobs are scheduled
+# with cron_script()
+SKIP:
+{
+	skip 'pg_cron is not installed for this server', 5 unless $ENV{CM_HAVE_CRON};
+	$node->safe_psql('postgres', q{
+		CREATE EXTENSION pg_cron;
+		CREATE EXTENSION customer_mgmt CASCADE;
+		SELECT customer_mgmt.register_customer('Đặng Thu Trang', 'trang@example.vn');
+		SELECT customer_mgmt.schedule_jobs();
+	});
+	my $cron_dump = $node->basedir . '/cron.dump';
+	$node->command_ok([ 'pg_dump', '-Fc', '-f', $cron_dump, '-d', $node->connstr('postgres') ], 'pg_dump of pg_cron\'s database');
+	my $list = $node->basedir . '/cron.list';
+	my ($stdout, $stderr);
+	IPC::Run::run([ 'pg_restore', '-l', $cron_dump ], '>', \$stdout, '2>', \$stderr) or die $stderr;
+	open(my $fh, '>', $list) or die $!;
+	print $fh join("\n", grep { !/ (pg_cron|cron)( |$)/ } split /\n/, $stdout), "\n";
+	close $fh;
+	$node->safe_psql('postgres', 'CREATE DATABASE shop_plain_copy');
+	$node->command_fails([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('shop_plain_copy'), $cron_dump ],
+		'(a plain pg_restore of it into another database fails on CREATE EXTENSION pg_cron)');
+	$node->safe_psql('postgres', 'CREATE DATABASE shop_copy');
+	$node->command_ok([ 'pg_restore', '--exit-on-error', '-L', $list, '-d', $node->connstr('shop_copy'), $cron_dump ],
+		'pg_restore of it into another database, pg_cron left out of the list, without an error');
+	is($node->safe_psql('shop_copy', q{SELECT count(*) FROM customer_mgmt.users WHERE email = 'trang@example.vn'}), '1',
+		'the shop\'s rows are there');
+	like($node->safe_psql('shop_copy', 'SELECT customer_mgmt.cron_script()'),
+		qr/cron\.schedule_in_database\('customer_mgmt\.recalculate-all\.shop_copy', .*'shop_copy'\)/,
+		'cron_script() gives the statements that schedule the copy\'s jobs from pg_cron\'s database');
+}
 
 $node->stop;
 done_testing();
