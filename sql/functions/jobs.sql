@@ -145,12 +145,15 @@ CREATE OR REPLACE FUNCTION cron_script(unschedule boolean DEFAULT false) RETURNS
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT string_agg(CASE WHEN unschedule
-                           THEN format('SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %L;', j.job_name)
-                           ELSE format('SELECT cron.schedule_in_database(%L, %L, %L, %L);',
-                                       j.job_name, j.schedule, j.command, current_database()) END,
-                      E'\n' ORDER BY j.job_name) || E'\n'
+    -- where to run it first: pg_cron's database
+    SELECT format(E'-- run in database %I, where pg_cron runs (cron.database_name)\n',
+                  coalesce(nullif(current_setting('cron.database_name', true), ''), 'postgres'))
+           || string_agg(CASE WHEN unschedule
+                              THEN format('SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %L;', j.job_name)
+                              ELSE format('SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                                          j.job_name, j.schedule, j.command, current_database()) END,
+                         E'\n' ORDER BY j.job_name) || E'\n'
       FROM customer_mgmt.cron_jobs() j
 $$;
 COMMENT ON FUNCTION cron_script(boolean) IS
-    'The SQL that schedules (or, with unschedule, removes) this shop''s jobs from the database where pg_cron is installed, when that is another database: psql -d shop -Atc ''SELECT customer_mgmt.cron_script()'' | psql -d <cron database>.';
+    'The SQL that schedules (or, with unschedule, removes) this shop''s jobs from the database where pg_cron is installed, when that is another database, headed by a comment naming that database (cron.database_name): psql -d shop -Atc ''SELECT customer_mgmt.cron_script()'' | psql -d <cron database>.';
