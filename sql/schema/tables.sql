@@ -36,7 +36,6 @@ COMMENT ON COLUMN users.external_id IS 'The shop''s own id of the customer (any 
 COMMENT ON COLUMN users.source_updated_at IS 'The updated_at of the version of the shop''s record last applied (upsert_customer): an older version is not applied.';
 CREATE UNIQUE INDEX users_external_id_key ON users (external_id) WHERE external_id IS NOT NULL;
 -- find_customer(phone_number => …): the call centre's lookup
-CREATE INDEX users_phone_number_idx ON users (phone_number) WHERE phone_number IS NOT NULL;
 CREATE INDEX users_customers_created_at_idx ON users (created_at, id) WHERE role = 'customer';
 CREATE INDEX users_customers_phone_idx ON users (phone_number) WHERE role = 'customer';
 -- one person's mailbox, for ingestion's duplicate check (docs/duplicates.md)

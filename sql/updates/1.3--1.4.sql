@@ -73,7 +73,6 @@ ALTER TABLE users ADD COLUMN external_id text CHECK (length(external_id) BETWEEN
 COMMENT ON COLUMN users.external_id IS 'The shop''s own id of the customer (any text: an integer, a uuid, a code), unique; upsert_customer finds the customer by it.';
 COMMENT ON COLUMN users.source_updated_at IS 'The updated_at of the version of the shop''s record last applied (upsert_customer): an older version is not applied.';
 CREATE UNIQUE INDEX users_external_id_key ON users (external_id) WHERE external_id IS NOT NULL;
-CREATE INDEX users_phone_number_idx ON users (phone_number) WHERE phone_number IS NOT NULL;
 ALTER TABLE addresses ADD COLUMN external_id text CHECK (length(external_id) BETWEEN 1 AND 200);
 CREATE UNIQUE INDEX addresses_external_id_key ON addresses (external_id) WHERE external_id IS NOT NULL;
 ALTER TABLE orders ADD COLUMN external_id text CHECK (length(external_id) BETWEEN 1 AND 200),
