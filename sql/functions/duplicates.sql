@@ -82,6 +82,7 @@ BEGIN
      GROUP BY p.customer_a, p.customer_b;
     GET DIAGNOSTICS found = ROW_COUNT;
     DROP TABLE pg_temp.cm_dup_pairs, pg_temp.cm_dup_places, pg_temp.cm_dup_people;
+    PERFORM customer_mgmt.audit('refresh_duplicate_candidates', 'duplicate_candidates', NULL, jsonb_build_object('pairs', found));
     RETURN jsonb_build_object('pairs', found,
                               'seconds', round(extract(epoch FROM clock_timestamp() - started)::numeric, 1));
 END
@@ -176,6 +177,7 @@ DECLARE
     v jsonb;
     moved jsonb := '{}';
     n bigint;
+    key text;
     dropped bigint;
     dups customer_mgmt.users[];
 BEGIN
@@ -227,15 +229,15 @@ BEGIN
     END LOOP;
     -- what the duplicates own, moved (orders and visits first: their
     -- triggers queue both customers)
-    UPDATE customer_mgmt.orders o SET customer_id = survivor_id WHERE o.customer_id = ANY (duplicate_ids);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    moved := moved || jsonb_build_object('orders', n);
-    UPDATE customer_mgmt.web_sessions w SET customer_id = survivor_id WHERE w.customer_id = ANY (duplicate_ids);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    moved := moved || jsonb_build_object('sessions', n);
-    -- addresses, without those the survivor has already, one at a time so
-    -- that the survivor keeps one default of each kind (its own first)
-    SELECT count(*) INTO n FROM customer_mgmt.addresses a WHERE a.customer_id = ANY (duplicate_ids);
+    FOR f, key IN VALUES ('orders', 'orders'), ('web_sessions', 'sessions'), ('customer_notes', 'notes'),
+                         ('customer_status_history', 'statusHistory'), ('event_outbox', 'events') LOOP
+        EXECUTE format('UPDATE customer_mgmt.%I x SET customer_id = $1 WHERE x.customer_id = ANY ($2)', f)
+          USING survivor_id, duplicate_ids;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        moved := moved || jsonb_build_object(key, n);
+    END LOOP;
+    -- addresses, without those the survivor has already; of each kind of
+    -- default the survivor keeps its own, else the first duplicate's
     DELETE FROM customer_mgmt.addresses a
      WHERE a.customer_id = ANY (duplicate_ids)
        AND EXISTS (SELECT FROM customer_mgmt.addresses x
@@ -243,24 +245,21 @@ BEGIN
                       AND (x.recipient_name, x.phone_number, x.street, x.ward, coalesce(x.district, ''), coalesce(x.province, ''))
                         = (a.recipient_name, a.phone_number, a.street, a.ward, coalesce(a.district, ''), coalesce(a.province, '')));
     GET DIAGNOSTICS dropped = ROW_COUNT;
-    moved := moved || jsonb_build_object('addresses', n - dropped, 'addressesAlreadyKnown', dropped);
-    LOOP
-        UPDATE customer_mgmt.addresses a
-           SET customer_id = survivor_id,
-               is_default_shipping = a.is_default_shipping AND NOT EXISTS (
-                   SELECT FROM customer_mgmt.addresses x WHERE x.customer_id = survivor_id AND x.is_default_shipping),
-               is_default_billing = a.is_default_billing AND NOT EXISTS (
-                   SELECT FROM customer_mgmt.addresses x WHERE x.customer_id = survivor_id AND x.is_default_billing)
-         WHERE a.id = (SELECT y.id FROM customer_mgmt.addresses y WHERE y.customer_id = ANY (duplicate_ids)
-                        ORDER BY y.is_default_shipping DESC, y.created_at, y.id LIMIT 1);
-        EXIT WHEN NOT FOUND;
-    END LOOP;
-    UPDATE customer_mgmt.customer_notes x SET customer_id = survivor_id WHERE x.customer_id = ANY (duplicate_ids);
+    WITH d AS (
+        SELECT y.id,
+               first_value(y.id) OVER (ORDER BY y.is_default_shipping DESC, y.created_at, y.id) AS first_shipping,
+               first_value(y.id) OVER (ORDER BY y.is_default_billing DESC, y.is_default_shipping DESC, y.created_at, y.id)
+                   AS first_billing
+          FROM customer_mgmt.addresses y WHERE y.customer_id = ANY (duplicate_ids))
+    UPDATE customer_mgmt.addresses a
+       SET customer_id = survivor_id,
+           is_default_shipping = a.is_default_shipping AND a.id = d.first_shipping AND NOT EXISTS (
+               SELECT FROM customer_mgmt.addresses x WHERE x.customer_id = survivor_id AND x.is_default_shipping),
+           is_default_billing = a.is_default_billing AND a.id = d.first_billing AND NOT EXISTS (
+               SELECT FROM customer_mgmt.addresses x WHERE x.customer_id = survivor_id AND x.is_default_billing)
+      FROM d WHERE a.id = d.id;
     GET DIAGNOSTICS n = ROW_COUNT;
-    moved := moved || jsonb_build_object('notes', n);
-    UPDATE customer_mgmt.customer_status_history x SET customer_id = survivor_id WHERE x.customer_id = ANY (duplicate_ids);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    moved := moved || jsonb_build_object('statusHistory', n);
+    moved := moved || jsonb_build_object('addresses', n, 'addressesAlreadyKnown', dropped);
     -- manual memberships kept; the system's are the survivor's to earn
     INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_by, assigned_at, expires_at)
     SELECT survivor_id, x.segment_id, x.assigned_by, x.assigned_at, x.expires_at
@@ -269,9 +268,6 @@ BEGIN
     ON CONFLICT (customer_id, segment_id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     moved := moved || jsonb_build_object('segmentAssignments', n);
-    UPDATE customer_mgmt.event_outbox e SET customer_id = survivor_id WHERE e.customer_id = ANY (duplicate_ids);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    moved := moved || jsonb_build_object('events', n);
     -- the duplicates' ids, and those merged into them before, resolve to the survivor
     UPDATE customer_mgmt.customer_merges m SET survivor_id = merge_apply.survivor_id WHERE m.survivor_id = ANY (duplicate_ids);
     INSERT INTO customer_mgmt.customer_merges (merged_id, survivor_id, external_id, actor_id, moved)

@@ -611,7 +611,6 @@ DECLARE
     mapped text[];
     imp customer_mgmt.imports;
     rows jsonb;
-    done record;
     chunk integer := 0;
     chunk_size constant integer := 5000;
 BEGIN
@@ -650,20 +649,15 @@ BEGIN
       FROM pg_temp.cm_csv_rows r WHERE r.row_ ? '_error';
     GET DIAGNOSTICS chunk = ROW_COUNT;
     UPDATE customer_mgmt.imports i SET rows_done = chunk, rejected = chunk WHERE i.id = imp.id;
-    -- the others in chunks, as import_table writes them
-    CREATE TEMP TABLE cm_import () ON COMMIT DROP;
+    -- the others in chunks, each as import_table writes it
     FOR chunk IN 0 .. (imp.rows_total - 1) / chunk_size LOOP
         SELECT jsonb_agg(r.row_ || jsonb_build_object('_row', r.record::text) ORDER BY r.n) INTO rows
           FROM pg_temp.cm_csv_rows r
          WHERE r.n > chunk * chunk_size AND r.n <= (chunk + 1) * chunk_size AND NOT r.row_ ? '_error';
         CONTINUE WHEN rows IS NULL;
-        SELECT * INTO done FROM customer_mgmt.import_customers_chunk(imp.id, rows);
-        UPDATE customer_mgmt.imports i
-           SET rows_done = i.rows_done + jsonb_array_length(rows), inserted = i.inserted + cardinality(done.inserted),
-               updated = i.updated + done.updated, unchanged = i.unchanged + done.unchanged, rejected = i.rejected + done.rejected
-         WHERE i.id = imp.id;
+        PERFORM customer_mgmt_internal.import_chunk(imp.id, rows, 0);
     END LOOP;
-    DROP TABLE pg_temp.cm_import, pg_temp.cm_csv_rows, pg_temp.cm_csv;
+    DROP TABLE pg_temp.cm_csv_rows, pg_temp.cm_csv;
     PERFORM customer_mgmt_internal.end_import(imp.id);
     SELECT * INTO imp FROM customer_mgmt.imports i WHERE i.id = imp.id;
     RETURN jsonb_build_object(

@@ -243,6 +243,8 @@ BEGIN
     SELECT count(*) INTO n_rejects FROM i;
     DELETE FROM customer_mgmt.addresses x WHERE x.customer_id = u.id;
     GET DIAGNOSTICS n_addresses = ROW_COUNT;
+    -- an erased person is never a duplicate candidate (docs/duplicates.md)
+    DELETE FROM customer_mgmt.duplicate_candidates c WHERE u.id IN (c.customer_a, c.customer_b);
     -- the design's replacements; the e-mail stays unique and invalid (RFC 2606)
     UPDATE customer_mgmt.users x
        SET full_name = 'Anonymous-' || right(u.id::text, 8),

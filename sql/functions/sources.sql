@@ -126,26 +126,27 @@ DECLARE
     message text;
     field text;
     key text;
+    old_row jsonb;
+    new_row jsonb;
 BEGIN
     SELECT * INTO src FROM customer_mgmt.sources s WHERE s.source = TG_RELID::regclass;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not an attached source', TG_RELID::regclass
             USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only attach_source installs this trigger.';
     END IF;
+    old_row := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+    new_row := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
     IF src.on_reject = 'refuse' THEN
-        PERFORM customer_mgmt.source_apply(src, TG_OP, CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
-                                           CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+        -- our error is the shop's: no subtransaction on its write path
+        PERFORM customer_mgmt.source_apply(src, TG_OP, old_row, new_row);
     ELSE
         BEGIN
-            PERFORM customer_mgmt.source_apply(src, TG_OP, CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
-                                               CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+            PERFORM customer_mgmt.source_apply(src, TG_OP, old_row, new_row);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, field = COLUMN_NAME;
-            key := customer_mgmt.source_row(src.mapping, CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END)
-                       ->> (customer_mgmt.source_fields(src.kind))[1];
+            key := customer_mgmt.source_row(src.mapping, coalesce(new_row, old_row)) ->> (customer_mgmt.source_fields(src.kind))[1];
             PERFORM customer_mgmt.import_reject(src.import_id,
-                CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END
-                    || jsonb_build_object('_row', format('%s %s at %s', TG_OP, key, clock_timestamp())),
+                coalesce(new_row, old_row) || jsonb_build_object('_row', format('%s %s at %s', TG_OP, key, clock_timestamp())),
                 field, state, message);
             UPDATE customer_mgmt.imports i SET rejected = i.rejected + 1 WHERE i.id = src.import_id;
         END;

@@ -58,7 +58,8 @@ BEGIN
         RETURN jsonb_build_object('customerId', u.id, 'externalId', u.external_id, 'action', 'merged');
     END IF;
     -- a new record of the same person (setting identity.on_duplicate)
-    IF NOT EXISTS (SELECT FROM customer_mgmt.users x WHERE x.external_id = u.external_id) THEN
+    IF customer_mgmt.setting('identity.on_duplicate') <> 'allow'
+       AND NOT EXISTS (SELECT FROM customer_mgmt.users x WHERE x.external_id = u.external_id) THEN
         matched := customer_mgmt.identity_match(u);
         IF matched ->> 'mode' = 'merge' THEN
             PERFORM customer_mgmt.identity_followup(matched, NULL, u.external_id);

@@ -8,7 +8,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(50);
+SELECT plan(52);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 GRANT SELECT ON p TO PUBLIC;
@@ -175,6 +175,14 @@ SELECT is((:'m'::jsonb ->> 'action') || ' ' || ((:'m'::jsonb ->> 'customerId')::
           'matched true', 'merge: the upsert finds an existing customer of that phone');
 SELECT is(customer_mgmt.find_customer(external_id => 'KH-88') ->> 'id', :'m'::jsonb ->> 'customerId',
           'whose the shop''s id is now');
+
+-- erasure drops the person's pairs at once, before the next refresh
+SELECT customer_mgmt.anonymize_customer((SELECT id FROM p WHERE k = 'name2'), 'asked');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.duplicate_candidates c
+            WHERE (SELECT id FROM p WHERE k = 'name2') IN (c.customer_a, c.customer_b)), 0,
+          'an anonymised customer leaves the candidate pairs at once');
+SELECT is((SELECT count(*)::int FROM customer_mgmt.audit_log a WHERE a.action = 'refresh_duplicate_candidates'), 2,
+          'each refresh of the pairs is in the audit log');
 
 SELECT * FROM finish();
 ROLLBACK;
