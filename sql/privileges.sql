@@ -75,7 +75,8 @@ TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
 -- reads
 GRANT EXECUTE ON FUNCTION
     get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                  text, text, integer, integer, boolean, timestamptz, text),
+                  text, text, integer, integer, boolean, timestamptz, text, text, text, integer, integer, boolean,
+                  boolean, text, uuid),
     get_customer(uuid), find_customer(text, text, text),
     get_customer_analytics(uuid),
     get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer),
@@ -99,6 +100,7 @@ GRANT EXECUTE ON FUNCTION
     add_customer_note(uuid, text, text, text, text, boolean, jsonb),
     update_customer_note(uuid, jsonb),
     delete_customer_note(uuid),
+    save_customer_view(text, jsonb, text, text, boolean), get_customer_views(integer, integer), delete_customer_view(uuid),
     find_duplicate_customers(text, numeric, integer, integer)
 TO customer_mgmt_staff;
 
@@ -129,7 +131,8 @@ GRANT EXECUTE ON FUNCTION
     refresh_segment(uuid), assign_customer_segments(uuid, uuid[], timestamptz), remove_customer_from_segment(uuid, uuid),
     remove_expired_segment_assignments(),
     anonymize_customer(uuid, text), export_customer_data(uuid), anonymize_inactive_customers(),
-    export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer, text, text, text, text[], text),
+    export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer, text, text, text, text[],
+                     text, text, text, integer, integer, boolean, boolean, text, uuid),
     fit_clv_model(timestamptz),
     export_columns(),
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean),

@@ -45,6 +45,7 @@
 
 #include "customer_mgmt.h"
 
+PG_FUNCTION_INFO_V1(cm_export_file);
 PG_FUNCTION_INFO_V1(cm_export_customers);
 
 #define EXCEL_MAX_ROWS 1048576
@@ -687,25 +688,16 @@ plan_array(const char *name, Oid element_type)
 	return isnull ? construct_empty_array(element_type) : DatumGetArrayTypePCopy(value);
 }
 
-#define EXPORT_ARGS 15
-
 /*
- * export_customers(search, status, segment, segment_id, registered_after,
- *					registered_before, min_total_spent, max_total_spent,
- *					min_orders, max_days_since_last_order, sort_by,
- *					sort_order, format, columns, rfm_group) returns the domain star-slash-star
- *	  (bytea): the customers as .xlsx or CSV (sql/functions/export.sql).
+ * The export of a query of export_plan with its arguments: plans it, streams
+ * the rows into the file, logs the export and returns the file.
  */
-Datum
-cm_export_customers(PG_FUNCTION_ARGS)
+static Datum
+export_run(FunctionCallInfo fcinfo, const char *plan_sql, int nargs, const Oid *arg_types)
 {
-	static const Oid arg_types[EXPORT_ARGS] = {
-		TEXTOID, TEXTOID, TEXTOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID,
-		INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID
-	};
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		args[EXPORT_ARGS];
-	char		arg_nulls[EXPORT_ARGS];
+	Datum	   *args = palloc(nargs * sizeof(Datum));
+	char	   *arg_nulls = palloc(nargs);
 	ExportWriter w = {0};
 	ExportColumns cols;
 	char	   *query;
@@ -722,9 +714,9 @@ cm_export_customers(PG_FUNCTION_ARGS)
 	Datum		log_args[2];
 	Oid			log_types[2] = {TEXTOID, INT8OID};
 
-	if (PG_NARGS() != EXPORT_ARGS)
-		elog(ERROR, "export_customers takes %d arguments, not %d", EXPORT_ARGS, PG_NARGS());
-	for (int i = 0; i < EXPORT_ARGS; i++)
+	if (PG_NARGS() != nargs)
+		elog(ERROR, "the export takes %d arguments, not %d", nargs, PG_NARGS());
+	for (int i = 0; i < nargs; i++)
 	{
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 		arg_nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
@@ -732,9 +724,7 @@ cm_export_customers(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	/* the arguments checked, the query and the sheets planned (22023 there) */
-	if (SPI_execute_with_args("SELECT * FROM customer_mgmt.export_plan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-							  " $11, $12, $13, $14, $15)",
-							  EXPORT_ARGS, (Oid *) arg_types, args, arg_nulls, false, 1) != SPI_OK_SELECT ||
+	if (SPI_execute_with_args(plan_sql, nargs, (Oid *) arg_types, args, arg_nulls, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "export_plan returned no plan");
 	query = plan_text("query");
@@ -791,4 +781,33 @@ cm_export_customers(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not audit the export");
 	SPI_finish();
 	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * export_file(filters jsonb, format text, columns text[]) returns the domain
+ *	  star-slash-star (bytea): the customers of the list's filters as .xlsx or
+ *	  CSV; export_customers (sql/functions/export.sql) calls it.
+ */
+Datum
+cm_export_file(PG_FUNCTION_ARGS)
+{
+	static const Oid arg_types[3] = {JSONBOID, TEXTOID, TEXTARRAYOID};
+
+	return export_run(fcinfo, "SELECT * FROM customer_mgmt.export_plan($1, $2, $3)", 3, arg_types);
+}
+
+/*
+ * export_customers of 1.3 and before, which took the filters as arguments:
+ * its script must still load for an update to start from it, but it runs
+ * only once the extension is updated.
+ */
+Datum
+cm_export_customers(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("customer_mgmt's export needs the extension updated to the installed library's version"),
+			 errdetail("This database still runs the export_customers of customer_mgmt 1.3 or earlier."),
+			 errhint("Run ALTER EXTENSION customer_mgmt UPDATE.")));
+	PG_RETURN_NULL();
 }

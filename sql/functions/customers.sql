@@ -19,10 +19,11 @@ AS $$
         'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, as_of),
         'churnRiskScore', coalesce(a.churn_risk_score, 0),
         'createdAt', u.created_at,
-        'lastLoginAt', u.last_login_at)
+        'lastLoginAt', u.last_login_at,
+        'province', u.province)
 $$;
 COMMENT ON FUNCTION customer_list_item(users, customer_analytics, timestamptz) IS
-    'Internal: the list item of a customer (id, externalId, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt).';
+    'Internal: the list item of a customer (id, externalId, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt, province).';
 
 -- The folded names of a favourites array ([{"category": …}, …]), as
 -- segments compare them.
@@ -133,27 +134,117 @@ $$;
 COMMENT ON FUNCTION analytics_list_sync() IS
     'Statement trigger: copies the analytics that the list and segments read (segment, spend, orders, last order, churn risk, order value, engagement, sessions, rates, RFM, favourites) into customer_list for the rows whose values changed.';
 
--- The list's filters and sort (CustomerQueryDto), checked: the SQL
--- condition over customer_list l, every value a quoted literal, and the
--- ORDER BY.  get_customers and the export share it.
-CREATE OR REPLACE FUNCTION customer_filter(
-    search text, status text, segment text, segment_id uuid, registered_after timestamptz,
-    registered_before timestamptz, min_total_spent numeric, max_total_spent numeric, min_orders integer,
-    max_days_since_last_order integer, sort_by text, sort_order text, as_of timestamptz, rfm_group text,
-    OUT conditions text, OUT key_column text, OUT order_by text, OUT searching boolean)
+-- The list's filters (CustomerQueryDto and what 1.4 adds) as the keys of
+-- one JSON object: get_customers' and export_customers' arguments in
+-- camelCase, which a saved view stores (customer_views).  sortBy and
+-- sortOrder travel with them.
+CREATE OR REPLACE FUNCTION customer_filter_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT ARRAY['search', 'status', 'segment', 'segmentId', 'registeredAfter', 'registeredBefore', 'minTotalSpent',
+                 'maxTotalSpent', 'minOrders', 'maxDaysSinceLastOrder', 'sortBy', 'sortOrder', 'rfmGroup', 'province',
+                 'gender', 'minAge', 'maxAge', 'hasOrders', 'hasPendingOrder', 'externalId']
+$$;
+COMMENT ON FUNCTION customer_filter_keys() IS
+    'Internal: the keys of a filters object (the list''s filter and sort arguments in camelCase), in the arguments'' order.';
+
+-- The name an error gives a filter: the argument (min_total_spent) when the
+-- filters came from arguments, the key as written (minTotalSpent) when they
+-- came from the JSON object of a saved view, as errors in every JSON
+-- argument name its keys (docs/reference.md, Conventions).
+CREATE OR REPLACE FUNCTION filter_field(key text, object_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN object_name IS NULL THEN lower(regexp_replace(key, '([A-Z])', '_\1', 'g'))
+                ELSE key END
+$$;
+COMMENT ON FUNCTION filter_field(text, text) IS
+    'Internal: how an error names a filter: the argument (snake_case) when object_name is NULL, else the key as written.';
+
+-- A filter's value as the type of sample (NULL::numeric, …); NULL when the
+-- key is absent or null; 22023 naming the filter when it does not convert.
+CREATE OR REPLACE FUNCTION filter_value(filters jsonb, key text, object_name text, sample anyelement) RETURNS anyelement
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    pattern text := customer_mgmt.search_pattern(search);
-    dir text := customer_mgmt.check_sort_order(coalesce(sort_order, 'DESC'));
+    v jsonb := filters -> key;
+    result sample%TYPE;
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(v) IN ('object', 'array') THEN
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field(key, object_name), 'must be a single value',
+                                            left(v::text, 100));
+    END IF;
+    BEGIN
+        EXECUTE format('SELECT %L::%s', v #>> '{}', pg_typeof(sample)) INTO result;
+    EXCEPTION WHEN data_exception THEN
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field(key, object_name),
+            CASE pg_typeof(sample) WHEN 'numeric'::regtype THEN 'must be a number'
+                                   WHEN 'integer'::regtype THEN 'must be a whole number'
+                                   WHEN 'boolean'::regtype THEN 'must be true or false'
+                                   WHEN 'uuid'::regtype THEN 'must be an id (uuid)'
+                                   ELSE 'must be a time' END,
+            left(v #>> '{}', 100));
+    END;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION filter_value(jsonb, text, text, anyelement) IS
+    'Internal: a filter''s value converted to the type of sample; NULL when absent; 22023 naming the filter when it does not convert.';
+
+-- The list's filters and sort, checked: the SQL condition over
+-- customer_list l, every value a quoted literal, and the ORDER BY.
+-- get_customers, the export and saved views share it.  Errors name the
+-- argument, or object_name.key for a saved view's filters.
+CREATE OR REPLACE FUNCTION customer_filter(filters jsonb, as_of timestamptz, object_name text DEFAULT NULL,
+    OUT conditions text, OUT key_column text, OUT order_by text, OUT searching boolean, OUT applied jsonb)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    search text := customer_mgmt.filter_value(filters, 'search', object_name, NULL::text);
+    status text := customer_mgmt.filter_value(filters, 'status', object_name, NULL::text);
+    segment text := customer_mgmt.filter_value(filters, 'segment', object_name, NULL::text);
+    segment_id uuid := customer_mgmt.filter_value(filters, 'segmentId', object_name, NULL::uuid);
+    registered_after timestamptz := customer_mgmt.filter_value(filters, 'registeredAfter', object_name, NULL::timestamptz);
+    registered_before timestamptz := customer_mgmt.filter_value(filters, 'registeredBefore', object_name, NULL::timestamptz);
+    min_total_spent numeric := customer_mgmt.filter_value(filters, 'minTotalSpent', object_name, NULL::numeric);
+    max_total_spent numeric := customer_mgmt.filter_value(filters, 'maxTotalSpent', object_name, NULL::numeric);
+    min_orders integer := customer_mgmt.filter_value(filters, 'minOrders', object_name, NULL::integer);
+    max_days integer := customer_mgmt.filter_value(filters, 'maxDaysSinceLastOrder', object_name, NULL::integer);
+    rfm_group text := customer_mgmt.filter_value(filters, 'rfmGroup', object_name, NULL::text);
+    province text := customer_mgmt.filter_value(filters, 'province', object_name, NULL::text);
+    gender text := customer_mgmt.filter_value(filters, 'gender', object_name, NULL::text);
+    min_age integer := customer_mgmt.filter_value(filters, 'minAge', object_name, NULL::integer);
+    max_age integer := customer_mgmt.filter_value(filters, 'maxAge', object_name, NULL::integer);
+    has_orders boolean := customer_mgmt.filter_value(filters, 'hasOrders', object_name, NULL::boolean);
+    has_pending boolean := customer_mgmt.filter_value(filters, 'hasPendingOrder', object_name, NULL::boolean);
+    external_id text := customer_mgmt.filter_value(filters, 'externalId', object_name, NULL::text);
+    sort_by text := coalesce(customer_mgmt.filter_value(filters, 'sortBy', object_name, NULL::text), 'createdAt');
+    sort_order text := coalesce(customer_mgmt.filter_value(filters, 'sortOrder', object_name, NULL::text), 'DESC');
+    pattern text;
+    dir text;
     nulls_last boolean := false;
     conds text[] := ARRAY['true'];
+    today date;
+    unknown text;
     v numeric;
 BEGIN
+    IF jsonb_typeof(filters) IS DISTINCT FROM 'object' THEN
+        PERFORM customer_mgmt.raise_invalid(coalesce(object_name, 'filters'), 'must be a JSON object', left(filters::text, 100));
+    END IF;
+    SELECT k INTO unknown FROM jsonb_object_keys(filters) k WHERE k <> ALL (customer_mgmt.customer_filter_keys()) LIMIT 1;
+    IF unknown IS NOT NULL THEN
+        PERFORM customer_mgmt.raise_invalid(coalesce(object_name, 'filters'),
+            'has an unknown key; the keys are ' || array_to_string(customer_mgmt.customer_filter_keys(), ', '), unknown);
+    END IF;
     IF as_of IS NULL OR NOT isfinite(as_of) THEN
         PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
     END IF;
+    pattern := customer_mgmt.search_pattern(search);
     -- the search reads the trigram index on users (customer_list has no
     -- search key: its index would be rewritten with every analytics change)
     -- (and the shop's own id, exactly: a second branch on its own index; a
@@ -167,56 +258,115 @@ BEGIN
                            || quote_literal(btrim(search)) || ' AND u.role = ''customer'')');
     END IF;
     IF status IS NOT NULL THEN
-        conds := conds || ('l.status = ' || quote_literal(customer_mgmt.check_enum('status', status, NULL::customer_mgmt.user_status))
+        conds := conds || ('l.status = '
+                           || quote_literal(customer_mgmt.check_enum(customer_mgmt.filter_field('status', object_name), status,
+                                                                     NULL::customer_mgmt.user_status))
                            || '::customer_mgmt.user_status');
     END IF;
     IF segment IS NOT NULL THEN
         conds := conds || ('l.segment = '
-                           || quote_literal(customer_mgmt.check_enum('segment', segment, NULL::customer_mgmt.lifecycle_segment))
+                           || quote_literal(customer_mgmt.check_enum(customer_mgmt.filter_field('segment', object_name), segment,
+                                                                     NULL::customer_mgmt.lifecycle_segment))
                            || '::customer_mgmt.lifecycle_segment');
     END IF;
     -- members of a saved segment: the assignments in force at as_of
-    IF customer_filter.segment_id IS NOT NULL THEN
-        PERFORM customer_mgmt.find_segment(customer_filter.segment_id);
+    IF segment_id IS NOT NULL THEN
+        PERFORM customer_mgmt.find_segment(segment_id);
         conds := conds || format('l.customer_id IN (SELECT x.customer_id FROM customer_mgmt.customer_segment_assignments x'
                                  ' WHERE x.segment_id = %L::uuid AND (x.expires_at IS NULL OR x.expires_at > %L::timestamptz))',
-                                 customer_filter.segment_id, as_of);
+                                 segment_id, as_of);
     END IF;
-    PERFORM customer_mgmt.check_time_range('registered_after', registered_after, 'registered_before', registered_before);
+    PERFORM customer_mgmt.check_time_range(customer_mgmt.filter_field('registeredAfter', object_name), registered_after,
+                                           customer_mgmt.filter_field('registeredBefore', object_name), registered_before);
     IF registered_after IS NOT NULL THEN conds := conds || format('l.created_at >= %L::timestamptz', registered_after); END IF;
     IF registered_before IS NOT NULL THEN conds := conds || format('l.created_at <= %L::timestamptz', registered_before); END IF;
     IF min_total_spent IS NOT NULL THEN
-        v := customer_mgmt.check_amount('min_total_spent', min_total_spent);
+        v := customer_mgmt.check_amount(customer_mgmt.filter_field('minTotalSpent', object_name), min_total_spent);
         conds := conds || format('l.total_spent >= %L::numeric', v);
     END IF;
     IF max_total_spent IS NOT NULL THEN
-        v := customer_mgmt.check_amount('max_total_spent', max_total_spent);
+        v := customer_mgmt.check_amount(customer_mgmt.filter_field('maxTotalSpent', object_name), max_total_spent);
         conds := conds || format('l.total_spent <= %L::numeric', v);
     END IF;
     IF min_total_spent > max_total_spent THEN
-        PERFORM customer_mgmt.raise_invalid('max_total_spent', 'must not be less than min_total_spent', max_total_spent::text);
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('maxTotalSpent', object_name),
+                                            'must not be less than min_total_spent', max_total_spent::text);
     END IF;
     IF min_orders < 0 THEN
-        PERFORM customer_mgmt.raise_invalid('min_orders', 'must not be negative', min_orders::text);
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('minOrders', object_name), 'must not be negative',
+                                            min_orders::text);
     END IF;
     IF min_orders IS NOT NULL THEN conds := conds || format('l.total_orders >= %s', min_orders); END IF;
-    IF max_days_since_last_order < 0 OR max_days_since_last_order > 100000 THEN
-        PERFORM customer_mgmt.raise_invalid('max_days_since_last_order', 'must be from 0 to 100000',
-                                            max_days_since_last_order::text);
+    IF max_days < 0 OR max_days > 100000 THEN
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('maxDaysSinceLastOrder', object_name),
+                                            'must be from 0 to 100000', max_days::text);
     END IF;
     -- days since the last order <= N  <=>  the last order is after as_of - (N + 1) days
-    IF max_days_since_last_order IS NOT NULL THEN
-        conds := conds || format('l.last_order_date > %L::timestamptz', as_of - make_interval(days => max_days_since_last_order + 1));
+    IF max_days IS NOT NULL THEN
+        conds := conds || format('l.last_order_date > %L::timestamptz', as_of - make_interval(days => max_days + 1));
     END IF;
-    IF customer_filter.rfm_group IS NOT NULL THEN
-        IF customer_filter.rfm_group <> ALL (customer_mgmt.rfm_group_names()) THEN
-            PERFORM customer_mgmt.raise_invalid('rfm_group', 'must be one of ' || array_to_string(customer_mgmt.rfm_group_names(), ', '),
-                                                customer_filter.rfm_group);
+    IF rfm_group IS NOT NULL THEN
+        IF rfm_group <> ALL (customer_mgmt.rfm_group_names()) THEN
+            PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('rfmGroup', object_name),
+                                                'must be one of ' || array_to_string(customer_mgmt.rfm_group_names(), ', '),
+                                                rfm_group);
         END IF;
-        conds := conds || format('l.rfm_group = %L', customer_filter.rfm_group);
+        conds := conds || format('l.rfm_group = %L', rfm_group);
+    END IF;
+    -- a province as segments compare it: a former one is the one it merged into
+    IF province IS NOT NULL THEN
+        conds := conds || format('l.province_key = %L',
+                                 customer_mgmt.province_key(customer_mgmt.check_province(
+                                     customer_mgmt.filter_field('province', object_name), province, true)));
+    END IF;
+    IF gender IS NOT NULL THEN
+        conds := conds || ('l.gender = '
+                           || quote_literal(customer_mgmt.check_enum(customer_mgmt.filter_field('gender', object_name), gender,
+                                                                     NULL::customer_mgmt.gender))
+                           || '::customer_mgmt.gender');
+    END IF;
+    -- whole years at the shop's date, as segments count them: age >= N
+    -- <=> born on or before today N years ago (29 February: the 28th)
+    IF min_age < 0 OR min_age > 150 THEN
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('minAge', object_name), 'must be from 0 to 150',
+                                            min_age::text);
+    END IF;
+    IF max_age < 0 OR max_age > 150 THEN
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('maxAge', object_name), 'must be from 0 to 150',
+                                            max_age::text);
+    END IF;
+    IF min_age > max_age THEN
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('maxAge', object_name), 'must not be less than min_age',
+                                            max_age::text);
+    END IF;
+    today := (as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date;
+    IF min_age IS NOT NULL THEN
+        conds := conds || format('l.date_of_birth <= %L::date', (today - make_interval(years => min_age))::date);
+    END IF;
+    IF max_age IS NOT NULL THEN
+        conds := conds || format('l.date_of_birth > %L::date', (today - make_interval(years => max_age + 1))::date);
+    END IF;
+    -- ordered: at least one completed order (totalOrders > 0)
+    IF has_orders THEN conds := conds || 'l.total_orders > 0'::text; END IF;
+    IF NOT has_orders THEN conds := conds || 'l.total_orders = 0'::text; END IF;
+    -- an order placed and not yet shipped (pending or processing): the
+    -- partial index orders_open_customer_id_idx holds exactly these
+    IF has_pending IS NOT NULL THEN
+        conds := conds || (CASE WHEN has_pending THEN '' ELSE 'NOT ' END
+                           || 'EXISTS (SELECT FROM customer_mgmt.orders o WHERE o.customer_id = l.customer_id'
+                           || ' AND o.status IN (''pending'', ''processing''))');
+    END IF;
+    IF external_id IS NOT NULL THEN
+        conds := conds || format('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = %L'
+                                 ' AND u.role = ''customer'')',
+                                 customer_mgmt.check_text(customer_mgmt.filter_field('externalId', object_name), external_id, 200));
     END IF;
 
-    CASE coalesce(sort_by, 'createdAt')
+    IF upper(btrim(sort_order)) NOT IN ('ASC', 'DESC') THEN
+        PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('sortOrder', object_name), 'must be ASC or DESC', sort_order);
+    END IF;
+    dir := upper(btrim(sort_order));
+    CASE sort_by
         WHEN 'createdAt' THEN key_column := 'l.created_at';
         WHEN 'fullName' THEN key_column := 'l.full_name';
         WHEN 'email' THEN key_column := 'l.email';
@@ -235,7 +385,7 @@ BEGIN
                                  customer_mgmt.clv_day(as_of));
             nulls_last := true;
         ELSE
-            PERFORM customer_mgmt.raise_invalid('sort_by',
+            PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('sortBy', object_name),
                 'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore, predictedLtv',
                 sort_by);
     END CASE;
@@ -243,11 +393,38 @@ BEGIN
     order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
                        CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
     searching := pattern IS NOT NULL;
+    applied := jsonb_strip_nulls(filters) || jsonb_build_object('sortBy', sort_by, 'sortOrder', dir);
 END
 $$;
-COMMENT ON FUNCTION customer_filter(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                                    text, text, timestamptz, text) IS
-    'Internal: the list''s filters and sort checked (22023 naming the argument, PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal, the sort key column, the ORDER BY, and whether there is a search.';
+COMMENT ON FUNCTION customer_filter(jsonb, timestamptz, text) IS
+    'Internal: the list''s filters and sort (an object with the keys of customer_filter_keys()) checked (22023 naming the argument, or the key of the JSON object object_name; PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal, the sort key column, the ORDER BY, whether there is a search, and the filters as applied (nulls dropped, the sort filled in).';
+
+-- The filters object of the list's arguments (get_customers,
+-- export_customers): a saved view's filters and sort (customer_views),
+-- then every argument given, which replaces the view's value.
+CREATE OR REPLACE FUNCTION list_filters(
+    search text, status text, segment text, segment_id uuid, registered_after timestamptz,
+    registered_before timestamptz, min_total_spent numeric, max_total_spent numeric, min_orders integer,
+    max_days_since_last_order integer, sort_by text, sort_order text, rfm_group text, province text, gender text,
+    min_age integer, max_age integer, has_orders boolean, has_pending_order boolean, external_id text, view_id uuid)
+    RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT v.filters || jsonb_strip_nulls(jsonb_build_object('sortBy', v.sort_by, 'sortOrder', v.sort_order))
+                       FROM customer_mgmt.visible_customer_view(list_filters.view_id) v
+                      WHERE list_filters.view_id IS NOT NULL), '{}')
+           || jsonb_strip_nulls(jsonb_build_object(
+                  'search', search, 'status', status, 'segment', segment, 'segmentId', segment_id,
+                  'registeredAfter', registered_after, 'registeredBefore', registered_before,
+                  'minTotalSpent', min_total_spent, 'maxTotalSpent', max_total_spent, 'minOrders', min_orders,
+                  'maxDaysSinceLastOrder', max_days_since_last_order, 'sortBy', sort_by, 'sortOrder', sort_order,
+                  'rfmGroup', rfm_group, 'province', province, 'gender', gender, 'minAge', min_age, 'maxAge', max_age,
+                  'hasOrders', has_orders, 'hasPendingOrder', has_pending_order, 'externalId', external_id))
+$$;
+COMMENT ON FUNCTION list_filters(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                                 text, text, text, text, text, integer, integer, boolean, boolean, text, uuid) IS
+    'Internal: the filters object of get_customers'' and export_customers'' arguments: the saved view''s (view_id; PT404 when the caller may not see it), each given argument replacing its value.';
 
 -- get_customers: the customer list
 CREATE OR REPLACE FUNCTION get_customers(
@@ -261,13 +438,21 @@ CREATE OR REPLACE FUNCTION get_customers(
     max_total_spent            numeric DEFAULT NULL,
     min_orders                 integer DEFAULT NULL,
     max_days_since_last_order  integer DEFAULT NULL,
-    sort_by                    text DEFAULT 'createdAt',
-    sort_order                 text DEFAULT 'DESC',
+    sort_by                    text DEFAULT NULL,
+    sort_order                 text DEFAULT NULL,
     page                       integer DEFAULT 1,
     page_size                  integer DEFAULT 20,
     exact_total                boolean DEFAULT false,
     as_of                      timestamptz DEFAULT now(),
-    rfm_group                  text DEFAULT NULL
+    rfm_group                  text DEFAULT NULL,
+    province                   text DEFAULT NULL,
+    gender                     text DEFAULT NULL,
+    min_age                    integer DEFAULT NULL,
+    max_age                    integer DEFAULT NULL,
+    has_orders                 boolean DEFAULT NULL,
+    has_pending_order          boolean DEFAULT NULL,
+    external_id                text DEFAULT NULL,
+    view_id                    uuid DEFAULT NULL
 ) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
@@ -276,9 +461,11 @@ AS $$
 DECLARE
     -- every value is a quoted literal in f.conditions; only whitelisted
     -- column names become SQL text
-    f record := customer_mgmt.customer_filter(search, status, segment, segment_id, registered_after, registered_before,
-                                              min_total_spent, max_total_spent, min_orders, max_days_since_last_order,
-                                              sort_by, sort_order, as_of, rfm_group);
+    f record := customer_mgmt.customer_filter(
+        customer_mgmt.list_filters(search, status, segment, segment_id, registered_after, registered_before, min_total_spent,
+                                   max_total_spent, min_orders, max_days_since_last_order, sort_by, sort_order, rfm_group,
+                                   province, gender, min_age, max_age, has_orders, has_pending_order, external_id, view_id),
+        as_of);
     where_clause text := ' FROM customer_mgmt.customer_list l WHERE ' || f.conditions;
     total bigint;
     estimate boolean := false;
@@ -334,8 +521,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                                  text, text, integer, integer, boolean, timestamptz, text) IS
-    'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id) and an RFM group, a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
+                                  text, text, integer, integer, boolean, timestamptz, text, text, text, integer, integer,
+                                  boolean, boolean, text, uuid) IS
+    'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id), an RFM group, province, gender, age, whether they ordered or have an order in progress, the shop''s id, or a saved view''s filters and sort (view_id; arguments given replace its values), a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
 
 -- get_customer: the 360° detail
 -- CustomerAnalyticsDto of an analytics row, days since the last order

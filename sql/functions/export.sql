@@ -57,9 +57,7 @@ COMMENT ON FUNCTION export_columns() IS
 -- records; it sets PostgREST's response headers.  Internal: only
 -- export_customers (SECURITY DEFINER) calls it.
 CREATE OR REPLACE FUNCTION export_plan(
-    search text, status text, segment text, segment_id uuid, registered_after timestamptz,
-    registered_before timestamptz, min_total_spent numeric, max_total_spent numeric, min_orders integer,
-    max_days_since_last_order integer, sort_by text, sort_order text, format text, columns text[], rfm_group text,
+    filters jsonb, format text, columns text[],
     OUT query text, OUT headers text[], OUT kinds text[], OUT summary_query text, OUT chart_titles text[],
     OUT chart_types text[], OUT chart_first_rows integer[], OUT chart_last_rows integer[], OUT sheet_rows integer,
     OUT log_details jsonb)
@@ -69,12 +67,9 @@ AS $$
 DECLARE
     as_of timestamptz := now();
     tz text := customer_mgmt.setting('shop_timezone');
-    f record := customer_mgmt.customer_filter(search, status, segment, segment_id, registered_after, registered_before,
-                                              min_total_spent, max_total_spent, min_orders, max_days_since_last_order,
-                                              sort_by, sort_order, as_of, rfm_group);
+    f record := customer_mgmt.customer_filter(filters, as_of);
     chosen text[] := coalesce(columns, ARRAY(SELECT c.key FROM customer_mgmt.export_columns() c WHERE c.is_default));
     cols record;
-    filters jsonb;
     n bigint;
     cells text[] := '{}';
     rows integer[] := '{}';
@@ -111,17 +106,11 @@ BEGIN
                     ' LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = l.customer_id'
                     ' CROSS JOIN (SELECT %L::text AS tz, %L::timestamptz AS as_of) p WHERE %s%s',
                     cols.exprs, tz, as_of, f.conditions, f.order_by);
-    filters := jsonb_strip_nulls(jsonb_build_object(
-        'search', search, 'status', status, 'segment', segment, 'segmentId', segment_id,
-        'registeredAfter', registered_after, 'registeredBefore', registered_before,
-        'minTotalSpent', min_total_spent, 'maxTotalSpent', max_total_spent, 'minOrders', min_orders,
-        'maxDaysSinceLastOrder', max_days_since_last_order, 'rfmGroup', rfm_group,
-        'sortBy', coalesce(sort_by, 'createdAt'), 'sortOrder', upper(coalesce(sort_order, 'DESC'))));
     -- the log holds no personal data: whether there was a search, not its text
     -- (export_customers adds the number of rows written)
     log_details := jsonb_build_object('format', format, 'columns', to_jsonb(chosen),
-                                      'filters', filters - 'search' || CASE WHEN search IS NOT NULL THEN '{"search": true}'::jsonb
-                                                                            ELSE '{}' END);
+                                      'filters', f.applied - 'search' || CASE WHEN f.searching THEN '{"search": true}'::jsonb
+                                                                              ELSE '{}' END);
     -- behind PostgREST, a file download
     PERFORM set_config('response.headers', jsonb_build_array(
         jsonb_build_object('Content-Type', CASE format WHEN 'csv' THEN 'text/csv; charset=utf-8'
@@ -145,7 +134,7 @@ BEGIN
     numbers := ARRAY[false, false, false, false, false, false];
     bolds := ARRAY[true, false, false, false, false, true];
     r := 6;
-    FOR t IN SELECT e.key, e.value #>> '{}' AS value FROM jsonb_each(filters) e ORDER BY e.key LOOP
+    FOR t IN SELECT e.key, e.value #>> '{}' AS value FROM jsonb_each(f.applied) e ORDER BY e.key LOOP
         cells := cells || t.key || t.value;
         rows := rows || r || r;
         cols_at := cols_at || 0 || 1;
@@ -216,9 +205,16 @@ BEGIN
                             ' x (r, c, v, n, b) ORDER BY r, c', rows, cols_at, cells, numbers, bolds);
 END
 $$;
-COMMENT ON FUNCTION export_plan(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                                text, text, text, text[], text) IS
+COMMENT ON FUNCTION export_plan(jsonb, text, text[]) IS
     'Internal: for export_customers, its arguments checked (22023), the query of the rows, the columns'' headers and kinds, the xlsx Summary sheet (a query of its cells, the charts'' titles, types and rows), the rows a sheet holds, and the log''s details; sets response.headers.';
+
+-- The file of a filters object (list_filters), written in C (src/export.c).
+CREATE OR REPLACE FUNCTION export_file(filters jsonb, format text, columns text[]) RETURNS "*/*"
+    AS 'MODULE_PATHNAME', 'cm_export_file'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION export_file(jsonb, text, text[]) IS
+    'Internal: the export of a filters object (customer_filter_keys()) as xlsx or CSV, with the columns (export_plan checks them), logged in export_log; what export_customers runs.';
 
 CREATE OR REPLACE FUNCTION export_customers(
     search                     text DEFAULT NULL,
@@ -231,16 +227,31 @@ CREATE OR REPLACE FUNCTION export_customers(
     max_total_spent            numeric DEFAULT NULL,
     min_orders                 integer DEFAULT NULL,
     max_days_since_last_order  integer DEFAULT NULL,
-    sort_by                    text DEFAULT 'createdAt',
-    sort_order                 text DEFAULT 'DESC',
+    sort_by                    text DEFAULT NULL,
+    sort_order                 text DEFAULT NULL,
     format                     text DEFAULT 'xlsx',
     columns                    text[] DEFAULT NULL,
-    rfm_group                  text DEFAULT NULL
+    rfm_group                  text DEFAULT NULL,
+    province                   text DEFAULT NULL,
+    gender                     text DEFAULT NULL,
+    min_age                    integer DEFAULT NULL,
+    max_age                    integer DEFAULT NULL,
+    has_orders                 boolean DEFAULT NULL,
+    has_pending_order          boolean DEFAULT NULL,
+    external_id                text DEFAULT NULL,
+    view_id                    uuid DEFAULT NULL
 ) RETURNS "*/*"
-    AS 'MODULE_PATHNAME', 'cm_export_customers'
-    LANGUAGE C
+    LANGUAGE sql
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT customer_mgmt.export_file(
+        customer_mgmt.list_filters(search, status, segment, segment_id, registered_after, registered_before, min_total_spent,
+                                   max_total_spent, min_orders, max_days_since_last_order, sort_by, sort_order, rfm_group,
+                                   province, gender, min_age, max_age, has_orders, has_pending_order, external_id, view_id),
+        format, columns)
+$$;
 COMMENT ON FUNCTION export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                                     text, text, text, text[], text) IS
-    'Admin: (a file: bytea, domain "*/*" for PostgREST, with Content-Type and Content-Disposition in response.headers) the customers of get_customers'' filters, in the order of its sort arguments, as an .xlsx workbook (a Summary sheet with charts, then the customers, continuing on a new sheet every 1,048,576 rows) or CSV (format => ''csv''); columns from export_columns() (default: its default set). Every export is logged in export_log without personal data. 22023 naming a bad filter, format or column.';
+                                     text, text, text, text[], text, text, text, integer, integer, boolean, boolean, text,
+                                     uuid) IS
+    'Admin: (a file: bytea, domain "*/*" for PostgREST, with Content-Type and Content-Disposition in response.headers) the customers of get_customers'' filters or a saved view (view_id), in the order of its sort arguments, as an .xlsx workbook (a Summary sheet with charts, then the customers, continuing on a new sheet every 1,048,576 rows) or CSV (format => ''csv''); columns from export_columns() (default: its default set). Every export is logged in export_log without personal data. 22023 naming a bad filter, format or column.';

@@ -179,3 +179,25 @@ END
 $$;
 COMMENT ON FUNCTION unlink_login_role(text) IS
     'Admin: removes a login role''s link to its user; its sessions then act as nobody. Returns whether there was a link.';
+
+-- The acting user when it is a staff member or an admin (notes, saved
+-- views); 42501 saying what needs one otherwise.
+CREATE OR REPLACE FUNCTION acting_staff(what text) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    actor uuid := customer_mgmt.current_actor();
+BEGIN
+    IF actor IS NULL OR NOT EXISTS (SELECT FROM customer_mgmt.users u WHERE u.id = actor AND u.role IN ('staff', 'admin')) THEN
+        RAISE EXCEPTION '% by a staff member or an admin', what
+            USING ERRCODE = '42501',
+                  DETAIL = CASE WHEN actor IS NULL THEN 'No acting user is set.'
+                                ELSE format('The acting user %s is not a staff member or an admin.', actor) END,
+                  HINT = 'Set request.jwt.claims ->> ''sub'' (PostgREST) or customer_mgmt.actor_id to the id of a user registered with register_staff.';
+    END IF;
+    RETURN actor;
+END
+$$;
+COMMENT ON FUNCTION acting_staff(text) IS
+    'Internal: the acting user (current_actor()) when it is a staff member or an admin; 42501 "<what> by a staff member or an admin" otherwise.';

@@ -51,21 +51,10 @@ COMMENT ON FUNCTION check_note_tags(jsonb) IS
 
 -- The acting user who writes a note: a staff member or an admin (users).
 CREATE OR REPLACE FUNCTION note_author() RETURNS uuid
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    actor uuid := customer_mgmt.current_actor();
-BEGIN
-    IF actor IS NULL OR NOT EXISTS (SELECT FROM customer_mgmt.users u WHERE u.id = actor AND u.role IN ('staff', 'admin')) THEN
-        RAISE EXCEPTION 'notes are written by a staff member or an admin'
-            USING ERRCODE = '42501',
-                  DETAIL = CASE WHEN actor IS NULL THEN 'No acting user is set.'
-                                ELSE format('The acting user %s is not a staff member or an admin.', actor) END,
-                  HINT = 'Set request.jwt.claims ->> ''sub'' (PostgREST) or customer_mgmt.actor_id to the id of a user registered with register_staff.';
-    END IF;
-    RETURN actor;
-END
+    SELECT customer_mgmt.acting_staff('notes are written')
 $$;
 COMMENT ON FUNCTION note_author() IS
     'Internal: the acting user (current_actor()) when it is a staff member or an admin; 42501 otherwise.';

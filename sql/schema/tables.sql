@@ -369,6 +369,8 @@ CREATE INDEX customer_list_segment_created_at_idx ON customer_list (segment, cre
 CREATE INDEX customer_list_segment_total_spent_idx ON customer_list (segment, total_spent, customer_id);
 CREATE INDEX customer_list_status_created_at_idx ON customer_list (status, created_at, customer_id);
 CREATE INDEX customer_list_status_total_spent_idx ON customer_list (status, total_spent, customer_id);
+CREATE INDEX customer_list_province_key_idx ON customer_list (province_key, customer_id);
+CREATE INDEX customer_list_date_of_birth_idx ON customer_list (date_of_birth, customer_id);
 
 -- who anonymised whom, when and why (privacy.sql); no personal data: the
 -- reason is redacted of the customer's
@@ -481,6 +483,23 @@ CREATE TABLE sources (
 COMMENT ON TABLE sources IS
     'The shop''s own tables attached with attach_source (docs/onboarding.md): the table, the kind it holds, the mapping of our fields to its columns, what a change our rules refuse does (refuse the shop''s write, or record it in import_rejects under import_id and let it through), who attached it and when.';
 
+-- saved views of the customer list (docs/reference.md, Saved views)
+CREATE TABLE customer_views (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 100 AND name = btrim(name)),
+    filters     jsonb NOT NULL CHECK (jsonb_typeof(filters) = 'object'),
+    sort_by     text,
+    sort_order  text CHECK (sort_order IN ('ASC', 'DESC')),
+    is_shared   boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE customer_views IS
+    'Saved views of the customer list: a staff member''s named filters (the keys of customer_filter_keys() but the sort) and sort, private to their owner or shared with the team; get_customers and export_customers apply one with view_id.';
+CREATE UNIQUE INDEX customer_views_owner_name_key ON customer_views (owner_id, lower(name));
+CREATE INDEX customer_views_shared_idx ON customer_views (lower(name)) WHERE is_shared;
+
 -- who is acting (docs/operations.md, Who is acting): the login roles that
 -- act as a staff member or an admin
 CREATE TABLE user_logins (
@@ -580,6 +599,7 @@ SELECT pg_catalog.pg_extension_config_dump('imports', '');
 SELECT pg_catalog.pg_extension_config_dump('imports_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('import_rejects', '');
 SELECT pg_catalog.pg_extension_config_dump('sources', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_views', '');
 SELECT pg_catalog.pg_extension_config_dump('customer_merges', '');
 SELECT pg_catalog.pg_extension_config_dump('duplicate_candidates', '');
 SELECT pg_catalog.pg_extension_config_dump('duplicate_dismissals', '');

@@ -13,6 +13,8 @@ CREATE TRIGGER customer_analytics_touch BEFORE UPDATE ON customer_analytics
     FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
 CREATE TRIGGER customer_segments_touch BEFORE UPDATE ON customer_segments
     FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+CREATE TRIGGER customer_views_touch BEFORE UPDATE ON customer_views
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
 CREATE TRIGGER users_after_insert AFTER INSERT ON users
     FOR EACH ROW WHEN (NEW.role = 'customer') EXECUTE FUNCTION users_after_insert();
 CREATE TRIGGER orders_after_insert AFTER INSERT ON orders

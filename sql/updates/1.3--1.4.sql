@@ -181,3 +181,35 @@ SELECT pg_catalog.pg_extension_config_dump('sources', '');
 SELECT pg_catalog.pg_extension_config_dump('imports', '');
 SELECT pg_catalog.pg_extension_config_dump('imports_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('import_rejects', '');
+-- saved views of the customer list (sql/schema/tables.sql)
+CREATE TABLE customer_views (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 100 AND name = btrim(name)),
+    filters     jsonb NOT NULL CHECK (jsonb_typeof(filters) = 'object'),
+    sort_by     text,
+    sort_order  text CHECK (sort_order IN ('ASC', 'DESC')),
+    is_shared   boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE customer_views IS
+    'Saved views of the customer list: a staff member''s named filters (the keys of customer_filter_keys() but the sort) and sort, private to their owner or shared with the team; get_customers and export_customers apply one with view_id.';
+CREATE UNIQUE INDEX customer_views_owner_name_key ON customer_views (owner_id, lower(name));
+CREATE INDEX customer_views_shared_idx ON customer_views (lower(name)) WHERE is_shared;
+SELECT pg_catalog.pg_extension_config_dump('customer_views', '');
+CREATE TRIGGER customer_views_touch BEFORE UPDATE ON customer_views
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+-- the list's province and age filters (sql/schema/tables.sql)
+CREATE INDEX customer_list_province_key_idx ON customer_list (province_key, customer_id);
+CREATE INDEX customer_list_date_of_birth_idx ON customer_list (date_of_birth, customer_id);
+-- the list's filters became one JSON object (customer_filter), and the list
+-- and the export took the filters of 1.4 and a saved view
+DROP FUNCTION get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                            text, text, integer, integer, boolean, timestamptz, text);
+DROP FUNCTION export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                               text, text, text, text[], text);
+DROP FUNCTION export_plan(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                          text, text, text, text[], text);
+DROP FUNCTION customer_filter(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
+                              text, text, timestamptz, text);

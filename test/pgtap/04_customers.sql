@@ -59,7 +59,7 @@ SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.list(''
           ARRAY['data', 'page', 'pageSize', 'total', 'totalIsEstimate', 'totalPages'], 'paginated envelope');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.list('') -> 'data' -> 0) k),
           ARRAY['churnRiskScore', 'createdAt', 'daysSinceLastOrder', 'email', 'externalId', 'fullName', 'id', 'lastLoginAt',
-                'lastOrderDate', 'phoneNumber', 'segment', 'status', 'totalOrders', 'totalSpent'], 'list item keys');
+                'lastOrderDate', 'phoneNumber', 'province', 'segment', 'status', 'totalOrders', 'totalSpent'], 'list item keys');
 SELECT is(pg_temp.names(''), ARRAY['Đặng Thị Mai', 'Vũ Quốc Bảo', 'Nguyễn Thị Ánh', 'Hoàng Đức Anh', 'Phạm Thu Hương',
                                     'Lê Minh Tuấn', 'Trần Thị Lan', 'Nguyễn Văn Đức'], 'default order: newest first');
 SELECT is((pg_temp.list('search => ''duc@''') -> 'data' -> 0 ->> 'daysSinceLastOrder')::int, 6,

@@ -57,9 +57,9 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.export_customers()$$), '42501',
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM customer_mgmt.export_columns() WHERE is_default), 10, 'ten columns by default');
 
--- one definition of the list's filters: customer_filter's arguments (but
--- as_of, the list's own) are the list's, the export's and its plan's, each
--- with the same type, and the list and the export give the same defaults
+-- one definition of the list's filters: customer_filter_keys() are
+-- list_filters' arguments (but view_id) in camelCase, in order, and the list
+-- and the export take each of them with the same type and default
 CREATE TEMP VIEW filter_args AS
 SELECT p.proname::text AS fn, a.name, format_type(a.type, NULL) AS type, a.ord
   FROM pg_proc p
@@ -67,21 +67,19 @@ SELECT p.proname::text AS fn, a.name, format_type(a.type, NULL) AS type, a.ord
                             coalesce(p.proargmodes, array_fill('i'::"char", ARRAY[p.pronargs])))
                      WITH ORDINALITY AS a(name, type, mode, ord)
  WHERE p.pronamespace = 'customer_mgmt'::regnamespace AND a.mode = 'i'
-   AND p.proname IN ('customer_filter', 'get_customers', 'export_customers', 'export_plan');
-SELECT is((SELECT array_agg(DISTINCT fn ORDER BY fn) FROM filter_args f
-            WHERE NOT EXISTS (SELECT FROM filter_args c
-                               WHERE c.fn = 'customer_filter' AND c.name = f.name AND c.type = f.type)
-               AND f.name IN (SELECT name FROM filter_args WHERE fn = 'customer_filter')),
-          NULL, 'every filter argument has customer_filter''s type wherever it appears');
-SELECT is((SELECT array_agg(fn ORDER BY fn) FROM (SELECT fn FROM filter_args f
-             WHERE f.name IN (SELECT name FROM filter_args WHERE fn = 'customer_filter' AND name <> 'as_of')
-             GROUP BY fn HAVING count(*) = (SELECT count(*) - 1 FROM filter_args WHERE fn = 'customer_filter')) x),
-          ARRAY['customer_filter', 'export_customers', 'export_plan', 'get_customers']::text[],
-          'the list, the export and its plan take every filter customer_filter reads');
+   AND p.proname IN ('list_filters', 'get_customers', 'export_customers');
+SELECT is((SELECT array_agg(name ORDER BY ord) FROM filter_args WHERE fn = 'list_filters' AND name <> 'view_id'),
+          (SELECT array_agg(customer_mgmt.filter_field(k, NULL) ORDER BY n)
+             FROM unnest(customer_mgmt.customer_filter_keys()) WITH ORDINALITY x (k, n)),
+          'list_filters takes every key of customer_filter_keys(), in order');
+SELECT is((SELECT count(*)::int FROM (SELECT c.name FROM filter_args c
+             LEFT JOIN filter_args f ON f.name = c.name AND f.type = c.type AND f.fn <> 'list_filters'
+            WHERE c.fn = 'list_filters' GROUP BY c.name HAVING count(f.fn) <> 2) x),
+          0, 'every filter of list_filters is an argument of the list and of the export, with its type');
 SELECT is((SELECT array_agg(d ORDER BY d) FROM unnest(string_to_array(pg_get_function_arguments('customer_mgmt.export_customers'::regproc), ', ')) d
-            WHERE split_part(d, ' ', 1) IN (SELECT name FROM filter_args WHERE fn = 'customer_filter')),
+            WHERE split_part(d, ' ', 1) IN (SELECT name FROM filter_args WHERE fn = 'list_filters')),
           (SELECT array_agg(d ORDER BY d) FROM unnest(string_to_array(pg_get_function_arguments('customer_mgmt.get_customers'::regproc), ', ')) d
-            WHERE split_part(d, ' ', 1) IN (SELECT name FROM filter_args WHERE fn = 'customer_filter' AND name <> 'as_of')),
+            WHERE split_part(d, ' ', 1) IN (SELECT name FROM filter_args WHERE fn = 'list_filters')),
           'the export''s filters default as the list''s do');
 
 SELECT * FROM finish();
