@@ -55,11 +55,11 @@ start)
     fi
     # two segments a shop would define: by the design's criteria, by the language
     cm_psql "$DATA" "$PORT" "$DB" -qtA \
-        -c "SELECT customer_mgmt.create_segment('Khách VIP Hà Nội', '{\"totalSpentMin\": 20000000, \"geographicRegions\": [\"Hà Nội\"]}',
-                NULL, 'Spent 20M VND or more, in Hà Nội', '#AD1457')
+        -c "SELECT customer_mgmt.create_segment('Khách VIP Hà Nội', criteria => '{\"totalSpentMin\": 20000000, \"geographicRegions\": [\"Hà Nội\"]}',
+                description => 'Spent 20M VND or more, in Hà Nội', color_code => '#AD1457')
              WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_segments WHERE name = 'Khách VIP Hà Nội')" \
-        -c "SELECT customer_mgmt.create_segment('Big spenders gone quiet', NULL,
-                'total_spent >= 10000000 AND last_order_date < -60d', 'Win-back campaign', '#C62828')
+        -c "SELECT customer_mgmt.create_segment('Big spenders gone quiet',
+                'total_spent >= 10000000 AND last_order_date < -60d', description => 'Win-back campaign', color_code => '#C62828')
              WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_segments WHERE name = 'Big spenders gone quiet')" >/dev/null
     cm_psql "$DATA" "$PORT" "$DB" -qtAc "SELECT customer_mgmt.schedule_jobs()" >/dev/null
     # on standard input: the server's user may not read the clone (a home directory of mode 0700)

@@ -65,9 +65,9 @@ SELECT jsonb_pretty(customer_mgmt.get_customer(
 
 \echo 'get_segments(): two segments a shop would define (criteria; the segment language)'
 SELECT e ->> 'name' AS segment, coalesce(e ->> 'query', e ->> 'criteria') AS definition, e ->> 'customerCount' AS customers
-  FROM jsonb_array_elements(customer_mgmt.get_segments()) e WHERE NOT (e ->> 'isSystem')::boolean;
+  FROM jsonb_array_elements(customer_mgmt.get_segments(page_size => 100) -> 'data') e WHERE NOT (e ->> 'isSystem')::boolean;
 SELECT i ->> 'segmentName' AS segment, i ->> 'customerCount' AS customers,
-       to_char((i ->> 'averageLifetimeValue')::numeric, 'FM999G999G999G990') AS avg_value_vnd,
+       to_char((i ->> 'averageLTV')::numeric, 'FM999G999G999G990') AS avg_value_vnd,
        i ->> 'churnRate' AS churn_rate, i -> 'topCategories' -> 0 ->> 'category' AS top_category
   FROM customer_mgmt.customer_segments s, customer_mgmt.get_segment_insights(s.id) i WHERE NOT s.is_system;
 

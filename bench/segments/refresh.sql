@@ -14,7 +14,7 @@ BEGIN
     PERFORM set_config('request.jwt.claims', '{"role": "customer_mgmt_admin"}', true);
     FOR d IN SELECT * FROM bench_definitions LOOP
         t0 := clock_timestamp();
-        r := customer_mgmt.create_segment('bench: ' || d.shape, d.criteria, d.query);
+        r := customer_mgmt.create_segment('bench: ' || d.shape, d.query, d.criteria);
         INSERT INTO bench_refresh VALUES (d.shape, 'create_segment', extract(epoch FROM clock_timestamp() - t0),
                                           (r ->> 'customerCount')::bigint);
         t0 := clock_timestamp();

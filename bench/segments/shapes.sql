@@ -16,9 +16,9 @@ BEGIN
     INSERT INTO bench_segments VALUES ('floor: every row counted', 'count(*)', extract(epoch FROM clock_timestamp() - t0), n);
     FOR d IN SELECT * FROM bench_definitions LOOP
         t0 := clock_timestamp();
-        r := customer_mgmt.preview_segment(d.criteria, d.query);
+        r := customer_mgmt.preview_segment(d.query, d.criteria);
         INSERT INTO bench_segments VALUES (d.shape, 'preview_segment', extract(epoch FROM clock_timestamp() - t0),
-                                           (r ->> 'customerCount')::bigint);
+                                           (r ->> 'total')::bigint);
     END LOOP;
 END
 $$;

@@ -243,7 +243,7 @@ BEGIN
       FROM demo_orders(seed, as_of, first_n, last_n) o
      CROSS JOIN LATERAL demo_items(seed, o.order_key, o.persona) i;
     GET DIAGNOSTICS c = ROW_COUNT;
-    counts := counts || jsonb_build_object('order_items', c);
+    counts := counts || jsonb_build_object('orderItems', c);
 
     -- one converting session before each order, and browsing sessions spread
     -- over the customer's active life, the last one at the last login; 38% of
@@ -266,7 +266,7 @@ BEGIN
      CROSS JOIN LATERAL (SELECT b0.bounce,
                                 CASE WHEN b0.bounce THEN 1 ELSE 2 + floor(demo_random(seed, 52, k.key) * 14)::int END AS pv) b;
     GET DIAGNOSTICS c = ROW_COUNT;
-    counts := counts || jsonb_build_object('web_sessions', c);
+    counts := counts || jsonb_build_object('webSessions', c);
 
     PERFORM set_config('session_replication_role', old_role, true);
     RETURN counts;

@@ -166,6 +166,7 @@ CREATE OR REPLACE FUNCTION claim_events(max_events integer DEFAULT 100, consumer
 AS $$
 DECLARE
     claimed jsonb;
+    backlog bigint;
 BEGIN
     IF max_events IS NULL OR max_events NOT BETWEEN 1 AND 10000 THEN
         PERFORM customer_mgmt.raise_invalid('max_events', 'must be from 1 to 10000', max_events::text);
@@ -184,11 +185,14 @@ BEGIN
     SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'eventType', u.event_type, 'customerId', u.customer_id,
                                                  'payload', u.payload, 'createdAt', u.created_at) ORDER BY u.id), '[]')
       INTO claimed FROM u;
-    RETURN claimed;
+    -- the backlog: every unprocessed event, these included, counted to 10,001
+    SELECT count(*) INTO backlog
+      FROM (SELECT FROM customer_mgmt.event_outbox e WHERE e.processed_at IS NULL LIMIT 10001) b;
+    RETURN customer_mgmt.page_envelope(claimed, backlog, 1, max_events, backlog > 10000);
 END
 $$;
 COMMENT ON FUNCTION claim_events(integer, text) IS
-    'App: claims up to max_events unprocessed outbox events (FOR UPDATE SKIP LOCKED, held until the caller''s transaction ends) and returns them.';
+    'App: claims up to max_events unprocessed outbox events (FOR UPDATE SKIP LOCKED, held until the caller''s transaction ends) and returns them as the data of the list envelope, whose total is the backlog (every unprocessed event, these included; past 10,000 counted as 10,001 with totalIsEstimate).';
 
 CREATE OR REPLACE FUNCTION mark_events_processed(event_ids bigint[]) RETURNS integer
     LANGUAGE plpgsql

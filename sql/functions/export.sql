@@ -149,8 +149,10 @@ BEGIN
     FOR t IN
         EXECUTE format($q$
             WITH m AS (SELECT l.segment::text AS segment,
-                              CASE WHEN l.churn_risk_score >= %1$L::numeric THEN '3 high'
-                                   WHEN l.churn_risk_score >= %2$L::numeric THEN '2 medium' ELSE '1 low' END AS churn,
+                              -- the dashboard's levels (get_customer_overview)
+                              CASE WHEN l.churn_risk_score >= %1$L::numeric THEN '4 high'
+                                   WHEN l.churn_risk_score >= %2$L::numeric THEN '3 medium'
+                                   WHEN l.churn_risk_score >= %4$L::numeric THEN '2 moderate' ELSE '1 low' END AS churn,
                               CASE WHEN a.customer_lifetime_value < 1000000 THEN '1 under 1M'
                                    WHEN a.customer_lifetime_value < 5000000 THEN '2 1M-5M'
                                    WHEN a.customer_lifetime_value < 20000000 THEN '3 5M-20M'
@@ -164,14 +166,15 @@ BEGIN
               LEFT JOIN m ON m.segment = s.label GROUP BY s.label, s.o
             UNION ALL
             SELECT 2, substr(b.label, 3), count(m.churn), b.o
-              FROM unnest(ARRAY['1 low', '2 medium', '3 high']) WITH ORDINALITY b (label, o)
+              FROM unnest(ARRAY['1 low', '2 moderate', '3 medium', '4 high']) WITH ORDINALITY b (label, o)
               LEFT JOIN m ON m.churn = b.label GROUP BY b.label, b.o
             UNION ALL
             SELECT 3, substr(b.label, 3), count(m.ltv), b.o
               FROM unnest(ARRAY['1 under 1M', '2 1M-5M', '3 5M-20M', '4 20M-50M', '5 50M and more']) WITH ORDINALITY b (label, o)
               LEFT JOIN m ON m.ltv = b.label GROUP BY b.label, b.o
             ORDER BY 1, 4$q$,
-            customer_mgmt.setting('churn.threshold_medium'), customer_mgmt.setting('churn.threshold_low'), f.conditions)
+            customer_mgmt.setting('churn.threshold_high'), customer_mgmt.setting('churn.threshold_medium'), f.conditions,
+            customer_mgmt.setting('churn.threshold_low'))
     LOOP
         IF t.part > cardinality(chart_first_rows) THEN
             r := r + 1;

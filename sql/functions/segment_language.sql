@@ -213,6 +213,12 @@ BEGIN
     IF from_criteria IS NULL AND nullif(btrim(query), '') IS NULL THEN
         PERFORM customer_mgmt.raise_invalid('criteria', 'or query is required: a segment needs a definition');
     END IF;
+    -- criteria's JSON passed where the query goes (by position, as 1.3's
+    -- argument order had it)
+    IF left(btrim(query), 1) = '{' THEN
+        PERFORM customer_mgmt.raise_invalid('query', 'is JSON: a query is a text of the segment language', left(query, 100),
+                                            'Pass criteria by name: criteria => ''{"minOrders": 2}''.');
+    END IF;
     RETURN concat_ws(' AND ', '(' || customer_mgmt.compile_segment_query(from_criteria, as_of) || ')',
                      '(' || customer_mgmt.compile_segment_query(nullif(btrim(query), ''), as_of) || ')');
 END
@@ -278,10 +284,13 @@ $$;
 COMMENT ON FUNCTION get_segment_attributes() IS
     'Staff: the attributes a segment query may name, with their kind (number, time, text: folded, code: as written, list) and the operators each takes, for a UI to offer (docs/segments.md); the list''s envelope, every attribute on one page.';
 
--- How many customers a definition would hold now, and the first 20 by
+-- How many customers a definition would hold now, and a page of them by
 -- spend, without saving anything: one parallel scan of customer_list
--- counts and ranks (top_customers keeps 20 entries per worker).
-CREATE OR REPLACE FUNCTION preview_segment(criteria jsonb DEFAULT NULL, query text DEFAULT NULL) RETURNS jsonb
+-- counts and ranks (top_customers keeps 20 entries per worker), which is
+-- every page of up to 20 from the first; a page past those sorts the
+-- matches.
+CREATE OR REPLACE FUNCTION preview_segment(query text DEFAULT NULL, criteria jsonb DEFAULT NULL, page integer DEFAULT 1,
+                                           page_size integer DEFAULT 20) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -290,19 +299,32 @@ DECLARE
     predicate text := customer_mgmt.segment_predicate(criteria, query, now());
     n bigint;
     ids uuid[];
+    customers jsonb;
 BEGIN
+    PERFORM customer_mgmt.check_page(page, page_size);
     EXECUTE format('SELECT count(*), customer_mgmt.top_customers(s.total_spent, s.customer_id)'
                    ' FROM customer_mgmt.segment_attributes($1) s WHERE %s', predicate)
        INTO n, ids USING now();
-    RETURN jsonb_build_object(
-        'customerCount', n,
-        'customers', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', l.customer_id, 'fullName', l.full_name,
-                                                                    'email', l.email, 'totalSpent', l.total_spent,
-                                                                    'segment', l.segment) ORDER BY t.n), '[]')
-                        FROM unnest(ids) WITH ORDINALITY AS t (id, n)
-                        JOIN customer_mgmt.customer_list l ON l.customer_id = t.id),
-        'criteriaQuery', customer_mgmt.criteria_query(coalesce(criteria, '{}')));
+    IF page::bigint * page_size > 20 THEN
+        EXECUTE format('SELECT array_agg(x.customer_id ORDER BY x.n) FROM (SELECT s.customer_id,'
+                       ' row_number() OVER (ORDER BY s.total_spent DESC, s.customer_id DESC) AS n'
+                       ' FROM customer_mgmt.segment_attributes($1) s WHERE %s'
+                       ' ORDER BY s.total_spent DESC, s.customer_id DESC LIMIT $2 OFFSET $3) x', predicate)
+           INTO ids USING now(), page_size, (page - 1)::bigint * page_size;
+    ELSE
+        ids := ids[(page - 1) * page_size + 1 : page * page_size];
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', l.customer_id, 'fullName', l.full_name, 'email', l.email,
+                                                 'totalSpent', l.total_spent, 'segment', l.segment) ORDER BY t.n), '[]')
+      INTO customers
+      FROM unnest(ids) WITH ORDINALITY AS t (id, n)
+      JOIN customer_mgmt.customer_list l ON l.customer_id = t.id;
+    RETURN customer_mgmt.page_envelope(customers, n, page, page_size)
+           || jsonb_build_object('criteriaQuery', customer_mgmt.criteria_query(coalesce(criteria, '{}')),
+                                 -- 1.3's names of total and of the first page's data,
+                                 -- deprecated (CHANGELOG.md): gone in 1.5
+                                 'customerCount', n, 'customers', customers);
 END
 $$;
-COMMENT ON FUNCTION preview_segment(jsonb, text) IS
-    'Staff: how many customers a segment defined by criteria and/or a query (docs/segments.md) would hold now, and the first 20 by spend, without saving anything. Returns {customerCount, customers, criteriaQuery}.';
+COMMENT ON FUNCTION preview_segment(text, jsonb, integer, integer) IS
+    'Staff: how many customers a segment defined by a query of the segment language (docs/segments.md) and/or criteria would hold now, and a page of them by spend, without saving anything: the list envelope with criteriaQuery (customerCount and customers: deprecated 1.3 names of total and data).';

@@ -187,7 +187,7 @@ $$;
 COMMENT ON FUNCTION segment_assignments_count() IS
     'Statement trigger (assignments added or removed): keeps customer_segments.customer_count equal to the members.';
 
-CREATE OR REPLACE FUNCTION create_segment(name text, criteria jsonb DEFAULT NULL, query text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION create_segment(name text, query text DEFAULT NULL, criteria jsonb DEFAULT NULL,
                                           description text DEFAULT NULL, color_code text DEFAULT NULL,
                                           auto_assign boolean DEFAULT true) RETURNS jsonb
     LANGUAGE plpgsql
@@ -215,8 +215,8 @@ BEGIN
     RETURN customer_mgmt.segment_dto(s);
 END
 $$;
-COMMENT ON FUNCTION create_segment(text, jsonb, text, text, text, boolean) IS
-    'Admin: creates a segment defined by criteria, a query of the segment language (docs/segments.md), or both (AND); an auto-assigned one gets its members at once. Returns CustomerSegmentDto. 22023 naming a bad field or key (or the query''s position), 23505 for a name taken.';
+COMMENT ON FUNCTION create_segment(text, text, jsonb, text, text, boolean) IS
+    'Admin: creates a segment defined by a query of the segment language (docs/segments.md), criteria, or both (AND); an auto-assigned one gets its members at once. Returns CustomerSegmentDto. 22023 naming a bad field or key (or the query''s position), 23505 for a name taken.';
 
 CREATE OR REPLACE FUNCTION update_segment(segment_id uuid, changes jsonb) RETURNS jsonb
     LANGUAGE plpgsql
@@ -302,15 +302,22 @@ $$;
 COMMENT ON FUNCTION refresh_segment(uuid) IS
     'Admin (and the nightly job): brings an active auto-assigned segment''s members to exactly the customers who match it now, keeping manual assignments; entering and leaving go to the outbox. Returns {segmentId, added, removed, customerCount}.';
 
-CREATE OR REPLACE FUNCTION get_segments() RETURNS jsonb
-    LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION get_segments(page integer DEFAULT 1, page_size integer DEFAULT 20) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(jsonb_agg(customer_mgmt.segment_dto(s) ORDER BY s.is_system DESC, s.name), '[]')
-      FROM customer_mgmt.customer_segments s
+BEGIN
+    PERFORM customer_mgmt.check_page(page, page_size);
+    RETURN customer_mgmt.page_envelope(
+        (SELECT jsonb_agg(customer_mgmt.segment_dto(s) ORDER BY s.is_system DESC, s.name, s.id)
+           FROM (SELECT * FROM customer_mgmt.customer_segments x ORDER BY x.is_system DESC, x.name, x.id
+                  LIMIT page_size OFFSET (page - 1)::bigint * page_size) s),
+        (SELECT count(*) FROM customer_mgmt.customer_segments), page, page_size);
+END
 $$;
-COMMENT ON FUNCTION get_segments() IS 'Staff: every segment, system ones first, then by name: an array of CustomerSegmentDto.';
+COMMENT ON FUNCTION get_segments(integer, integer) IS
+    'Staff: the segments, system ones first, then by name: a page of CustomerSegmentDto in the list envelope.';
 
 CREATE OR REPLACE FUNCTION get_segment(segment_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -361,11 +368,11 @@ BEGIN
     END LOOP;
     PERFORM customer_mgmt.audit('assign_customer_segments', 'customer', u.id::text,
         jsonb_build_object('segmentIds', to_jsonb(segment_ids), 'expiresAt', assign_customer_segments.expires_at));
-    RETURN customer_mgmt.get_customer_segments(u.id);
+    RETURN customer_mgmt.get_customer_segments(u.id, 1, 100);
 END
 $$;
 COMMENT ON FUNCTION assign_customer_segments(uuid, uuid[], timestamptz) IS
-    'Admin: puts a customer in segments by hand (kept by refreshes; until expires_at, when given); a new membership goes to the outbox as customer.segment_entered. Returns the customer''s segments. P0001 for a system segment.';
+    'Admin: puts a customer in segments by hand (kept by refreshes; until expires_at, when given); a new membership goes to the outbox as customer.segment_entered. Returns the customer''s segments as get_customer_segments does (its first 100). P0001 for a system segment.';
 
 CREATE OR REPLACE FUNCTION remove_customer_from_segment(customer_id uuid, segment_id uuid) RETURNS jsonb
     LANGUAGE plpgsql
@@ -392,7 +399,8 @@ $$;
 COMMENT ON FUNCTION remove_customer_from_segment(uuid, uuid) IS
     'Admin: takes a customer out of a segment (an auto-assigned one takes them back at its next refresh if they still match). Returns {customerId, segmentId, removed}.';
 
-CREATE OR REPLACE FUNCTION get_customer_segments(customer_id uuid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION get_customer_segments(customer_id uuid, page integer DEFAULT 1, page_size integer DEFAULT 20)
+    RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -401,16 +409,23 @@ AS $$
 DECLARE
     u customer_mgmt.users := customer_mgmt.customer_row(customer_id);
 BEGIN
-    RETURN coalesce((
-        SELECT jsonb_agg(customer_mgmt.segment_dto(s) || jsonb_build_object('assignedAt', x.assigned_at,
-                         'assignedBy', x.assigned_by, 'expiresAt', x.expires_at) ORDER BY x.assigned_at, s.name)
-          FROM customer_mgmt.customer_segment_assignments x
-          JOIN customer_mgmt.customer_segments s ON s.id = x.segment_id
-         WHERE x.customer_id = u.id AND (x.expires_at IS NULL OR x.expires_at > now())), '[]');
+    PERFORM customer_mgmt.check_page(page, page_size);
+    RETURN customer_mgmt.page_envelope(
+        (SELECT jsonb_agg(customer_mgmt.segment_dto(s) || jsonb_build_object('assignedAt', m.assigned_at,
+                          'assignedBy', m.assigned_by, 'expiresAt', m.expires_at) ORDER BY m.assigned_at, s.name, s.id)
+           FROM (SELECT x.* FROM customer_mgmt.customer_segment_assignments x
+                   JOIN customer_mgmt.customer_segments y ON y.id = x.segment_id
+                  WHERE x.customer_id = u.id AND (x.expires_at IS NULL OR x.expires_at > now())
+                  ORDER BY x.assigned_at, y.name, y.id
+                  LIMIT page_size OFFSET (page - 1)::bigint * page_size) m
+           JOIN customer_mgmt.customer_segments s ON s.id = m.segment_id),
+        (SELECT count(*) FROM customer_mgmt.customer_segment_assignments x
+          WHERE x.customer_id = u.id AND (x.expires_at IS NULL OR x.expires_at > now())),
+        page, page_size);
 END
 $$;
-COMMENT ON FUNCTION get_customer_segments(uuid) IS
-    'Staff: the segments a customer is in now: CustomerSegmentDto with assignedAt, assignedBy (system, manual) and expiresAt.';
+COMMENT ON FUNCTION get_customer_segments(uuid, integer, integer) IS
+    'Staff: the segments a customer is in now, in the order they joined: a page of CustomerSegmentDto with assignedAt, assignedBy (system, manual) and expiresAt, in the list envelope.';
 
 CREATE OR REPLACE FUNCTION get_segment_insights(segment_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -433,7 +448,7 @@ BEGIN
     SELECT jsonb_build_object(
         'segmentId', s.id, 'segmentName', s.name,
         'customerCount', (SELECT count(*) FROM m),
-        'averageLifetimeValue', (SELECT round(coalesce(avg(m.customer_lifetime_value), 0), 2) FROM m),
+        'averageLTV', (SELECT round(coalesce(avg(m.customer_lifetime_value), 0), 2) FROM m),
         'averageOrderValue', (SELECT round(coalesce(sum(m.total_spent) / nullif(sum(m.total_orders), 0), 0), 2) FROM m),
         'totalRevenue', (SELECT coalesce(sum(m.total_spent), 0) FROM m),
         'churnRate', (SELECT round(count(*) FILTER (WHERE m.churn_risk_score >= high)::numeric / n.n, 4) FROM m, n GROUP BY n.n),
@@ -454,11 +469,12 @@ BEGIN
                                              FROM m LEFT JOIN customer_mgmt.provinces p ON p.name = m.province
                                             GROUP BY 1) g))
       INTO result;
-    RETURN result;
+    -- 1.3's name of averageLTV, deprecated (CHANGELOG.md): gone in 1.5
+    RETURN result || jsonb_build_object('averageLifetimeValue', result -> 'averageLTV');
 END
 $$;
 COMMENT ON FUNCTION get_segment_insights(uuid) IS
-    'Staff: the design''s SegmentInsights of a segment''s current members: customerCount, averageLifetimeValue, averageOrderValue, totalRevenue, churnRate (churn risk at or above the high threshold), engagementRate (engagement at least 0.5), topCategories, ageDistribution, geographicDistribution.';
+    'Staff: the design''s SegmentInsights of a segment''s current members: customerCount, averageLTV (averageLifetimeValue: its deprecated 1.3 name), averageOrderValue, totalRevenue, churnRate (churn risk at or above the high threshold), engagementRate (engagement at least 0.5), topCategories, ageDistribution, geographicDistribution.';
 
 -- One customer's auto-assigned segments re-evaluated (after their analytics
 -- changed: the queue worker, calculate_customer_analytics): joined or left,

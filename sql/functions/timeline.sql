@@ -44,11 +44,8 @@ AS $$
     SELECT x.anonymized_at, 'customer.anonymized', x.actor_id, jsonb_build_object('reason', x.reason)
       FROM customer_mgmt.customer_anonymizations x WHERE x.customer_id = timeline_entries.customer_id
     UNION ALL
-    SELECT e.created_at,
-           CASE e.event_type WHEN 'customer.segment_entered' THEN 'segment.entered'
-                             WHEN 'customer.segment_left' THEN 'segment.left'
-                             ELSE 'customer.churn_detected' END,
-           NULL, e.payload - 'customerId'
+    -- named as in the outbox, as every entry that is also an event
+    SELECT e.created_at, e.event_type, NULL, e.payload - 'customerId'
       FROM customer_mgmt.event_outbox e
      WHERE e.customer_id = timeline_entries.customer_id
        AND e.event_type IN ('customer.segment_entered', 'customer.segment_left', 'customer.churn_detected')
@@ -80,4 +77,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION get_customer_timeline(uuid, integer, integer) IS
-    'Staff: one feed, newest first, of what happened to a customer (customer.registered, order.placed, order.completed, order.cancelled, order.refunded, customer.login, customer.status_changed, note.added, segment.entered, segment.left, customer.churn_detected, customer.merged, customer.anonymized), each {at, type, actorId, actorName, payload}, as a page. PT404, 22023 for the page.';
+    'Staff: one feed, newest first, of what happened to a customer (customer.registered, order.placed, order.completed, order.cancelled, order.refunded, customer.login, customer.status_changed, note.added, customer.segment_entered, customer.segment_left, customer.churn_detected, customer.merged, customer.anonymized), each {at, type, actorId, actorName, payload}, as a page. PT404, 22023 for the page.';

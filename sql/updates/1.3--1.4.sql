@@ -213,3 +213,10 @@ DROP FUNCTION export_plan(text, text, text, uuid, timestamptz, timestamptz, nume
                           text, text, text, text[], text);
 DROP FUNCTION customer_filter(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                               text, text, timestamptz, text);
+-- every list in the list envelope with paging; create_segment and
+-- preview_segment take the query (text) before the criteria (JSON), so
+-- that a query passed by position is a query
+DROP FUNCTION get_segments();
+DROP FUNCTION get_customer_segments(uuid);
+DROP FUNCTION preview_segment(jsonb, text);
+DROP FUNCTION create_segment(text, jsonb, text, text, text, boolean);

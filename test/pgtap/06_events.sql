@@ -67,9 +67,10 @@ SELECT is((SELECT count(*)::int FROM customer_mgmt.event_outbox WHERE event_type
           'staying above the threshold is not a new detection');
 
 -- the outbox, as the mailer uses it
-SELECT is(jsonb_array_length(customer_mgmt.claim_events(100, 'mailer')), 4, 'claim: the unprocessed events');
+SELECT is(jsonb_array_length(customer_mgmt.claim_events(100, 'mailer') -> 'data'), 4, 'claim: the unprocessed events');
 SELECT is(customer_mgmt.mark_events_processed(ARRAY(SELECT id FROM customer_mgmt.event_outbox)), 4, 'mark them processed');
-SELECT is(customer_mgmt.claim_events(100, 'mailer'), '[]'::jsonb, 'nothing left to claim');
+SELECT is(customer_mgmt.claim_events(100, 'mailer'), '{"data": [], "page": 1, "total": 0, "pageSize": 100, "totalPages": 0, "totalIsEstimate": false}'::jsonb,
+          'nothing left to claim: the list envelope, no backlog');
 
 SELECT is(pg_temp.list_drift(), 0::bigint, 'after the events, customer_list equals users and analytics');
 SELECT * FROM finish();

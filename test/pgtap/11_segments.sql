@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(84);
+SELECT plan(91);
 
 -- five customers; times relative to now, as preview_segment counts
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
@@ -34,7 +34,7 @@ SELECT count(customer_mgmt.calculate_customer_analytics(id)) FROM c;
 CREATE FUNCTION pg_temp.members(criteria jsonb, query text DEFAULT NULL) RETURNS text
     LANGUAGE sql AS $$
     SELECT string_agg(c.k, ',' ORDER BY c.k)
-      FROM jsonb_array_elements(customer_mgmt.preview_segment(criteria, query) -> 'customers') e
+      FROM jsonb_array_elements(customer_mgmt.preview_segment(query, criteria, page_size => 100) -> 'data') e
       JOIN c ON c.id = (e ->> 'id')::uuid
 $$;
 
@@ -57,7 +57,7 @@ SELECT is(pg_temp.members(cr), want, cr::text)
                ('{"geographicRegions": ["ha noi", "Đà Nẵng"]}', 'binh,dung')) v(cr, want);
 SELECT is(pg_temp.members('{"totalSpentMin": 1000000, "geographicRegions": ["Hồ Chí Minh"], "totalOrdersMax": 2}'), 'chi',
           'keys combined by AND');
-SELECT is((customer_mgmt.preview_segment('{"totalSpentMin": 0}') ->> 'customerCount')::int, 5, 'the count');
+SELECT is((customer_mgmt.preview_segment(criteria => '{"totalSpentMin": 0}') ->> 'total')::int, 5, 'the count');
 
 -- the language, alone and with criteria
 SELECT is(pg_temp.members(NULL, q), want, q)
@@ -71,37 +71,37 @@ SELECT is(pg_temp.members(NULL, q), want, q)
 SELECT is(pg_temp.members('{"totalOrdersMin": 1}', 'days_since_last_order >= 40'), 'binh,chi', 'criteria AND query');
 
 -- errors name the key; nothing is written
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('{"totalSpentMinimum": 5}')$$), '22023 totalSpentMinimum',
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => '{"totalSpentMinimum": 5}')$$), '22023 totalSpentMinimum',
           'an unknown key');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('{"totalSpentMin": "5"}')$$), '22023 totalSpentMin',
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => '{"totalSpentMin": "5"}')$$), '22023 totalSpentMin',
           'a number as a string');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('{"totalSpentMin": -1}')$$), '22023 totalSpentMin',
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => '{"totalSpentMin": -1}')$$), '22023 totalSpentMin',
           'a negative bound');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('{"churnRiskMin": 0.8, "churnRiskMax": 0.2}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => '{"churnRiskMin": 0.8, "churnRiskMax": 0.2}')$$),
           '22023 churnRiskMin', 'min above max');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('{"registeredAfter": "2026-02-30"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => '{"registeredAfter": "2026-02-30"}')$$),
           '22023 registeredAfter', 'a date that does not exist');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('{"geographicRegions": "Hà Nội"}')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => '{"geographicRegions": "Hà Nội"}')$$),
           '22023 geographicRegions', 'a list that is a string');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('[1]')$$), '22023 criteria', 'criteria not an object');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(criteria => '[1]')$$), '22023 criteria', 'criteria not an object');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment()$$), '22023 criteria', 'no definition');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(NULL, 'total_spent > 0; DROP TABLE customer_mgmt.users')$$),
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('total_spent > 0; DROP TABLE customer_mgmt.users')$$),
           '22023 query', 'a hostile query');
 
 -- roles: staff read, the ingesting app does not
 SET LOCAL ROLE customer_mgmt_staff;
-SELECT is((customer_mgmt.preview_segment(NULL, 'total_orders >= 0') ->> 'customerCount')::int, 5, 'staff may preview');
+SELECT is((customer_mgmt.preview_segment('total_orders >= 0') ->> 'total')::int, 5, 'staff may preview');
 RESET ROLE;
 SET LOCAL ROLE customer_mgmt_app;
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(NULL, 'total_orders >= 0')$$), '42501', 'the app may not');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('total_orders >= 0')$$), '42501', 'the app may not');
 RESET ROLE;
 
 -- saved segments: created, counted, refreshed, changed, deleted
 CREATE TEMP TABLE seg (k text PRIMARY KEY, id uuid);
 INSERT INTO seg VALUES
-    ('big', (customer_mgmt.create_segment('Big spenders', '{"totalSpentMin": 3000000}', NULL, 'Spent 3M or more', '#1565C0') ->> 'id')::uuid),
-    ('south', (customer_mgmt.create_segment('South', NULL, 'province = ''Hồ Chí Minh''') ->> 'id')::uuid),
-    ('hand', (customer_mgmt.create_segment('Hand picked', '{"totalOrdersMin": 100}', NULL, NULL, NULL, false) ->> 'id')::uuid);
+    ('big', (customer_mgmt.create_segment('Big spenders', NULL, '{"totalSpentMin": 3000000}', 'Spent 3M or more', '#1565C0') ->> 'id')::uuid),
+    ('south', (customer_mgmt.create_segment('South', 'province = ''Hồ Chí Minh''') ->> 'id')::uuid),
+    ('hand', (customer_mgmt.create_segment('Hand picked', NULL, '{"totalOrdersMin": 100}', NULL, NULL, false) ->> 'id')::uuid);
 SELECT is(customer_mgmt.get_segment((SELECT id FROM seg WHERE k = 'big')) - 'id' - 'createdAt' - 'updatedAt',
           '{"name": "Big spenders", "query": null, "criteria": {"totalSpentMin": 3000000}, "isActive": true,
             "isSystem": false, "colorCode": "#1565C0", "createdBy": null, "autoAssign": true, "description": "Spent 3M or more",
@@ -110,14 +110,14 @@ SELECT is((SELECT string_agg(c.k, ',' ORDER BY c.k) FROM customer_mgmt.customer_
             WHERE x.segment_id = (SELECT id FROM seg WHERE k = 'south')), 'an,chi', 'a segment of the language holds its matches');
 SELECT is((SELECT count(*)::int FROM customer_mgmt.event_outbox WHERE event_type = 'customer.segment_entered'), 4,
           'each entry went to the outbox');
-SELECT is(jsonb_path_query_array(customer_mgmt.get_segments(), '$[*].name'),
+SELECT is(jsonb_path_query_array(customer_mgmt.get_segments() -> 'data', '$[*].name'),
           '["at-risk-customers", "new-customers", "Big spenders", "Hand picked", "South"]'::jsonb, 'system segments first, then by name');
 
 -- a customer who now matches joins at the refresh; a manual member stays
 SELECT customer_mgmt.record_order((SELECT id FROM c WHERE k = 'dung'), 5000000, 'completed', now() - interval '1 day') IS NOT NULL AS ordered \gset
 SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM c WHERE k = 'dung')) IS NOT NULL AS calculated \gset
 SELECT is(jsonb_array_length(customer_mgmt.assign_customer_segments((SELECT id FROM c WHERE k = 'em'),
-                                                                    ARRAY[(SELECT id FROM seg WHERE k = 'big')])), 2,
+                                                                    ARRAY[(SELECT id FROM seg WHERE k = 'big')]) -> 'data'), 2,
           'Em put in Big spenders by hand (and in new-customers at registration)');
 SELECT is((SELECT string_agg(c.k, ',' ORDER BY c.k) FROM customer_mgmt.customer_segment_assignments x JOIN c ON c.id = x.customer_id
             WHERE x.segment_id = (SELECT id FROM seg WHERE k = 'big')), 'an,chi,dung,em',
@@ -149,18 +149,18 @@ SELECT is(customer_mgmt.get_segment_insights((SELECT id FROM seg WHERE k = 'sout
           '{"churnRate": 0.0000, "segmentName": "South", "totalRevenue": 15000000.00, "customerCount": 2,
             "topCategories": [{"category": "Mỹ phẩm", "customers": 1}, {"category": "Thời trang", "customers": 1},
                               {"category": "Điện thoại", "customers": 1}],
-            "averageOrderValue": 3000000.00, "averageLifetimeValue": 7500000.00,
+            "averageOrderValue": 3000000.00, "averageLTV": 7500000.00, "averageLifetimeValue": 7500000.00,
             "geographicDistribution": [{"count": 2, "province": "Hồ Chí Minh"}]}'::jsonb, 'SegmentInsights');
-SELECT is(jsonb_array_length(customer_mgmt.get_customer_segments((SELECT id FROM c WHERE k = 'an'))), 3,
+SELECT is((customer_mgmt.get_customer_segments((SELECT id FROM c WHERE k = 'an')) ->> 'total')::int, 3,
           'An is in new-customers, Big spenders and South');
 SELECT is((customer_mgmt.delete_segment((SELECT id FROM seg WHERE k = 'hand'))) ->> 'deleted', 'true', 'deleted');
 
 -- what they refuse
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('big SPENDERS', '{"totalOrdersMin": 1}')$$), '23505 name', 'a name taken, in any case');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment(repeat('x', 101), '{"totalOrdersMin": 1}')$$), '22023 name', 'a name of 101 characters');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', '{"totalOrdersMin": 1}', NULL, repeat('x', 501))$$), '22023 description', 'a description of 501');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', '{"totalOrdersMin": 1}', NULL, NULL, 'red')$$), '22023 color_code', 'a colour that is not #RRGGBB');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', NULL, 'total_spent >')$$), '22023 query', 'a query that does not parse');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('big SPENDERS', criteria => '{"totalOrdersMin": 1}')$$), '23505 name', 'a name taken, in any case');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment(repeat('x', 101), criteria => '{"totalOrdersMin": 1}')$$), '22023 name', 'a name of 101 characters');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', NULL, '{"totalOrdersMin": 1}', repeat('x', 501))$$), '22023 description', 'a description of 501');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', NULL, '{"totalOrdersMin": 1}', NULL, 'red')$$), '22023 color_code', 'a colour that is not #RRGGBB');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', 'total_spent >')$$), '22023 query', 'a query that does not parse');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x')$$), '22023 criteria', 'no definition');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_segment((SELECT id FROM seg WHERE k = 'big'), '{"colour": "#000000"}')$$), '22023 colour', 'an unknown change');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.update_segment((SELECT id FROM seg WHERE k = 'big'), '{"isActive": "yes"}')$$), '22023 isActive', 'a flag that is not a boolean');
@@ -170,8 +170,8 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_segment('00000000-0000-4000
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.assign_customer_segments((SELECT id FROM c WHERE k = 'an'), ARRAY[(SELECT id FROM seg WHERE k = 'big')], now() - interval '1 day')$$),
           '22023 expires_at', 'an assignment that has expired already');
 SET LOCAL ROLE customer_mgmt_staff;
-SELECT is(jsonb_array_length(customer_mgmt.get_segments()), 4, 'staff read segments');
-SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', '{"totalOrdersMin": 1}')$$), '42501', 'staff may not create one');
+SELECT is((customer_mgmt.get_segments() ->> 'total')::int, 4, 'staff read segments');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.create_segment('x', criteria => '{"totalOrdersMin": 1}')$$), '42501', 'staff may not create one');
 RESET ROLE;
 
 -- the list by a saved segment (the assignments in force at as_of) and by an RFM group
@@ -207,9 +207,25 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customers(segment_id => '00
           'a segment that does not exist');
 
 -- the preview's first 20: by spend, the higher id first among equals (three customers have spent 0)
-SELECT is(ARRAY(SELECT (e ->> 'id')::uuid FROM jsonb_array_elements(customer_mgmt.preview_segment('{"totalSpentMin": 0}') -> 'customers') e),
+SELECT is(ARRAY(SELECT (e ->> 'id')::uuid FROM jsonb_array_elements(customer_mgmt.preview_segment(criteria => '{"totalSpentMin": 0}') -> 'data') e),
           ARRAY(SELECT customer_id FROM customer_mgmt.customer_list ORDER BY total_spent DESC, customer_id DESC),
           'preview_segment ranks by spend, then id');
+SELECT is(ARRAY(SELECT (e ->> 'id')::uuid FROM generate_series(1, 3) p,
+                 jsonb_array_elements(customer_mgmt.preview_segment(criteria => '{"totalSpentMin": 0}', page => p, page_size => 2) -> 'data') e),
+          ARRAY(SELECT customer_id FROM customer_mgmt.customer_list ORDER BY total_spent DESC, customer_id DESC),
+          'preview_segment pages through the same order (pages past the first 20 sorted apart)');
+SELECT is(customer_mgmt.preview_segment('total_orders >= 0', page => 2, page_size => 20) -> 'data', '[]'::jsonb, 'a page past the last is empty');
+SELECT is((SELECT jsonb_build_array(p -> 'total', p -> 'data') FROM (SELECT customer_mgmt.preview_segment('total_orders >= 0') p) x),
+          (SELECT jsonb_build_array(p -> 'customerCount', p -> 'customers') FROM (SELECT customer_mgmt.preview_segment('total_orders >= 0') p) x),
+          'the deprecated customerCount and customers of 1.3 are total and data');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(customer_mgmt.preview_segment('total_orders >= 0')) k),
+          ARRAY['criteriaQuery', 'customerCount', 'customers', 'data', 'page', 'pageSize', 'total', 'totalIsEstimate', 'totalPages'],
+          'the preview is the list envelope with criteriaQuery');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('{"totalSpentMin": 0}')$$), '22023 query',
+          'criteria passed where the query goes: named, with a hint');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment(page => 0, query => 'total_orders >= 0')$$), '22023 page', 'page 0');
+SELECT is(jsonb_path_query_array(customer_mgmt.get_segments(page => 2, page_size => 2) -> 'data', '$[*].name'),
+          '["Big spenders", "South"]'::jsonb, 'get_segments pages');
 -- top_customers in parallel (partial states serialized and combined) and not
 CREATE FUNCTION pg_temp.plan_of(q text) RETURNS SETOF text
     LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY EXECUTE 'EXPLAIN ' || q; END $$;

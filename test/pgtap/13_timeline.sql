@@ -23,7 +23,7 @@ SELECT customer_mgmt.update_customer_status((SELECT id FROM p WHERE k = 'an'), '
 UPDATE customer_mgmt.customer_status_history SET changed_at = now() - interval '4 days';
 SELECT customer_mgmt.add_customer_note((SELECT id FROM p WHERE k = 'an'), 'Đã xác minh', title => 'Xác minh');
 UPDATE customer_mgmt.customer_notes SET created_at = now() - interval '3 days';
-SELECT customer_mgmt.create_segment('Spent something', '{"totalSpentMin": 1}');
+SELECT customer_mgmt.create_segment('Spent something', criteria => '{"totalSpentMin": 1}');
 SELECT customer_mgmt.calculate_customer_analytics((SELECT id FROM p WHERE k = 'an'));
 SELECT customer_mgmt.churn_detected((SELECT id FROM p WHERE k = 'an'), 0.9);
 UPDATE customer_mgmt.event_outbox SET created_at = now() - interval '2 days' WHERE event_type = 'customer.segment_entered';
@@ -32,7 +32,7 @@ UPDATE customer_mgmt.event_outbox SET created_at = now() - interval '1 day' WHER
 SET LOCAL ROLE customer_mgmt_staff;
 CREATE TEMP TABLE t AS SELECT customer_mgmt.get_customer_timeline((SELECT id FROM p WHERE k = 'an'), page_size => 100) AS page;
 SELECT is(ARRAY(SELECT e ->> 'type' FROM t, jsonb_array_elements(t.page -> 'data') e),
-          ARRAY['note.added', 'customer.churn_detected', 'segment.entered', 'note.added', 'customer.status_changed',
+          ARRAY['note.added', 'customer.churn_detected', 'customer.segment_entered', 'note.added', 'customer.status_changed',
                 'customer.login', 'order.cancelled', 'order.placed', 'order.completed', 'order.placed', 'customer.registered'],
           'every kind of entry, newest first (the churn''s system note is written now, the rest dated back)');
 SELECT is((SELECT e - 'at' FROM t, jsonb_array_elements(t.page -> 'data') e WHERE e ->> 'type' = 'customer.status_changed'),
@@ -41,7 +41,7 @@ SELECT is((SELECT e - 'at' FROM t, jsonb_array_elements(t.page -> 'data') e WHER
           'a status change with who made it and why');
 SELECT is((SELECT e -> 'payload' ->> 'title' FROM t, jsonb_array_elements(t.page -> 'data') e
             WHERE e ->> 'type' = 'note.added' AND e ->> 'actorName' = 'Vũ Hoa'), 'Xác minh', 'a note with its author');
-SELECT is((SELECT e -> 'payload' ->> 'segmentName' FROM t, jsonb_array_elements(t.page -> 'data') e WHERE e ->> 'type' = 'segment.entered'),
+SELECT is((SELECT e -> 'payload' ->> 'segmentName' FROM t, jsonb_array_elements(t.page -> 'data') e WHERE e ->> 'type' = 'customer.segment_entered'),
           'Spent something', 'a segment entered');
 SELECT is((SELECT (e -> 'payload' ->> 'totalAmount')::numeric FROM t, jsonb_array_elements(t.page -> 'data') e WHERE e ->> 'type' = 'order.completed'),
           2500000::numeric, 'an order completed, with its amount');

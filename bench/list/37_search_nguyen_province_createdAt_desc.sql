@@ -1,0 +1,2 @@
+\set p random(1, 4)
+SELECT customer_mgmt.get_customers(search => 'nguyen', province => (ARRAY['Hà Nội', 'Hồ Chí Minh', 'Cao Bằng', 'Phú Thọ'])[:p], as_of => '2026-11-01');
