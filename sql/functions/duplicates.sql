@@ -296,9 +296,9 @@ BEGIN
         'profile', profile,
         'moved', moved,
         'analyticsBefore', before || jsonb_build_object('duplicates',
-            (SELECT jsonb_object_agg(x.id, customer_mgmt.customer_analytics_dto(
-                        (SELECT a FROM customer_mgmt.customer_analytics a WHERE a.customer_id = x.id), now()))
-               FROM unnest(dups) x)),
+            (SELECT jsonb_agg(jsonb_build_object('customerId', x.id) || customer_mgmt.customer_analytics_dto(
+                        (SELECT a FROM customer_mgmt.customer_analytics a WHERE a.customer_id = x.id), now()) ORDER BY x.n)
+               FROM unnest(dups) WITH ORDINALITY x (id, n))),
         'analyticsAfter', customer_mgmt.customer_analytics_dto(
             (SELECT a FROM customer_mgmt.customer_analytics a WHERE a.customer_id = survivor_id), now()));
 END

@@ -663,9 +663,11 @@ BEGIN
     RETURN jsonb_build_object(
         'id', imp.id, 'kind', imp.kind, 'status', imp.status, 'rowsTotal', imp.rows_total, 'rowsDone', imp.rows_done,
         'inserted', imp.inserted, 'updated', imp.updated, 'unchanged', imp.unchanged, 'rejected', imp.rejected,
-        'columns', (SELECT coalesce(jsonb_object_agg(h, f), '{}') FROM unnest(header, mapped) x(h, f) WHERE h IS NOT NULL AND f IS NOT NULL),
+        -- a list, in the file's order: the headers are the file's text, not names
+        'columns', (SELECT coalesce(jsonb_agg(jsonb_build_object('header', h, 'field', f) ORDER BY n), '[]')
+                      FROM unnest(header, mapped) WITH ORDINALITY x(h, f, n) WHERE h IS NOT NULL AND f IS NOT NULL),
         'ignoredColumns', (SELECT coalesce(jsonb_agg(h), '[]') FROM unnest(header, mapped) x(h, f) WHERE f IS NULL AND h IS NOT NULL));
 END
 $$;
 COMMENT ON FUNCTION import_csv(bytea) IS
-    'Admin: imports the customers of a CSV file as a spreadsheet saves it (UTF-8 with or without BOM, a header row whose columns are recognised by name or by the setting import.csv_columns, dates day first or as Excel numbers; docs/onboarding.md), in one transaction: each row checked as upsert_customer checks it, a refused row to import_rejects, re-importing the same rows changes nothing. Its one unnamed argument lets PostgREST pass the request body (Content-Type: application/octet-stream). Returns the import''s counts and the columns read and ignored.';
+    'Admin: imports the customers of a CSV file as a spreadsheet saves it (UTF-8 with or without BOM, a header row whose columns are recognised by name or by the setting import.csv_columns, dates day first or as Excel numbers; docs/onboarding.md), in one transaction: each row checked as upsert_customer checks it, a refused row to import_rejects, re-importing the same rows changes nothing. Its one unnamed argument lets PostgREST pass the request body (Content-Type: application/octet-stream). Returns the import''s counts, the columns read ([{header, field}], field as upsert_customer''s argument) and the headers ignored.';

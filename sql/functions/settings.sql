@@ -75,13 +75,14 @@ CREATE OR REPLACE FUNCTION get_settings() RETURNS jsonb
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
+    SELECT customer_mgmt.page_envelope(jsonb_agg(jsonb_build_object(
                'name', d.name, 'value', coalesce(s.value, d.default_value), 'defaultValue', d.default_value,
                'isDefault', s.name IS NULL, 'valueType', d.value_type, 'minValue', d.min_value, 'maxValue', d.max_value,
                'choices', to_jsonb(d.choices), 'description', d.description,
-               'updatedAt', s.updated_at, 'updatedBy', s.updated_by) ORDER BY d.name), '[]')
+               'updatedAt', s.updated_at, 'updatedBy', s.updated_by) ORDER BY d.name),
+                                       count(*), 1, greatest(count(*), 1)::integer)
       FROM customer_mgmt.setting_definitions d
       LEFT JOIN customer_mgmt.settings s ON s.name = d.name
 $$;
 COMMENT ON FUNCTION get_settings() IS
-    'Admin: every setting, by name: the value in force, the default and whether it is in force, the type with its bounds or choices, what it does, and who changed it when.';
+    'Admin: every setting, by name: the value in force, the default and whether it is in force, the type with its bounds or choices, what it does, and who changed it when; the list envelope, every setting on one page.';

@@ -39,9 +39,10 @@ SELECT is((:'r'::jsonb) - 'id' - 'columns',
             "unchanged": 0, "rejected": 2, "ignoredColumns": ["Ghi chú"]}'::jsonb,
           'a sheet of four: two customers in, two rejected, the notes column ignored and said so');
 SELECT is((:'r'::jsonb) -> 'columns',
-          '{"Mã khách hàng": "external_id", "Họ tên": "full_name", "Email": "email", "Số điện thoại": "phone_number",
-            "Ngày sinh": "date_of_birth", "Giới tính": "gender", "Tỉnh/Thành phố": "province",
-            "Ngày đăng ký": "registered_at"}'::jsonb,
+          '[{"header": "Mã khách hàng", "field": "external_id"}, {"header": "Họ tên", "field": "full_name"},
+            {"header": "Email", "field": "email"}, {"header": "Số điện thoại", "field": "phone_number"},
+            {"header": "Ngày sinh", "field": "date_of_birth"}, {"header": "Giới tính", "field": "gender"},
+            {"header": "Tỉnh/Thành phố", "field": "province"}, {"header": "Ngày đăng ký", "field": "registered_at"}]'::jsonb,
           'the Vietnamese headers are read as the customer''s fields');
 SELECT is((SELECT row(u.full_name, u.email, u.phone_number, u.date_of_birth, u.gender, u.province)::text
              FROM customer_mgmt.users u WHERE u.external_id = 'KH-0001'),
@@ -82,7 +83,8 @@ SELECT is(pg_temp.failure($$SELECT customer_mgmt.import_csv((SELECT data FROM f 
           'headers it does not know: 22023 naming data');
 SELECT customer_mgmt.set_setting('import.csv_columns', 'Code=external_id; Customer = full_name');
 SELECT is(customer_mgmt.import_csv((SELECT data FROM f WHERE k = 'own')) -> 'columns',
-          '{"Code": "external_id", "Customer": "full_name", "Mail": "email"}'::jsonb, 'the shop''s own headers, declared once in a setting');
+          '[{"header": "Code", "field": "external_id"}, {"header": "Customer", "field": "full_name"},
+            {"header": "Mail", "field": "email"}]'::jsonb, 'the shop''s own headers, declared once in a setting');
 
 -- what is not a customer file: refused naming data, nothing written
 SELECT pg_temp.shop_counts() AS before \gset
