@@ -161,6 +161,17 @@ $$;
 COMMENT ON FUNCTION filter_field(text, text) IS
     'Internal: how an error names a filter: the argument (snake_case) when object_name is NULL, else the key as written.';
 
+-- The condition "column = value" of an enum filter, the value checked
+-- (22023 naming the field) and quoted.
+CREATE OR REPLACE FUNCTION enum_condition(column_name text, field text, value text, allowed anyenum) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('%s = %L::%s', column_name, customer_mgmt.check_enum(field, value, allowed), pg_typeof(allowed))
+$$;
+COMMENT ON FUNCTION enum_condition(text, text, text, anyenum) IS
+    'Internal: the SQL condition column_name = value for an enum filter, the value checked by check_enum (22023 naming field) and quoted.';
+
 -- A filter's value as the type of sample (NULL::numeric, …); NULL when the
 -- key is absent or null; 22023 naming the filter when it does not convert.
 CREATE OR REPLACE FUNCTION filter_value(filters jsonb, key text, object_name text, sample anyelement) RETURNS anyelement
@@ -258,16 +269,12 @@ BEGIN
                            || quote_literal(btrim(search)) || ' AND u.role = ''customer'')');
     END IF;
     IF status IS NOT NULL THEN
-        conds := conds || ('l.status = '
-                           || quote_literal(customer_mgmt.check_enum(customer_mgmt.filter_field('status', object_name), status,
-                                                                     NULL::customer_mgmt.user_status))
-                           || '::customer_mgmt.user_status');
+        conds := conds || customer_mgmt.enum_condition('l.status', customer_mgmt.filter_field('status', object_name), status,
+                                                       NULL::customer_mgmt.user_status);
     END IF;
     IF segment IS NOT NULL THEN
-        conds := conds || ('l.segment = '
-                           || quote_literal(customer_mgmt.check_enum(customer_mgmt.filter_field('segment', object_name), segment,
-                                                                     NULL::customer_mgmt.lifecycle_segment))
-                           || '::customer_mgmt.lifecycle_segment');
+        conds := conds || customer_mgmt.enum_condition('l.segment', customer_mgmt.filter_field('segment', object_name), segment,
+                                                       NULL::customer_mgmt.lifecycle_segment);
     END IF;
     -- members of a saved segment: the assignments in force at as_of
     IF segment_id IS NOT NULL THEN
@@ -320,10 +327,8 @@ BEGIN
                                      customer_mgmt.filter_field('province', object_name), province, true)));
     END IF;
     IF gender IS NOT NULL THEN
-        conds := conds || ('l.gender = '
-                           || quote_literal(customer_mgmt.check_enum(customer_mgmt.filter_field('gender', object_name), gender,
-                                                                     NULL::customer_mgmt.gender))
-                           || '::customer_mgmt.gender');
+        conds := conds || customer_mgmt.enum_condition('l.gender', customer_mgmt.filter_field('gender', object_name), gender,
+                                                       NULL::customer_mgmt.gender);
     END IF;
     -- whole years at the shop's date, as segments count them: age >= N
     -- <=> born on or before today N years ago (29 February: the 28th)
