@@ -76,7 +76,7 @@ TO customer_mgmt_staff, customer_mgmt_admin, customer_mgmt_app;
 GRANT EXECUTE ON FUNCTION
     get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                   text, text, integer, integer, boolean, timestamptz, text, text, text, integer, integer, boolean,
-                  boolean, text, uuid),
+                  boolean, text, uuid, text),
     get_customer(uuid), find_customer(text, text, text),
     get_customer_analytics(uuid),
     get_customer_orders(uuid, text, timestamptz, timestamptz, text, integer, integer),
@@ -101,6 +101,7 @@ GRANT EXECUTE ON FUNCTION
     update_customer_note(uuid, jsonb),
     delete_customer_note(uuid),
     save_customer_view(text, jsonb, text, text, boolean), get_customer_views(integer, integer), delete_customer_view(uuid),
+    add_customer_tags(uuid, text[]), remove_customer_tags(uuid, text[]),
     find_duplicate_customers(text, numeric, integer, integer)
 TO customer_mgmt_staff;
 
@@ -132,7 +133,7 @@ GRANT EXECUTE ON FUNCTION
     remove_expired_segment_assignments(),
     anonymize_customer(uuid, text), export_customer_data(uuid), anonymize_inactive_customers(),
     export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer, text, text, text, text[],
-                     text, text, text, integer, integer, boolean, boolean, text, uuid),
+                     text, text, text, integer, integer, boolean, boolean, text, uuid, text),
     fit_clv_model(timestamptz),
     export_columns(),
     schedule_jobs(), unschedule_jobs(), cron_jobs(), cron_script(boolean),

@@ -69,6 +69,7 @@ static const Attribute attributes[] = {
 	{"churn_probability", ATTR_NUMBER},
 	{"churn_risk", ATTR_NUMBER},
 	{"conversion_rate", ATTR_NUMBER},
+	{"customer_tags", ATTR_LIST},
 	{"days_since_last_order", ATTR_NUMBER},
 	{"engagement_score", ATTR_NUMBER},
 	{"favorite_brands", ATTR_LIST},
@@ -522,7 +523,7 @@ parse_condition(Parser *p)
 	if (is_keyword(p, "contains"))
 	{
 		if (attr->kind != ATTR_LIST)
-			fail_at(p, p->tok.start, "an operator: CONTAINS is for favorite_categories and favorite_brands");
+			fail_at(p, p->tok.start, "an operator: CONTAINS is for customer_tags, favorite_categories and favorite_brands");
 		next_token(p);
 		appendStringInfo(out, "(%s%s @> ARRAY[", negated ? "NOT " : "", column);
 		emit_value(p, attr->kind);

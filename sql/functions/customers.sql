@@ -20,10 +20,11 @@ AS $$
         'churnRiskScore', coalesce(a.churn_risk_score, 0),
         'createdAt', u.created_at,
         'lastLoginAt', u.last_login_at,
-        'province', u.province)
+        'province', u.province,
+        'tags', to_jsonb(u.tags))
 $$;
 COMMENT ON FUNCTION customer_list_item(users, customer_analytics, timestamptz) IS
-    'Internal: the list item of a customer (id, externalId, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt, province).';
+    'Internal: the list item of a customer (id, externalId, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt, province, tags).';
 
 -- The folded names of a favourites array ([{"category": …}, …]), as
 -- segments compare them.
@@ -55,7 +56,8 @@ AS $$
            coalesce(a.bounce_rate, 0), coalesce(a.conversion_rate, 0), a.rfm_score,
            customer_mgmt.rfm_group(a.rfm_score),
            customer_mgmt.favorite_keys(a.favorite_categories, 'category'),
-           customer_mgmt.favorite_keys(a.favorite_brands, 'brand')
+           customer_mgmt.favorite_keys(a.favorite_brands, 'brand'),
+           customer_mgmt.tag_keys(u.tags)
       FROM customer_mgmt.users u
       LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
       LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
@@ -77,7 +79,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION users_list_sync() IS
-    'Trigger: copies a customer''s listed columns (name, e-mail, status, registration, last login, gender, birth date, province) into customer_list; a user who is no longer a customer leaves it.';
+    'Trigger: copies a customer''s listed columns (name, e-mail, status, registration, last login, gender, birth date, province, tags) into customer_list; a user who is no longer a customer leaves it.';
 
 -- Insert or rewrite a customer's list row from customer_list_rows().
 CREATE OR REPLACE FUNCTION list_row_sync(customer_id uuid) RETURNS void
@@ -88,13 +90,13 @@ AS $$
     ON CONFLICT ON CONSTRAINT customer_list_pkey DO UPDATE
        SET (created_at, full_name, email, status, last_login_at, segment, total_spent, total_orders, last_order_date,
             churn_risk_score, gender, date_of_birth, province_key, average_order_value, engagement_score,
-            total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys)
+            total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys, tag_keys)
          = (excluded.created_at, excluded.full_name, excluded.email, excluded.status, excluded.last_login_at,
             excluded.segment, excluded.total_spent, excluded.total_orders, excluded.last_order_date,
             excluded.churn_risk_score, excluded.gender, excluded.date_of_birth, excluded.province_key,
             excluded.average_order_value, excluded.engagement_score, excluded.total_sessions, excluded.bounce_rate,
             excluded.conversion_rate, excluded.rfm_score, excluded.rfm_group, excluded.category_keys,
-            excluded.brand_keys)
+            excluded.brand_keys, excluded.tag_keys)
 $$;
 COMMENT ON FUNCTION list_row_sync(uuid) IS
     'Internal: inserts or rewrites a customer''s customer_list row from customer_list_rows().';
@@ -143,7 +145,7 @@ CREATE OR REPLACE FUNCTION customer_filter_keys() RETURNS text[]
 AS $$
     SELECT ARRAY['search', 'status', 'segment', 'segmentId', 'registeredAfter', 'registeredBefore', 'minTotalSpent',
                  'maxTotalSpent', 'minOrders', 'maxDaysSinceLastOrder', 'sortBy', 'sortOrder', 'rfmGroup', 'province',
-                 'gender', 'minAge', 'maxAge', 'hasOrders', 'hasPendingOrder', 'externalId']
+                 'gender', 'minAge', 'maxAge', 'hasOrders', 'hasPendingOrder', 'externalId', 'tag']
 $$;
 COMMENT ON FUNCTION customer_filter_keys() IS
     'Internal: the keys of a filters object (the list''s filter and sort arguments in camelCase), in the arguments'' order.';
@@ -234,6 +236,7 @@ DECLARE
     has_orders boolean := customer_mgmt.filter_value(filters, 'hasOrders', object_name, NULL::boolean);
     has_pending boolean := customer_mgmt.filter_value(filters, 'hasPendingOrder', object_name, NULL::boolean);
     external_id text := customer_mgmt.filter_value(filters, 'externalId', object_name, NULL::text);
+    tag text := customer_mgmt.filter_value(filters, 'tag', object_name, NULL::text);
     sort_by text := coalesce(customer_mgmt.filter_value(filters, 'sortBy', object_name, NULL::text), 'createdAt');
     sort_order text := coalesce(customer_mgmt.filter_value(filters, 'sortOrder', object_name, NULL::text), 'DESC');
     pattern text;
@@ -366,6 +369,12 @@ BEGIN
                                  ' AND u.role = ''customer'')',
                                  customer_mgmt.check_text(customer_mgmt.filter_field('externalId', object_name), external_id, 200));
     END IF;
+    -- a tag, matched as tags are: folded (the GIN index on tag_keys)
+    IF tag IS NOT NULL THEN
+        conds := conds || format('l.tag_keys @> ARRAY[%L]',
+                                 customer_mgmt.search_fold(customer_mgmt.check_text(customer_mgmt.filter_field('tag', object_name),
+                                                                                   tag, 50)));
+    END IF;
 
     IF upper(btrim(sort_order)) NOT IN ('ASC', 'DESC') THEN
         PERFORM customer_mgmt.raise_invalid(customer_mgmt.filter_field('sortOrder', object_name), 'must be ASC or DESC', sort_order);
@@ -411,7 +420,8 @@ CREATE OR REPLACE FUNCTION list_filters(
     search text, status text, segment text, segment_id uuid, registered_after timestamptz,
     registered_before timestamptz, min_total_spent numeric, max_total_spent numeric, min_orders integer,
     max_days_since_last_order integer, sort_by text, sort_order text, rfm_group text, province text, gender text,
-    min_age integer, max_age integer, has_orders boolean, has_pending_order boolean, external_id text, view_id uuid)
+    min_age integer, max_age integer, has_orders boolean, has_pending_order boolean, external_id text, tag text,
+    view_id uuid)
     RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -425,10 +435,10 @@ AS $$
                   'minTotalSpent', min_total_spent, 'maxTotalSpent', max_total_spent, 'minOrders', min_orders,
                   'maxDaysSinceLastOrder', max_days_since_last_order, 'sortBy', sort_by, 'sortOrder', sort_order,
                   'rfmGroup', rfm_group, 'province', province, 'gender', gender, 'minAge', min_age, 'maxAge', max_age,
-                  'hasOrders', has_orders, 'hasPendingOrder', has_pending_order, 'externalId', external_id))
+                  'hasOrders', has_orders, 'hasPendingOrder', has_pending_order, 'externalId', external_id, 'tag', tag))
 $$;
 COMMENT ON FUNCTION list_filters(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
-                                 text, text, text, text, text, integer, integer, boolean, boolean, text, uuid) IS
+                                 text, text, text, text, text, integer, integer, boolean, boolean, text, text, uuid) IS
     'Internal: the filters object of get_customers'' and export_customers'' arguments: the saved view''s (view_id; PT404 when the caller may not see it), each given argument replacing its value.';
 
 -- get_customers: the customer list
@@ -457,7 +467,8 @@ CREATE OR REPLACE FUNCTION get_customers(
     has_orders                 boolean DEFAULT NULL,
     has_pending_order          boolean DEFAULT NULL,
     external_id                text DEFAULT NULL,
-    view_id                    uuid DEFAULT NULL
+    view_id                    uuid DEFAULT NULL,
+    tag                        text DEFAULT NULL
 ) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
@@ -469,7 +480,8 @@ DECLARE
     f record := customer_mgmt.customer_filter(
         customer_mgmt.list_filters(search, status, segment, segment_id, registered_after, registered_before, min_total_spent,
                                    max_total_spent, min_orders, max_days_since_last_order, sort_by, sort_order, rfm_group,
-                                   province, gender, min_age, max_age, has_orders, has_pending_order, external_id, view_id),
+                                   province, gender, min_age, max_age, has_orders, has_pending_order, external_id, tag,
+                                   view_id),
         as_of);
     where_clause text := ' FROM customer_mgmt.customer_list l WHERE ' || f.conditions;
     total bigint;
@@ -527,8 +539,8 @@ END
 $$;
 COMMENT ON FUNCTION get_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                                   text, text, integer, integer, boolean, timestamptz, text, text, text, integer, integer,
-                                  boolean, boolean, text, uuid) IS
-    'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id), an RFM group, province, gender, age, whether they ordered or have an order in progress, the shop''s id, or a saved view''s filters and sort (view_id; arguments given replace its values), a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
+                                  boolean, boolean, text, uuid, text) IS
+    'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id), an RFM group, province, gender, age, whether they ordered or have an order in progress, the shop''s id, a tag, or a saved view''s filters and sort (view_id; arguments given replace its values), a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
 
 -- get_customer: the 360° detail
 -- CustomerAnalyticsDto of an analytics row, days since the last order
@@ -662,7 +674,8 @@ BEGIN
                      ORDER BY x.created_at DESC, x.id DESC LIMIT 5) n), '[]'),
         'createdAt', u.created_at,
         'updatedAt', u.updated_at,
-        'lastLoginAt', u.last_login_at);
+        'lastLoginAt', u.last_login_at,
+        'tags', to_jsonb(u.tags));
 END
 $$;
 COMMENT ON FUNCTION get_customer(uuid) IS

@@ -180,6 +180,8 @@ DECLARE
     key text;
     dropped bigint;
     dups customer_mgmt.users[];
+    merged_tags text[];
+    t text;
 BEGIN
     -- checks: every argument before anything is locked
     IF survivor_id IS NULL THEN
@@ -286,6 +288,15 @@ BEGIN
            IS DISTINCT FROM (profile #>> '{fullName,value}', profile #>> '{email,value}', profile #>> '{phoneNumber,value}',
                              (profile #>> '{dateOfBirth,value}')::date, (profile #>> '{gender,value}')::customer_mgmt.gender,
                              profile #>> '{province,value}', profile #>> '{avatarUrl,value}');
+    -- the duplicates' tags join the survivor's, each once (folded), the
+    -- survivor's spelling first (past 20 if they hold more together)
+    SELECT x.tags INTO merged_tags FROM customer_mgmt.users x WHERE x.id = survivor_id;
+    FOR t IN SELECT g.t FROM generate_subscripts(dups, 1) k, unnest(dups[k].tags) WITH ORDINALITY g (t, n) ORDER BY k, g.n LOOP
+        IF customer_mgmt.search_fold(t) <> ALL (customer_mgmt.tag_keys(merged_tags)) THEN
+            merged_tags := merged_tags || t;
+        END IF;
+    END LOOP;
+    UPDATE customer_mgmt.users x SET tags = merged_tags WHERE x.id = survivor_id AND x.tags IS DISTINCT FROM merged_tags;
     -- the survivor recalculated now: analytics, list row, CLV summary, segments
     PERFORM customer_mgmt.calculate_customer_analytics(survivor_id);
     DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = survivor_id;

@@ -42,6 +42,7 @@ AS $$
            ('gender', 'Gender', 'text', 'l.gender::text', false),
            ('dateOfBirth', 'Date of birth', 'date', 'u.date_of_birth', false),
            ('province', 'Province', 'text', 'u.province', false),
+           ('tags', 'Tags', 'text', 'array_to_string(u.tags, '', '')', false),
            ('shippingAddress', 'Shipping address', 'text',
             '(SELECT concat_ws('', '', x.street, x.ward, x.district, x.province) FROM customer_mgmt.addresses x'
             || ' WHERE x.customer_id = l.customer_id ORDER BY x.is_default_shipping DESC, x.created_at LIMIT 1)', false),
@@ -242,7 +243,8 @@ CREATE OR REPLACE FUNCTION export_customers(
     has_orders                 boolean DEFAULT NULL,
     has_pending_order          boolean DEFAULT NULL,
     external_id                text DEFAULT NULL,
-    view_id                    uuid DEFAULT NULL
+    view_id                    uuid DEFAULT NULL,
+    tag                        text DEFAULT NULL
 ) RETURNS "*/*"
     LANGUAGE sql
     SECURITY DEFINER
@@ -251,10 +253,11 @@ AS $$
     SELECT customer_mgmt.export_file(
         customer_mgmt.list_filters(search, status, segment, segment_id, registered_after, registered_before, min_total_spent,
                                    max_total_spent, min_orders, max_days_since_last_order, sort_by, sort_order, rfm_group,
-                                   province, gender, min_age, max_age, has_orders, has_pending_order, external_id, view_id),
+                                   province, gender, min_age, max_age, has_orders, has_pending_order, external_id, tag,
+                                   view_id),
         format, columns)
 $$;
 COMMENT ON FUNCTION export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                                      text, text, text, text[], text, text, text, integer, integer, boolean, boolean, text,
-                                     uuid) IS
+                                     uuid, text) IS
     'Admin: (a file: bytea, domain "*/*" for PostgREST, with Content-Type and Content-Disposition in response.headers) the customers of get_customers'' filters or a saved view (view_id), in the order of its sort arguments, as an .xlsx workbook (a Summary sheet with charts, then the customers, continuing on a new sheet every 1,048,576 rows) or CSV (format => ''csv''); columns from export_columns() (default: its default set). Every export is logged in export_log without personal data. 22023 naming a bad filter, format or column.';

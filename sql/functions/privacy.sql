@@ -250,7 +250,7 @@ BEGIN
        SET full_name = 'Anonymous-' || right(u.id::text, 8),
            email = 'anonymized-' || u.id || '@anonymized.invalid',
            phone_number = NULL, avatar_url = NULL, date_of_birth = NULL,
-           email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now()
+           email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now(), tags = '{}'
      WHERE x.id = u.id;
     counts := jsonb_build_object('notes', n_notes, 'statusHistory', n_history, 'outboxEvents', n_events,
                                  'jobRuns', n_jobs, 'importRejects', n_rejects, 'addressesDeleted', n_addresses);

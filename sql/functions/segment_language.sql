@@ -161,7 +161,7 @@ COMMENT ON FUNCTION criteria_query(jsonb) IS
 -- depends on the time (days since the last order, age) is measured at as_of.
 CREATE OR REPLACE FUNCTION segment_attributes(as_of timestamptz)
     RETURNS TABLE (customer_id uuid, age integer, average_order_value numeric, bounce_rate numeric, churn_risk numeric,
-                   conversion_rate numeric, days_since_last_order integer, engagement_score numeric,
+                   conversion_rate numeric, customer_tags text[], days_since_last_order integer, engagement_score numeric,
                    favorite_brands text[], favorite_categories text[], gender text, last_login_at timestamptz,
                    last_order_date timestamptz, lifecycle_segment text, province_key text, registered_at timestamptz,
                    rfm_frequency integer, rfm_group text, rfm_monetary integer, rfm_recency integer, status text,
@@ -175,7 +175,7 @@ AS $$
            -- computed once per query: an initplan)
            ((SELECT customer_mgmt.date_key((segment_attributes.as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date))
             - customer_mgmt.date_key(l.date_of_birth)) / 10000,
-           l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate,
+           l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate, l.tag_keys,
            customer_mgmt.days_between(l.last_order_date, segment_attributes.as_of), l.engagement_score,
            l.brand_keys, l.category_keys, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
            l.province_key, l.created_at,

@@ -44,6 +44,11 @@ AS $$
     SELECT x.anonymized_at, 'customer.anonymized', x.actor_id, jsonb_build_object('reason', x.reason)
       FROM customer_mgmt.customer_anonymizations x WHERE x.customer_id = timeline_entries.customer_id
     UNION ALL
+    -- tags added and removed, as the audit log recorded them
+    SELECT g.occurred_at, 'customer.tags_changed', g.actor_id, g.changes
+      FROM customer_mgmt.audit_log g
+     WHERE g.target_id = timeline_entries.customer_id::text AND g.action IN ('add_customer_tags', 'remove_customer_tags')
+    UNION ALL
     -- named as in the outbox, as every entry that is also an event
     SELECT e.created_at, e.event_type, NULL, e.payload - 'customerId'
       FROM customer_mgmt.event_outbox e
@@ -51,7 +56,7 @@ AS $$
        AND e.event_type IN ('customer.segment_entered', 'customer.segment_left', 'customer.churn_detected')
 $$;
 COMMENT ON FUNCTION timeline_entries(uuid) IS
-    'Internal: every entry of a customer''s timeline (registration, orders placed, completed, cancelled or refunded, logins, status changes, notes, segments entered and left, churn detected, merges, anonymisation) with its time, type, acting user and payload.';
+    'Internal: every entry of a customer''s timeline (registration, orders placed, completed, cancelled or refunded, logins, status changes, notes, tags added and removed, segments entered and left, churn detected, merges, anonymisation) with its time, type, acting user and payload.';
 
 CREATE OR REPLACE FUNCTION get_customer_timeline(customer_id uuid, page integer DEFAULT 1, page_size integer DEFAULT 20)
     RETURNS jsonb
@@ -77,4 +82,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION get_customer_timeline(uuid, integer, integer) IS
-    'Staff: one feed, newest first, of what happened to a customer (customer.registered, order.placed, order.completed, order.cancelled, order.refunded, customer.login, customer.status_changed, note.added, customer.segment_entered, customer.segment_left, customer.churn_detected, customer.merged, customer.anonymized), each {at, type, actorId, actorName, payload}, as a page. PT404, 22023 for the page.';
+    'Staff: one feed, newest first, of what happened to a customer (customer.registered, order.placed, order.completed, order.cancelled, order.refunded, customer.login, customer.status_changed, note.added, customer.tags_changed, customer.segment_entered, customer.segment_left, customer.churn_detected, customer.merged, customer.anonymized), each {at, type, actorId, actorName, payload}, as a page. PT404, 22023 for the page.';

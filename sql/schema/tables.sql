@@ -25,7 +25,8 @@ CREATE TABLE users (
     last_login_at      timestamptz,
     anonymized_at      timestamptz,
     external_id        text CHECK (length(external_id) BETWEEN 1 AND 200),
-    source_updated_at  timestamptz
+    source_updated_at  timestamptz,
+    tags               text[] NOT NULL DEFAULT '{}'
 );
 COMMENT ON TABLE users IS
     'Customers and the staff who work on them (the design''s tbl_user, minimal). Phone numbers are stored in canonical national form.';
@@ -33,6 +34,7 @@ COMMENT ON COLUMN users.province IS 'Province or city of the customer (region), 
 COMMENT ON COLUMN users.anonymized_at IS 'Set when the customer''s personal data was anonymised (data protection).';
 CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 COMMENT ON COLUMN users.external_id IS 'The shop''s own id of the customer (any text: an integer, a uuid, a code), unique; upsert_customer finds the customer by it.';
+COMMENT ON COLUMN users.tags IS 'The shop''s labels on a customer (add_customer_tags), as first spelled; at most 20, none equal to another folded (case and accents).';
 COMMENT ON COLUMN users.source_updated_at IS 'The updated_at of the version of the shop''s record last applied (upsert_customer): an older version is not applied.';
 CREATE UNIQUE INDEX users_external_id_key ON users (external_id) WHERE external_id IS NOT NULL;
 -- find_customer(phone_number => …): the call centre's lookup
@@ -347,14 +349,15 @@ CREATE TABLE customer_list (
     rfm_score            char(3),
     rfm_group            text,
     category_keys        text[] NOT NULL DEFAULT '{}',
-    brand_keys           text[] NOT NULL DEFAULT '{}'
+    brand_keys           text[] NOT NULL DEFAULT '{}',
+    tag_keys             text[] NOT NULL DEFAULT '{}'
 )
 -- the nightly run rewrites the rows of the customers whose analytics
 -- changed: room on each page keeps the new versions near the old ones
 -- (and HOT when no indexed column changed), as in customer_analytics
 WITH (fillfactor = 70);
 COMMENT ON TABLE customer_list IS
-    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, folded.';
+    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, tag_keys the customer''s tags, folded.';
 CREATE INDEX customer_list_created_at_idx ON customer_list (created_at, customer_id);
 CREATE INDEX customer_list_full_name_idx ON customer_list (full_name, customer_id);
 CREATE INDEX customer_list_email_idx ON customer_list (email, customer_id);
@@ -371,6 +374,7 @@ CREATE INDEX customer_list_status_created_at_idx ON customer_list (status, creat
 CREATE INDEX customer_list_status_total_spent_idx ON customer_list (status, total_spent, customer_id);
 CREATE INDEX customer_list_province_key_idx ON customer_list (province_key, customer_id);
 CREATE INDEX customer_list_date_of_birth_idx ON customer_list (date_of_birth, customer_id);
+CREATE INDEX customer_list_tag_keys_idx ON customer_list USING gin (tag_keys);
 
 -- who anonymised whom, when and why (privacy.sql); no personal data: the
 -- reason is redacted of the customer's

@@ -220,3 +220,22 @@ DROP FUNCTION get_segments();
 DROP FUNCTION get_customer_segments(uuid);
 DROP FUNCTION preview_segment(jsonb, text);
 DROP FUNCTION create_segment(text, jsonb, text, text, text, boolean);
+-- customer tags (sql/functions/tags.sql): on users, folded on the list
+ALTER TABLE users ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+COMMENT ON COLUMN users.tags IS 'The shop''s labels on a customer (add_customer_tags), as first spelled; at most 20, none equal to another folded (case and accents).';
+ALTER TABLE customer_list ADD COLUMN tag_keys text[] NOT NULL DEFAULT '{}';
+COMMENT ON TABLE customer_list IS
+    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, tag_keys the customer''s tags, folded.';
+CREATE INDEX customer_list_tag_keys_idx ON customer_list USING gin (tag_keys);
+DROP TRIGGER users_list_sync ON users;
+CREATE TRIGGER users_list_sync
+    AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role, gender, date_of_birth, province, tags ON users
+    FOR EACH ROW
+    WHEN ((OLD.full_name, OLD.email, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role, OLD.gender,
+           OLD.date_of_birth, OLD.province, OLD.tags)
+          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role,
+                            NEW.gender, NEW.date_of_birth, NEW.province, NEW.tags)
+          AND (OLD.role = 'customer' OR NEW.role = 'customer'))
+    EXECUTE FUNCTION users_list_sync();
+-- the segments' attribute row gained customer_tags
+DROP FUNCTION segment_attributes(timestamptz);

@@ -64,7 +64,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'get_segments', 'get_segment', 'get_customer_segments', 'get_segment_insights',
                     'get_segment_attributes',
                     'get_customer_notes', 'add_customer_note', 'update_customer_note', 'delete_customer_note',
-                    'save_customer_view', 'get_customer_views', 'delete_customer_view',
+                    'save_customer_view', 'get_customer_views', 'delete_customer_view', 'add_customer_tags', 'remove_customer_tags',
                     'get_customer_timeline', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases',
                     'bgnbd_probability_alive', 'gamma_gamma_expected_value', 'find_duplicate_customers'],
               'staff executes the helpers, the rules, the reads and the notes');
@@ -88,7 +88,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'claim_events', 'mark_events_processed', 'get_customer_overview', 'get_customer_health_score',
                     'preview_segment', 'get_segments', 'get_segment', 'get_customer_segments', 'get_segment_insights',
                     'get_segment_attributes', 'get_customer_notes', 'add_customer_note', 'update_customer_note', 'delete_customer_note',
-                    'save_customer_view', 'get_customer_views', 'delete_customer_view',
+                    'save_customer_view', 'get_customer_views', 'delete_customer_view', 'add_customer_tags', 'remove_customer_tags',
                     'get_customer_timeline', 'anonymize_customer', 'export_customer_data', 'anonymize_inactive_customers', 'export_customers', 'export_columns',
                     'create_segment', 'update_segment', 'delete_segment', 'refresh_segment',
                     'assign_customer_segments', 'remove_customer_from_segment', 'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',

@@ -59,7 +59,7 @@ SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.list(''
           ARRAY['data', 'page', 'pageSize', 'total', 'totalIsEstimate', 'totalPages'], 'paginated envelope');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.list('') -> 'data' -> 0) k),
           ARRAY['churnRiskScore', 'createdAt', 'daysSinceLastOrder', 'email', 'externalId', 'fullName', 'id', 'lastLoginAt',
-                'lastOrderDate', 'phoneNumber', 'province', 'segment', 'status', 'totalOrders', 'totalSpent'], 'list item keys');
+                'lastOrderDate', 'phoneNumber', 'province', 'segment', 'status', 'tags', 'totalOrders', 'totalSpent'], 'list item keys');
 SELECT is(pg_temp.names(''), ARRAY['Đặng Thị Mai', 'Vũ Quốc Bảo', 'Nguyễn Thị Ánh', 'Hoàng Đức Anh', 'Phạm Thu Hương',
                                     'Lê Minh Tuấn', 'Trần Thị Lan', 'Nguyễn Văn Đức'], 'default order: newest first');
 SELECT is((pg_temp.list('search => ''duc@''') -> 'data' -> 0 ->> 'daysSinceLastOrder')::int, 6,
@@ -193,7 +193,7 @@ SELECT is((SELECT array_agg(k ORDER BY k) FROM d, jsonb_object_keys(j) k),
           ARRAY['addresses', 'analytics', 'avatarUrl', 'createdAt', 'dateOfBirth', 'defaultBillingAddress',
                 'defaultShippingAddress', 'email', 'emailVerifiedAt', 'externalId', 'fullName', 'gender', 'id', 'lastLoginAt',
                 'phoneNumber', 'phoneVerifiedAt', 'province', 'recentNotes', 'recentOrders', 'segments', 'status',
-                'updatedAt'], 'CustomerDetailDto keys');
+                'tags', 'updatedAt'], 'CustomerDetailDto keys');
 SELECT is((SELECT j ->> 'fullName' FROM d), 'Nguyễn Văn Đức', 'fullName');
 SELECT is((SELECT jsonb_array_length(j -> 'addresses') FROM d), 2, 'two addresses');
 SELECT is((SELECT j -> 'defaultShippingAddress' ->> 'street' FROM d), '12 Lê Lợi', 'default shipping address');

@@ -101,7 +101,8 @@ my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecyc
 my @reads = qw(findCustomer getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
 	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentAttributes getSegmentInsights getSegments
 	previewSegment findDuplicateCustomers getCustomerViews);
-my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote saveCustomerView deleteCustomerView);
+my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote saveCustomerView deleteCustomerView addCustomerTags
+	removeCustomerTags);
 
 my $admin = start_postgraphile('graphql_admin', '--no-ignore-rbac');
 my ($q, $m) = fields($admin);
@@ -117,7 +118,7 @@ is_deeply($m, [ sort(@notes, qw(addCustomerAddress anonymizeCustomer anonymizeIn
 my $staff = start_postgraphile('graphql_staff', '--no-ignore-rbac');
 ($q, $m) = fields($staff);
 is_deeply($q, [ sort(@helpers, @reads) ], 'staff: the reads and the helpers');
-is_deeply($m, [ sort @notes ], 'staff: the notes and saved views are their only mutations');
+is_deeply($m, [ sort @notes ], 'staff: notes, saved views and tags are their only mutations');
 
 # a read and a write through GraphQL
 my $id = $node->safe_psql('shop', q{SELECT id FROM customer_mgmt.users WHERE role = 'customer' ORDER BY id LIMIT 1});
