@@ -117,6 +117,10 @@ GRANT EXECUTE ON FUNCTION
     record_login(uuid, timestamptz)
 TO customer_mgmt_admin, customer_mgmt_app;
 
+-- marketing consent: the app at registration, staff later
+GRANT EXECUTE ON FUNCTION set_marketing_consent(uuid, text, text, text, timestamptz)
+TO customer_mgmt_staff, customer_mgmt_app;
+
 -- the event outbox, for the application that sends e-mails and campaigns
 GRANT EXECUTE ON FUNCTION claim_events(integer, text), mark_events_processed(bigint[])
 TO customer_mgmt_app, customer_mgmt_admin;

@@ -57,7 +57,7 @@ AS $$
            customer_mgmt.rfm_group(a.rfm_score),
            customer_mgmt.favorite_keys(a.favorite_categories, 'category'),
            customer_mgmt.favorite_keys(a.favorite_brands, 'brand'),
-           customer_mgmt.tag_keys(u.tags)
+           customer_mgmt.tag_keys(u.tags), u.email_consent, u.sms_consent
       FROM customer_mgmt.users u
       LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
       LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
@@ -79,7 +79,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION users_list_sync() IS
-    'Trigger: copies a customer''s listed columns (name, e-mail, status, registration, last login, gender, birth date, province, tags) into customer_list; a user who is no longer a customer leaves it.';
+    'Trigger: copies a customer''s listed columns (name, e-mail, status, registration, last login, gender, birth date, province, tags, marketing consent) into customer_list; a user who is no longer a customer leaves it.';
 
 -- Insert or rewrite a customer's list row from customer_list_rows().
 CREATE OR REPLACE FUNCTION list_row_sync(customer_id uuid) RETURNS void
@@ -90,13 +90,14 @@ AS $$
     ON CONFLICT ON CONSTRAINT customer_list_pkey DO UPDATE
        SET (created_at, full_name, email, status, last_login_at, segment, total_spent, total_orders, last_order_date,
             churn_risk_score, gender, date_of_birth, province_key, average_order_value, engagement_score,
-            total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys, tag_keys)
+            total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys, tag_keys,
+            email_consent, sms_consent)
          = (excluded.created_at, excluded.full_name, excluded.email, excluded.status, excluded.last_login_at,
             excluded.segment, excluded.total_spent, excluded.total_orders, excluded.last_order_date,
             excluded.churn_risk_score, excluded.gender, excluded.date_of_birth, excluded.province_key,
             excluded.average_order_value, excluded.engagement_score, excluded.total_sessions, excluded.bounce_rate,
             excluded.conversion_rate, excluded.rfm_score, excluded.rfm_group, excluded.category_keys,
-            excluded.brand_keys, excluded.tag_keys)
+            excluded.brand_keys, excluded.tag_keys, excluded.email_consent, excluded.sms_consent)
 $$;
 COMMENT ON FUNCTION list_row_sync(uuid) IS
     'Internal: inserts or rewrites a customer''s customer_list row from customer_list_rows().';
@@ -675,7 +676,8 @@ BEGIN
         'createdAt', u.created_at,
         'updatedAt', u.updated_at,
         'lastLoginAt', u.last_login_at,
-        'tags', to_jsonb(u.tags));
+        'tags', to_jsonb(u.tags),
+        'marketingConsent', customer_mgmt.marketing_consent_dto(u));
 END
 $$;
 COMMENT ON FUNCTION get_customer(uuid) IS

@@ -232,7 +232,8 @@ BEGIN
     -- what the duplicates own, moved (orders and visits first: their
     -- triggers queue both customers)
     FOR f, key IN VALUES ('orders', 'orders'), ('web_sessions', 'sessions'), ('customer_notes', 'notes'),
-                         ('customer_status_history', 'statusHistory'), ('event_outbox', 'events') LOOP
+                         ('customer_status_history', 'statusHistory'), ('event_outbox', 'events'),
+                         ('marketing_consents', 'marketingConsents') LOOP
         EXECUTE format('UPDATE customer_mgmt.%I x SET customer_id = $1 WHERE x.customer_id = ANY ($2)', f)
           USING survivor_id, duplicate_ids;
         GET DIAGNOSTICS n = ROW_COUNT;
@@ -297,6 +298,8 @@ BEGIN
         END IF;
     END LOOP;
     UPDATE customer_mgmt.users x SET tags = merged_tags WHERE x.id = survivor_id AND x.tags IS DISTINCT FROM merged_tags;
+    -- the consent in force: the latest record of either
+    PERFORM customer_mgmt.consent_sync(survivor_id);
     -- the survivor recalculated now: analytics, list row, CLV summary, segments
     PERFORM customer_mgmt.calculate_customer_analytics(survivor_id);
     DELETE FROM customer_mgmt.analytics_queue q WHERE q.customer_id = survivor_id;

@@ -43,6 +43,8 @@ AS $$
            ('dateOfBirth', 'Date of birth', 'date', 'u.date_of_birth', false),
            ('province', 'Province', 'text', 'u.province', false),
            ('tags', 'Tags', 'text', 'array_to_string(u.tags, '', '')', false),
+           ('emailConsent', 'E-mail marketing', 'text', 'u.email_consent::text', false),
+           ('smsConsent', 'SMS marketing', 'text', 'u.sms_consent::text', false),
            ('shippingAddress', 'Shipping address', 'text',
             '(SELECT concat_ws('', '', x.street, x.ward, x.district, x.province) FROM customer_mgmt.addresses x'
             || ' WHERE x.customer_id = l.customer_id ORDER BY x.is_default_shipping DESC, x.created_at LIMIT 1)', false),

@@ -252,6 +252,11 @@ BEGIN
            phone_number = NULL, avatar_url = NULL, date_of_birth = NULL,
            email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now(), tags = '{}'
      WHERE x.id = u.id;
+    -- marketing consent: the withdrawals stay (the fact that this account
+    -- said no), without where they were given; nothing else
+    DELETE FROM customer_mgmt.marketing_consents c WHERE c.customer_id = u.id AND c.status <> 'unsubscribed';
+    UPDATE customer_mgmt.marketing_consents c SET source = NULL WHERE c.customer_id = u.id AND c.source IS NOT NULL;
+    PERFORM customer_mgmt.consent_sync(u.id);
     counts := jsonb_build_object('notes', n_notes, 'statusHistory', n_history, 'outboxEvents', n_events,
                                  'jobRuns', n_jobs, 'importRejects', n_rejects, 'addressesDeleted', n_addresses);
     INSERT INTO customer_mgmt.customer_anonymizations AS x (customer_id, anonymized_at, actor_id, reason, scrubbed)
@@ -285,7 +290,7 @@ BEGIN
             'dateOfBirth', u.date_of_birth, 'gender', u.gender, 'province', u.province, 'avatarUrl', u.avatar_url,
             'emailVerifiedAt', u.email_verified_at, 'phoneVerifiedAt', u.phone_verified_at,
             'registrationDate', u.created_at, 'lastLoginDate', u.last_login_at, 'accountStatus', u.status,
-            'anonymizedAt', u.anonymized_at,
+            'anonymizedAt', u.anonymized_at, 'tags', to_jsonb(u.tags),
             'addresses', coalesce((SELECT jsonb_agg(customer_mgmt.address_dto(x) ORDER BY x.created_at, x.id)
                                      FROM customer_mgmt.addresses x WHERE x.customer_id = u.id), '[]')),
         'orderHistory', coalesce((
@@ -312,6 +317,7 @@ BEGIN
                                                                            'changedAt', h.changed_at)
                                                         ORDER BY h.changed_at, h.id)
                                          FROM customer_mgmt.customer_status_history h WHERE h.customer_id = u.id), '[]')),
+        'marketingConsent', customer_mgmt.marketing_consent_dto(u),
         'analyticsData', CASE WHEN a.customer_id IS NOT NULL THEN customer_mgmt.customer_analytics_dto(a, now()) END,
         'notes', coalesce((SELECT jsonb_agg(customer_mgmt.note_dto(n) ORDER BY n.created_at, n.id)
                              FROM customer_mgmt.customer_notes n WHERE n.customer_id = u.id AND NOT n.is_internal), '[]'),

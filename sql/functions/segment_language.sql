@@ -161,10 +161,11 @@ COMMENT ON FUNCTION criteria_query(jsonb) IS
 -- depends on the time (days since the last order, age) is measured at as_of.
 CREATE OR REPLACE FUNCTION segment_attributes(as_of timestamptz)
     RETURNS TABLE (customer_id uuid, age integer, average_order_value numeric, bounce_rate numeric, churn_risk numeric,
-                   conversion_rate numeric, customer_tags text[], days_since_last_order integer, engagement_score numeric,
+                   conversion_rate numeric, customer_tags text[], days_since_last_order integer, email_subscription_status text, engagement_score numeric,
                    favorite_brands text[], favorite_categories text[], gender text, last_login_at timestamptz,
                    last_order_date timestamptz, lifecycle_segment text, province_key text, registered_at timestamptz,
-                   rfm_frequency integer, rfm_group text, rfm_monetary integer, rfm_recency integer, status text,
+                   rfm_frequency integer, rfm_group text, rfm_monetary integer, rfm_recency integer,
+                   sms_subscription_status text, status text,
                    total_orders integer, total_sessions integer, total_spent numeric,
                    predicted_ltv numeric, probability_alive numeric, churn_probability numeric)
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -176,11 +177,11 @@ AS $$
            ((SELECT customer_mgmt.date_key((segment_attributes.as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date))
             - customer_mgmt.date_key(l.date_of_birth)) / 10000,
            l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate, l.tag_keys,
-           customer_mgmt.days_between(l.last_order_date, segment_attributes.as_of), l.engagement_score,
+           customer_mgmt.days_between(l.last_order_date, segment_attributes.as_of), l.email_consent::text, l.engagement_score,
            l.brand_keys, l.category_keys, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
            l.province_key, l.created_at,
            ascii(substr(l.rfm_score, 2, 1)) - 48, l.rfm_group, ascii(substr(l.rfm_score, 3, 1)) - 48,
-           ascii(l.rfm_score) - 48, l.status::text, l.total_orders, l.total_sessions, l.total_spent,
+           ascii(l.rfm_score) - 48, l.sms_consent::text, l.status::text, l.total_orders, l.total_sessions, l.total_spent,
            -- the CLV model's predictions at as_of, computed for the rows a
            -- query asks them of (the fits: initplans, once per query)
            customer_mgmt.clv_predict_value(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),

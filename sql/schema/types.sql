@@ -11,6 +11,7 @@ CREATE TYPE lifecycle_segment AS ENUM ('new', 'active', 'loyal', 'at_risk', 'chu
 CREATE TYPE assignment_source AS ENUM ('system', 'manual');
 CREATE TYPE insight_type AS ENUM ('high_value', 'churn_risk', 'loyal');
 CREATE TYPE job_status AS ENUM ('running', 'succeeded', 'failed');
+CREATE TYPE consent_status AS ENUM ('not_asked', 'subscribed', 'unsubscribed');
 -- PostgREST 12 answers a function returning a domain named */* with its raw
 -- bytes and the headers the function sets (response.headers): the export's
 -- file (docs/operations.md; a PostgREST limitation)

@@ -65,6 +65,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'get_segment_attributes',
                     'get_customer_notes', 'add_customer_note', 'update_customer_note', 'delete_customer_note',
                     'save_customer_view', 'get_customer_views', 'delete_customer_view', 'add_customer_tags', 'remove_customer_tags',
+                    'set_marketing_consent',
                     'get_customer_timeline', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_expected_purchases',
                     'bgnbd_probability_alive', 'gamma_gamma_expected_value', 'find_duplicate_customers'],
               'staff executes the helpers, the rules, the reads and the notes');
@@ -74,7 +75,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'engagement_score', 'churn_risk', 'lifecycle_segment', 'rfm_digit', 'insights',
                     'register_customer', 'add_customer_address', 'record_order',
                     'set_order_status', 'record_session', 'record_login', 'claim_events', 'mark_events_processed',
-                    'upsert_customer', 'upsert_order'],
+                    'upsert_customer', 'upsert_order', 'set_marketing_consent'],
               'app executes the helpers, the rules, the ingestion API and the outbox (no register_staff: it makes no staff)');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'customer_mgmt'::regnamespace
                  AND has_function_privilege('customer_mgmt_admin', p.oid, 'EXECUTE')$$,
@@ -89,6 +90,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'cu
                     'preview_segment', 'get_segments', 'get_segment', 'get_customer_segments', 'get_segment_insights',
                     'get_segment_attributes', 'get_customer_notes', 'add_customer_note', 'update_customer_note', 'delete_customer_note',
                     'save_customer_view', 'get_customer_views', 'delete_customer_view', 'add_customer_tags', 'remove_customer_tags',
+                    'set_marketing_consent',
                     'get_customer_timeline', 'anonymize_customer', 'export_customer_data', 'anonymize_inactive_customers', 'export_customers', 'export_columns',
                     'create_segment', 'update_segment', 'delete_segment', 'refresh_segment',
                     'assign_customer_segments', 'remove_customer_from_segment', 'recalculate_all_analytics_batched', 'remove_expired_segment_assignments',

@@ -192,8 +192,8 @@ CREATE TEMP TABLE d AS SELECT customer_mgmt.get_customer((SELECT id FROM c WHERE
 SELECT is((SELECT array_agg(k ORDER BY k) FROM d, jsonb_object_keys(j) k),
           ARRAY['addresses', 'analytics', 'avatarUrl', 'createdAt', 'dateOfBirth', 'defaultBillingAddress',
                 'defaultShippingAddress', 'email', 'emailVerifiedAt', 'externalId', 'fullName', 'gender', 'id', 'lastLoginAt',
-                'phoneNumber', 'phoneVerifiedAt', 'province', 'recentNotes', 'recentOrders', 'segments', 'status',
-                'tags', 'updatedAt'], 'CustomerDetailDto keys');
+                'marketingConsent', 'phoneNumber', 'phoneVerifiedAt', 'province', 'recentNotes', 'recentOrders', 'segments',
+                'status', 'tags', 'updatedAt'], 'CustomerDetailDto keys');
 SELECT is((SELECT j ->> 'fullName' FROM d), 'Nguyễn Văn Đức', 'fullName');
 SELECT is((SELECT jsonb_array_length(j -> 'addresses') FROM d), 2, 'two addresses');
 SELECT is((SELECT j -> 'defaultShippingAddress' ->> 'street' FROM d), '12 Lê Lợi', 'default shipping address');

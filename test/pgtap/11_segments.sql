@@ -257,7 +257,7 @@ SELECT is((SELECT count(*)::int
           'age_years equals extract(year FROM age())');
 
 -- the language's attributes, from its parser: every one evaluates over the segments' view
-SELECT is((customer_mgmt.get_segment_attributes() ->> 'total')::int, 27, 'get_segment_attributes: the 27 attributes of the parser');
+SELECT is((customer_mgmt.get_segment_attributes() ->> 'total')::int, 29, 'get_segment_attributes: the 29 attributes of the parser');
 SELECT is((SELECT array_agg(DISTINCT a ->> 'kind' ORDER BY a ->> 'kind')
              FROM jsonb_array_elements(customer_mgmt.get_segment_attributes() -> 'data') a),
           ARRAY['code', 'list', 'number', 'text', 'time'], 'with their kinds');

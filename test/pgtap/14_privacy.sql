@@ -65,12 +65,13 @@ SET LOCAL ROLE customer_mgmt_admin;
 CREATE TEMP TABLE x AS SELECT customer_mgmt.export_customer_data((SELECT id FROM p WHERE k = 'anh')) AS d;
 RESET ROLE;
 SELECT is((SELECT array_agg(k ORDER BY k) FROM x, jsonb_object_keys(x.d) k),
-          ARRAY['accountActivity', 'analyticsData', 'dataRetentionPolicy', 'exportDate', 'notes', 'orderHistory', 'personalInformation'],
+          ARRAY['accountActivity', 'analyticsData', 'dataRetentionPolicy', 'exportDate', 'marketingConsent', 'notes', 'orderHistory',
+                'personalInformation'],
           'CustomerDataExport''s sections');
 SELECT is((SELECT (d -> 'personalInformation') - 'id' - 'registrationDate' - 'addresses' FROM x),
           '{"fullName": "Nguyễn Thị Ánh", "email": "Anh.Nguyen@Example.vn", "phoneNumber": "0903123456", "dateOfBirth": "1990-03-05",
             "gender": "female", "province": "Hà Nội", "avatarUrl": null, "emailVerifiedAt": null, "phoneVerifiedAt": null,
-            "lastLoginDate": null, "accountStatus": "suspended", "anonymizedAt": null}'::jsonb, 'personalInformation');
+            "lastLoginDate": null, "accountStatus": "suspended", "anonymizedAt": null, "tags": []}'::jsonb, 'personalInformation');
 SELECT is((SELECT d -> 'personalInformation' -> 'addresses' -> 0 ->> 'street' FROM x), '12 Lê Lợi', 'with the addresses');
 SELECT is((SELECT jsonb_array_length(d -> 'orderHistory') FROM x), 3, 'orderHistory: the orders');
 SELECT is((SELECT d -> 'accountActivity' -> 'statusChanges' -> 0 ->> 'newStatus' FROM x), 'suspended', 'accountActivity: status changes');

@@ -55,6 +55,7 @@ INSERT INTO calls (fn, call) VALUES
     ('delete_segment', $$customer_mgmt.delete_segment((SELECT id FROM customer_mgmt.customer_segments WHERE name = 'Quy ước'))$$),
     ('add_customer_tags', format($$customer_mgmt.add_customer_tags(%L, ARRAY['sỉ', 'khách quen'])$$, :'customer')),
     ('remove_customer_tags', format($$customer_mgmt.remove_customer_tags(%L, ARRAY['si'])$$, :'customer')),
+    ('set_marketing_consent', format($$customer_mgmt.set_marketing_consent(%L, 'email', 'subscribed', 'web')$$, :'customer')),
     ('save_customer_view', $$customer_mgmt.save_customer_view('Quy ước', '{"hasOrders": true}', is_shared => true)$$),
     ('get_customer_views', 'customer_mgmt.get_customer_views()'),
     ('delete_customer_view', $$customer_mgmt.delete_customer_view((SELECT id FROM customer_mgmt.customer_views WHERE name = 'Quy ước'))$$),

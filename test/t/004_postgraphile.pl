@@ -102,7 +102,7 @@ my @reads = qw(findCustomer getCustomer getCustomerAnalytics getCustomerHealthSc
 	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentAttributes getSegmentInsights getSegments
 	previewSegment findDuplicateCustomers getCustomerViews);
 my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote saveCustomerView deleteCustomerView addCustomerTags
-	removeCustomerTags);
+	removeCustomerTags setMarketingConsent);
 
 my $admin = start_postgraphile('graphql_admin', '--no-ignore-rbac');
 my ($q, $m) = fields($admin);
