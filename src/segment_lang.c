@@ -27,6 +27,9 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -35,6 +38,7 @@
 
 PG_FUNCTION_INFO_V1(cm_compile_segment_query);
 PG_FUNCTION_INFO_V1(cm_segment_language_attributes);
+PG_FUNCTION_INFO_V1(cm_segment_query_segments);
 
 /* deeper than any query a person writes; far from the stack's limit */
 #define MAX_DEPTH 64
@@ -49,7 +53,8 @@ typedef enum AttrKind
 	ATTR_TIME,					/* compared with dates and relative dates */
 	ATTR_TEXT,					/* compared with strings, folded */
 	ATTR_WORD,					/* compared with strings, as written (codes) */
-	ATTR_LIST					/* CONTAINS a string, folded */
+	ATTR_LIST,					/* CONTAINS a string, folded */
+	ATTR_SEGMENT				/* membership of a saved segment, by name */
 } AttrKind;
 
 typedef struct Attribute
@@ -69,12 +74,14 @@ static const Attribute attributes[] = {
 	{"churn_probability", ATTR_NUMBER},
 	{"churn_risk", ATTR_NUMBER},
 	{"conversion_rate", ATTR_NUMBER},
+	{"customer_email_domain", ATTR_WORD},
 	{"customer_tags", ATTR_LIST},
 	{"days_since_last_order", ATTR_NUMBER},
 	{"email_subscription_status", ATTR_WORD},
 	{"engagement_score", ATTR_NUMBER},
 	{"favorite_brands", ATTR_LIST},
 	{"favorite_categories", ATTR_LIST},
+	{"first_order_date", ATTR_TIME},
 	{"gender", ATTR_WORD},
 	{"last_login_at", ATTR_TIME},
 	{"last_order_date", ATTR_TIME},
@@ -87,6 +94,7 @@ static const Attribute attributes[] = {
 	{"rfm_group", ATTR_WORD},
 	{"rfm_monetary", ATTR_NUMBER},
 	{"rfm_recency", ATTR_NUMBER},
+	{"segment", ATTR_SEGMENT},
 	{"sms_subscription_status", ATTR_WORD},
 	{"status", ATTR_WORD},
 	{"total_orders", ATTR_NUMBER},
@@ -124,6 +132,7 @@ typedef struct Parser
 	StringInfoData out;
 	int			depth;
 	int			conditions;
+	List	   *segments;		/* the names of the segments referred to */
 } Parser;
 
 /* Raise 22023 at the current token: "at character N: expected X". */
@@ -435,12 +444,74 @@ emit_value(Parser *p, AttrKind kind)
 							 quote_literal_cstr(p->tok.text));
 			break;
 		case ATTR_WORD:
+		case ATTR_SEGMENT:
 			if (p->tok.type != TOK_STRING)
 				fail_at(p, p->tok.start, "a string in single quotes");
 			appendStringInfo(out, "%s::text", quote_literal_cstr(p->tok.text));
 			break;
 	}
 	next_token(p);
+}
+
+/*
+ * Membership of the saved segment named by the current token (a string):
+ * its assignments in force at as_of (customer_mgmt.segment_members), the
+ * name kept for segment_query_segments.
+ */
+static void
+emit_membership(Parser *p, bool negated)
+{
+	if (p->tok.type != TOK_STRING)
+		fail_at(p, p->tok.start, "a segment's name in single quotes");
+	p->segments = lappend(p->segments, pstrdup(p->tok.text));
+	appendStringInfo(&p->out, "(%ss.customer_id IN (SELECT customer_mgmt.segment_members(%s, %s::timestamptz)))",
+					 negated ? "NOT " : "", quote_literal_cstr(p->tok.text),
+					 quote_literal_cstr(timestamptz_to_str(p->as_of)));
+	next_token(p);
+}
+
+/* segment = 'name' | segment != 'name' | segment [NOT] IN ('name', ...) */
+static void
+parse_membership(Parser *p)
+{
+	bool		negated = false;
+
+	if (is_keyword(p, "not"))
+	{
+		negated = true;
+		next_token(p);
+	}
+	if (is_keyword(p, "in"))
+	{
+		next_token(p);
+		if (p->tok.type != TOK_LPAREN)
+			fail_at(p, p->tok.start, "( after IN");
+		next_token(p);
+		appendStringInfo(&p->out, "(%s(", negated ? "NOT " : "");
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			emit_membership(p, false);
+			if (p->tok.type == TOK_COMMA)
+			{
+				appendStringInfoString(&p->out, " OR ");
+				next_token(p);
+				continue;
+			}
+			if (p->tok.type != TOK_RPAREN)
+				fail_at(p, p->tok.start, ", or ) in the list of IN");
+			next_token(p);
+			break;
+		}
+		appendStringInfoString(&p->out, "))");
+		return;
+	}
+	if (negated || p->tok.type != TOK_OP ||
+		(strcmp(p->tok.text, "=") != 0 && strcmp(p->tok.text, "!=") != 0 && strcmp(p->tok.text, "<>") != 0))
+		fail_at(p, p->tok.start, "=, != or IN after segment");
+	negated = strcmp(p->tok.text, "=") != 0;
+	next_token(p);
+	emit_membership(p, negated);
 }
 
 static void parse_or(Parser *p);
@@ -464,6 +535,11 @@ parse_condition(Parser *p)
 	else
 		snprintf(column, sizeof(column), "s.%s", attr->name);
 	next_token(p);
+	if (attr->kind == ATTR_SEGMENT)
+	{
+		parse_membership(p);
+		return;
+	}
 
 	if (is_keyword(p, "is"))
 	{
@@ -605,6 +681,36 @@ parse_or(Parser *p)
 	}
 }
 
+/* Parse a whole query into p (its SQL in p->out), or 22023. */
+static void
+parse_query(Parser *p, text *query, TimestampTz as_of)
+{
+	if (VARSIZE_ANY_EXHDR(query) > MAX_QUERY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid query: longer than %d bytes", MAX_QUERY_BYTES),
+				 errdetail("Field \"query\" has %d bytes.", (int) VARSIZE_ANY_EXHDR(query)),
+				 errhint("Write the segment as a shorter query, or as criteria."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "query")));
+	memset(p, 0, sizeof(*p));
+	p->query = text_to_cstring(query);
+	p->as_of = as_of;
+	if (TIMESTAMP_NOT_FINITE(p->as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid as_of: must be finite"),
+				 errdetail("Field \"as_of\" is infinite."),
+				 errhint("Pass the time relative dates count back from."),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "as_of")));
+	initStringInfo(&p->out);
+	next_token(p);
+	if (p->tok.type == TOK_END)
+		fail_at(p, 0, "a condition such as total_spent > 1000000");
+	parse_or(p);
+	if (p->tok.type != TOK_END)
+		fail_at(p, p->tok.start, "AND, OR or the end of the query");
+}
+
 /*
  * customer_mgmt.compile_segment_query(query text, as_of timestamptz)
  *		returns text
@@ -615,12 +721,10 @@ parse_or(Parser *p)
 Datum
 cm_compile_segment_query(PG_FUNCTION_ARGS)
 {
-	text	   *query;
 	Parser		p;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	query = PG_GETARG_TEXT_PP(0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -628,31 +732,27 @@ cm_compile_segment_query(PG_FUNCTION_ARGS)
 				 errdetail("Field \"as_of\" must not be NULL."),
 				 errhint("Pass the time relative dates count back from."),
 				 err_generic_string(PG_DIAG_COLUMN_NAME, "as_of")));
-	if (VARSIZE_ANY_EXHDR(query) > MAX_QUERY_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid query: longer than %d bytes", MAX_QUERY_BYTES),
-				 errdetail("Field \"query\" has %d bytes.", (int) VARSIZE_ANY_EXHDR(query)),
-				 errhint("Write the segment as a shorter query, or as criteria."),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, "query")));
-	memset(&p, 0, sizeof(p));
-	p.query = text_to_cstring(query);
-	p.as_of = PG_GETARG_TIMESTAMPTZ(1);
-	if (TIMESTAMP_NOT_FINITE(p.as_of))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid as_of: must be finite"),
-				 errdetail("Field \"as_of\" is infinite."),
-				 errhint("Pass the time relative dates count back from."),
-				 err_generic_string(PG_DIAG_COLUMN_NAME, "as_of")));
-	initStringInfo(&p.out);
-	next_token(&p);
-	if (p.tok.type == TOK_END)
-		fail_at(&p, 0, "a condition such as total_spent > 1000000");
-	parse_or(&p);
-	if (p.tok.type != TOK_END)
-		fail_at(&p, p.tok.start, "AND, OR or the end of the query");
+	parse_query(&p, PG_GETARG_TEXT_PP(0), PG_GETARG_TIMESTAMPTZ(1));
 	PG_RETURN_TEXT_P(cstring_to_text(p.out.data));
+}
+
+/*
+ * customer_mgmt.segment_query_segments(query text) returns text[]
+ *
+ * The names of the saved segments a query refers to (segment = 'name'), as
+ * written, in order; {} for none.  22023 as compile_segment_query.
+ */
+Datum
+cm_segment_query_segments(PG_FUNCTION_ARGS)
+{
+	Parser		p;
+	ArrayBuildState *names = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	ListCell   *lc;
+
+	parse_query(&p, PG_GETARG_TEXT_PP(0), GetCurrentTransactionStartTimestamp());
+	foreach(lc, p.segments)
+		accumArrayResult(names, CStringGetTextDatum((char *) lfirst(lc)), false, TEXTOID, CurrentMemoryContext);
+	PG_RETURN_DATUM(makeArrayResult(names, CurrentMemoryContext));
 }
 
 /*
@@ -665,7 +765,7 @@ cm_compile_segment_query(PG_FUNCTION_ARGS)
 Datum
 cm_segment_language_attributes(PG_FUNCTION_ARGS)
 {
-	static const char *const kinds[] = {"number", "time", "text", "code", "list"};
+	static const char *const kinds[] = {"number", "time", "text", "code", "list", "segment"};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, 0);

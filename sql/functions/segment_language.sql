@@ -6,6 +6,26 @@
 CREATE OR REPLACE FUNCTION compile_segment_query(query text, as_of timestamptz) RETURNS text
     AS 'MODULE_PATHNAME', 'cm_compile_segment_query'
     LANGUAGE C STABLE PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION segment_query_segments(query text) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'cm_segment_query_segments'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION segment_query_segments(text) IS
+    'Internal: the names of the saved segments a query of the segment language refers to (segment = ''name''), as written; 22023 as compile_segment_query.';
+
+-- The members of a saved segment by name (case-insensitive), in force at
+-- as_of: what "segment = 'name'" reads.  Inlined into the query.
+CREATE OR REPLACE FUNCTION segment_members(name text, as_of timestamptz) RETURNS SETOF uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT x.customer_id
+      FROM customer_mgmt.customer_segments g
+      JOIN customer_mgmt.customer_segment_assignments x ON x.segment_id = g.id
+     WHERE lower(g.name) = lower(segment_members.name)
+       AND (x.expires_at IS NULL OR x.expires_at > segment_members.as_of)
+$$;
+COMMENT ON FUNCTION segment_members(text, timestamptz) IS
+    'Internal: the customers in the saved segment of that name (any case) at as_of: its assignments in force.';
+
 COMMENT ON FUNCTION compile_segment_query(text, timestamptz) IS
     'Internal: the SQL predicate, over the attribute row s, of a query in the segment language (docs/segments.md); relative dates count back from as_of; 22023 with the position of anything else.';
 
@@ -161,8 +181,10 @@ COMMENT ON FUNCTION criteria_query(jsonb) IS
 -- depends on the time (days since the last order, age) is measured at as_of.
 CREATE OR REPLACE FUNCTION segment_attributes(as_of timestamptz)
     RETURNS TABLE (customer_id uuid, age integer, average_order_value numeric, bounce_rate numeric, churn_risk numeric,
-                   conversion_rate numeric, customer_tags text[], days_since_last_order integer, email_subscription_status text, engagement_score numeric,
-                   favorite_brands text[], favorite_categories text[], gender text, last_login_at timestamptz,
+                   conversion_rate numeric, customer_email_domain text, customer_tags text[], days_since_last_order integer,
+                   email_subscription_status text, engagement_score numeric,
+                   favorite_brands text[], favorite_categories text[], first_order_date date, gender text,
+                   last_login_at timestamptz,
                    last_order_date timestamptz, lifecycle_segment text, province_key text, registered_at timestamptz,
                    rfm_frequency integer, rfm_group text, rfm_monetary integer, rfm_recency integer,
                    sms_subscription_status text, status text,
@@ -176,9 +198,10 @@ AS $$
            -- computed once per query: an initplan)
            ((SELECT customer_mgmt.date_key((segment_attributes.as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date))
             - customer_mgmt.date_key(l.date_of_birth)) / 10000,
-           l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate, l.tag_keys,
+           l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate,
+           lower(split_part(l.email, '@', 2)), l.tag_keys,
            customer_mgmt.days_between(l.last_order_date, segment_attributes.as_of), l.email_consent::text, l.engagement_score,
-           l.brand_keys, l.category_keys, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
+           l.brand_keys, l.category_keys, c.first_purchase, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
            l.province_key, l.created_at,
            ascii(substr(l.rfm_score, 2, 1)) - 48, l.rfm_group, ascii(substr(l.rfm_score, 3, 1)) - 48,
            ascii(l.rfm_score) - 48, l.sms_consent::text, l.status::text, l.total_orders, l.total_sessions, l.total_spent,
@@ -210,9 +233,19 @@ CREATE OR REPLACE FUNCTION segment_predicate(criteria jsonb, query text, as_of t
 AS $$
 DECLARE
     from_criteria text := customer_mgmt.criteria_query(coalesce(criteria, '{}'));
+    missing text;
 BEGIN
     IF from_criteria IS NULL AND nullif(btrim(query), '') IS NULL THEN
         PERFORM customer_mgmt.raise_invalid('criteria', 'or query is required: a segment needs a definition');
+    END IF;
+    -- every segment it refers to exists
+    SELECT r.name INTO missing
+      FROM unnest(customer_mgmt.segment_query_segments(nullif(btrim(query), ''))) r (name)
+     WHERE NOT EXISTS (SELECT FROM customer_mgmt.customer_segments g WHERE lower(g.name) = lower(r.name))
+     LIMIT 1;
+    IF missing IS NOT NULL THEN
+        PERFORM customer_mgmt.raise_invalid('query', 'refers to a segment that does not exist', missing,
+                                            'get_segments() lists the segments by name.');
     END IF;
     -- criteria's JSON passed where the query goes (by position, as 1.3's
     -- argument order had it)
@@ -277,13 +310,14 @@ AS $$
                        WHEN 'list' THEN '["CONTAINS", "NOT CONTAINS"]'::jsonb
                        WHEN 'number' THEN '["=", "!=", "<", "<=", ">", ">=", "BETWEEN", "NOT BETWEEN", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]'
                        WHEN 'time' THEN '["=", "!=", "<", "<=", ">", ">=", "BETWEEN", "NOT BETWEEN", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]'
+                       WHEN 'segment' THEN '["=", "!=", "IN", "NOT IN"]'
                        ELSE '["=", "!=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]' END)
                    ORDER BY a.name),
                count(*), 1, count(*)::integer)
       FROM customer_mgmt.segment_language_attributes() a
 $$;
 COMMENT ON FUNCTION get_segment_attributes() IS
-    'Staff: the attributes a segment query may name, with their kind (number, time, text: folded, code: as written, list) and the operators each takes, for a UI to offer (docs/segments.md); the list''s envelope, every attribute on one page.';
+    'Staff: the attributes a segment query may name, with their kind (number, time, text: folded, code: as written, list, segment: a saved segment by name) and the operators each takes, for a UI to offer (docs/segments.md); the list''s envelope, every attribute on one page.';
 
 -- How many customers a definition would hold now, and a page of them by
 -- spend, without saving anything: one parallel scan of customer_list

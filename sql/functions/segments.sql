@@ -53,6 +53,18 @@ BEGIN
     s.criteria := coalesce(s.criteria, '{}');
     -- compiles, or 22023 naming the key or the position
     PERFORM customer_mgmt.segment_predicate(s.criteria, s.query, now());
+    -- refers to no segment that refers back to it, however far
+    IF s.query IS NOT NULL AND EXISTS (
+        WITH RECURSIVE r (name) AS (
+            SELECT lower(n) FROM unnest(customer_mgmt.segment_query_segments(s.query)) n
+            UNION
+            SELECT lower(n)
+              FROM r JOIN customer_mgmt.customer_segments g ON lower(g.name) = r.name AND g.id IS DISTINCT FROM s.id,
+                   unnest(customer_mgmt.segment_query_segments(g.query)) n)
+        SELECT FROM r WHERE r.name = lower(s.name)) THEN
+        PERFORM customer_mgmt.raise_invalid('query', 'refers to the segment itself, directly or through the segments it refers to',
+                                            s.name);
+    END IF;
     IF s.is_active IS NULL THEN
         PERFORM customer_mgmt.raise_invalid('isActive', 'must be true or false');
     END IF;
@@ -64,6 +76,49 @@ END
 $$;
 COMMENT ON FUNCTION check_segment(customer_segments) IS
     'Internal: a segment row with its colour, flags and definition checked (22023 naming the field); the definition must compile.';
+
+-- The segments in the order they are evaluated: a segment after those it
+-- refers to (segment = 'name'), so that one pass sees their new members.
+CREATE OR REPLACE FUNCTION segment_depths() RETURNS TABLE (segment_id uuid, depth integer)
+    LANGUAGE sql STABLE
+AS $$
+    WITH RECURSIVE d (id, name, depth) AS (
+        SELECT g.id, lower(g.name), 0 FROM customer_mgmt.customer_segments g
+        UNION ALL
+        -- cycles are refused when a segment is written; 20 bounds a table
+        -- written by hand
+        SELECT g.id, lower(g.name), d.depth + 1
+          FROM d JOIN customer_mgmt.customer_segments g
+            ON g.query IS NOT NULL
+           AND d.name = ANY (SELECT lower(n) FROM unnest(customer_mgmt.segment_query_segments(g.query)) n)
+         WHERE d.depth < 20)
+    SELECT d.id, max(d.depth)::integer FROM d GROUP BY d.id
+$$;
+COMMENT ON FUNCTION segment_depths() IS
+    'Internal: each segment''s depth of references (0: refers to no segment; else one more than the deepest it refers to), the order of evaluation.';
+
+-- A segment another refers to keeps its name and stays: P0001 naming them.
+CREATE OR REPLACE FUNCTION refuse_referenced_segment(s customer_segments, action text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    referrers text;
+BEGIN
+    SELECT string_agg(g.name, ', ' ORDER BY g.name) INTO referrers
+      FROM customer_mgmt.customer_segments g
+     WHERE g.id <> s.id AND g.query IS NOT NULL
+       AND lower(s.name) = ANY (SELECT lower(n) FROM unnest(customer_mgmt.segment_query_segments(g.query)) n);
+    IF referrers IS NOT NULL THEN
+        RAISE EXCEPTION 'segment % cannot be %: other segments refer to it', s.name, action
+            USING ERRCODE = 'P0001',
+                  DETAIL = format('The queries of %s name segment %s.', referrers, s.name),
+                  HINT = 'Change those segments first.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION refuse_referenced_segment(customer_segments, text) IS
+    'Internal: P0001 when another segment''s query refers to this one (segment = ''name''), before it is renamed or deleted.';
 
 -- A system segment is the extension's: not redefined, not deleted.
 CREATE OR REPLACE FUNCTION refuse_system_segment(s customer_segments, action text) RETURNS void
@@ -243,6 +298,9 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM customer_mgmt.refuse_system_segment(s, 'redefined');
+    IF changes ? 'name' AND lower(btrim(changes ->> 'name')) IS DISTINCT FROM lower(s.name) THEN
+        PERFORM customer_mgmt.refuse_referenced_segment(s, 'renamed');
+    END IF;
     IF changes ? 'name' THEN s.name := customer_mgmt.check_text('name', changes ->> 'name', 100); END IF;
     IF changes ? 'description' THEN
         s.description := customer_mgmt.check_text('description', changes ->> 'description', 500, false);
@@ -275,6 +333,7 @@ DECLARE
     s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
 BEGIN
     PERFORM customer_mgmt.refuse_system_segment(s, 'deleted');
+    PERFORM customer_mgmt.refuse_referenced_segment(s, 'deleted');
     DELETE FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
     PERFORM customer_mgmt.audit('delete_segment', 'segment', s.id::text,
         jsonb_build_object('before', jsonb_build_object('name', s.name, 'criteria', s.criteria, 'query', s.query),
@@ -494,8 +553,8 @@ BEGIN
     -- FOR SHARE: a refresh of the segment (FOR UPDATE) finishes first, or
     -- waits for this transaction; each reads what the other wrote
     -- (test/specs/segment_refresh.spec)
-    FOR s IN SELECT * FROM customer_mgmt.customer_segments x
-              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id FOR SHARE LOOP
+    FOR s IN SELECT x.* FROM customer_mgmt.customer_segments x JOIN customer_mgmt.segment_depths() d ON d.segment_id = x.id
+              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY d.depth, x.id FOR SHARE OF x LOOP
         -- a segment without a definition that compiles (one written to the
         -- table by hand, or by 1.2) is left alone: the worker goes on
         BEGIN
@@ -543,8 +602,8 @@ DECLARE
     s customer_mgmt.customer_segments;
     n integer := 0;
 BEGIN
-    FOR s IN SELECT * FROM customer_mgmt.customer_segments x
-              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.id FOR UPDATE LOOP
+    FOR s IN SELECT x.* FROM customer_mgmt.customer_segments x JOIN customer_mgmt.segment_depths() d ON d.segment_id = x.id
+              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY d.depth, x.id FOR UPDATE OF x LOOP
         -- one without a definition that compiles is left alone (as above)
         BEGIN
             PERFORM customer_mgmt.apply_segment(s, as_of);

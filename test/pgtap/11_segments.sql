@@ -257,14 +257,15 @@ SELECT is((SELECT count(*)::int
           'age_years equals extract(year FROM age())');
 
 -- the language's attributes, from its parser: every one evaluates over the segments' view
-SELECT is((customer_mgmt.get_segment_attributes() ->> 'total')::int, 29, 'get_segment_attributes: the 29 attributes of the parser');
+SELECT is((customer_mgmt.get_segment_attributes() ->> 'total')::int, 32, 'get_segment_attributes: the 32 attributes of the parser');
 SELECT is((SELECT array_agg(DISTINCT a ->> 'kind' ORDER BY a ->> 'kind')
              FROM jsonb_array_elements(customer_mgmt.get_segment_attributes() -> 'data') a),
-          ARRAY['code', 'list', 'number', 'text', 'time'], 'with their kinds');
+          ARRAY['code', 'list', 'number', 'segment', 'text', 'time'], 'with their kinds');
 SELECT is((SELECT array_agg(a ->> 'name' ORDER BY a ->> 'name')
              FROM jsonb_array_elements(customer_mgmt.get_segment_attributes() -> 'data') a
             WHERE pg_temp.failure(format('SELECT customer_mgmt.preview_segment(query => %L)',
-                                         a ->> 'name' || CASE a ->> 'kind' WHEN 'list' THEN ' CONTAINS ''x''' ELSE ' IS NULL' END))
+                                         a ->> 'name' || CASE a ->> 'kind' WHEN 'list' THEN ' CONTAINS ''x'''
+                                                         WHEN 'segment' THEN ' = ''new-customers''' ELSE ' IS NULL' END))
                   <> 'no error'), NULL,
           'every attribute compiles and evaluates over the segments'' view');
 

@@ -13,10 +13,14 @@ CREATE TEMP TABLE s (
     gender text, last_login_at timestamptz, last_order_date timestamptz, lifecycle_segment text, province_key text,
     registered_at timestamptz, rfm_frequency numeric, rfm_group text, rfm_monetary numeric, rfm_recency numeric,
     status text, total_orders numeric, total_sessions numeric, total_spent numeric,
-    predicted_ltv numeric, probability_alive numeric, churn_probability numeric);
+    predicted_ltv numeric, probability_alive numeric, churn_probability numeric,
+    customer_id uuid, customer_tags text[], customer_email_domain text, email_subscription_status text,
+    sms_subscription_status text, first_order_date date);
 INSERT INTO s VALUES (30, 500000, 0.2, 0.3, 0.1, 12, 0.6, ARRAY['viet tien'], ARRAY['thoi trang', 'dien thoai'],
                       'female', '2026-11-20 10:00+07', '2026-11-13 10:00+07', 'active', 'ho chi minh',
-                      '2025-03-01 09:00+07', 4, 'loyal', 4, 5, 'active', 6, 20, 3000000, 2500000, 0.85, 0.4);
+                      '2025-03-01 09:00+07', 4, 'loyal', 4, 5, 'active', 6, 20, 3000000, 2500000, 0.85, 0.4,
+                      '00000000-0000-4000-8000-0000000000aa', ARRAY['si', 'khach quen'], 'gmail.com', 'subscribed',
+                      'not_asked', '2025-04-02');
 
 -- queries a shop writes, compiled and evaluated on that row
 SELECT q AS query, customer_mgmt.compile_segment_query(q, '2026-11-25 00:00+07') AS predicate
@@ -30,7 +34,9 @@ SELECT q AS query, customer_mgmt.compile_segment_query(q, '2026-11-25 00:00+07')
                ('gender = ''female'' AND age NOT BETWEEN 18 AND 24 AND last_order_date >= -2w'),
                ('registered_at <= -1y OR last_order_date BETWEEN -6m AND -1m'),
                ('predicted_ltv >= 2000000 AND probability_alive > 0.8 AND churn_probability NOT BETWEEN 0.5 AND 1'),
-               ('province <> ''Hà Nội''')) v(q);
+               ('province <> ''Hà Nội'''),
+               ('customer_tags CONTAINS ''Sỉ'' AND email_subscription_status = ''subscribed'' AND customer_email_domain = ''gmail.com'''),
+               ('first_order_date < -1y AND segment != ''new-customers'' AND segment NOT IN (''at-risk-customers'')')) v(q);
 CREATE FUNCTION pg_temp.matches(q text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     r boolean;
@@ -45,7 +51,9 @@ SELECT q AS query, pg_temp.matches(q) AS the_row_matches
                ('province = ''Ho Chi Minh'''),
                ('registered_at <= -1y AND last_login_at > -7d'),
                ('total_orders NOT IN (1, 2, 3) AND NOT lifecycle_segment = ''vip'''),
-               ('predicted_ltv >= 2000000 AND probability_alive > 0.8 AND churn_probability NOT BETWEEN 0.5 AND 1')) v(q);
+               ('predicted_ltv >= 2000000 AND probability_alive > 0.8 AND churn_probability NOT BETWEEN 0.5 AND 1'),
+               ('customer_tags CONTAINS ''Sỉ'' AND customer_email_domain = ''gmail.com'' AND first_order_date < -1y'),
+               ('segment != ''new-customers'' AND sms_subscription_status = ''not_asked''')) v(q);
 
 -- errors: 22023, the character and what was expected there
 SELECT customer_mgmt.compile_segment_query('', now());
@@ -109,7 +117,8 @@ DECLARE
     parts text[] := string_to_array(pg_temp.pick(ARRAY[
         'total_spent number', 'total_orders number', 'age number', 'churn_risk number', 'last_order_date time',
         'registered_at time', 'last_login_at time', 'province text', 'status text', 'rfm_group text', 'gender text',
-        'favorite_categories list', 'favorite_brands list']), ' ');
+        'favorite_categories list', 'favorite_brands list', 'customer_tags list', 'customer_email_domain text',
+        'email_subscription_status text', 'first_order_date time', 'segment text']), ' ');
     name text := parts[1];
     kind text := parts[2];
 BEGIN
@@ -138,7 +147,8 @@ $$;
 CREATE FUNCTION pg_temp.fuzz(n integer) RETURNS TABLE (outcome text, queries bigint) LANGUAGE plpgsql AS $fuzz$
 DECLARE
     tokens text[] := ARRAY['total_spent', 'total_orders', 'province', 'status', 'favorite_categories',
-                           'last_order_date', 'age', 'rfm_group', 'registered_at', 'churn_risk', 'AND', 'OR', 'NOT',
+                           'last_order_date', 'age', 'rfm_group', 'registered_at', 'churn_risk', 'customer_tags',
+                           'segment', 'first_order_date', '''new-customers''', 'AND', 'OR', 'NOT',
                            'BETWEEN', 'IN', 'IS', 'NULL', 'CONTAINS', 'date', '(', ')', ',', '=', '!=', '<>', '<',
                            '<=', '>', '>=', '0', '100', '-5', '3.14', '.5', '-30d', '-8w', '-6m', '-1y', '''Hà Nội''',
                            '''it''''s''', '''2026-01-01''', '''''', ';', '--', '/*', '$$', '\', '"', 'true', 'x'];

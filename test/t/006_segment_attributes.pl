@@ -18,7 +18,8 @@ my %parser = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
 my $docs = slurp_file("$ENV{TESTDIR}/docs/segments.md");
 my ($table) = $docs =~ /^## Attributes\n(.*?)\n\n/ms;
 ok(defined $table, 'docs/segments.md has the table of attributes');
-my %kinds = ('number' => 'number', 'time' => 'time', 'text, folded' => 'text', 'code' => 'code', 'list, folded' => 'list');
+my %kinds = ('number' => 'number', 'time' => 'time', 'text, folded' => 'text', 'code' => 'code', 'list, folded' => 'list',
+	'segment' => 'segment');
 my %documented;
 for my $row (split /\n/, $table // '')
 {
