@@ -54,7 +54,8 @@ typedef enum AttrKind
 	ATTR_TEXT,					/* compared with strings, folded */
 	ATTR_WORD,					/* compared with strings, as written (codes) */
 	ATTR_LIST,					/* CONTAINS a string, folded */
-	ATTR_SEGMENT				/* membership of a saved segment, by name */
+	ATTR_SEGMENT,				/* membership of a saved segment, by name */
+	ATTR_ORDER_STATUS			/* an order's status (orders_placed), checked */
 } AttrKind;
 
 typedef struct Attribute
@@ -231,7 +232,7 @@ next_token(Parser *p)
 				digits++;
 			i++;
 		}
-		if (q[start] == '-' && !dot && (q[i] == 'd' || q[i] == 'w' || q[i] == 'm' || q[i] == 'y') &&
+		if ((q[start] == '-' || q[start] == '+') && !dot && (q[i] == 'd' || q[i] == 'w' || q[i] == 'm' || q[i] == 'y') &&
 			!is_word_char(q[i + 1]))
 		{
 			i++;
@@ -341,7 +342,7 @@ find_attribute(const char *name)
 	return NULL;
 }
 
-/* Whole days, weeks, months or years before as_of, as a timestamptz. */
+/* Whole days, weeks, months or years before as_of (-30d) or after it (+7d). */
 static TimestampTz
 relative_time(Parser *p)
 {
@@ -376,7 +377,7 @@ relative_time(Parser *p)
 			span.month = (int32) (amount * 12);
 			break;
 	}
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+	return DatumGetTimestampTz(DirectFunctionCall2(t[0] == '+' ? timestamptz_pl_interval : timestamptz_mi_interval,
 												   TimestampTzGetDatum(p->as_of), IntervalPGetDatum(&span)));
 }
 
@@ -403,6 +404,8 @@ valid_date(const char *s)
 		return false;
 	return true;
 }
+
+static const char *const order_statuses[] = {"pending", "processing", "shipped", "completed", "cancelled", "refunded"};
 
 /*
  * One value for an attribute of the given kind, emitted as a quoted literal
@@ -448,6 +451,17 @@ emit_value(Parser *p, AttrKind kind)
 			if (p->tok.type != TOK_STRING)
 				fail_at(p, p->tok.start, "a string in single quotes");
 			appendStringInfo(out, "%s::text", quote_literal_cstr(p->tok.text));
+			break;
+		case ATTR_ORDER_STATUS:
+			{
+				bool		known = false;
+
+				for (int k = 0; p->tok.type == TOK_STRING && k < (int) lengthof(order_statuses); k++)
+					known |= strcmp(p->tok.text, order_statuses[k]) == 0;
+				if (!known)
+					fail_at(p, p->tok.start, "an order status (pending, processing, shipped, completed, cancelled, refunded)");
+				appendStringInfo(out, "%s::text", quote_literal_cstr(p->tok.text));
+			}
 			break;
 	}
 	next_token(p);
@@ -514,6 +528,329 @@ parse_membership(Parser *p)
 	emit_membership(p, negated);
 }
 
+/*
+ * Functions with parameters, as Shopify writes them:
+ *
+ *	products_purchased MATCHES (category = 'x', date > -90d, count >= 2)
+ *	orders_placed MATCHES (date > -30d, sum_amount >= 500000)
+ *	anniversary MATCHES (attribute = 'date_of_birth', date BETWEEN today AND +7d)
+ *
+ * The first two become a set of customers from orders and their lines
+ * (completed orders unless a status is given), grouped by customer, with
+ * the conditions on count and sums as HAVING; when those conditions hold
+ * for none at all (count < 2, count = 0), the customers without a matching
+ * order are in the segment too, so the set is written as NOT IN of the
+ * customers whose orders fail them.
+ */
+typedef enum FuncKind
+{
+	FN_ANNIVERSARY,
+	FN_ORDERS,
+	FN_PRODUCTS
+}			FuncKind;
+
+static const struct
+{
+	const char *name;
+	FuncKind	kind;
+}			functions[] = {
+	{"anniversary", FN_ANNIVERSARY},
+	{"orders_placed", FN_ORDERS},
+	{"products_purchased", FN_PRODUCTS}
+};
+
+/* Emit into buf, not p->out, what fn(p) emits. */
+static void
+emit_into(Parser *p, StringInfo buf, void (*fn) (Parser *, const char *, AttrKind), const char *column, AttrKind kind)
+{
+	StringInfoData saved = p->out;
+
+	p->out = *buf;
+	fn(p, column, kind);
+	*buf = p->out;
+	p->out = saved;
+}
+
+/* column op value | column [NOT] BETWEEN a AND b | column [NOT] IN (...), for a parameter */
+static void
+parameter_comparison(Parser *p, const char *column, AttrKind kind)
+{
+	bool		negated = false;
+
+	if (is_keyword(p, "not"))
+	{
+		negated = true;
+		next_token(p);
+	}
+	if (is_keyword(p, "between") && kind != ATTR_LIST)
+	{
+		next_token(p);
+		appendStringInfo(&p->out, "(%s %sBETWEEN ", column, negated ? "NOT " : "");
+		emit_value(p, kind);
+		expect_keyword(p, "and", "AND between the two values of BETWEEN");
+		appendStringInfoString(&p->out, " AND ");
+		emit_value(p, kind);
+		appendStringInfoChar(&p->out, ')');
+		return;
+	}
+	if (is_keyword(p, "in"))
+	{
+		next_token(p);
+		if (p->tok.type != TOK_LPAREN)
+			fail_at(p, p->tok.start, "( after IN");
+		next_token(p);
+		appendStringInfo(&p->out, "(%s %sIN (", column, negated ? "NOT " : "");
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			emit_value(p, kind);
+			if (p->tok.type != TOK_COMMA)
+				break;
+			appendStringInfoString(&p->out, ", ");
+			next_token(p);
+		}
+		if (p->tok.type != TOK_RPAREN)
+			fail_at(p, p->tok.start, ", or ) in the list of IN");
+		next_token(p);
+		appendStringInfoString(&p->out, "))");
+		return;
+	}
+	if (negated || p->tok.type != TOK_OP)
+		fail_at(p, p->tok.start, "an operator (=, !=, <, <=, >, >=, BETWEEN, IN)");
+	{
+		const char *op = strcmp(p->tok.text, "<>") == 0 ? "!=" : p->tok.text;
+
+		if (kind == ATTR_LIST && strcmp(op, "=") != 0 && strcmp(op, "!=") != 0)
+			fail_at(p, p->tok.start, "= or != for a name");
+		appendStringInfo(&p->out, "(%s %s ", column, op);
+		next_token(p);
+		emit_value(p, kind);
+		appendStringInfoChar(&p->out, ')');
+	}
+}
+
+/*
+ * An aggregate's condition (count, sum_quantity, sum_amount): a comparison
+ * or BETWEEN with numbers, into HAVING; whether it holds for 0 too.
+ */
+static bool
+aggregate_condition(Parser *p, StringInfo having, const char *aggregate)
+{
+	const char *op;
+	double		a,
+				b;
+	bool		holds;
+
+	if (having->len > 0)
+		appendStringInfoString(having, " AND ");
+	if (is_keyword(p, "between"))
+	{
+		next_token(p);
+		if (p->tok.type != TOK_NUMBER)
+			fail_at(p, p->tok.start, "a number");
+		a = strtod(p->tok.text, NULL);
+		appendStringInfo(having, "(%s BETWEEN %s::numeric AND ", aggregate, quote_literal_cstr(p->tok.text));
+		next_token(p);
+		expect_keyword(p, "and", "AND between the two values of BETWEEN");
+		if (p->tok.type != TOK_NUMBER)
+			fail_at(p, p->tok.start, "a number");
+		b = strtod(p->tok.text, NULL);
+		appendStringInfo(having, "%s::numeric)", quote_literal_cstr(p->tok.text));
+		next_token(p);
+		return a <= 0 && 0 <= b;
+	}
+	if (p->tok.type != TOK_OP)
+		fail_at(p, p->tok.start, "an operator (=, !=, <, <=, >, >=, BETWEEN) and a number");
+	op = strcmp(p->tok.text, "<>") == 0 ? "!=" : p->tok.text;
+	next_token(p);
+	if (p->tok.type != TOK_NUMBER)
+		fail_at(p, p->tok.start, "a number");
+	a = strtod(p->tok.text, NULL);
+	appendStringInfo(having, "(%s %s %s::numeric)", aggregate, op, quote_literal_cstr(p->tok.text));
+	next_token(p);
+	if (strcmp(op, "=") == 0)
+		holds = a == 0;
+	else if (strcmp(op, "!=") == 0)
+		holds = a != 0;
+	else if (strcmp(op, "<") == 0)
+		holds = 0 < a;
+	else if (strcmp(op, "<=") == 0)
+		holds = 0 <= a;
+	else if (strcmp(op, ">") == 0)
+		holds = 0 > a;
+	else
+		holds = 0 >= a;
+	return holds;
+}
+
+/* anniversary's window: date = today | date BETWEEN today AND +Nd (days or weeks, up to a year) */
+static int
+anniversary_window(Parser *p)
+{
+	int			days = 0;
+
+	if (p->tok.type == TOK_OP && strcmp(p->tok.text, "=") == 0)
+	{
+		next_token(p);
+		expect_keyword(p, "today", "today after date =");
+		return 0;
+	}
+	expect_keyword(p, "between", "= today or BETWEEN today AND +7d after date");
+	expect_keyword(p, "today", "today after BETWEEN");
+	expect_keyword(p, "and", "AND after today");
+	if (p->tok.type != TOK_RELATIVE || p->tok.text[0] != '+')
+		fail_at(p, p->tok.start, "a number of days or weeks ahead, such as +7d or +2w");
+	{
+		const char *t = p->tok.text;
+		int			n = (int) strlen(t);
+		char		unit = t[n - 1];
+		long		amount = n - 2 <= 3 ? strtol(pnstrdup(t + 1, n - 2), NULL, 10) : 1000;
+
+		if (unit == 'd')
+			days = (int) amount;
+		else if (unit == 'w')
+			days = (int) amount * 7;
+		else
+			days = 1000;
+		if (days > 366)
+			fail_at(p, p->tok.start, "a window of at most 366 days (+366d, +52w)");
+	}
+	next_token(p);
+	return days;
+}
+
+static void
+parse_function(Parser *p, FuncKind fn)
+{
+	StringInfoData where,
+				having;
+	bool		zero_holds = true;
+	bool		aggregates = false;
+	bool		status_given = false;
+	bool		seen_date = false;
+	const char *attribute = NULL;
+	int			window = -1;
+
+	initStringInfo(&where);
+	initStringInfo(&having);
+	next_token(p);
+	expect_keyword(p, "matches", "MATCHES after the function's name");
+	if (p->tok.type != TOK_LPAREN)
+		fail_at(p, p->tok.start, "( after MATCHES");
+	next_token(p);
+	for (;;)
+	{
+		char	   *param;
+
+		CHECK_FOR_INTERRUPTS();
+		if (++p->conditions > MAX_CONDITIONS)
+			fail_at(p, p->tok.start, "at most 100 conditions");
+		if (p->tok.type != TOK_WORD)
+			fail_at(p, p->tok.start, fn == FN_ANNIVERSARY ? "a parameter (attribute, date)" :
+					fn == FN_ORDERS ? "a parameter (date, count, sum_amount, status)" :
+					"a parameter (category, brand, product, date, count, sum_quantity)");
+		param = p->tok.text;
+		next_token(p);
+		if (fn == FN_ANNIVERSARY)
+		{
+			if (pg_strcasecmp(param, "attribute") == 0 && attribute == NULL)
+			{
+				if (p->tok.type != TOK_OP || strcmp(p->tok.text, "=") != 0)
+					fail_at(p, p->tok.start, "= after attribute");
+				next_token(p);
+				if (p->tok.type == TOK_STRING && strcmp(p->tok.text, "date_of_birth") == 0)
+					attribute = "s.date_of_birth";
+				else if (p->tok.type == TOK_STRING && strcmp(p->tok.text, "first_order_date") == 0)
+					attribute = "s.first_order_date";
+				else if (p->tok.type == TOK_STRING && strcmp(p->tok.text, "registered") == 0)
+					attribute = "customer_mgmt.shop_day(s.registered_at)";
+				else
+					fail_at(p, p->tok.start, "'date_of_birth', 'first_order_date' or 'registered'");
+				next_token(p);
+			}
+			else if (pg_strcasecmp(param, "date") == 0 && window < 0)
+				window = anniversary_window(p);
+			else
+				fail_at(p, p->tok.start, "attribute or date, each once");
+		}
+		else if (pg_strcasecmp(param, "date") == 0 && !seen_date)
+		{
+			seen_date = true;
+			if (where.len > 0)
+				appendStringInfoString(&where, " AND ");
+			emit_into(p, &where, parameter_comparison, "o.order_date", ATTR_TIME);
+		}
+		else if (pg_strcasecmp(param, "count") == 0)
+		{
+			zero_holds &= aggregate_condition(p, &having, fn == FN_PRODUCTS ? "count(DISTINCT o.id)" : "count(*)");
+			aggregates = true;
+		}
+		else if (fn == FN_ORDERS && pg_strcasecmp(param, "sum_amount") == 0)
+		{
+			zero_holds &= aggregate_condition(p, &having, "coalesce(sum(o.total_amount), 0)");
+			aggregates = true;
+		}
+		else if (fn == FN_PRODUCTS && pg_strcasecmp(param, "sum_quantity") == 0)
+		{
+			zero_holds &= aggregate_condition(p, &having, "coalesce(sum(i.quantity), 0)");
+			aggregates = true;
+		}
+		else if (fn == FN_ORDERS && pg_strcasecmp(param, "status") == 0 && !status_given)
+		{
+			status_given = true;
+			if (where.len > 0)
+				appendStringInfoString(&where, " AND ");
+			emit_into(p, &where, parameter_comparison, "o.status::text", ATTR_ORDER_STATUS);
+		}
+		else if (fn == FN_PRODUCTS && (pg_strcasecmp(param, "category") == 0 || pg_strcasecmp(param, "brand") == 0 ||
+									   pg_strcasecmp(param, "product") == 0))
+		{
+			if (where.len > 0)
+				appendStringInfoString(&where, " AND ");
+			emit_into(p, &where, parameter_comparison,
+					  pg_strcasecmp(param, "category") == 0 ? "customer_mgmt.search_fold(i.category)" :
+					  pg_strcasecmp(param, "brand") == 0 ? "customer_mgmt.search_fold(i.brand)" :
+					  "customer_mgmt.search_fold(i.product_name)", ATTR_LIST);
+		}
+		else
+			fail_at(p, p->tok.start, "a parameter this function takes, each of date and status once");
+		if (p->tok.type == TOK_COMMA)
+		{
+			next_token(p);
+			continue;
+		}
+		if (p->tok.type != TOK_RPAREN)
+			fail_at(p, p->tok.start, ", or ) after a parameter");
+		next_token(p);
+		break;
+	}
+
+	if (fn == FN_ANNIVERSARY)
+	{
+		if (attribute == NULL)
+			fail_at(p, p->tok.start, "attribute = 'date_of_birth' (or 'first_order_date', 'registered') in MATCHES");
+		appendStringInfo(&p->out, "customer_mgmt.anniversary_within(%s, (SELECT customer_mgmt.shop_day(%s::timestamptz)), %d)",
+						 attribute, quote_literal_cstr(timestamptz_to_str(p->as_of)), window < 0 ? 0 : window);
+		return;
+	}
+	if (!status_given)
+	{
+		if (where.len > 0)
+			appendStringInfoString(&where, " AND ");
+		appendStringInfoString(&where, "o.status = 'completed'");
+	}
+	if (!aggregates)
+		zero_holds = false;
+	appendStringInfo(&p->out, "(s.customer_id %sIN (SELECT o.customer_id FROM customer_mgmt.orders o%s WHERE %s"
+					 " GROUP BY o.customer_id%s%s%s))",
+					 zero_holds ? "NOT " : "",
+					 fn == FN_PRODUCTS ? " JOIN customer_mgmt.order_items i ON i.order_id = o.id" : "",
+					 where.data,
+					 having.len > 0 ? " HAVING " : "",
+					 having.len > 0 ? (zero_holds ? "NOT (" : "(") : "",
+					 having.len > 0 ? psprintf("%s)", having.data) : "");
+}
+
 static void parse_or(Parser *p);
 
 /* attribute op value | [NOT] BETWEEN | [NOT] IN | IS [NOT] NULL | [NOT] CONTAINS */
@@ -527,6 +864,12 @@ parse_condition(Parser *p)
 
 	if (++p->conditions > MAX_CONDITIONS)
 		fail_at(p, p->tok.start, "at most 100 conditions");
+	for (int f = 0; p->tok.type == TOK_WORD && f < (int) lengthof(functions); f++)
+		if (pg_strcasecmp(p->tok.text, functions[f].name) == 0)
+		{
+			parse_function(p, functions[f].kind);
+			return;
+		}
 	attr = p->tok.type == TOK_WORD ? find_attribute(p->tok.text) : NULL;
 	if (attr == NULL)
 		fail_at(p, p->tok.start, "an attribute (such as total_spent, last_order_date, province)");

@@ -472,3 +472,39 @@ AS $$
     VALUES (1, 'under 18'), (2, '18-24'), (3, '25-34'), (4, '35-44'), (5, '45-54'), (6, '55-64'), (7, '65+'), (8, 'unknown')
 $$;
 COMMENT ON FUNCTION age_bands() IS 'Internal: the age bands of age_band(), in order, with their labels.';
+
+-- The shop's day of a time (the setting shop_timezone).
+CREATE OR REPLACE FUNCTION shop_day(t timestamptz) RETURNS date
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT (t AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date
+$$;
+COMMENT ON FUNCTION shop_day(timestamptz) IS 'Internal: the day of a time in the shop''s time zone; NULL for NULL.';
+
+-- A date's anniversary in a year; 29 February's is 1 March in a year
+-- without it, the day age() counts the year complete (age_years).
+CREATE OR REPLACE FUNCTION anniversary_in_year(d date, y integer) RETURNS date
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN date_part('month', d) = 2 AND date_part('day', d) = 29
+                     AND NOT (y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0))
+                THEN make_date(y, 3, 1)
+                ELSE make_date(y, date_part('month', d)::integer, date_part('day', d)::integer) END
+$$;
+COMMENT ON FUNCTION anniversary_in_year(date, integer) IS
+    'Internal: the anniversary of a date in a year (29 February''s on 1 March in a year without it); NULL for NULL.';
+
+-- Whether a date's next anniversary (a year or more after it) falls from
+-- a day to that day plus some days: birthday campaigns (the segment
+-- language's anniversary MATCHES).
+CREATE OR REPLACE FUNCTION anniversary_within(d date, from_day date, days integer) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(
+        CASE WHEN customer_mgmt.anniversary_in_year(d, date_part('year', from_day)::integer) >= from_day
+             THEN customer_mgmt.anniversary_in_year(d, date_part('year', from_day)::integer)
+             ELSE customer_mgmt.anniversary_in_year(d, date_part('year', from_day)::integer + 1) END
+        BETWEEN greatest(from_day, d + 1) AND from_day + days, false)
+$$;
+COMMENT ON FUNCTION anniversary_within(date, date, integer) IS
+    'Internal: whether the next anniversary of d (at least a year after it) falls on from_day or within days after it; false for NULL.';

@@ -189,7 +189,7 @@ CREATE OR REPLACE FUNCTION segment_attributes(as_of timestamptz)
                    rfm_frequency integer, rfm_group text, rfm_monetary integer, rfm_recency integer,
                    sms_subscription_status text, status text,
                    total_orders integer, total_sessions integer, total_spent numeric,
-                   predicted_ltv numeric, probability_alive numeric, churn_probability numeric)
+                   predicted_ltv numeric, probability_alive numeric, churn_probability numeric, date_of_birth date)
     LANGUAGE sql STABLE PARALLEL SAFE
     -- no SET clause: inlined, a filter on customer_id reaches the index
 AS $$
@@ -215,7 +215,9 @@ AS $$
                                            (SELECT customer_mgmt.clv_discount_rate()), 'probability_alive')::numeric,
            customer_mgmt.clv_predict_value(c, (SELECT customer_mgmt.clv_fit_bgnbd()), (SELECT customer_mgmt.clv_fit_gamma_gamma()),
                                            (SELECT customer_mgmt.clv_day(segment_attributes.as_of)),
-                                           (SELECT customer_mgmt.clv_discount_rate()), 'churn_probability')::numeric
+                                           (SELECT customer_mgmt.clv_discount_rate()), 'churn_probability')::numeric,
+           -- not an attribute: what anniversary MATCHES reads
+           l.date_of_birth
       FROM customer_mgmt.customer_list l
       -- a query that names no prediction does not join (customer_id is
       -- customer_clv's key: the join is removed); its column as_of is why

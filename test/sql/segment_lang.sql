@@ -15,12 +15,12 @@ CREATE TEMP TABLE s (
     status text, total_orders numeric, total_sessions numeric, total_spent numeric,
     predicted_ltv numeric, probability_alive numeric, churn_probability numeric,
     customer_id uuid, customer_tags text[], customer_email_domain text, email_subscription_status text,
-    sms_subscription_status text, first_order_date date);
+    sms_subscription_status text, first_order_date date, date_of_birth date);
 INSERT INTO s VALUES (30, 500000, 0.2, 0.3, 0.1, 12, 0.6, ARRAY['viet tien'], ARRAY['thoi trang', 'dien thoai'],
                       'female', '2026-11-20 10:00+07', '2026-11-13 10:00+07', 'active', 'ho chi minh',
                       '2025-03-01 09:00+07', 4, 'loyal', 4, 5, 'active', 6, 20, 3000000, 2500000, 0.85, 0.4,
                       '00000000-0000-4000-8000-0000000000aa', ARRAY['si', 'khach quen'], 'gmail.com', 'subscribed',
-                      'not_asked', '2025-04-02');
+                      'not_asked', '2025-04-02', '1996-11-25');
 
 -- queries a shop writes, compiled and evaluated on that row
 SELECT q AS query, customer_mgmt.compile_segment_query(q, '2026-11-25 00:00+07') AS predicate
@@ -132,10 +132,26 @@ BEGIN
         ELSE name || pg_temp.pick(ARRAY[' ', ' NOT ']) || 'CONTAINS ' || pg_temp.value_of(kind) END;
 END
 $$;
+-- a function with parameters (products_purchased, orders_placed, anniversary)
+CREATE FUNCTION pg_temp.function_call() RETURNS text LANGUAGE sql AS $$
+    SELECT pg_temp.pick(ARRAY['products_purchased', 'orders_placed', 'anniversary']) || ' MATCHES ('
+           || (SELECT string_agg(pg_temp.pick(ARRAY[
+                   'category = ' || pg_temp.value_of('text'), 'brand IN (' || pg_temp.value_of('text') || ')',
+                   'product != ' || pg_temp.value_of('text'), 'date > ' || pg_temp.value_of('time'),
+                   'date BETWEEN ' || pg_temp.value_of('time') || ' AND ' || pg_temp.value_of('time'),
+                   'count ' || pg_temp.pick(ARRAY['>=', '<', '=', '!=']) || ' ' || pg_temp.value_of('number'),
+                   'count BETWEEN 0 AND ' || pg_temp.value_of('number'), 'sum_quantity > ' || pg_temp.value_of('number'),
+                   'sum_amount >= ' || pg_temp.value_of('number'),
+                   'status ' || pg_temp.pick(ARRAY['= ''completed''', 'IN (''cancelled'', ''refunded'')', '= ''lost''']),
+                   'attribute = ' || pg_temp.pick(ARRAY['''date_of_birth''', '''registered''', '''first_order_date''', '''age''']),
+                   'date = today', 'date BETWEEN today AND ' || pg_temp.pick(ARRAY['+7d', '+2w', '+366d', '+1y', '-7d'])]), ', ')
+                 FROM generate_series(1, 1 + floor(random() * 3)::integer))
+           || ')'
+$$;
 CREATE FUNCTION pg_temp.query(depth integer) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     IF depth <= 0 OR random() < 0.4 THEN
-        RETURN pg_temp.condition();
+        RETURN CASE WHEN random() < 0.2 THEN pg_temp.function_call() ELSE pg_temp.condition() END;
     END IF;
     RETURN CASE floor(random() * 4)::integer
         WHEN 0 THEN pg_temp.query(depth - 1) || ' AND ' || pg_temp.query(depth - 1)
@@ -148,7 +164,8 @@ CREATE FUNCTION pg_temp.fuzz(n integer) RETURNS TABLE (outcome text, queries big
 DECLARE
     tokens text[] := ARRAY['total_spent', 'total_orders', 'province', 'status', 'favorite_categories',
                            'last_order_date', 'age', 'rfm_group', 'registered_at', 'churn_risk', 'customer_tags',
-                           'segment', 'first_order_date', '''new-customers''', 'AND', 'OR', 'NOT',
+                           'segment', 'first_order_date', '''new-customers''', 'products_purchased', 'orders_placed',
+                           'anniversary', 'MATCHES', 'today', '+7d', 'count', 'category', 'AND', 'OR', 'NOT',
                            'BETWEEN', 'IN', 'IS', 'NULL', 'CONTAINS', 'date', '(', ')', ',', '=', '!=', '<>', '<',
                            '<=', '>', '>=', '0', '100', '-5', '3.14', '.5', '-30d', '-8w', '-6m', '-1y', '''Hà Nội''',
                            '''it''''s''', '''2026-01-01''', '''''', ';', '--', '/*', '$$', '\', '"', 'true', 'x'];
