@@ -40,7 +40,7 @@ OBJS = \
 FUNCTION_FILES = $(addprefix sql/functions/, \
 	search.sql common.sql identity.sql settings.sql audit.sql ingestion.sql upsert.sql import.sql sources.sql tags.sql consent.sql views.sql customers.sql \
 	scoring.sql clv.sql clv_model.sql analytics_stats.sql analytics_writer.sql recalculation.sql events.sql jobs.sql dashboard.sql \
-	segment_language.sql segments.sql notes.sql timeline.sql privacy.sql duplicates.sql export.sql demo.sql)
+	segment_language.sql segments.sql notes.sql timeline.sql privacy.sql duplicates.sql bulk.sql export.sql demo.sql)
 INSTALL_PARTS = sql/schema/roles.sql sql/schema/types.sql sql/functions/search.sql \
 	sql/schema/tables.sql sql/schema/seed.sql $(filter-out sql/functions/search.sql,$(FUNCTION_FILES)) \
 	sql/schema/triggers.sql sql/privileges.sql

@@ -102,6 +102,8 @@ GRANT EXECUTE ON FUNCTION
     delete_customer_note(uuid),
     save_customer_view(text, jsonb, text, text, boolean), get_customer_views(integer, integer), delete_customer_view(uuid),
     add_customer_tags(uuid, text[]), remove_customer_tags(uuid, text[]),
+    preview_bulk_action(text, jsonb, jsonb, uuid, uuid), start_bulk_action(text, jsonb, jsonb, uuid, uuid),
+    run_bulk_action(bigint, integer), get_bulk_action(bigint, integer, integer),
     find_duplicate_customers(text, numeric, integer, integer)
 TO customer_mgmt_staff;
 

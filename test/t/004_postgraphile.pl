@@ -100,9 +100,9 @@ my @helpers = qw(churnRisk currentActor engagementScore insights invoker lifecyc
 	rfmDigit searchFold searchKey setting bgnbdExpectedPurchases bgnbdProbabilityAlive gammaGammaExpectedValue);
 my @reads = qw(findCustomer getCustomer getCustomerAnalytics getCustomerHealthScore getCustomerOrders getCustomerOverview
 	getCustomerNotes getCustomerSegments getCustomerTimeline getCustomers getSegment getSegmentAttributes getSegmentInsights getSegments
-	previewSegment findDuplicateCustomers getCustomerViews);
+	previewSegment findDuplicateCustomers getCustomerViews getBulkAction);
 my @notes = qw(addCustomerNote deleteCustomerNote updateCustomerNote saveCustomerView deleteCustomerView addCustomerTags
-	removeCustomerTags setMarketingConsent);
+	removeCustomerTags setMarketingConsent previewBulkAction startBulkAction runBulkAction);
 
 my $admin = start_postgraphile('graphql_admin', '--no-ignore-rbac');
 my ($q, $m) = fields($admin);
