@@ -1,6 +1,7 @@
 -- The segment definitions of the benchmarks (bench/segments/shapes.sql,
 -- refresh.sql): twelve shapes, from one indexed bound to lists, the
--- language's RFM groups, ages, OR and NOT.
+-- language's RFM groups, ages, OR and NOT; and nine of 1.4's attributes
+-- and functions (the tags of bench/bulk/tag.sql).
 CREATE TEMP TABLE bench_definitions (shape text, criteria jsonb, query text);
 INSERT INTO bench_definitions VALUES
     ('criteria: spend', '{"totalSpentMin": 20000000}', NULL),
@@ -14,4 +15,13 @@ INSERT INTO bench_definitions VALUES
     ('language: province and orders', NULL, 'province = ''Hà Nội'' AND total_orders > 3'),
     ('language: recent logins, no order', NULL, 'last_login_at > -30d AND (last_order_date IS NULL OR last_order_date < -90d)'),
     ('language: age and segment', NULL, 'age BETWEEN 25 AND 34 AND lifecycle_segment = ''active'''),
-    ('language: OR and NOT', NULL, 'status = ''active'' AND NOT lifecycle_segment IN (''churned'', ''at_risk'') AND (gender = ''female'' OR favorite_brands CONTAINS ''Apple'')');
+    ('language: OR and NOT', NULL, 'status = ''active'' AND NOT lifecycle_segment IN (''churned'', ''at_risk'') AND (gender = ''female'' OR favorite_brands CONTAINS ''Apple'')'),
+    ('1.4: tags', NULL, 'customer_tags CONTAINS ''khach quen'' AND total_spent > 1000000'),
+    ('1.4: consent and e-mail domain', NULL, 'email_subscription_status = ''not_asked'' AND customer_email_domain = ''gmail.com'''),
+    ('1.4: first order in 180 days', NULL, 'first_order_date > -180d'),
+    ('1.4: segment of a segment', NULL, 'segment = ''at-risk-customers'' AND total_orders >= 3'),
+    ('1.4: birthdays this week', NULL, 'anniversary MATCHES (attribute = ''date_of_birth'', date BETWEEN today AND +7d)'),
+    ('1.4: orders placed, 30 days', NULL, 'orders_placed MATCHES (date > -30d, sum_amount >= 5000000)'),
+    ('1.4: never completed an order', NULL, 'orders_placed MATCHES (count = 0)'),
+    ('1.4: products purchased, 90 days', NULL, 'products_purchased MATCHES (category = ''Điện thoại'', date > -90d, count >= 2)'),
+    ('1.4: products purchased, ever', NULL, 'products_purchased MATCHES (brand = ''Apple'')');
