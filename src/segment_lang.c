@@ -763,7 +763,7 @@ parse_function(Parser *p, FuncKind fn)
 				else if (p->tok.type == TOK_STRING && strcmp(p->tok.text, "first_order_date") == 0)
 					attribute = "s.first_order_date";
 				else if (p->tok.type == TOK_STRING && strcmp(p->tok.text, "registered") == 0)
-					attribute = "customer_mgmt.shop_day(s.registered_at)";
+					attribute = "(s.registered_at AT TIME ZONE (SELECT customer_mgmt.setting('shop_timezone')))::date";
 				else
 					fail_at(p, p->tok.start, "'date_of_birth', 'first_order_date' or 'registered'");
 				next_token(p);
@@ -829,8 +829,20 @@ parse_function(Parser *p, FuncKind fn)
 	{
 		if (attribute == NULL)
 			fail_at(p, p->tok.start, "attribute = 'date_of_birth' (or 'first_order_date', 'registered') in MATCHES");
-		appendStringInfo(&p->out, "customer_mgmt.anniversary_within(%s, (SELECT customer_mgmt.shop_day(%s::timestamptz)), %d)",
-						 attribute, quote_literal_cstr(timestamptz_to_str(p->as_of)), window < 0 ? 0 : window);
+		{
+			const char *as_of = quote_literal_cstr(timestamptz_to_str(p->as_of));
+
+			/*
+			 * the date's month and day among the window's anniversary days,
+			 * computed once (an initplan); the date itself, today, is no
+			 * anniversary
+			 */
+			appendStringInfo(&p->out,
+							 "coalesce((date_part('month', %s) * 100 + date_part('day', %s))::integer"
+							 " = ANY ((SELECT customer_mgmt.anniversary_days(customer_mgmt.shop_day(%s::timestamptz), %d))::integer[])"
+							 " AND %s < (SELECT customer_mgmt.shop_day(%s::timestamptz)), false)",
+							 attribute, attribute, as_of, window < 0 ? 0 : window, attribute, as_of);
+		}
 		return;
 	}
 	if (!status_given)

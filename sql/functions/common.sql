@@ -481,30 +481,23 @@ AS $$
 $$;
 COMMENT ON FUNCTION shop_day(timestamptz) IS 'Internal: the day of a time in the shop''s time zone; NULL for NULL.';
 
--- A date's anniversary in a year; 29 February's is 1 March in a year
--- without it, the day age() counts the year complete (age_years).
-CREATE OR REPLACE FUNCTION anniversary_in_year(d date, y integer) RETURNS date
+-- The days of the year, as month * 100 + day, whose dates have an
+-- anniversary from a day to that day plus some days: each day's own, and
+-- 29 February's on 1 March of a year without it (the day age() counts the
+-- year complete, age_years).  Computed once per query; a row then compares
+-- its date's month and day with them.
+CREATE OR REPLACE FUNCTION anniversary_days(from_day date, days integer) RETURNS integer[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT CASE WHEN date_part('month', d) = 2 AND date_part('day', d) = 29
-                     AND NOT (y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0))
-                THEN make_date(y, 3, 1)
-                ELSE make_date(y, date_part('month', d)::integer, date_part('day', d)::integer) END
+    SELECT coalesce(array_agg(DISTINCT k.mmdd), '{}')
+      FROM generate_series(0, greatest(days, 0)) i,
+           LATERAL (SELECT from_day + i AS day) x,
+           LATERAL (SELECT (date_part('month', x.day) * 100 + date_part('day', x.day))::integer AS mmdd
+                    UNION ALL
+                    SELECT 229 WHERE date_part('month', x.day) = 3 AND date_part('day', x.day) = 1
+                                 AND NOT (date_part('year', x.day)::integer % 4 = 0
+                                          AND (date_part('year', x.day)::integer % 100 <> 0
+                                               OR date_part('year', x.day)::integer % 400 = 0))) k
 $$;
-COMMENT ON FUNCTION anniversary_in_year(date, integer) IS
-    'Internal: the anniversary of a date in a year (29 February''s on 1 March in a year without it); NULL for NULL.';
-
--- Whether a date's next anniversary (a year or more after it) falls from
--- a day to that day plus some days: birthday campaigns (the segment
--- language's anniversary MATCHES).
-CREATE OR REPLACE FUNCTION anniversary_within(d date, from_day date, days integer) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT coalesce(
-        CASE WHEN customer_mgmt.anniversary_in_year(d, date_part('year', from_day)::integer) >= from_day
-             THEN customer_mgmt.anniversary_in_year(d, date_part('year', from_day)::integer)
-             ELSE customer_mgmt.anniversary_in_year(d, date_part('year', from_day)::integer + 1) END
-        BETWEEN greatest(from_day, d + 1) AND from_day + days, false)
-$$;
-COMMENT ON FUNCTION anniversary_within(date, date, integer) IS
-    'Internal: whether the next anniversary of d (at least a year after it) falls on from_day or within days after it; false for NULL.';
+COMMENT ON FUNCTION anniversary_days(date, integer) IS
+    'Internal: month * 100 + day of the dates whose anniversary falls from from_day to from_day + days (29 February''s on 1 March in a year without it); what anniversary MATCHES compares each row''s date with.';

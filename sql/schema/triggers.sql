@@ -41,16 +41,9 @@ CREATE TRIGGER web_sessions_after_insert AFTER INSERT ON web_sessions
 CREATE TRIGGER users_after_login AFTER UPDATE OF last_login_at ON users
     FOR EACH ROW WHEN (NEW.role = 'customer' AND NEW.last_login_at > coalesce(OLD.last_login_at, '-infinity'))
     EXECUTE FUNCTION users_after_login();
-CREATE TRIGGER users_list_sync
-    AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role, gender, date_of_birth, province, tags,
-                    email_consent, sms_consent ON users
-    FOR EACH ROW
-    WHEN ((OLD.full_name, OLD.email, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role, OLD.gender,
-           OLD.date_of_birth, OLD.province, OLD.tags, OLD.email_consent, OLD.sms_consent)
-          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role,
-                            NEW.gender, NEW.date_of_birth, NEW.province, NEW.tags, NEW.email_consent, NEW.sms_consent)
-          AND (OLD.role = 'customer' OR NEW.role = 'customer'))
-    EXECUTE FUNCTION users_list_sync();
+CREATE TRIGGER users_list_sync AFTER UPDATE ON users
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION users_list_sync();
 CREATE TRIGGER analytics_list_sync AFTER UPDATE ON customer_analytics
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_list_sync();

@@ -7,3 +7,9 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 
 -- the mailbox index needs email_identity (sql/functions/search.sql)
 CREATE INDEX users_customers_mailbox_idx ON users (email_identity(email)) WHERE role = 'customer';
+
+-- the list follows users' changes a statement at a time, tags and marketing
+-- consent included (sql/functions/customers.sql, users_list_sync)
+CREATE TRIGGER users_list_sync AFTER UPDATE ON users
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION users_list_sync();

@@ -282,17 +282,8 @@ CREATE INDEX bulk_action_items_pending_idx ON bulk_action_items (action_id, cust
 SELECT pg_catalog.pg_extension_config_dump('bulk_actions', '');
 SELECT pg_catalog.pg_extension_config_dump('bulk_actions_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('bulk_action_items', '');
--- the list follows the tags and the consent
+-- the list follows users in one statement per statement (its trigger is
+-- created again in 1.3--1.4.post.sql, with the new function)
 DROP TRIGGER users_list_sync ON users;
-CREATE TRIGGER users_list_sync
-    AFTER UPDATE OF full_name, email, status, last_login_at, created_at, role, gender, date_of_birth, province, tags,
-                    email_consent, sms_consent ON users
-    FOR EACH ROW
-    WHEN ((OLD.full_name, OLD.email, OLD.status, OLD.last_login_at, OLD.created_at, OLD.role, OLD.gender,
-           OLD.date_of_birth, OLD.province, OLD.tags, OLD.email_consent, OLD.sms_consent)
-          IS DISTINCT FROM (NEW.full_name, NEW.email, NEW.status, NEW.last_login_at, NEW.created_at, NEW.role,
-                            NEW.gender, NEW.date_of_birth, NEW.province, NEW.tags, NEW.email_consent, NEW.sms_consent)
-          AND (OLD.role = 'customer' OR NEW.role = 'customer'))
-    EXECUTE FUNCTION users_list_sync();
 -- the segments' attribute row gained customer_tags and the consents
 DROP FUNCTION segment_attributes(timestamptz);
