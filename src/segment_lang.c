@@ -467,6 +467,29 @@ emit_value(Parser *p, AttrKind kind)
 	next_token(p);
 }
 
+/* ( value, ... ) after IN: column [NOT] IN (values) */
+static void
+emit_in_list(Parser *p, const char *column, AttrKind kind, bool negated)
+{
+	if (p->tok.type != TOK_LPAREN)
+		fail_at(p, p->tok.start, "( after IN");
+	next_token(p);
+	appendStringInfo(&p->out, "(%s %sIN (", column, negated ? "NOT " : "");
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		emit_value(p, kind);
+		if (p->tok.type != TOK_COMMA)
+			break;
+		appendStringInfoString(&p->out, ", ");
+		next_token(p);
+	}
+	if (p->tok.type != TOK_RPAREN)
+		fail_at(p, p->tok.start, ", or ) in the list of IN");
+	next_token(p);
+	appendStringInfoString(&p->out, "))");
+}
+
 /*
  * Membership of the saved segment named by the current token (a string):
  * its assignments in force at as_of (customer_mgmt.segment_members), the
@@ -596,23 +619,7 @@ parameter_comparison(Parser *p, const char *column, AttrKind kind)
 	if (is_keyword(p, "in"))
 	{
 		next_token(p);
-		if (p->tok.type != TOK_LPAREN)
-			fail_at(p, p->tok.start, "( after IN");
-		next_token(p);
-		appendStringInfo(&p->out, "(%s %sIN (", column, negated ? "NOT " : "");
-		for (;;)
-		{
-			CHECK_FOR_INTERRUPTS();
-			emit_value(p, kind);
-			if (p->tok.type != TOK_COMMA)
-				break;
-			appendStringInfoString(&p->out, ", ");
-			next_token(p);
-		}
-		if (p->tok.type != TOK_RPAREN)
-			fail_at(p, p->tok.start, ", or ) in the list of IN");
-		next_token(p);
-		appendStringInfoString(&p->out, "))");
+		emit_in_list(p, column, kind, negated);
 		return;
 	}
 	if (negated || p->tok.type != TOK_OP)
@@ -931,26 +938,7 @@ parse_condition(Parser *p)
 		if (attr->kind == ATTR_LIST)
 			fail_at(p, p->tok.start, "CONTAINS after a list attribute");
 		next_token(p);
-		if (p->tok.type != TOK_LPAREN)
-			fail_at(p, p->tok.start, "( after IN");
-		next_token(p);
-		appendStringInfo(out, "(%s %sIN (", column, negated ? "NOT " : "");
-		for (;;)
-		{
-			CHECK_FOR_INTERRUPTS();
-			emit_value(p, attr->kind);
-			if (p->tok.type == TOK_COMMA)
-			{
-				appendStringInfoString(out, ", ");
-				next_token(p);
-				continue;
-			}
-			if (p->tok.type != TOK_RPAREN)
-				fail_at(p, p->tok.start, ", or ) in the list of IN");
-			next_token(p);
-			break;
-		}
-		appendStringInfoString(out, "))");
+		emit_in_list(p, column, attr->kind, negated);
 		return;
 	}
 	if (is_keyword(p, "contains"))
