@@ -638,31 +638,39 @@ parameter_comparison(Parser *p, const char *column, AttrKind kind)
 
 /*
  * An aggregate's condition (count, sum_quantity, sum_amount): a comparison
- * or BETWEEN with numbers, into HAVING; whether it holds for 0 too.
+ * or BETWEEN with numbers, into HAVING, and the same condition on the
+ * customer's total of completed orders (total, when there is one) into
+ * totals; whether it holds for 0 too.
  */
 static bool
-aggregate_condition(Parser *p, StringInfo having, const char *aggregate)
+aggregate_condition(Parser *p, StringInfo having, const char *aggregate, StringInfo totals, const char *total)
 {
 	const char *op;
 	double		a,
 				b;
 	bool		holds;
+	char	   *low;
 
 	if (having->len > 0)
 		appendStringInfoString(having, " AND ");
+	if (totals->len > 0)
+		appendStringInfoString(totals, " AND ");
+	if (total == NULL)
+		total = "NULL";
 	if (is_keyword(p, "between"))
 	{
 		next_token(p);
 		if (p->tok.type != TOK_NUMBER)
 			fail_at(p, p->tok.start, "a number");
 		a = strtod(p->tok.text, NULL);
-		appendStringInfo(having, "(%s BETWEEN %s::numeric AND ", aggregate, quote_literal_cstr(p->tok.text));
+		low = quote_literal_cstr(p->tok.text);
 		next_token(p);
 		expect_keyword(p, "and", "AND between the two values of BETWEEN");
 		if (p->tok.type != TOK_NUMBER)
 			fail_at(p, p->tok.start, "a number");
 		b = strtod(p->tok.text, NULL);
-		appendStringInfo(having, "%s::numeric)", quote_literal_cstr(p->tok.text));
+		appendStringInfo(having, "(%s BETWEEN %s::numeric AND %s::numeric)", aggregate, low, quote_literal_cstr(p->tok.text));
+		appendStringInfo(totals, "(%s BETWEEN %s::numeric AND %s::numeric)", total, low, quote_literal_cstr(p->tok.text));
 		next_token(p);
 		return a <= 0 && 0 <= b;
 	}
@@ -674,6 +682,7 @@ aggregate_condition(Parser *p, StringInfo having, const char *aggregate)
 		fail_at(p, p->tok.start, "a number");
 	a = strtod(p->tok.text, NULL);
 	appendStringInfo(having, "(%s %s %s::numeric)", aggregate, op, quote_literal_cstr(p->tok.text));
+	appendStringInfo(totals, "(%s %s %s::numeric)", total, op, quote_literal_cstr(p->tok.text));
 	next_token(p);
 	if (strcmp(op, "=") == 0)
 		holds = a == 0;
@@ -730,7 +739,8 @@ static void
 parse_function(Parser *p, FuncKind fn)
 {
 	StringInfoData where,
-				having;
+				having,
+				totals;
 	bool		zero_holds = true;
 	bool		aggregates = false;
 	bool		status_given = false;
@@ -740,6 +750,7 @@ parse_function(Parser *p, FuncKind fn)
 
 	initStringInfo(&where);
 	initStringInfo(&having);
+	initStringInfo(&totals);
 	next_token(p);
 	expect_keyword(p, "matches", "MATCHES after the function's name");
 	if (p->tok.type != TOK_LPAREN)
@@ -789,17 +800,18 @@ parse_function(Parser *p, FuncKind fn)
 		}
 		else if (pg_strcasecmp(param, "count") == 0)
 		{
-			zero_holds &= aggregate_condition(p, &having, fn == FN_PRODUCTS ? "count(DISTINCT o.id)" : "count(*)");
+			zero_holds &= aggregate_condition(p, &having, fn == FN_PRODUCTS ? "count(DISTINCT o.id)" : "count(*)",
+											  &totals, fn == FN_ORDERS ? "s.total_orders" : NULL);
 			aggregates = true;
 		}
 		else if (fn == FN_ORDERS && pg_strcasecmp(param, "sum_amount") == 0)
 		{
-			zero_holds &= aggregate_condition(p, &having, "coalesce(sum(o.total_amount), 0)");
+			zero_holds &= aggregate_condition(p, &having, "coalesce(sum(o.total_amount), 0)", &totals, "s.total_spent");
 			aggregates = true;
 		}
 		else if (fn == FN_PRODUCTS && pg_strcasecmp(param, "sum_quantity") == 0)
 		{
-			zero_holds &= aggregate_condition(p, &having, "coalesce(sum(i.quantity), 0)");
+			zero_holds &= aggregate_condition(p, &having, "coalesce(sum(i.quantity), 0)", &totals, NULL);
 			aggregates = true;
 		}
 		else if (fn == FN_ORDERS && pg_strcasecmp(param, "status") == 0 && !status_given)
@@ -850,6 +862,17 @@ parse_function(Parser *p, FuncKind fn)
 							 " AND %s < (SELECT customer_mgmt.shop_day(%s::timestamptz)), false)",
 							 attribute, attribute, as_of, window < 0 ? 0 : window, attribute, as_of);
 		}
+		return;
+	}
+
+	/*
+	 * every completed order, counted and summed: the customer's own totals
+	 * (total_orders, total_spent), which the analytics keep, rather than a
+	 * pass over every order
+	 */
+	if (fn == FN_ORDERS && !status_given && !seen_date && aggregates)
+	{
+		appendStringInfo(&p->out, "(%s)", totals.data);
 		return;
 	}
 	if (!status_given)
