@@ -475,9 +475,12 @@ emit_in_list(Parser *p, const char *column, AttrKind kind, bool negated)
 		fail_at(p, p->tok.start, "( after IN");
 	next_token(p);
 	appendStringInfo(&p->out, "(%s %sIN (", column, negated ? "NOT " : "");
-	for (;;)
+	for (int n = 0;; n++)
 	{
 		CHECK_FOR_INTERRUPTS();
+		/* each value costs as a condition does (the first is the condition) */
+		if (n > 0 && ++p->conditions > MAX_CONDITIONS)
+			fail_at(p, p->tok.start, "at most 100 conditions (each value of IN counts)");
 		emit_value(p, kind);
 		if (p->tok.type != TOK_COMMA)
 			break;
@@ -525,9 +528,11 @@ parse_membership(Parser *p)
 			fail_at(p, p->tok.start, "( after IN");
 		next_token(p);
 		appendStringInfo(&p->out, "(%s(", negated ? "NOT " : "");
-		for (;;)
+		for (int n = 0;; n++)
 		{
 			CHECK_FOR_INTERRUPTS();
+			if (n > 0 && ++p->conditions > MAX_CONDITIONS)
+				fail_at(p, p->tok.start, "at most 100 conditions (each value of IN counts)");
 			emit_membership(p, false);
 			if (p->tok.type == TOK_COMMA)
 			{
@@ -636,6 +641,35 @@ parameter_comparison(Parser *p, const char *column, AttrKind kind)
 	}
 }
 
+/* The sign of a number token (-1, 0, 1), exactly: no floating point. */
+static int
+number_sign(const char *t)
+{
+	int			sign = t[0] == '-' ? -1 : 1;
+
+	for (; *t; t++)
+		if (*t >= '1' && *t <= '9')
+			return sign;
+	return 0;
+}
+
+/* Whether 0 op a holds, a given by its sign. */
+static bool
+zero_holds_for(const char *op, int a)
+{
+	if (strcmp(op, "=") == 0)
+		return a == 0;
+	if (strcmp(op, "!=") == 0)
+		return a != 0;
+	if (strcmp(op, "<") == 0)
+		return 0 < a;
+	if (strcmp(op, "<=") == 0)
+		return 0 <= a;
+	if (strcmp(op, ">") == 0)
+		return 0 > a;
+	return 0 >= a;
+}
+
 /*
  * An aggregate's condition (count, sum_quantity, sum_amount): a comparison
  * or BETWEEN with numbers, into HAVING, and the same condition on the
@@ -646,9 +680,8 @@ static bool
 aggregate_condition(Parser *p, StringInfo having, const char *aggregate, StringInfo totals, const char *total)
 {
 	const char *op;
-	double		a,
+	int			a,
 				b;
-	bool		holds;
 	char	   *low;
 
 	if (having->len > 0)
@@ -662,13 +695,13 @@ aggregate_condition(Parser *p, StringInfo having, const char *aggregate, StringI
 		next_token(p);
 		if (p->tok.type != TOK_NUMBER)
 			fail_at(p, p->tok.start, "a number");
-		a = strtod(p->tok.text, NULL);
+		a = number_sign(p->tok.text);
 		low = quote_literal_cstr(p->tok.text);
 		next_token(p);
 		expect_keyword(p, "and", "AND between the two values of BETWEEN");
 		if (p->tok.type != TOK_NUMBER)
 			fail_at(p, p->tok.start, "a number");
-		b = strtod(p->tok.text, NULL);
+		b = number_sign(p->tok.text);
 		appendStringInfo(having, "(%s BETWEEN %s::numeric AND %s::numeric)", aggregate, low, quote_literal_cstr(p->tok.text));
 		appendStringInfo(totals, "(%s BETWEEN %s::numeric AND %s::numeric)", total, low, quote_literal_cstr(p->tok.text));
 		next_token(p);
@@ -680,23 +713,11 @@ aggregate_condition(Parser *p, StringInfo having, const char *aggregate, StringI
 	next_token(p);
 	if (p->tok.type != TOK_NUMBER)
 		fail_at(p, p->tok.start, "a number");
-	a = strtod(p->tok.text, NULL);
+	a = number_sign(p->tok.text);
 	appendStringInfo(having, "(%s %s %s::numeric)", aggregate, op, quote_literal_cstr(p->tok.text));
 	appendStringInfo(totals, "(%s %s %s::numeric)", total, op, quote_literal_cstr(p->tok.text));
 	next_token(p);
-	if (strcmp(op, "=") == 0)
-		holds = a == 0;
-	else if (strcmp(op, "!=") == 0)
-		holds = a != 0;
-	else if (strcmp(op, "<") == 0)
-		holds = 0 < a;
-	else if (strcmp(op, "<=") == 0)
-		holds = 0 <= a;
-	else if (strcmp(op, ">") == 0)
-		holds = 0 > a;
-	else
-		holds = 0 >= a;
-	return holds;
+	return zero_holds_for(op, a);
 }
 
 /* anniversary's window: date = today | date BETWEEN today AND +Nd (days or weeks, up to a year) */

@@ -88,6 +88,24 @@ END
 $$;
 COMMENT ON FUNCTION check_bulk_actor(text) IS 'Internal: 42501 unless the caller may run the action (staff: tags and notes; admins: all).';
 
+-- A bulk action is its starter's, and any admin's: staff do not run or read
+-- another's (its target may be a private view's filters).
+CREATE OR REPLACE FUNCTION check_bulk_owner(b bulk_actions) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF b.actor_id IS DISTINCT FROM customer_mgmt.current_actor()
+       AND NOT pg_catalog.pg_has_role(customer_mgmt.invoker(), 'customer_mgmt_admin', 'USAGE') THEN
+        RAISE EXCEPTION 'bulk action % is another''s', b.id
+            USING ERRCODE = '42501',
+                  DETAIL = format('Bulk action %s was started by the user %s.', b.id, b.actor_id),
+                  HINT = 'Its starter or an admin runs and reads it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION check_bulk_owner(bulk_actions) IS 'Internal: 42501 unless the caller started the bulk action or is an admin.';
+
 -- The customers a bulk action is for: exactly one of the list's filters,
 -- a saved view, a segment's members; the SQL condition over customer_list l
 -- and the target as recorded.
@@ -141,8 +159,9 @@ AS $$
     SELECT t.id,
            CASE
                WHEN action IN ('add_tags', 'remove_tags') THEN
-                   CASE WHEN cardinality(t.new_tags) > 20 THEN 'refused'
-                        WHEN t.new_tags = t.tags THEN 'unchanged' ELSE 'applied' END
+                   CASE WHEN t.new_tags = t.tags THEN 'unchanged'
+                        WHEN cardinality(t.new_tags) > 20 AND cardinality(t.new_tags) > cardinality(t.tags) THEN 'refused'
+                        ELSE 'applied' END
                WHEN action = 'assign_segment' THEN
                    CASE WHEN EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x
                                       WHERE x.customer_id = t.id AND x.segment_id = (params ->> 'segmentId')::uuid)
@@ -163,6 +182,7 @@ AS $$
            END,
            CASE
                WHEN action IN ('add_tags', 'remove_tags') AND cardinality(t.new_tags) > 20
+                    AND cardinality(t.new_tags) > cardinality(t.tags)
                    THEN format('would hold %s tags: at most 20', cardinality(t.new_tags))
                WHEN action = 'set_status' AND t.status = 'active' AND t.status::text <> params ->> 'status'
                     AND EXISTS (SELECT FROM customer_mgmt.orders o WHERE o.customer_id = t.id AND o.status IN ('pending', 'processing'))
@@ -291,14 +311,16 @@ BEGIN
         PERFORM customer_mgmt.raise_not_found('Bulk action', bulk_action_id::text);
     END IF;
     PERFORM customer_mgmt.check_bulk_actor(b.action);
+    PERFORM customer_mgmt.check_bulk_owner(b);
     IF b.status = 'succeeded' THEN
         RETURN customer_mgmt.bulk_action_dto(b);
     END IF;
     ids := ARRAY(SELECT i.customer_id FROM customer_mgmt.bulk_action_items i
                   WHERE i.action_id = b.id AND i.outcome IS NULL ORDER BY i.customer_id LIMIT max_customers);
     IF b.action = 'set_status' THEN
-        -- each customer through update_customer_status and its rules
-        FOREACH c IN ARRAY ids LOOP
+        -- each customer through update_customer_status and its rules, in a
+        -- subtransaction of its own: at most 1,000 a call
+        FOREACH c IN ARRAY ids[1:1000] LOOP
             BEGIN
                 res := customer_mgmt.update_customer_status(c, b.params ->> 'status', b.params ->> 'reason');
                 UPDATE customer_mgmt.bulk_action_items i
@@ -306,63 +328,89 @@ BEGIN
                  WHERE i.action_id = b.id AND i.customer_id = c;
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+                -- what passes (a deadlock, a lock or statement timeout, a
+                -- cancel, no memory) is not the customer's refusal: the call
+                -- fails, and the customer stays to do
+                IF state IN ('40001', '40P01', '55P03', '57014') OR state LIKE '53%' THEN
+                    RAISE;
+                END IF;
                 UPDATE customer_mgmt.bulk_action_items i SET outcome = 'refused', sqlstate = state, reason = left(msg, 200)
                  WHERE i.action_id = b.id AND i.customer_id = c;
             END;
         END LOOP;
+        ids := ids[1:1000];
     ELSE
-        -- the chunk's customers locked, as the single-customer functions lock them
+        -- the chunk's customers locked, as the single-customer functions
+        -- lock them; then, in one statement each (its CTEs see the rows as
+        -- they were), what each customer gets, the writes and the outcomes
         PERFORM FROM customer_mgmt.users u WHERE u.id = ANY (ids) ORDER BY u.id FOR UPDATE;
-        IF to_regclass('pg_temp.cm_bulk_outcomes') IS NULL THEN
-            CREATE TEMP TABLE cm_bulk_outcomes (customer_id uuid PRIMARY KEY, outcome text, reason text, new_tags text[])
-                ON COMMIT DROP;
-        END IF;
-        TRUNCATE cm_bulk_outcomes;
-        INSERT INTO cm_bulk_outcomes SELECT * FROM customer_mgmt.bulk_outcomes(b.action, b.params, ids);
         CASE b.action
             WHEN 'add_tags', 'remove_tags' THEN
+                WITH o AS MATERIALIZED (SELECT * FROM customer_mgmt.bulk_outcomes(b.action, b.params, ids)),
                 -- the timeline and the audit log, as for one customer: what
-                -- each gained or lost (before the tags change)
-                INSERT INTO customer_mgmt.audit_log (occurred_at, session_role, db_role, actor_id, action, target_type, target_id,
-                                                     changes)
-                SELECT now(), session_user, customer_mgmt.invoker()::text, customer_mgmt.current_actor(),
-                       CASE b.action WHEN 'add_tags' THEN 'add_customer_tags' ELSE 'remove_customer_tags' END, 'customer',
-                       o.customer_id::text,
-                       jsonb_build_object(CASE b.action WHEN 'add_tags' THEN 'added' ELSE 'removed' END,
-                                          to_jsonb(CASE b.action WHEN 'add_tags' THEN ARRAY(SELECT t FROM unnest(o.new_tags) t WHERE t <> ALL (u.tags))
-                                                   ELSE ARRAY(SELECT t FROM unnest(u.tags) t WHERE t <> ALL (o.new_tags)) END),
-                                          'bulkActionId', b.id)
-                  FROM cm_bulk_outcomes o JOIN customer_mgmt.users u ON u.id = o.customer_id
-                 WHERE o.outcome = 'applied';
-                UPDATE customer_mgmt.users u SET tags = o.new_tags
-                  FROM cm_bulk_outcomes o WHERE u.id = o.customer_id AND o.outcome = 'applied';
+                -- each gained or lost
+                logged AS (
+                    INSERT INTO customer_mgmt.audit_log (occurred_at, session_role, db_role, actor_id, action, target_type,
+                                                         target_id, changes)
+                    SELECT now(), session_user, customer_mgmt.invoker()::text, customer_mgmt.current_actor(),
+                           CASE b.action WHEN 'add_tags' THEN 'add_customer_tags' ELSE 'remove_customer_tags' END, 'customer',
+                           o.customer_id::text,
+                           jsonb_build_object(CASE b.action WHEN 'add_tags' THEN 'added' ELSE 'removed' END,
+                                              to_jsonb(CASE b.action WHEN 'add_tags' THEN ARRAY(SELECT t FROM unnest(o.new_tags) t WHERE t <> ALL (u.tags))
+                                                       ELSE ARRAY(SELECT t FROM unnest(u.tags) t WHERE t <> ALL (o.new_tags)) END),
+                                              'bulkActionId', b.id)
+                      FROM o JOIN customer_mgmt.users u ON u.id = o.customer_id
+                     WHERE o.outcome = 'applied'),
+                tagged AS (
+                    UPDATE customer_mgmt.users u SET tags = o.new_tags FROM o WHERE u.id = o.customer_id AND o.outcome = 'applied')
+                UPDATE customer_mgmt.bulk_action_items i
+                   SET outcome = o.outcome, reason = o.reason, sqlstate = CASE WHEN o.outcome = 'refused' THEN '22023' END
+                  FROM o WHERE i.action_id = b.id AND i.customer_id = o.customer_id;
             WHEN 'assign_segment' THEN
-                INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_at, assigned_by, expires_at)
-                SELECT o.customer_id, (b.params ->> 'segmentId')::uuid, now(), 'manual', (b.params ->> 'expiresAt')::timestamptz
-                  FROM cm_bulk_outcomes o WHERE o.outcome = 'applied'
-                ON CONFLICT ON CONSTRAINT customer_segment_assignments_customer_id_segment_id_key DO NOTHING;
-                PERFORM customer_mgmt.emit_event('customer.segment_entered', o.customer_id,
-                            jsonb_build_object('customerId', o.customer_id, 'segmentId', g.id, 'segmentName', g.name))
-                   FROM cm_bulk_outcomes o, customer_mgmt.customer_segments g
-                  WHERE o.outcome = 'applied' AND g.id = (b.params ->> 'segmentId')::uuid;
+                WITH o AS MATERIALIZED (SELECT * FROM customer_mgmt.bulk_outcomes(b.action, b.params, ids)),
+                assigned AS (
+                    INSERT INTO customer_mgmt.customer_segment_assignments (customer_id, segment_id, assigned_at, assigned_by,
+                                                                            expires_at)
+                    SELECT o.customer_id, (b.params ->> 'segmentId')::uuid, now(), 'manual', (b.params ->> 'expiresAt')::timestamptz
+                      FROM o WHERE o.outcome = 'applied'
+                    ON CONFLICT ON CONSTRAINT customer_segment_assignments_customer_id_segment_id_key DO NOTHING
+                    RETURNING customer_id),
+                events AS (
+                    SELECT customer_mgmt.emit_event('customer.segment_entered', a.customer_id,
+                               jsonb_build_object('customerId', a.customer_id, 'segmentId', g.id, 'segmentName', g.name)) AS e
+                      FROM assigned a, customer_mgmt.customer_segments g WHERE g.id = (b.params ->> 'segmentId')::uuid),
+                marked AS (
+                    UPDATE customer_mgmt.bulk_action_items i SET outcome = o.outcome, reason = o.reason
+                      FROM o WHERE i.action_id = b.id AND i.customer_id = o.customer_id)
+                SELECT count(*) INTO n_applied FROM events;
             WHEN 'remove_from_segment' THEN
-                DELETE FROM customer_mgmt.customer_segment_assignments x USING cm_bulk_outcomes o
-                 WHERE x.customer_id = o.customer_id AND x.segment_id = (b.params ->> 'segmentId')::uuid AND o.outcome = 'applied';
-                PERFORM customer_mgmt.emit_event('customer.segment_left', o.customer_id,
-                            jsonb_build_object('customerId', o.customer_id, 'segmentId', g.id, 'segmentName', g.name))
-                   FROM cm_bulk_outcomes o, customer_mgmt.customer_segments g
-                  WHERE o.outcome = 'applied' AND g.id = (b.params ->> 'segmentId')::uuid;
+                WITH o AS MATERIALIZED (SELECT * FROM customer_mgmt.bulk_outcomes(b.action, b.params, ids)),
+                removed AS (
+                    DELETE FROM customer_mgmt.customer_segment_assignments x USING o
+                     WHERE x.customer_id = o.customer_id AND x.segment_id = (b.params ->> 'segmentId')::uuid AND o.outcome = 'applied'
+                    RETURNING x.customer_id),
+                events AS (
+                    SELECT customer_mgmt.emit_event('customer.segment_left', r.customer_id,
+                               jsonb_build_object('customerId', r.customer_id, 'segmentId', g.id, 'segmentName', g.name)) AS e
+                      FROM removed r, customer_mgmt.customer_segments g WHERE g.id = (b.params ->> 'segmentId')::uuid),
+                marked AS (
+                    UPDATE customer_mgmt.bulk_action_items i SET outcome = o.outcome, reason = o.reason
+                      FROM o WHERE i.action_id = b.id AND i.customer_id = o.customer_id)
+                SELECT count(*) INTO n_applied FROM events;
             WHEN 'add_note' THEN
-                author := customer_mgmt.acting_staff('notes are written');
-                INSERT INTO customer_mgmt.customer_notes (customer_id, author_id, title, content, type, priority, is_internal, tags)
-                SELECT o.customer_id, author, b.params ->> 'title', b.params ->> 'content',
-                       (b.params ->> 'type')::customer_mgmt.note_type, (b.params ->> 'priority')::customer_mgmt.note_priority,
-                       (b.params ->> 'isInternal')::boolean, b.params -> 'tags'
-                  FROM cm_bulk_outcomes o WHERE o.outcome = 'applied';
+                -- written by who started the action
+                author := coalesce(b.actor_id, customer_mgmt.acting_staff('notes are written'));
+                WITH o AS MATERIALIZED (SELECT * FROM customer_mgmt.bulk_outcomes(b.action, b.params, ids)),
+                noted AS (
+                    INSERT INTO customer_mgmt.customer_notes (customer_id, author_id, title, content, type, priority, is_internal,
+                                                              tags)
+                    SELECT o.customer_id, author, b.params ->> 'title', b.params ->> 'content',
+                           (b.params ->> 'type')::customer_mgmt.note_type, (b.params ->> 'priority')::customer_mgmt.note_priority,
+                           (b.params ->> 'isInternal')::boolean, b.params -> 'tags'
+                      FROM o WHERE o.outcome = 'applied')
+                UPDATE customer_mgmt.bulk_action_items i SET outcome = o.outcome, reason = o.reason
+                  FROM o WHERE i.action_id = b.id AND i.customer_id = o.customer_id;
         END CASE;
-        UPDATE customer_mgmt.bulk_action_items i SET outcome = o.outcome, reason = o.reason,
-                                                    sqlstate = CASE WHEN o.outcome = 'refused' THEN '22023' END
-          FROM cm_bulk_outcomes o WHERE i.action_id = b.id AND i.customer_id = o.customer_id;
         -- a customer who is no longer one (deleted by a merge) is done, unchanged
         UPDATE customer_mgmt.bulk_action_items i SET outcome = 'unchanged'
          WHERE i.action_id = b.id AND i.customer_id = ANY (ids) AND i.outcome IS NULL;
@@ -388,7 +436,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION run_bulk_action(bigint, integer) IS
-    'Staff (tags and notes) and admins: does a started bulk action to up to max_customers (1 to 100,000; default 1,000) of its customers not yet done, in the caller''s transaction, each through the rules of the single-customer function (a refusal is recorded for that customer, never half-applied); returns the progress. Call again until status is succeeded: what committed stays done, so a stopped action resumes.';
+    'Staff (tags and notes; the actions they started) and admins: does a started bulk action to up to max_customers (1 to 100,000; default 1,000; set_status at most 1,000 a call) of its customers not yet done, in the caller''s transaction, each through the rules of the single-customer function (a refusal is recorded for that customer, never half-applied); returns the progress. Call again until status is succeeded: what committed stays done, so a stopped action resumes.';
 
 -- get_bulk_action: the progress, and the refusals page by page.
 CREATE OR REPLACE FUNCTION get_bulk_action(bulk_action_id bigint, page integer DEFAULT 1, page_size integer DEFAULT 20)
@@ -405,6 +453,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM customer_mgmt.raise_not_found('Bulk action', coalesce(bulk_action_id::text, 'NULL'));
     END IF;
+    PERFORM customer_mgmt.check_bulk_owner(b);
     RETURN customer_mgmt.bulk_action_dto(b) || jsonb_build_object('refusals', customer_mgmt.page_envelope(
         (SELECT jsonb_agg(jsonb_build_object('customerId', i.customer_id, 'sqlstate', i.sqlstate, 'reason', i.reason)
                           ORDER BY i.customer_id)
@@ -414,4 +463,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION get_bulk_action(bigint, integer, integer) IS
-    'Staff: a bulk action''s progress (total, done, applied, unchanged, refused, status) and its refusals, a page at a time ({customerId, sqlstate, reason}).';
+    'Staff (the actions they started) and admins: a bulk action''s progress (total, done, applied, unchanged, refused, status) and its refusals, a page at a time ({customerId, sqlstate, reason}).';

@@ -56,16 +56,21 @@ DECLARE
     v_status customer_mgmt.consent_status := customer_mgmt.check_enum('status', status, NULL::customer_mgmt.consent_status);
     v_source text := customer_mgmt.check_text('source', source, 200);
     v_at timestamptz := customer_mgmt.check_past_time('consented_at', consented_at);
+    v_recorded timestamptz := now();
     c customer_mgmt.marketing_consents;
 BEGIN
     IF v_channel IS NULL OR v_channel NOT IN ('email', 'sms') THEN
         PERFORM customer_mgmt.raise_invalid('channel', 'must be email or sms', channel);
     END IF;
-    IF v_at IS NULL THEN
-        PERFORM customer_mgmt.raise_invalid('consented_at', 'is required');
+    -- a consent given later than it is recorded would override what is
+    -- recorded meanwhile (a withdrawal): a few minutes of clock skew at most
+    IF v_at > v_recorded + interval '5 minutes' THEN
+        PERFORM customer_mgmt.raise_invalid('consented_at', 'must not be later than now', v_at::text);
     END IF;
     u := customer_mgmt.customer_row(set_marketing_consent.customer_id);
     PERFORM customer_mgmt.lock_customer(u.id);
+    -- read again under the lock: an anonymisation may have committed meanwhile
+    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = u.id;
     IF u.anonymized_at IS NOT NULL THEN
         RAISE EXCEPTION 'customer % is anonymised', u.id
             USING ERRCODE = 'P0001',

@@ -252,6 +252,13 @@ BEGIN
            phone_number = NULL, avatar_url = NULL, date_of_birth = NULL,
            email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now(), tags = '{}'
      WHERE x.id = u.id;
+    -- the shop's saved views and bulk actions may have searched for the
+    -- person (a name, an e-mail, a phone) or written them in a note or reason
+    UPDATE customer_mgmt.customer_views v SET filters = customer_mgmt.redact_json(v.filters, patterns)
+     WHERE v.filters IS DISTINCT FROM customer_mgmt.redact_json(v.filters, patterns);
+    UPDATE customer_mgmt.bulk_actions b
+       SET target = customer_mgmt.redact_json(b.target, patterns), params = customer_mgmt.redact_json(b.params, patterns)
+     WHERE (b.target, b.params) IS DISTINCT FROM (customer_mgmt.redact_json(b.target, patterns), customer_mgmt.redact_json(b.params, patterns));
     -- marketing consent: the withdrawals stay (the fact that this account
     -- said no), without where they were given; nothing else
     DELETE FROM customer_mgmt.marketing_consents c WHERE c.customer_id = u.id AND c.status <> 'unsubscribed';

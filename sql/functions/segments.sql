@@ -58,9 +58,9 @@ BEGIN
         WITH RECURSIVE r (name) AS (
             SELECT lower(n) FROM unnest(customer_mgmt.segment_query_segments(s.query)) n
             UNION
-            SELECT lower(n)
+            SELECT n
               FROM r JOIN customer_mgmt.customer_segments g ON lower(g.name) = r.name AND g.id IS DISTINCT FROM s.id,
-                   unnest(customer_mgmt.segment_query_segments(g.query)) n)
+                   unnest(customer_mgmt.segment_refs(g.query)) n)
         SELECT FROM r WHERE r.name = lower(s.name)) THEN
         PERFORM customer_mgmt.raise_invalid('query', 'refers to the segment itself, directly or through the segments it refers to',
                                             s.name);
@@ -77,25 +77,44 @@ $$;
 COMMENT ON FUNCTION check_segment(customer_segments) IS
     'Internal: a segment row with its colour, flags and definition checked (22023 naming the field); the definition must compile.';
 
--- The segments in the order they are evaluated: a segment after those it
--- refers to (segment = 'name'), so that one pass sees their new members.
-CREATE OR REPLACE FUNCTION segment_depths() RETURNS TABLE (segment_id uuid, depth integer)
-    LANGUAGE sql STABLE
+-- The segments a stored query refers to, folded; {} for a query that no
+-- longer compiles (one written to the table by hand: left alone).
+CREATE OR REPLACE FUNCTION segment_refs(query text) RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE d (id, name, depth) AS (
-        SELECT g.id, lower(g.name), 0 FROM customer_mgmt.customer_segments g
-        UNION ALL
-        -- cycles are refused when a segment is written; 20 bounds a table
-        -- written by hand
-        SELECT g.id, lower(g.name), d.depth + 1
-          FROM d JOIN customer_mgmt.customer_segments g
-            ON g.query IS NOT NULL
-           AND d.name = ANY (SELECT lower(n) FROM unnest(customer_mgmt.segment_query_segments(g.query)) n)
-         WHERE d.depth < 20)
-    SELECT d.id, max(d.depth)::integer FROM d GROUP BY d.id
+BEGIN
+    RETURN ARRAY(SELECT lower(n) FROM unnest(customer_mgmt.segment_query_segments(query)) n);
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN '{}';
+END
 $$;
-COMMENT ON FUNCTION segment_depths() IS
-    'Internal: each segment''s depth of references (0: refers to no segment; else one more than the deepest it refers to), the order of evaluation.';
+COMMENT ON FUNCTION segment_refs(text) IS
+    'Internal: the names (lower case) of the segments a stored query refers to; {} for NULL or a query that does not compile.';
+
+-- Every segment's depth of references (0: refers to no segment; else one
+-- more than the deepest it refers to), kept on the segments whenever one
+-- is written or deleted: the order the events and the nightly refresh
+-- evaluate them in, so that one pass sees the new members of those they
+-- refer to.  Each reference once (UNION), at most 20 deep.
+CREATE OR REPLACE FUNCTION set_segment_depths() RETURNS void
+    LANGUAGE sql
+AS $$
+    WITH RECURSIVE e AS MATERIALIZED (
+        SELECT g.id, r.name FROM customer_mgmt.customer_segments g, unnest(customer_mgmt.segment_refs(g.query)) r (name)
+         WHERE g.query IS NOT NULL),
+    d (id, depth) AS (
+        SELECT g.id, 0 FROM customer_mgmt.customer_segments g
+        UNION
+        SELECT e.id, d.depth + 1
+          FROM d JOIN customer_mgmt.customer_segments t ON t.id = d.id JOIN e ON e.name = lower(t.name)
+         WHERE d.depth < 20)
+    UPDATE customer_mgmt.customer_segments x SET reference_depth = m.depth
+      FROM (SELECT d.id, max(d.depth) AS depth FROM d GROUP BY d.id) m
+     WHERE x.id = m.id AND x.reference_depth <> m.depth
+$$;
+COMMENT ON FUNCTION set_segment_depths() IS
+    'Internal: sets every segment''s reference_depth from the references of the stored queries (segment = ''name'').';
 
 -- A segment another refers to keeps its name and stays: P0001 naming them.
 CREATE OR REPLACE FUNCTION refuse_referenced_segment(s customer_segments, action text) RETURNS void
@@ -108,7 +127,7 @@ BEGIN
     SELECT string_agg(g.name, ', ' ORDER BY g.name) INTO referrers
       FROM customer_mgmt.customer_segments g
      WHERE g.id <> s.id AND g.query IS NOT NULL
-       AND lower(s.name) = ANY (SELECT lower(n) FROM unnest(customer_mgmt.segment_query_segments(g.query)) n);
+       AND lower(s.name) = ANY (customer_mgmt.segment_refs(g.query));
     IF referrers IS NOT NULL THEN
         RAISE EXCEPTION 'segment % cannot be %: other segments refer to it', s.name, action
             USING ERRCODE = 'P0001',
@@ -156,6 +175,8 @@ BEGIN
          WHERE x.id = s.id
         RETURNING * INTO s;
     END IF;
+    PERFORM customer_mgmt.set_segment_depths();
+    SELECT * INTO s FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
     RETURN s;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'a segment named % already exists', s.name
@@ -335,6 +356,7 @@ BEGIN
     PERFORM customer_mgmt.refuse_system_segment(s, 'deleted');
     PERFORM customer_mgmt.refuse_referenced_segment(s, 'deleted');
     DELETE FROM customer_mgmt.customer_segments x WHERE x.id = s.id;
+    PERFORM customer_mgmt.set_segment_depths();
     PERFORM customer_mgmt.audit('delete_segment', 'segment', s.id::text,
         jsonb_build_object('before', jsonb_build_object('name', s.name, 'criteria', s.criteria, 'query', s.query),
                            'customerCount', s.customer_count));
@@ -553,8 +575,8 @@ BEGIN
     -- FOR SHARE: a refresh of the segment (FOR UPDATE) finishes first, or
     -- waits for this transaction; each reads what the other wrote
     -- (test/specs/segment_refresh.spec)
-    FOR s IN SELECT x.* FROM customer_mgmt.customer_segments x JOIN customer_mgmt.segment_depths() d ON d.segment_id = x.id
-              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY d.depth, x.id FOR SHARE OF x LOOP
+    FOR s IN SELECT * FROM customer_mgmt.customer_segments x
+              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.reference_depth, x.id FOR SHARE LOOP
         -- a segment without a definition that compiles (one written to the
         -- table by hand, or by 1.2) is left alone: the worker goes on
         BEGIN
@@ -602,8 +624,8 @@ DECLARE
     s customer_mgmt.customer_segments;
     n integer := 0;
 BEGIN
-    FOR s IN SELECT x.* FROM customer_mgmt.customer_segments x JOIN customer_mgmt.segment_depths() d ON d.segment_id = x.id
-              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY d.depth, x.id FOR UPDATE OF x LOOP
+    FOR s IN SELECT * FROM customer_mgmt.customer_segments x
+              WHERE x.auto_assign AND x.is_active AND NOT x.is_system ORDER BY x.reference_depth, x.id FOR UPDATE LOOP
         -- one without a definition that compiles is left alone (as above)
         BEGIN
             PERFORM customer_mgmt.apply_segment(s, as_of);

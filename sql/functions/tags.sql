@@ -57,7 +57,7 @@ BEGIN
     SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = u.id;
     added := ARRAY(SELECT t FROM unnest(given) WITH ORDINALITY g (t, n)
                     WHERE customer_mgmt.search_fold(t) <> ALL (customer_mgmt.tag_keys(u.tags)) ORDER BY n);
-    IF cardinality(u.tags) + cardinality(added) > 20 THEN
+    IF cardinality(added) > 0 AND cardinality(u.tags) + cardinality(added) > 20 THEN
         PERFORM customer_mgmt.raise_invalid('tags', format('would give the customer %s tags: at most 20',
                                                            cardinality(u.tags) + cardinality(added)));
     END IF;

@@ -72,6 +72,10 @@ BEGIN
        SET name = excluded.name, filters = excluded.filters, sort_by = excluded.sort_by,
            sort_order = excluded.sort_order, is_shared = excluded.is_shared
     RETURNING * INTO v;
+    -- the filters may hold a search's text: only their keys
+    PERFORM customer_mgmt.audit('save_customer_view', 'customer_view', v.id::text,
+                                jsonb_build_object('filters', to_jsonb(ARRAY(SELECT jsonb_object_keys(v.filters))),
+                                                   'isShared', v.is_shared));
     RETURN customer_mgmt.customer_view_dto(v);
 END
 $$;
@@ -122,7 +126,12 @@ BEGIN
                   DETAIL = format('The view %s belongs to the user %s.', v.id, v.owner_id),
                   HINT = 'Save a view of your own under another name instead.';
     END IF;
-    DELETE FROM customer_mgmt.customer_views x WHERE x.id = v.id;
+    -- as it was checked: the owner's, or shared
+    DELETE FROM customer_mgmt.customer_views x WHERE x.id = v.id AND (x.owner_id = actor OR x.is_shared);
+    IF NOT FOUND THEN
+        PERFORM customer_mgmt.raise_not_found('View', view_id::text);
+    END IF;
+    PERFORM customer_mgmt.audit('delete_customer_view', 'customer_view', v.id::text);
     RETURN jsonb_build_object('id', v.id, 'deleted', true);
 END
 $$;

@@ -202,10 +202,13 @@ CREATE TABLE customer_segments (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     -- the segment language (docs/segments.md), ANDed with criteria
-    query           text CHECK (length(query) <= 10000)
+    query           text CHECK (length(query) <= 10000),
+    reference_depth integer NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE customer_segments IS
     'Rule-based and system segments. System segments (is_system) are created by the extension with fixed ids and are not dumped.';
+COMMENT ON COLUMN customer_segments.reference_depth IS
+    'How deep the segment''s references to other segments go (segment = ''name''): 0 for none; segments are evaluated in this order (set_segment_depths).';
 CREATE UNIQUE INDEX customer_segments_name_key ON customer_segments (lower(name));
 CREATE INDEX customer_segments_is_active_idx ON customer_segments (is_active);
 CREATE TABLE customer_segment_assignments (

@@ -287,3 +287,7 @@ SELECT pg_catalog.pg_extension_config_dump('bulk_action_items', '');
 DROP TRIGGER users_list_sync ON users;
 -- the segments' attribute row gained customer_tags and the consents
 DROP FUNCTION segment_attributes(timestamptz);
+-- segments referring to segments are evaluated after them (sql/functions/segments.sql)
+ALTER TABLE customer_segments ADD COLUMN reference_depth integer NOT NULL DEFAULT 0;
+COMMENT ON COLUMN customer_segments.reference_depth IS
+    'How deep the segment''s references to other segments go (segment = ''name''): 0 for none; segments are evaluated in this order (set_segment_depths).';

@@ -29,7 +29,7 @@ SELECT columns_are('customer_mgmt', 'customer_analytics', ARRAY[
     'rfm_score', 'last_calculated_at', 'created_at', 'updated_at']);
 SELECT columns_are('customer_mgmt', 'customer_segments', ARRAY[
     'id', 'name', 'description', 'criteria', 'color_code', 'is_active', 'auto_assign', 'customer_count',
-    'is_system', 'created_by', 'created_at', 'updated_at', 'query']);
+    'is_system', 'created_by', 'created_at', 'updated_at', 'query', 'reference_depth']);
 SELECT columns_are('customer_mgmt', 'customer_segment_assignments', ARRAY[
     'id', 'customer_id', 'segment_id', 'assigned_at', 'assigned_by', 'expires_at']);
 SELECT enum_has_labels('customer_mgmt', 'note_type',

@@ -6,7 +6,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
 INSERT INTO c VALUES
@@ -52,6 +52,7 @@ SELECT is(pg_temp.failure(q), want, q)
                ($$SELECT customer_mgmt.set_marketing_consent((SELECT id FROM c WHERE k = 'chi'), 'email', 'subscribed', NULL)$$, '22023 source'),
                ($$SELECT customer_mgmt.set_marketing_consent((SELECT id FROM c WHERE k = 'chi'), 'email', 'subscribed', repeat('x', 201))$$, '22023 source'),
                ($$SELECT customer_mgmt.set_marketing_consent((SELECT id FROM c WHERE k = 'chi'), 'email', 'subscribed', 'web', now() + interval '3 days')$$, '22023 consented_at'),
+               ($$SELECT customer_mgmt.set_marketing_consent((SELECT id FROM c WHERE k = 'chi'), 'email', 'subscribed', 'web', now() + interval '1 hour')$$, '22023 consented_at'),
                ($$SELECT customer_mgmt.set_marketing_consent((SELECT id FROM c WHERE k = 'chi'), 'email', 'subscribed', 'web', NULL)$$, '22023 consented_at'),
                ($$SELECT customer_mgmt.set_marketing_consent(NULL, 'email', 'subscribed', 'web')$$, '22023 customer_id'),
                ($$SELECT customer_mgmt.set_marketing_consent('00000000-0000-4000-8000-0000000000ff', 'email', 'subscribed', 'web')$$, 'PT404'))

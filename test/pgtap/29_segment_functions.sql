@@ -7,7 +7,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
 INSERT INTO c VALUES
@@ -88,7 +88,9 @@ SELECT is(pg_temp.failure(format('SELECT customer_mgmt.compile_segment_query(%L,
                ('anniversary MATCHES (date = today)'), ('anniversary MATCHES (attribute = ''age'')'),
                ('anniversary MATCHES (attribute = ''date_of_birth'', date BETWEEN today AND +400d)'),
                ('anniversary MATCHES (attribute = ''date_of_birth'', date = tomorrow)'),
-               ('orders_placed MATCHES (count > 1')) v (q);
+               ('orders_placed MATCHES (count > 1'),
+               ('status IN (' || (SELECT string_agg('''active''', ', ') FROM generate_series(1, 101)) || ')'),
+               ('segment IN (' || (SELECT string_agg('''x''', ', ') FROM generate_series(1, 101)) || ')')) v (q);
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_segment('orders_placed MATCHES (count >= 1) AND anniversary MATCHES (attribute = ''date_of_birth'', date = today)')$$),
           'no error', 'functions mix with each other and run in a preview');
 

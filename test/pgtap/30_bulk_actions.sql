@@ -7,7 +7,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(36);
+SELECT plan(40);
 
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
 INSERT INTO c VALUES
@@ -71,6 +71,15 @@ SELECT is((SELECT count(*)::int FROM jsonb_array_elements(customer_mgmt.get_cust
             WHERE e ->> 'type' = 'customer.tags_changed'), 1, 'each customer''s timeline shows the change');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.start_bulk_action('set_status', '{"status": "inactive"}', filters => '{}')$$),
           '42501', 'staff may not change statuses in bulk');
+-- a table of the caller's own named as the extension might name one is
+-- never used by the definer's code
+CREATE TEMP TABLE cm_bulk_outcomes (customer_id uuid, outcome text, reason text, new_tags text[]);
+CREATE FUNCTION pg_temp.trap() RETURNS trigger LANGUAGE plpgsql AS $t$ BEGIN RAISE EXCEPTION 'trapped'; END $t$;
+CREATE TRIGGER trap BEFORE INSERT OR TRUNCATE ON cm_bulk_outcomes FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.trap();
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.run_bulk_action((customer_mgmt.start_bulk_action('add_tags', '{"tags": ["x"]}',
+              filters => '{"province": "Đà Nẵng"}') ->> 'id')::bigint)$$), 'no error', 'a temporary table of the caller''s is not used');
+DROP TABLE cm_bulk_outcomes;
+SELECT is(customer_mgmt.remove_customer_tags((SELECT id FROM c WHERE k = 'em'), ARRAY['x']) -> 'tags', '[]'::jsonb, 'x removed again');
 SELECT is(customer_mgmt.run_bulk_action((customer_mgmt.start_bulk_action('add_note', '{"content": "Mời dự sự kiện tháng 12"}',
                                              filters => '{"tag": "khách quen"}') ->> 'id')::bigint) ->> 'applied', '3',
           'a note to every regular');
@@ -78,7 +87,7 @@ RESET ROLE;
 SELECT is((SELECT count(*)::int FROM customer_mgmt.customer_notes WHERE content = 'Mời dự sự kiện tháng 12'
               AND author_id = (SELECT id FROM c WHERE k = 'lan')), 3, 'written by the acting staff member');
 SELECT is((SELECT array_agg(action || ' ' || (changes ->> 'customers')::text ORDER BY id) FROM customer_mgmt.audit_log
-            WHERE action = 'start_bulk_action'), ARRAY['start_bulk_action 4', 'start_bulk_action 3'], 'the audit log: each start');
+            WHERE action = 'start_bulk_action'), ARRAY['start_bulk_action 4', 'start_bulk_action 1', 'start_bulk_action 3'], 'the audit log: each start');
 SELECT is((SELECT changes - 'action' FROM customer_mgmt.audit_log WHERE action = 'finish_bulk_action' ORDER BY id LIMIT 1),
           '{"total": 4, "applied": 3, "unchanged": 0, "refused": 1}'::jsonb, 'and each end with its counts');
 
@@ -143,6 +152,13 @@ SELECT is(pg_temp.failure(q), want, q)
                ($$SELECT customer_mgmt.preview_bulk_action('assign_segment', '{"segmentId": "00000000-0000-4000-8000-000000000001"}', filters => '{}')$$, 'P0001'),
                ($$SELECT customer_mgmt.run_bulk_action(-1)$$, 'PT404'),
                ($$SELECT customer_mgmt.run_bulk_action(1, 0)$$, '22023 max_customers')) v (q, want);
+RESET ROLE;
+SELECT pg_temp.act('hoa', 'customer_mgmt_admin');
+SELECT customer_mgmt.start_bulk_action('add_tags', '{"tags": ["y"]}', filters => '{"province": "Đà Nẵng"}') ->> 'id' AS admins \gset
+RESET ROLE;
+SELECT pg_temp.act('lan', 'customer_mgmt_staff');
+SELECT is(pg_temp.failure(format('SELECT customer_mgmt.run_bulk_action(%s)', :admins)), '42501', 'staff run only the actions they started');
+SELECT is(pg_temp.failure(format('SELECT customer_mgmt.get_bulk_action(%s)', :admins)), '42501', 'nor read another''s');
 RESET ROLE;
 SELECT pg_temp.act('lan', 'customer_mgmt_app');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.preview_bulk_action('add_tags', '{"tags": ["x"]}', filters => '{}')$$), '42501',
