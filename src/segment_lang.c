@@ -504,7 +504,8 @@ emit_membership(Parser *p, bool negated)
 	if (p->tok.type != TOK_STRING)
 		fail_at(p, p->tok.start, "a segment's name in single quotes");
 	p->segments = lappend(p->segments, pstrdup(p->tok.text));
-	appendStringInfo(&p->out, "(%ss.customer_id IN (SELECT customer_mgmt.segment_members(%s, %s::timestamptz)))",
+	/* in FROM, the function is inlined: a (parallel) semi-join */
+	appendStringInfo(&p->out, "(%ss.customer_id IN (SELECT m.m FROM customer_mgmt.segment_members(%s, %s::timestamptz) m (m)))",
 					 negated ? "NOT " : "", quote_literal_cstr(p->tok.text),
 					 quote_literal_cstr(timestamptz_to_str(p->as_of)));
 	next_token(p);
