@@ -427,7 +427,16 @@ BEGIN
     order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
                        CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
     searching := pattern IS NOT NULL;
-    applied := jsonb_strip_nulls(filters) || jsonb_build_object('sortBy', sort_by, 'sortOrder', dir);
+    -- the values as read (a time with its offset, a number as a number),
+    -- so that a saved view means the same in any session's DateStyle and
+    -- time zone
+    applied := jsonb_strip_nulls(jsonb_build_object(
+        'search', search, 'status', status, 'segment', segment, 'segmentId', segment_id,
+        'registeredAfter', registered_after, 'registeredBefore', registered_before, 'minTotalSpent', min_total_spent,
+        'maxTotalSpent', max_total_spent, 'minOrders', min_orders, 'maxDaysSinceLastOrder', max_days,
+        'rfmGroup', rfm_group, 'province', province, 'gender', gender, 'minAge', min_age, 'maxAge', max_age,
+        'hasOrders', has_orders, 'hasPendingOrder', has_pending, 'externalId', external_id, 'tag', tag))
+               || jsonb_build_object('sortBy', sort_by, 'sortOrder', dir);
 END
 $$;
 COMMENT ON FUNCTION customer_filter(jsonb, timestamptz, text) IS

@@ -116,6 +116,17 @@ $$;
 COMMENT ON FUNCTION set_segment_depths() IS
     'Internal: sets every segment''s reference_depth from the references of the stored queries (segment = ''name'').';
 
+-- Definitions are written one at a time (a transaction-scoped lock), so
+-- that the checks of references (no cycle, no reference to a segment being
+-- renamed or deleted) see every definition committed before them.
+CREATE OR REPLACE FUNCTION lock_segment_definitions() RETURNS void
+    LANGUAGE sql
+AS $$
+    SELECT pg_catalog.pg_advisory_xact_lock('customer_mgmt.customer_segments'::regclass::oid::integer, 0)
+$$;
+COMMENT ON FUNCTION lock_segment_definitions() IS
+    'Internal: takes the transaction''s lock on segment definitions (an advisory lock keyed by customer_segments'' oid): create, update and delete of segments take it before their checks.';
+
 -- A segment another refers to keeps its name and stays: P0001 naming them.
 CREATE OR REPLACE FUNCTION refuse_referenced_segment(s customer_segments, action text) RETURNS void
     LANGUAGE plpgsql
@@ -273,6 +284,7 @@ AS $$
 DECLARE
     s customer_mgmt.customer_segments;
 BEGIN
+    PERFORM customer_mgmt.lock_segment_definitions();
     s.id := gen_random_uuid();
     s.name := customer_mgmt.check_text('name', name, 100);
     s.criteria := coalesce(create_segment.criteria, '{}');
@@ -300,10 +312,12 @@ CREATE OR REPLACE FUNCTION update_segment(segment_id uuid, changes jsonb) RETURN
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
+    s customer_mgmt.customer_segments;
     before jsonb;
     k text;
 BEGIN
+    PERFORM customer_mgmt.lock_segment_definitions();
+    s := customer_mgmt.find_segment(segment_id, true);
     IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
         PERFORM customer_mgmt.raise_invalid('changes', 'must be a JSON object', left(changes::text, 100));
     END IF;
@@ -351,8 +365,10 @@ CREATE OR REPLACE FUNCTION delete_segment(segment_id uuid) RETURNS jsonb
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    s customer_mgmt.customer_segments := customer_mgmt.find_segment(segment_id, true);
+    s customer_mgmt.customer_segments;
 BEGIN
+    PERFORM customer_mgmt.lock_segment_definitions();
+    s := customer_mgmt.find_segment(segment_id, true);
     PERFORM customer_mgmt.refuse_system_segment(s, 'deleted');
     PERFORM customer_mgmt.refuse_referenced_segment(s, 'deleted');
     DELETE FROM customer_mgmt.customer_segments x WHERE x.id = s.id;

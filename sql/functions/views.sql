@@ -49,6 +49,7 @@ AS $$
 DECLARE
     owner uuid := customer_mgmt.acting_staff('saved views are kept');
     view_name text := customer_mgmt.check_text('name', name, 100);
+    applied jsonb;
     v customer_mgmt.customer_views;
 BEGIN
     IF filters IS NULL OR jsonb_typeof(filters) <> 'object' THEN
@@ -63,11 +64,11 @@ BEGIN
     END IF;
     -- checked as the list will apply it (22023 naming the key, and
     -- the sort by its argument)
-    PERFORM customer_mgmt.customer_filter(filters, now(), 'filters');
+    applied := (customer_mgmt.customer_filter(filters, now(), 'filters')).applied - 'sortBy' - 'sortOrder';
     PERFORM customer_mgmt.customer_filter(jsonb_strip_nulls(jsonb_build_object('sortBy', sort_by, 'sortOrder', sort_order)),
                                           now());
     INSERT INTO customer_mgmt.customer_views AS x (owner_id, name, filters, sort_by, sort_order, is_shared)
-    VALUES (owner, view_name, jsonb_strip_nulls(filters), sort_by, upper(btrim(sort_order)), is_shared)
+    VALUES (owner, view_name, applied, sort_by, upper(btrim(sort_order)), is_shared)
     ON CONFLICT (owner_id, lower(name)) DO UPDATE
        SET name = excluded.name, filters = excluded.filters, sort_by = excluded.sort_by,
            sort_order = excluded.sort_order, is_shared = excluded.is_shared

@@ -5,7 +5,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(52);
+SELECT plan(54);
 
 SELECT customer_mgmt.generate_demo_shop(600, seed => 11);
 -- a few customers at the edges: born on 29 February, a former province,
@@ -146,6 +146,13 @@ SELECT is(customer_mgmt.save_customer_view('chờ giao', '{"hasPendingOrder": tr
 SELECT is((SELECT array_agg(e ->> 'name' ORDER BY n) FROM jsonb_array_elements(customer_mgmt.get_customer_views() -> 'data')
                    WITH ORDINALITY x (e, n)),
           ARRAY['chờ giao', 'Hà Nội, đã mua'], 'views listed by name, ignoring case; the new spelling of a name kept');
+SET LOCAL timezone = 'Asia/Ho_Chi_Minh';
+SELECT is(customer_mgmt.save_customer_view('Từ đầu năm', '{"registeredAfter": "2026-01-01", "minTotalSpent": "1e6"}') -> 'filters',
+          '{"registeredAfter": "2026-01-01T00:00:00+07:00", "minTotalSpent": 1000000}'::jsonb,
+          'a view keeps its values as read: the time with its offset, the number as a number');
+SELECT is(customer_mgmt.delete_customer_view((SELECT id FROM customer_mgmt.get_customer_views() x, jsonb_array_elements(x -> 'data') e,
+                                              LATERAL (SELECT (e ->> 'id')::uuid AS id) i WHERE e ->> 'name' = 'Từ đầu năm')) ->> 'deleted',
+          'true', 'and is deleted');
 SELECT is(pg_temp.failure(q), want, q)
   FROM (VALUES ($$SELECT customer_mgmt.save_customer_view('x', '{"minAge": "old"}')$$, '22023 minAge'),
                ($$SELECT customer_mgmt.save_customer_view('x', '{"province": "Atlantis"}')$$, '22023 province'),
