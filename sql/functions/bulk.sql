@@ -144,9 +144,11 @@ CREATE OR REPLACE FUNCTION bulk_outcomes(action text, params jsonb, ids uuid[])
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH given AS (SELECT ARRAY(SELECT jsonb_array_elements_text(params -> 'tags')) AS tags),
+    WITH given AS (SELECT ARRAY(SELECT jsonb_array_elements_text(params -> 'tags')) AS tags,
+                          now() - make_interval(hours => customer_mgmt.setting('status.recent_activity_hours')::integer)
+                              AS recent),
     t AS (
-        SELECT u.id, u.tags, u.status, u.last_login_at,
+        SELECT u.id, u.tags, u.status, u.last_login_at, m.is_member,
                CASE action
                    WHEN 'add_tags' THEN u.tags || ARRAY(SELECT g FROM unnest((SELECT tags FROM given)) WITH ORDINALITY x (g, n)
                                                          WHERE customer_mgmt.search_fold(g) <> ALL (customer_mgmt.tag_keys(u.tags))
@@ -155,44 +157,39 @@ AS $$
                                                   WHERE customer_mgmt.search_fold(h) <> ALL (customer_mgmt.tag_keys((SELECT tags FROM given)))
                                                   ORDER BY n)
                END AS new_tags
-          FROM customer_mgmt.users u WHERE u.id = ANY (ids) AND u.role = 'customer')
-    SELECT t.id,
+          FROM customer_mgmt.users u,
+               LATERAL (SELECT EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x
+                                        WHERE x.customer_id = u.id AND x.segment_id = (params ->> 'segmentId')::uuid)
+                               AS is_member) m
+         WHERE u.id = ANY (ids) AND u.role = 'customer'),
+    -- why a customer is refused (NULL: not refused), as the rules of the
+    -- single-customer functions say it
+    r AS (
+        SELECT t.*,
+               CASE
+                   WHEN action IN ('add_tags', 'remove_tags') AND cardinality(t.new_tags) > 20
+                        AND cardinality(t.new_tags) > cardinality(t.tags)
+                       THEN format('would hold %s tags: at most 20', cardinality(t.new_tags))
+                   WHEN action = 'set_status' AND t.status = 'active' AND t.status::text <> params ->> 'status'
+                        AND EXISTS (SELECT FROM customer_mgmt.orders o WHERE o.customer_id = t.id AND o.status IN ('pending', 'processing'))
+                       THEN 'Cannot deactivate customer with pending orders'
+                   WHEN action = 'set_status' AND t.status = 'active' AND t.status::text <> params ->> 'status'
+                        AND t.last_login_at > (SELECT recent FROM given)
+                       THEN 'Cannot deactivate customer with recent activity'
+               END AS refusal
+          FROM t)
+    SELECT r.id,
            CASE
-               WHEN action IN ('add_tags', 'remove_tags') THEN
-                   CASE WHEN t.new_tags = t.tags THEN 'unchanged'
-                        WHEN cardinality(t.new_tags) > 20 AND cardinality(t.new_tags) > cardinality(t.tags) THEN 'refused'
-                        ELSE 'applied' END
-               WHEN action = 'assign_segment' THEN
-                   CASE WHEN EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x
-                                      WHERE x.customer_id = t.id AND x.segment_id = (params ->> 'segmentId')::uuid)
-                        THEN 'unchanged' ELSE 'applied' END
-               WHEN action = 'remove_from_segment' THEN
-                   CASE WHEN EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x
-                                      WHERE x.customer_id = t.id AND x.segment_id = (params ->> 'segmentId')::uuid)
-                        THEN 'applied' ELSE 'unchanged' END
-               WHEN action = 'add_note' THEN 'applied'
-               WHEN t.status::text = params ->> 'status' THEN 'unchanged'
-               WHEN t.status = 'active' AND EXISTS (SELECT FROM customer_mgmt.orders o
-                                                     WHERE o.customer_id = t.id AND o.status IN ('pending', 'processing'))
-                   THEN 'refused'
-               WHEN t.status = 'active'
-                    AND t.last_login_at > now() - make_interval(hours => customer_mgmt.setting('status.recent_activity_hours')::integer)
-                   THEN 'refused'
+               WHEN r.refusal IS NOT NULL THEN 'refused'
+               WHEN action IN ('add_tags', 'remove_tags') AND r.new_tags = r.tags THEN 'unchanged'
+               WHEN action = 'assign_segment' AND r.is_member THEN 'unchanged'
+               WHEN action = 'remove_from_segment' AND NOT r.is_member THEN 'unchanged'
+               WHEN action = 'set_status' AND r.status::text = params ->> 'status' THEN 'unchanged'
                ELSE 'applied'
            END,
-           CASE
-               WHEN action IN ('add_tags', 'remove_tags') AND cardinality(t.new_tags) > 20
-                    AND cardinality(t.new_tags) > cardinality(t.tags)
-                   THEN format('would hold %s tags: at most 20', cardinality(t.new_tags))
-               WHEN action = 'set_status' AND t.status = 'active' AND t.status::text <> params ->> 'status'
-                    AND EXISTS (SELECT FROM customer_mgmt.orders o WHERE o.customer_id = t.id AND o.status IN ('pending', 'processing'))
-                   THEN 'Cannot deactivate customer with pending orders'
-               WHEN action = 'set_status' AND t.status = 'active' AND t.status::text <> params ->> 'status'
-                    AND t.last_login_at > now() - make_interval(hours => customer_mgmt.setting('status.recent_activity_hours')::integer)
-                   THEN 'Cannot deactivate customer with recent activity'
-           END,
-           t.new_tags
-      FROM t
+           r.refusal,
+           r.new_tags
+      FROM r
 $$;
 COMMENT ON FUNCTION bulk_outcomes(text, jsonb, uuid[]) IS
     'Internal: what a bulk action would do to each customer (applied, unchanged, refused with the reason) and, for tags, their new tags; the status rules as update_customer_status applies them.';
@@ -225,17 +222,17 @@ BEGIN
     p := customer_mgmt.check_bulk_action(action, params);
     t := customer_mgmt.bulk_target(filters, view_id, segment_id);
     EXECUTE 'SELECT coalesce(array_agg(l.customer_id), ''{}'') FROM customer_mgmt.customer_list l WHERE ' || t.conditions INTO ids;
+    -- every customer's outcome, once
+    WITH o AS MATERIALIZED (SELECT * FROM customer_mgmt.bulk_outcomes(action, p, ids))
     SELECT jsonb_build_object(
                'customerCount', cardinality(ids),
-               'wouldApply', count(*) FILTER (WHERE o.outcome = 'applied'),
-               'wouldBeUnchanged', count(*) FILTER (WHERE o.outcome = 'unchanged'),
-               'wouldRefuse', count(*) FILTER (WHERE o.outcome = 'refused'),
+               'wouldApply', (SELECT count(*) FROM o WHERE o.outcome = 'applied'),
+               'wouldBeUnchanged', (SELECT count(*) FROM o WHERE o.outcome = 'unchanged'),
+               'wouldRefuse', (SELECT count(*) FROM o WHERE o.outcome = 'refused'),
                'refusals', coalesce((SELECT jsonb_agg(jsonb_build_object('customerId', r.customer_id, 'reason', r.reason)
                                                       ORDER BY r.customer_id)
-                                       FROM (SELECT * FROM customer_mgmt.bulk_outcomes(action, p, ids) x
-                                              WHERE x.outcome = 'refused' ORDER BY x.customer_id LIMIT 20) r), '[]'))
-      INTO result
-      FROM customer_mgmt.bulk_outcomes(action, p, ids) o;
+                                       FROM (SELECT * FROM o WHERE o.outcome = 'refused' ORDER BY o.customer_id LIMIT 20) r), '[]'))
+      INTO result;
     RETURN result;
 END
 $$;

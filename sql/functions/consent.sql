@@ -67,10 +67,9 @@ BEGIN
     IF v_at > v_recorded + interval '5 minutes' THEN
         PERFORM customer_mgmt.raise_invalid('consented_at', 'must not be later than now', v_at::text);
     END IF;
-    u := customer_mgmt.customer_row(set_marketing_consent.customer_id);
-    PERFORM customer_mgmt.lock_customer(u.id);
-    -- read again under the lock: an anonymisation may have committed meanwhile
-    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = u.id;
+    -- read under the lock (an anonymisation may have committed meanwhile), a
+    -- merged id resolved to its survivor
+    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = customer_mgmt.lock_ingested_customer(set_marketing_consent.customer_id);
     IF u.anonymized_at IS NOT NULL THEN
         RAISE EXCEPTION 'customer % is anonymised', u.id
             USING ERRCODE = 'P0001',

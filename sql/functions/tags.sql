@@ -52,9 +52,8 @@ DECLARE
     given text[] := customer_mgmt.check_customer_tags(tags);
     added text[];
 BEGIN
-    u := customer_mgmt.customer_row(add_customer_tags.customer_id);
-    PERFORM customer_mgmt.lock_customer(u.id);
-    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = u.id;
+    -- locked, a merged id resolved to its survivor
+    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = customer_mgmt.lock_ingested_customer(add_customer_tags.customer_id);
     added := ARRAY(SELECT t FROM unnest(given) WITH ORDINALITY g (t, n)
                     WHERE customer_mgmt.search_fold(t) <> ALL (customer_mgmt.tag_keys(u.tags)) ORDER BY n);
     IF cardinality(added) > 0 AND cardinality(u.tags) + cardinality(added) > 20 THEN
@@ -82,9 +81,7 @@ DECLARE
     given text[] := customer_mgmt.tag_keys(customer_mgmt.check_customer_tags(tags));
     removed text[];
 BEGIN
-    u := customer_mgmt.customer_row(remove_customer_tags.customer_id);
-    PERFORM customer_mgmt.lock_customer(u.id);
-    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = u.id;
+    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = customer_mgmt.lock_ingested_customer(remove_customer_tags.customer_id);
     removed := ARRAY(SELECT t FROM unnest(u.tags) WITH ORDINALITY h (t, n)
                       WHERE customer_mgmt.search_fold(t) = ANY (given) ORDER BY n);
     IF cardinality(removed) > 0 THEN
