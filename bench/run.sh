@@ -24,7 +24,7 @@
 #   bench/run.sh clv                    fit_clv_model on the 1,000,000-customer shop (two days) against a
 #                                       floor (one aggregate over the completed orders), and the model's
 #                                       accuracy on CDNOW (bench/clv/accuracy.sql, a database of its own)
-#   bench/run.sh bulk                   a bulk tag of the women of Hà Nội (94,371) against one UPDATE
+#   bench/run.sh bulk                   a bulk tag of the women of Hà Nội (94,371) against one INSERT of their tag rows
 #   bench/run.sh orders [SECONDS]       order inserts per second with and without the event triggers
 #   bench/run.sh import [CUSTOMERS]     import_table of CUSTOMERS of the bench shop (default 100,000) and
 #                                       their orders into an empty shop, against COPY of the same rows

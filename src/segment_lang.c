@@ -991,6 +991,19 @@ parse_condition(Parser *p)
 		if (attr->kind != ATTR_LIST)
 			fail_at(p, p->tok.start, "an operator: CONTAINS is for customer_tags, favorite_categories and favorite_brands");
 		next_token(p);
+
+		/*
+		 * tags live in a table of their own: the customers holding the tag,
+		 * by its index on tag_key, rather than every customer's array
+		 */
+		if (strcmp(attr->name, "customer_tags") == 0)
+		{
+			appendStringInfo(out, "(s.customer_id %sIN (SELECT t.customer_id FROM customer_mgmt.customer_tags t WHERE t.tag_key = ",
+							 negated ? "NOT " : "");
+			emit_value(p, attr->kind);
+			appendStringInfoString(out, "))");
+			return;
+		}
 		appendStringInfo(out, "(%s%s @> ARRAY[", negated ? "NOT " : "", column);
 		emit_value(p, attr->kind);
 		appendStringInfoString(out, "])");

@@ -21,7 +21,7 @@ AS $$
         'createdAt', u.created_at,
         'lastLoginAt', u.last_login_at,
         'province', u.province,
-        'tags', to_jsonb(u.tags))
+        'tags', to_jsonb(customer_mgmt.customer_tag_array(u.id)))
 $$;
 COMMENT ON FUNCTION customer_list_item(users, customer_analytics, timestamptz) IS
     'Internal: the list item of a customer (id, externalId, fullName, email, phoneNumber, status, segment, totalOrders, totalSpent, lastOrderDate, daysSinceLastOrder, churnRiskScore, createdAt, lastLoginAt, province, tags).';
@@ -57,7 +57,7 @@ AS $$
            customer_mgmt.rfm_group(a.rfm_score),
            customer_mgmt.favorite_keys(a.favorite_categories, 'category'),
            customer_mgmt.favorite_keys(a.favorite_brands, 'brand'),
-           customer_mgmt.tag_keys(u.tags), u.email_consent, u.sms_consent
+           u.email_consent, u.sms_consent
       FROM customer_mgmt.users u
       LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
       LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
@@ -67,9 +67,9 @@ COMMENT ON FUNCTION customer_list_rows() IS
     'Internal: every customer''s customer_list row as users, customer_analytics and provinces give it now (what the list''s triggers keep the table equal to).';
 
 -- Statement-level, with the transition tables (as analytics_list_sync): a
--- bulk action changes the tags of 100,000 customers in one statement, and
--- one set-based rewrite of their list rows replaces a row trigger's plan
--- per row (0.6 ms each).  Only the customers whose listed columns changed
+-- statement that changes many customers (an import, an UPDATE by the shop)
+-- gets one set-based rewrite of their list rows instead of a row trigger's
+-- plan per row (0.6 ms each).  Only the customers whose listed columns changed
 -- are rewritten; a user who is no longer a customer leaves the list.
 CREATE OR REPLACE FUNCTION users_list_sync() RETURNS trigger
     LANGUAGE plpgsql
@@ -80,15 +80,15 @@ BEGIN
         SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
          WHERE n.role = 'customer'
            AND (o.full_name, o.email, o.status, o.last_login_at, o.created_at, o.role, o.gender, o.date_of_birth, o.province,
-                o.tags, o.email_consent, o.sms_consent)
+                o.email_consent, o.sms_consent)
                IS DISTINCT FROM
                (n.full_name, n.email, n.status, n.last_login_at, n.created_at, n.role, n.gender, n.date_of_birth, n.province,
-                n.tags, n.email_consent, n.sms_consent)));
+                n.email_consent, n.sms_consent)));
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION users_list_sync() IS
-    'Statement trigger: rewrites the customer_list rows of the customers whose listed columns (name, e-mail, status, registration, last login, gender, birth date, province, tags, marketing consent) changed, in one statement; a user who is no longer a customer leaves it.';
+    'Statement trigger: rewrites the customer_list rows of the customers whose listed columns (name, e-mail, status, registration, last login, gender, birth date, province, marketing consent) changed, in one statement; a user who is no longer a customer leaves it.';
 
 -- Insert or rewrite customers' list rows from customer_list_rows(), in one
 -- statement.
@@ -100,14 +100,14 @@ AS $$
     ON CONFLICT ON CONSTRAINT customer_list_pkey DO UPDATE
        SET (created_at, full_name, email, status, last_login_at, segment, total_spent, total_orders, last_order_date,
             churn_risk_score, gender, date_of_birth, province_key, average_order_value, engagement_score,
-            total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys, tag_keys,
+            total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys,
             email_consent, sms_consent)
          = (excluded.created_at, excluded.full_name, excluded.email, excluded.status, excluded.last_login_at,
             excluded.segment, excluded.total_spent, excluded.total_orders, excluded.last_order_date,
             excluded.churn_risk_score, excluded.gender, excluded.date_of_birth, excluded.province_key,
             excluded.average_order_value, excluded.engagement_score, excluded.total_sessions, excluded.bounce_rate,
             excluded.conversion_rate, excluded.rfm_score, excluded.rfm_group, excluded.category_keys,
-            excluded.brand_keys, excluded.tag_keys, excluded.email_consent, excluded.sms_consent)
+            excluded.brand_keys, excluded.email_consent, excluded.sms_consent)
 $$;
 COMMENT ON FUNCTION list_rows_sync(uuid[]) IS
     'Internal: inserts or rewrites the customer_list rows of customers from customer_list_rows(), in one statement.';
@@ -389,9 +389,9 @@ BEGIN
                                  ' AND u.role = ''customer'')',
                                  customer_mgmt.check_text(customer_mgmt.filter_field('externalId', object_name), external_id, 200));
     END IF;
-    -- a tag, matched as tags are: folded (the GIN index on tag_keys)
+    -- a tag, matched as tags are: folded (customer_tags' index on tag_key)
     IF tag IS NOT NULL THEN
-        conds := conds || format('l.tag_keys @> ARRAY[%L]',
+        conds := conds || format('l.customer_id IN (SELECT t.customer_id FROM customer_mgmt.customer_tags t WHERE t.tag_key = %L)',
                                  customer_mgmt.search_fold(customer_mgmt.check_text(customer_mgmt.filter_field('tag', object_name),
                                                                                    tag, 50)));
     END IF;
@@ -704,7 +704,7 @@ BEGIN
         'createdAt', u.created_at,
         'updatedAt', u.updated_at,
         'lastLoginAt', u.last_login_at,
-        'tags', to_jsonb(u.tags),
+        'tags', to_jsonb(customer_mgmt.customer_tag_array(u.id)),
         'marketingConsent', customer_mgmt.marketing_consent_dto(u));
 END
 $$;

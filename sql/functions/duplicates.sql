@@ -180,8 +180,6 @@ DECLARE
     key text;
     dropped bigint;
     dups customer_mgmt.users[];
-    merged_tags text[];
-    t text;
 BEGIN
     -- checks: every argument before anything is locked
     IF survivor_id IS NULL THEN
@@ -271,6 +269,14 @@ BEGIN
     ON CONFLICT (customer_id, segment_id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     moved := moved || jsonb_build_object('segmentAssignments', n);
+    -- the duplicates' tags join the survivor's, each once (folded), the
+    -- survivor's spelling first (past 20 if they hold more together)
+    INSERT INTO customer_mgmt.customer_tags (customer_id, tag_key, tag, added_at)
+    SELECT survivor_id, x.tag_key, x.tag, x.added_at
+      FROM customer_mgmt.customer_tags x
+     WHERE x.customer_id = ANY (duplicate_ids)
+     ORDER BY x.customer_id, x.id
+    ON CONFLICT (customer_id, tag_key) DO NOTHING;
     -- the duplicates' ids, and those merged into them before, resolve to the survivor
     UPDATE customer_mgmt.customer_merges m SET survivor_id = merge_apply.survivor_id WHERE m.survivor_id = ANY (duplicate_ids);
     INSERT INTO customer_mgmt.customer_merges (merged_id, survivor_id, external_id, actor_id, moved)
@@ -289,15 +295,6 @@ BEGIN
            IS DISTINCT FROM (profile #>> '{fullName,value}', profile #>> '{email,value}', profile #>> '{phoneNumber,value}',
                              (profile #>> '{dateOfBirth,value}')::date, (profile #>> '{gender,value}')::customer_mgmt.gender,
                              profile #>> '{province,value}', profile #>> '{avatarUrl,value}');
-    -- the duplicates' tags join the survivor's, each once (folded), the
-    -- survivor's spelling first (past 20 if they hold more together)
-    SELECT x.tags INTO merged_tags FROM customer_mgmt.users x WHERE x.id = survivor_id;
-    FOR t IN SELECT g.t FROM generate_subscripts(dups, 1) k, unnest(dups[k].tags) WITH ORDINALITY g (t, n) ORDER BY k, g.n LOOP
-        IF customer_mgmt.search_fold(t) <> ALL (customer_mgmt.tag_keys(merged_tags)) THEN
-            merged_tags := merged_tags || t;
-        END IF;
-    END LOOP;
-    UPDATE customer_mgmt.users x SET tags = merged_tags WHERE x.id = survivor_id AND x.tags IS DISTINCT FROM merged_tags;
     -- the consent in force: the latest record of either
     PERFORM customer_mgmt.consent_sync(survivor_id);
     -- the survivor recalculated now: analytics, list row, CLV summary, segments

@@ -42,7 +42,7 @@ AS $$
            ('gender', 'Gender', 'text', 'l.gender::text', false),
            ('dateOfBirth', 'Date of birth', 'date', 'u.date_of_birth', false),
            ('province', 'Province', 'text', 'u.province', false),
-           ('tags', 'Tags', 'text', 'array_to_string(u.tags, '', '')', false),
+           ('tags', 'Tags', 'text', 'array_to_string(customer_mgmt.customer_tag_array(l.customer_id), '', '')', false),
            ('emailConsent', 'E-mail marketing', 'text', 'u.email_consent::text', false),
            ('smsConsent', 'SMS marketing', 'text', 'u.sms_consent::text', false),
            ('shippingAddress', 'Shipping address', 'text',

@@ -245,12 +245,14 @@ BEGIN
     GET DIAGNOSTICS n_addresses = ROW_COUNT;
     -- an erased person is never a duplicate candidate (docs/duplicates.md)
     DELETE FROM customer_mgmt.duplicate_candidates c WHERE u.id IN (c.customer_a, c.customer_b);
+    -- the shop's labels may name the person ("chị Lan, quen chủ")
+    DELETE FROM customer_mgmt.customer_tags t WHERE t.customer_id = u.id;
     -- the design's replacements; the e-mail stays unique and invalid (RFC 2606)
     UPDATE customer_mgmt.users x
        SET full_name = 'Anonymous-' || right(u.id::text, 8),
            email = 'anonymized-' || u.id || '@anonymized.invalid',
            phone_number = NULL, avatar_url = NULL, date_of_birth = NULL,
-           email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now(), tags = '{}'
+           email_verified_at = NULL, phone_verified_at = NULL, anonymized_at = now()
      WHERE x.id = u.id;
     -- the shop's saved views and bulk actions may have searched for the
     -- person (a name, an e-mail, a phone) or written them in a note or reason
@@ -297,7 +299,7 @@ BEGIN
             'dateOfBirth', u.date_of_birth, 'gender', u.gender, 'province', u.province, 'avatarUrl', u.avatar_url,
             'emailVerifiedAt', u.email_verified_at, 'phoneVerifiedAt', u.phone_verified_at,
             'registrationDate', u.created_at, 'lastLoginDate', u.last_login_at, 'accountStatus', u.status,
-            'anonymizedAt', u.anonymized_at, 'tags', to_jsonb(u.tags),
+            'anonymizedAt', u.anonymized_at, 'tags', to_jsonb(customer_mgmt.customer_tag_array(u.id)),
             'addresses', coalesce((SELECT jsonb_agg(customer_mgmt.address_dto(x) ORDER BY x.created_at, x.id)
                                      FROM customer_mgmt.addresses x WHERE x.customer_id = u.id), '[]')),
         'orderHistory', coalesce((

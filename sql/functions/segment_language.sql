@@ -199,7 +199,10 @@ AS $$
            ((SELECT customer_mgmt.date_key((segment_attributes.as_of AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date))
             - customer_mgmt.date_key(l.date_of_birth)) / 10000,
            l.average_order_value, l.bounce_rate, l.churn_risk_score, l.conversion_rate,
-           lower(split_part(l.email, '@', 2)), l.tag_keys,
+           lower(split_part(l.email, '@', 2)),
+           -- computed only where a query names it (the compiled CONTAINS reads
+           -- customer_tags by its tag_key index instead)
+           ARRAY(SELECT t.tag_key FROM customer_mgmt.customer_tags t WHERE t.customer_id = l.customer_id ORDER BY t.id),
            customer_mgmt.days_between(l.last_order_date, segment_attributes.as_of), l.email_consent::text, l.engagement_score,
            l.brand_keys, l.category_keys, c.first_purchase, l.gender::text, l.last_login_at, l.last_order_date, l.segment::text,
            l.province_key, l.created_at,

@@ -1,15 +1,23 @@
 -- customer_mgmt: Customer tags (docs/reference.md, Tags): the labels a shop puts on its
 -- customers ("sỉ", "khách quen", "đã khiếu nại"), added and removed by staff, matched
--- without case or accents, the first spelling kept; folded copies on the list serve its
--- filter and the segment attribute customer_tags.
+-- without case or accents, the first spelling kept; one row each in customer_tags,
+-- which the list's filter and the segment attribute customer_tags read by tag_key.
 
--- The folded tags of a customer, as the list and segments compare them.
+-- The folded tags, as the list and segments compare them.
 CREATE OR REPLACE FUNCTION tag_keys(tags text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(array_agg(customer_mgmt.search_fold(t) ORDER BY n), '{}') FROM unnest(tags) WITH ORDINALITY x (t, n)
 $$;
 COMMENT ON FUNCTION tag_keys(text[]) IS 'Internal: tags folded (case and accents), in order; {} for none.';
+
+-- A customer's tags as first spelled, in the order added.
+CREATE OR REPLACE FUNCTION customer_tag_array(customer_id uuid) RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT ARRAY(SELECT t.tag FROM customer_mgmt.customer_tags t WHERE t.customer_id = customer_tag_array.customer_id ORDER BY t.id)
+$$;
+COMMENT ON FUNCTION customer_tag_array(uuid) IS 'Internal: a customer''s tags as first spelled, in the order added; {} for none.';
 
 -- Tags given to add or remove: 1 to 20 strings, each trimmed, 1 to 50
 -- characters without control characters; repeats (folded) dropped, the
@@ -48,23 +56,24 @@ CREATE OR REPLACE FUNCTION add_customer_tags(customer_id uuid, tags text[]) RETU
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users;
     given text[] := customer_mgmt.check_customer_tags(tags);
+    -- locked, a merged id resolved to its survivor
+    cid uuid := customer_mgmt.lock_ingested_customer(add_customer_tags.customer_id);
+    had text[] := customer_mgmt.customer_tag_array(cid);
     added text[];
 BEGIN
-    -- locked, a merged id resolved to its survivor
-    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = customer_mgmt.lock_ingested_customer(add_customer_tags.customer_id);
     added := ARRAY(SELECT t FROM unnest(given) WITH ORDINALITY g (t, n)
-                    WHERE customer_mgmt.search_fold(t) <> ALL (customer_mgmt.tag_keys(u.tags)) ORDER BY n);
-    IF cardinality(added) > 0 AND cardinality(u.tags) + cardinality(added) > 20 THEN
+                    WHERE customer_mgmt.search_fold(t) <> ALL (customer_mgmt.tag_keys(had)) ORDER BY n);
+    IF cardinality(added) > 0 AND cardinality(had) + cardinality(added) > 20 THEN
         PERFORM customer_mgmt.raise_invalid('tags', format('would give the customer %s tags: at most 20',
-                                                           cardinality(u.tags) + cardinality(added)));
+                                                           cardinality(had) + cardinality(added)));
     END IF;
     IF cardinality(added) > 0 THEN
-        UPDATE customer_mgmt.users x SET tags = x.tags || added WHERE x.id = u.id RETURNING * INTO u;
-        PERFORM customer_mgmt.audit('add_customer_tags', 'customer', u.id::text, jsonb_build_object('added', to_jsonb(added)));
+        INSERT INTO customer_mgmt.customer_tags (customer_id, tag_key, tag)
+        SELECT cid, customer_mgmt.search_fold(t), t FROM unnest(added) WITH ORDINALITY a (t, n) ORDER BY n;
+        PERFORM customer_mgmt.audit('add_customer_tags', 'customer', cid::text, jsonb_build_object('added', to_jsonb(added)));
     END IF;
-    RETURN jsonb_build_object('customerId', u.id, 'tags', to_jsonb(u.tags), 'added', to_jsonb(added));
+    RETURN jsonb_build_object('customerId', cid, 'tags', to_jsonb(had || added), 'added', to_jsonb(added));
 END
 $$;
 COMMENT ON FUNCTION add_customer_tags(uuid, text[]) IS
@@ -77,21 +86,17 @@ CREATE OR REPLACE FUNCTION remove_customer_tags(customer_id uuid, tags text[]) R
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u customer_mgmt.users;
     given text[] := customer_mgmt.tag_keys(customer_mgmt.check_customer_tags(tags));
+    cid uuid := customer_mgmt.lock_ingested_customer(remove_customer_tags.customer_id);
     removed text[];
 BEGIN
-    SELECT * INTO u FROM customer_mgmt.users x WHERE x.id = customer_mgmt.lock_ingested_customer(remove_customer_tags.customer_id);
-    removed := ARRAY(SELECT t FROM unnest(u.tags) WITH ORDINALITY h (t, n)
-                      WHERE customer_mgmt.search_fold(t) = ANY (given) ORDER BY n);
+    WITH d AS (DELETE FROM customer_mgmt.customer_tags t WHERE t.customer_id = cid AND t.tag_key = ANY (given)
+               RETURNING t.id, t.tag)
+    SELECT ARRAY(SELECT d.tag FROM d ORDER BY d.id) INTO removed;
     IF cardinality(removed) > 0 THEN
-        UPDATE customer_mgmt.users x
-           SET tags = ARRAY(SELECT t FROM unnest(x.tags) WITH ORDINALITY h (t, n) WHERE t <> ALL (removed) ORDER BY n)
-         WHERE x.id = u.id
-        RETURNING * INTO u;
-        PERFORM customer_mgmt.audit('remove_customer_tags', 'customer', u.id::text, jsonb_build_object('removed', to_jsonb(removed)));
+        PERFORM customer_mgmt.audit('remove_customer_tags', 'customer', cid::text, jsonb_build_object('removed', to_jsonb(removed)));
     END IF;
-    RETURN jsonb_build_object('customerId', u.id, 'tags', to_jsonb(u.tags), 'removed', to_jsonb(removed));
+    RETURN jsonb_build_object('customerId', cid, 'tags', to_jsonb(customer_mgmt.customer_tag_array(cid)), 'removed', to_jsonb(removed));
 END
 $$;
 COMMENT ON FUNCTION remove_customer_tags(uuid, text[]) IS

@@ -26,7 +26,6 @@ CREATE TABLE users (
     anonymized_at      timestamptz,
     external_id        text CHECK (length(external_id) BETWEEN 1 AND 200),
     source_updated_at  timestamptz,
-    tags               text[] NOT NULL DEFAULT '{}',
     email_consent      consent_status NOT NULL DEFAULT 'not_asked',
     sms_consent        consent_status NOT NULL DEFAULT 'not_asked'
 );
@@ -36,7 +35,6 @@ COMMENT ON COLUMN users.province IS 'Province or city of the customer (region), 
 COMMENT ON COLUMN users.anonymized_at IS 'Set when the customer''s personal data was anonymised (data protection).';
 CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 COMMENT ON COLUMN users.external_id IS 'The shop''s own id of the customer (any text: an integer, a uuid, a code), unique; upsert_customer finds the customer by it.';
-COMMENT ON COLUMN users.tags IS 'The shop''s labels on a customer (add_customer_tags), as first spelled; at most 20, none equal to another folded (case and accents).';
 COMMENT ON COLUMN users.email_consent IS 'Marketing consent by e-mail in force: the latest record of marketing_consents for the channel, not_asked without one.';
 COMMENT ON COLUMN users.sms_consent IS 'Marketing consent by SMS in force: the latest record of marketing_consents for the channel, not_asked without one.';
 COMMENT ON COLUMN users.source_updated_at IS 'The updated_at of the version of the shop''s record last applied (upsert_customer): an older version is not applied.';
@@ -357,7 +355,6 @@ CREATE TABLE customer_list (
     rfm_group            text,
     category_keys        text[] NOT NULL DEFAULT '{}',
     brand_keys           text[] NOT NULL DEFAULT '{}',
-    tag_keys             text[] NOT NULL DEFAULT '{}',
     email_consent        consent_status NOT NULL DEFAULT 'not_asked',
     sms_consent          consent_status NOT NULL DEFAULT 'not_asked'
 )
@@ -366,7 +363,7 @@ CREATE TABLE customer_list (
 -- (and HOT when no indexed column changed), as in customer_analytics
 WITH (fillfactor = 70);
 COMMENT ON TABLE customer_list IS
-    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, tag_keys the customer''s tags, folded.';
+    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, folded.';
 CREATE INDEX customer_list_created_at_idx ON customer_list (created_at, customer_id);
 CREATE INDEX customer_list_full_name_idx ON customer_list (full_name, customer_id);
 CREATE INDEX customer_list_email_idx ON customer_list (email, customer_id);
@@ -383,7 +380,6 @@ CREATE INDEX customer_list_status_created_at_idx ON customer_list (status, creat
 CREATE INDEX customer_list_status_total_spent_idx ON customer_list (status, total_spent, customer_id);
 CREATE INDEX customer_list_province_key_idx ON customer_list (province_key, customer_id);
 CREATE INDEX customer_list_date_of_birth_idx ON customer_list (date_of_birth, customer_id);
-CREATE INDEX customer_list_tag_keys_idx ON customer_list USING gin (tag_keys);
 
 -- who anonymised whom, when and why (privacy.sql); no personal data: the
 -- reason is redacted of the customer's
@@ -513,6 +509,21 @@ COMMENT ON TABLE customer_views IS
 CREATE UNIQUE INDEX customer_views_owner_name_key ON customer_views (owner_id, lower(name));
 CREATE INDEX customer_views_shared_idx ON customer_views (lower(name)) WHERE is_shared;
 
+-- customer tags (sql/functions/tags.sql): a table of their own, so that
+-- tagging 100,000 customers writes 100,000 narrow rows and leaves users and
+-- customer_list (and their indexes) alone
+CREATE TABLE customer_tags (
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    customer_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tag_key      text NOT NULL,
+    tag          text NOT NULL CHECK (length(tag) BETWEEN 1 AND 50),
+    added_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (customer_id, tag_key)
+);
+COMMENT ON TABLE customer_tags IS
+    'The shop''s labels on its customers (add_customer_tags), one row per customer and tag: the tag as first spelled, its folded key (case and accents: tag_key, unique per customer), in the order added (id); at most 20 per customer.';
+CREATE INDEX customer_tags_tag_key_idx ON customer_tags (tag_key, customer_id);
+
 -- marketing consent (sql/functions/consent.sql): every record, oldest kept
 CREATE TABLE marketing_consents (
     id            bigint PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
@@ -546,16 +557,20 @@ CREATE TABLE bulk_actions (
 );
 COMMENT ON TABLE bulk_actions IS
     'Bulk actions (start_bulk_action): the action, the customers it was started on (target: the list''s filters, a saved view or a segment, as given), its parameters, and its progress: how many customers in all, applied, unchanged and refused; running until every customer is done (run_bulk_action).';
+-- no foreign keys: start_bulk_action writes the rows in the action's own
+-- transaction from customer_list (a check per row would double its time for
+-- 100,000 customers), and a customer deleted by a merge while the action
+-- runs stays listed, to be counted as unchanged
 CREATE TABLE bulk_action_items (
-    action_id    bigint NOT NULL REFERENCES bulk_actions (id) ON DELETE CASCADE,
-    customer_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    action_id    bigint NOT NULL,
+    customer_id  uuid NOT NULL,
     outcome      text CHECK (outcome IN ('applied', 'unchanged', 'refused')),
     sqlstate     text,
     reason       text,
     PRIMARY KEY (action_id, customer_id)
 );
 COMMENT ON TABLE bulk_action_items IS
-    'The customers of a bulk action, fixed when it starts: what happened to each (NULL: not yet), and for a refusal its SQLSTATE and reason (our message: ids and rules, no personal value).';
+    'The customers of a bulk action (bulk_actions.id), fixed when it starts: what happened to each (NULL: not yet; unchanged for a customer merged into another meanwhile), and for a refusal its SQLSTATE and reason (our message: ids and rules, no personal value).';
 CREATE INDEX bulk_action_items_pending_idx ON bulk_action_items (action_id, customer_id) WHERE outcome IS NULL;
 
 -- who is acting (docs/operations.md, Who is acting): the login roles that
@@ -658,6 +673,8 @@ SELECT pg_catalog.pg_extension_config_dump('imports_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('import_rejects', '');
 SELECT pg_catalog.pg_extension_config_dump('sources', '');
 SELECT pg_catalog.pg_extension_config_dump('customer_views', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tags', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tags_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('marketing_consents', '');
 SELECT pg_catalog.pg_extension_config_dump('marketing_consents_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('bulk_actions', '');

@@ -220,13 +220,20 @@ DROP FUNCTION get_segments();
 DROP FUNCTION get_customer_segments(uuid);
 DROP FUNCTION preview_segment(jsonb, text);
 DROP FUNCTION create_segment(text, jsonb, text, text, text, boolean);
--- customer tags (sql/functions/tags.sql): on users, folded on the list
-ALTER TABLE users ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
-COMMENT ON COLUMN users.tags IS 'The shop''s labels on a customer (add_customer_tags), as first spelled; at most 20, none equal to another folded (case and accents).';
-ALTER TABLE customer_list ADD COLUMN tag_keys text[] NOT NULL DEFAULT '{}';
-COMMENT ON TABLE customer_list IS
-    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, tag_keys the customer''s tags, folded.';
-CREATE INDEX customer_list_tag_keys_idx ON customer_list USING gin (tag_keys);
+-- customer tags (sql/functions/tags.sql): a table of their own
+CREATE TABLE customer_tags (
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    customer_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tag_key      text NOT NULL,
+    tag          text NOT NULL CHECK (length(tag) BETWEEN 1 AND 50),
+    added_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (customer_id, tag_key)
+);
+COMMENT ON TABLE customer_tags IS
+    'The shop''s labels on its customers (add_customer_tags), one row per customer and tag: the tag as first spelled, its folded key (case and accents: tag_key, unique per customer), in the order added (id); at most 20 per customer.';
+CREATE INDEX customer_tags_tag_key_idx ON customer_tags (tag_key, customer_id);
+SELECT pg_catalog.pg_extension_config_dump('customer_tags', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_tags_id_seq', '');
 -- marketing consent (sql/functions/consent.sql)
 CREATE TYPE consent_status AS ENUM ('not_asked', 'subscribed', 'unsubscribed');
 ALTER TABLE users ADD COLUMN email_consent consent_status NOT NULL DEFAULT 'not_asked',
@@ -268,16 +275,20 @@ CREATE TABLE bulk_actions (
 );
 COMMENT ON TABLE bulk_actions IS
     'Bulk actions (start_bulk_action): the action, the customers it was started on (target: the list''s filters, a saved view or a segment, as given), its parameters, and its progress: how many customers in all, applied, unchanged and refused; running until every customer is done (run_bulk_action).';
+-- no foreign keys: start_bulk_action writes the rows in the action's own
+-- transaction from customer_list (a check per row would double its time for
+-- 100,000 customers), and a customer deleted by a merge while the action
+-- runs stays listed, to be counted as unchanged
 CREATE TABLE bulk_action_items (
-    action_id    bigint NOT NULL REFERENCES bulk_actions (id) ON DELETE CASCADE,
-    customer_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    action_id    bigint NOT NULL,
+    customer_id  uuid NOT NULL,
     outcome      text CHECK (outcome IN ('applied', 'unchanged', 'refused')),
     sqlstate     text,
     reason       text,
     PRIMARY KEY (action_id, customer_id)
 );
 COMMENT ON TABLE bulk_action_items IS
-    'The customers of a bulk action, fixed when it starts: what happened to each (NULL: not yet), and for a refusal its SQLSTATE and reason (our message: ids and rules, no personal value).';
+    'The customers of a bulk action (bulk_actions.id), fixed when it starts: what happened to each (NULL: not yet; unchanged for a customer merged into another meanwhile), and for a refusal its SQLSTATE and reason (our message: ids and rules, no personal value).';
 CREATE INDEX bulk_action_items_pending_idx ON bulk_action_items (action_id, customer_id) WHERE outcome IS NULL;
 SELECT pg_catalog.pg_extension_config_dump('bulk_actions', '');
 SELECT pg_catalog.pg_extension_config_dump('bulk_actions_id_seq', '');

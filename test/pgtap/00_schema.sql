@@ -15,7 +15,7 @@ SELECT tables_are('customer_mgmt', ARRAY[
     'customer_insights', 'customer_status_history', 'analytics_queue', 'event_outbox',
     'job_runs', 'setting_definitions', 'settings', 'provinces', 'rfm_breakpoints', 'customer_list',
     'customer_anonymizations', 'export_log', 'clv_models', 'customer_clv', 'user_logins', 'audit_log', 'imports', 'import_rejects', 'sources',
-    'customer_merges', 'duplicate_candidates', 'duplicate_dismissals', 'customer_views', 'marketing_consents', 'bulk_actions', 'bulk_action_items']);
+    'customer_merges', 'duplicate_candidates', 'duplicate_dismissals', 'customer_views', 'customer_tags', 'marketing_consents', 'bulk_actions', 'bulk_action_items']);
 
 -- every column of the design's DDL (section 4), and the note type "system"
 SELECT columns_are('customer_mgmt', 'customer_notes', ARRAY[
@@ -68,7 +68,8 @@ SELECT set_eq(
           'customer_mgmt.user_logins', 'customer_mgmt.audit_log', 'customer_mgmt.audit_log_id_seq',
           'customer_mgmt.imports', 'customer_mgmt.imports_id_seq', 'customer_mgmt.import_rejects', 'customer_mgmt.sources',
           'customer_mgmt.customer_merges', 'customer_mgmt.duplicate_candidates', 'customer_mgmt.duplicate_dismissals',
-          'customer_mgmt.customer_views', 'customer_mgmt.marketing_consents', 'customer_mgmt.marketing_consents_id_seq',
+          'customer_mgmt.customer_views', 'customer_mgmt.customer_tags', 'customer_mgmt.customer_tags_id_seq',
+          'customer_mgmt.marketing_consents', 'customer_mgmt.marketing_consents_id_seq',
           'customer_mgmt.bulk_actions', 'customer_mgmt.bulk_actions_id_seq', 'customer_mgmt.bulk_action_items'],
     'every data table and identity sequence is registered with pg_extension_config_dump');
 SELECT is((SELECT extcondition[array_position(extconfig, 'customer_mgmt.customer_segments'::regclass)]

@@ -37,6 +37,12 @@ SELECT q AS query, customer_mgmt.compile_segment_query(q, '2026-11-25 00:00+07')
                ('province <> ''Hà Nội'''),
                ('customer_tags CONTAINS ''Sỉ'' AND email_subscription_status = ''subscribed'' AND customer_email_domain = ''gmail.com'''),
                ('first_order_date < -1y AND segment != ''new-customers'' AND segment NOT IN (''at-risk-customers'')')) v(q);
+-- the row's tags (a compiled CONTAINS of customer_tags reads the table of
+-- tags), on a user who is in no segment
+INSERT INTO customer_mgmt.users (id, full_name, email, role)
+VALUES ('00000000-0000-4000-8000-0000000000aa', 'Khách Thử', 'segment-lang@example.com', 'staff');
+INSERT INTO customer_mgmt.customer_tags (customer_id, tag_key, tag)
+VALUES ('00000000-0000-4000-8000-0000000000aa', 'si', 'Sỉ'), ('00000000-0000-4000-8000-0000000000aa', 'khach quen', 'Khách quen');
 CREATE FUNCTION pg_temp.matches(q text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     r boolean;
@@ -54,6 +60,9 @@ SELECT q AS query, pg_temp.matches(q) AS the_row_matches
                ('predicted_ltv >= 2000000 AND probability_alive > 0.8 AND churn_probability NOT BETWEEN 0.5 AND 1'),
                ('customer_tags CONTAINS ''Sỉ'' AND customer_email_domain = ''gmail.com'' AND first_order_date < -1y'),
                ('segment != ''new-customers'' AND sms_subscription_status = ''not_asked''')) v(q);
+SELECT pg_temp.matches('customer_tags CONTAINS ''khách QUEN''') AS tagged, pg_temp.matches('customer_tags NOT CONTAINS ''sỉ''') AS not_tagged,
+       pg_temp.matches('customer_tags CONTAINS ''đã khiếu nại''') AS other_tag;
+DELETE FROM customer_mgmt.users WHERE id = '00000000-0000-4000-8000-0000000000aa';
 
 -- errors: 22023, the character and what was expected there
 SELECT customer_mgmt.compile_segment_query('', now());
