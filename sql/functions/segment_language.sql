@@ -334,6 +334,8 @@ CREATE OR REPLACE FUNCTION preview_segment(query text DEFAULT NULL, criteria jso
     LANGUAGE plpgsql STABLE
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    -- as apply_segment: compiling the scan costs more than it saves
+    SET jit = off
 AS $$
 DECLARE
     predicate text := customer_mgmt.segment_predicate(criteria, query, now());

@@ -210,6 +210,9 @@ CREATE OR REPLACE FUNCTION apply_segment(s customer_segments, as_of timestamptz)
     -- cannot know a segment's size before it is filled (statistics), and a
     -- nested loop over two sets of 100,000s is quadratic
     SET enable_nestloop = off
+    -- a scan of every customer is estimated costly enough to compile, and
+    -- the compilation (up to a second) is never won back
+    SET jit = off
 AS $$
 DECLARE
     added bigint := 0;

@@ -90,9 +90,11 @@ COMMENT ON TABLE orders IS
 -- summary reads every completed order in customer order (src/clv_summary.c),
 -- both from the index alone
 CREATE INDEX orders_customer_id_order_date_idx ON orders (customer_id, order_date DESC) INCLUDE (status, total_amount);
--- the orders dated in a window, with their customers, from the index alone:
--- the nightly run's since the previous run, the dashboard's active and churned
-CREATE INDEX orders_completed_order_date_idx ON orders (order_date) INCLUDE (customer_id) WHERE status = 'completed';
+-- the orders dated in a window, with their customers, amounts and ids, from
+-- the index alone: the nightly run's since the previous run, the
+-- dashboard's active and churned, the segment functions with a date
+-- (orders_placed; products_purchased joins the ids to the lines)
+CREATE INDEX orders_completed_order_date_idx ON orders (order_date) INCLUDE (customer_id, total_amount, id) WHERE status = 'completed';
 CREATE INDEX orders_open_customer_id_idx ON orders (customer_id) WHERE status IN ('pending', 'processing');
 COMMENT ON COLUMN orders.external_id IS 'The shop''s own id of the order (ORD-2026-000123, an integer, …), unique; upsert_order finds the order by it, so a retried delivery records nothing twice.';
 COMMENT ON COLUMN orders.source_updated_at IS 'The updated_at of the version of the shop''s order last applied (upsert_order).';
@@ -219,7 +221,9 @@ CREATE TABLE customer_segment_assignments (
     UNIQUE (customer_id, segment_id)
 );
 COMMENT ON TABLE customer_segment_assignments IS 'Membership of customers in segments; expired rows are removed by a scheduled job.';
-CREATE INDEX customer_segment_assignments_segment_id_idx ON customer_segment_assignments (segment_id);
+-- a segment's members in force from the index alone (segment = 'name')
+CREATE INDEX customer_segment_assignments_segment_id_idx ON customer_segment_assignments (segment_id)
+    INCLUDE (customer_id, expires_at);
 CREATE INDEX customer_segment_assignments_assigned_at_idx ON customer_segment_assignments (assigned_at);
 CREATE INDEX customer_segment_assignments_expires_at_idx ON customer_segment_assignments (expires_at)
     WHERE expires_at IS NOT NULL;
