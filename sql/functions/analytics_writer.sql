@@ -181,7 +181,7 @@ BEGIN
                JOIN customer_mgmt.customer_analytics a ON a.customer_id = st.customer_id',
             customer_mgmt.analytics_source_columns('st'))) || ')');
     PERFORM customer_mgmt.reconcile_insights(as_of, cid, cid);
-    PERFORM customer_mgmt.clv_store_summaries(as_of, cid);
+    PERFORM customer_mgmt.clv_store_summaries(as_of, ARRAY[cid]);
     RETURN written;
 END
 $$;

@@ -141,18 +141,18 @@ COMMENT ON FUNCTION clv_predict_value(customer_clv, jsonb, jsonb, date, double p
     'Internal: one of a customer''s CLV predictions at a day (probability_alive, churn_probability, predicted_ltv, expected_orders_365), from the summary row and the fits.';
 
 -- Store the purchase summaries of every customer of pg_temp.cm_clv_summary
--- (fit_clv_model's), or of one customer (from the orders), in customer_clv:
--- only the rows that changed are written, and a customer without a
--- completed order by as_of loses the row.  Returns the customers with a
--- summary.
-CREATE OR REPLACE FUNCTION clv_store_summaries(as_of timestamptz, customer_id uuid DEFAULT NULL) RETURNS bigint
+-- (fit_clv_model's), or of some customers (from the orders), in
+-- customer_clv: only the rows that changed are written, and a customer
+-- without a completed order by as_of loses the row.  Returns the customers
+-- with a summary.
+CREATE OR REPLACE FUNCTION clv_store_summaries(as_of timestamptz, customer_ids uuid[] DEFAULT NULL) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     -- the statement of both cases; %1$s is the summaries, %2$s which rows
-    -- of customer_clv are the customers' (one: by its key, the queue
-    -- worker's case, once per customer)
+    -- of customer_clv are the customers' (some: by key, one summary each,
+    -- the queue worker's and the nightly run's case)
     store constant text := $q$
         WITH s AS MATERIALIZED (
             SELECT s.customer_id, s.frequency, s.recency, s.first_purchase, round(s.monetary_value::numeric, 2) AS monetary_value
@@ -172,20 +172,30 @@ DECLARE
         SELECT count(*) FROM s$q$;
     summarised bigint;
 BEGIN
-    IF customer_id IS NULL THEN
+    IF customer_ids IS NULL THEN
         EXECUTE format(store, 'pg_temp.cm_clv_summary', 'true') INTO summarised USING as_of;
     ELSE
-        EXECUTE format(store, 'customer_mgmt.clv_summary($1, $2)', 'c.customer_id = $2') INTO summarised USING as_of, customer_id;
+        EXECUTE format(store, '(SELECT x.* FROM unnest($2) c (id), LATERAL customer_mgmt.clv_summary($1, c.id) x)',
+                       'c.customer_id = ANY ($2)')
+           INTO summarised USING as_of, customer_ids;
     END IF;
     RETURN summarised;
 END
 $$;
-COMMENT ON FUNCTION clv_store_summaries(timestamptz, uuid) IS
-    'Internal: writes the changed purchase summaries of every customer of fit_clv_model''s summary, or of one customer, into customer_clv (no row without a completed order); returns the customers with a summary.';
+COMMENT ON FUNCTION clv_store_summaries(timestamptz, uuid[]) IS
+    'Internal: writes the changed purchase summaries of every customer of fit_clv_model''s summary, or of some customers (from their orders), into customer_clv (no row without a completed order); returns the customers with a summary.';
 
-CREATE OR REPLACE FUNCTION fit_clv_model(as_of timestamptz DEFAULT now()) RETURNS jsonb
+-- Fit the CLV model as of a time and store it (the body of fit_clv_model).
+-- changed NULL: every customer's summary from the orders (stored after the
+-- fit).  changed given (the nightly run): the summaries in customer_clv are
+-- current but for those customers, whose summaries are written from their
+-- orders first; the fit then reads customer_clv, one narrow row a customer,
+-- instead of every order.  That needs the stored rows to be everyone's as
+-- of no later than as_of, in the shop's time zone of now: otherwise, and
+-- for a row stored as of a later time, the customers are recomputed (all
+-- of them when the last fit is not such a base).
+CREATE OR REPLACE FUNCTION clv_fit(as_of timestamptz, changed uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -207,7 +217,26 @@ BEGIN
     IF to_regclass('pg_temp.cm_clv_summary') IS NOT NULL THEN
         DROP TABLE pg_temp.cm_clv_summary;
     END IF;
-    CREATE TEMP TABLE cm_clv_summary ON COMMIT DROP AS SELECT * FROM customer_mgmt.clv_summary(as_of);
+    -- the stored summaries are a base for this fit: the last fit stored
+    -- everyone's as of no later than as_of, and the time zone has not
+    -- changed since
+    IF changed IS NOT NULL AND NOT EXISTS (
+            SELECT FROM (SELECT * FROM customer_mgmt.clv_models x ORDER BY x.id DESC LIMIT 1) prev
+             WHERE prev.summarised_customers IS NOT NULL AND prev.as_of <= clv_fit.as_of
+               AND NOT EXISTS (SELECT FROM customer_mgmt.settings g
+                                WHERE g.name = 'shop_timezone' AND g.updated_at >= prev.fitted_at)) THEN
+        changed := NULL;
+    END IF;
+    IF changed IS NULL THEN
+        CREATE TEMP TABLE cm_clv_summary ON COMMIT DROP AS SELECT * FROM customer_mgmt.clv_summary(as_of);
+    ELSE
+        PERFORM customer_mgmt.clv_store_summaries(as_of, ARRAY(
+            SELECT unnest(changed) UNION SELECT c.customer_id FROM customer_mgmt.customer_clv c WHERE c.as_of > clv_fit.as_of));
+        CREATE TEMP TABLE cm_clv_summary ON COMMIT DROP AS
+        SELECT c.customer_id, c.frequency, c.recency, (clv_fit.as_of AT TIME ZONE tz)::date - c.first_purchase AS age,
+               c.monetary_value::double precision AS monetary_value, c.first_purchase
+          FROM customer_mgmt.customer_clv c;
+    END IF;
     SELECT count(*), count(*) FILTER (WHERE s.frequency >= 2), (as_of AT TIME ZONE tz)::date - min(s.first_purchase)
       INTO n, repeat, history
       FROM pg_temp.cm_clv_summary s;
@@ -244,7 +273,7 @@ BEGIN
     VALUES (fitted, as_of, n, repeat, history, bgnbd, gamma_gamma, why IS NULL, why,
             round(extract(epoch FROM fitted - started)::numeric, 3))
     RETURNING * INTO m;
-    summarised := customer_mgmt.clv_store_summaries(as_of);
+    summarised := CASE WHEN changed IS NULL THEN customer_mgmt.clv_store_summaries(as_of) ELSE n END;
     UPDATE customer_mgmt.clv_models x
        SET summarised_customers = summarised, summary_seconds = round(extract(epoch FROM clock_timestamp() - fitted)::numeric, 3)
      WHERE x.id = m.id
@@ -254,6 +283,16 @@ BEGIN
                                 jsonb_build_object('asOf', as_of, 'usable', m.usable, 'customers', m.customers));
     RETURN customer_mgmt.clv_model_dto(m);
 END
+$$;
+COMMENT ON FUNCTION clv_fit(timestamptz, uuid[]) IS
+    'Internal: fit_clv_model''s fit as of a time; with changed (the nightly run), from the stored summaries after those customers'' are rewritten, when the stored summaries are a base for it.';
+
+CREATE OR REPLACE FUNCTION fit_clv_model(as_of timestamptz DEFAULT now()) RETURNS jsonb
+    LANGUAGE sql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT customer_mgmt.clv_fit(as_of, NULL)
 $$;
 COMMENT ON FUNCTION fit_clv_model(timestamptz) IS
     'Admin: fits the CLV model (BG/NBD and Gamma-Gamma, in days) to every customer''s completed orders up to as_of, stores the fit in clv_models (the fit in force) and every customer''s purchase summary in customer_clv, from which the predictions (predictedLtv, probabilityAlive, expectedOrders365, churnProbability, expectedNextOrderDate, averageDaysBetweenOrders) are computed when read; below clv.min_customers customers with orders, clv.min_history_days of history or clv.min_repeat_customers who bought three times, or when a fit does not converge, the fit is stored unusable with the reason and the predictions are NULL. Returns the stored fit. 22023 for an infinite as_of.';

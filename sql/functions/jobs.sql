@@ -46,6 +46,13 @@ BEGIN
          format('%s %s * * *', (extract(minute FROM nightly)::integer + 30) % 60,
                 (extract(hour FROM nightly)::integer + (extract(minute FROM nightly)::integer + 30) / 60) % 24),
          'SELECT customer_mgmt.purge_audit_log()'),
+        -- what the night rewrote, vacuumed: the list's count of up to
+        -- 10,001 rows reads the visibility map, not the heap, all day
+        -- (autovacuum waits for a fifth of the table to change)
+        ('customer_mgmt.vacuum-after-nightly.' || (current_database()::text COLLATE "default"),
+         format('%s %s * * *', (extract(minute FROM nightly)::integer + 20) % 60,
+                (extract(hour FROM nightly)::integer + (extract(minute FROM nightly)::integer + 20) / 60) % 24),
+         'VACUUM (ANALYZE) customer_mgmt.customer_analytics, customer_mgmt.customer_list, customer_mgmt.customer_clv'),
         ('customer_mgmt.find-duplicates.' || (current_database()::text COLLATE "default"),
          format('%s %s * * *', (extract(minute FROM nightly)::integer + 30) % 60,
                 (extract(hour FROM nightly)::integer + 1 + (extract(minute FROM nightly)::integer + 30) / 60) % 24),
@@ -60,14 +67,15 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION cron_jobs() IS
-    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes, the audit log''s purge at 02:30, the duplicate candidates at 03:30, and, when privacy.anonymize_inactive_years is set, the anonymisation of inactive customers at 03:00.';
+    'The pg_cron jobs of this shop database: queue worker every minute, full recalculation at 02:00 shop time (setting shop_timezone, converted to pg_cron''s zone), expired assignments every 10 minutes, a VACUUM (ANALYZE) of the tables the night rewrites at 02:20, the audit log''s purge at 02:30, the duplicate candidates at 03:30, and, when privacy.anonymize_inactive_years is set, the anonymisation of inactive customers at 03:00.';
 
 -- Every name a job of this shop may have, whether scheduled now or not.
 CREATE OR REPLACE FUNCTION cron_job_names() RETURNS SETOF text
     LANGUAGE sql STABLE
 AS $$
     SELECT 'customer_mgmt.' || n || '.' || (current_database()::text COLLATE "default")
-      FROM unnest(ARRAY['analytics-queue', 'recalculate-all', 'expire-assignments', 'anonymize-inactive', 'purge-audit-log', 'find-duplicates']) n
+      FROM unnest(ARRAY['analytics-queue', 'recalculate-all', 'expire-assignments', 'anonymize-inactive', 'purge-audit-log', 'find-duplicates',
+                        'vacuum-after-nightly']) n
 $$;
 COMMENT ON FUNCTION cron_job_names() IS 'Internal: the names of every pg_cron job this shop database may have.';
 

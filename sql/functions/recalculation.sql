@@ -94,6 +94,7 @@ CREATE OR REPLACE FUNCTION customer_mgmt_internal.begin_recalculation(as_of time
     SET jit = off
 AS $$
 DECLARE
+    started constant timestamptz := clock_timestamp();
     bp customer_mgmt.rfm_breakpoints;
     run_id bigint;
     other customer_mgmt.job_runs;
@@ -186,7 +187,10 @@ BEGIN
         INSERT INTO customer_mgmt.job_runs (job_name, details)
         VALUES (job_name, jsonb_build_object('asOf', as_of, 'batches', batches, 'full', full_run, 'since', since,
                                              'changedCustomers', (SELECT count(*) FROM pg_temp.cm_recalc_stats),
-                                             'slicesDone', 0, 'rfmBreakpointsId', bp.id))
+                                             'slicesDone', 0, 'rfmBreakpointsId', bp.id,
+                                             -- each step's time (bench/run.sh nightly prints them)
+                                             'seconds', jsonb_build_object(
+                                                 'statistics', round(extract(epoch FROM clock_timestamp() - started)::numeric, 3))))
         RETURNING id INTO run_id;
     EXCEPTION WHEN OTHERS THEN
         -- the procedure's locks are the session's: do not keep them past a failure
@@ -214,6 +218,7 @@ DECLARE
     bp customer_mgmt.rfm_breakpoints;
     batches integer;
     written bigint;
+    t0 timestamptz;
 BEGIN
     SELECT * INTO r FROM customer_mgmt.job_runs x
      WHERE x.id = run_id AND x.job_name LIKE 'recalculate_all_analytics%' AND x.status = 'running';
@@ -230,13 +235,16 @@ BEGIN
         PERFORM customer_mgmt.raise_invalid('slice', format('must be from 0 to %s', batches - 1), slice::text);
     END IF;
     SELECT * INTO bp FROM customer_mgmt.rfm_breakpoints b WHERE b.id = (r.details ->> 'rfmBreakpointsId')::bigint;
+    t0 := clock_timestamp();
     written := customer_mgmt.write_slice_analytics((r.details ->> 'asOf')::timestamptz,
                                                    customer_mgmt.uuid_slice_bound(slice, batches),
                                                    customer_mgmt.uuid_slice_bound(slice + 1, batches, true), bp,
                                                    (r.details ->> 'full')::boolean);
     UPDATE customer_mgmt.job_runs x
        SET rows_processed = x.rows_processed + written,
-           details = x.details || jsonb_build_object('slicesDone', slice + 1)
+           details = jsonb_set(x.details || jsonb_build_object('slicesDone', slice + 1), '{seconds,slices}',
+                               to_jsonb(coalesce((x.details #>> '{seconds,slices}')::numeric, 0)
+                                        + round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3)))
      WHERE x.id = run_id;
     RETURN written;
 END
@@ -254,13 +262,28 @@ CREATE OR REPLACE FUNCTION customer_mgmt_internal.end_recalculation(run_id bigin
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    r customer_mgmt.job_runs;
+    t0 timestamptz;
+    t1 timestamptz;
 BEGIN
-    -- a run that succeeded refits the CLV model, rescoring everyone, and
+    -- a run that succeeded refits the CLV model, rescoring everyone (from
+    -- the stored purchase summaries, those of the customers it recomputed
+    -- rewritten first; everyone's from the orders in a full run), and
     -- refreshes every auto-assigned segment, as of its time
     IF run_id IS NOT NULL AND error IS NULL THEN
-        PERFORM customer_mgmt.fit_clv_model((r.details ->> 'asOf')::timestamptz),
-                customer_mgmt.refresh_all_segments((r.details ->> 'asOf')::timestamptz)
-           FROM customer_mgmt.job_runs r WHERE r.id = run_id;
+        SELECT * INTO r FROM customer_mgmt.job_runs x WHERE x.id = run_id;
+        t0 := clock_timestamp();
+        PERFORM customer_mgmt.clv_fit((r.details ->> 'asOf')::timestamptz,
+                                      CASE WHEN NOT (r.details ->> 'full')::boolean
+                                          THEN ARRAY(SELECT st.customer_id FROM pg_temp.cm_recalc_stats st) END);
+        t1 := clock_timestamp();
+        PERFORM customer_mgmt.refresh_all_segments((r.details ->> 'asOf')::timestamptz);
+        UPDATE customer_mgmt.job_runs x
+           SET details = jsonb_set(x.details, '{seconds}', coalesce(x.details -> 'seconds', '{}') || jsonb_build_object(
+                   'clvModel', round(extract(epoch FROM t1 - t0)::numeric, 3),
+                   'segments', round(extract(epoch FROM clock_timestamp() - t1)::numeric, 3)))
+         WHERE x.id = run_id;
     END IF;
     IF run_id IS NOT NULL THEN
         PERFORM customer_mgmt_internal.finish_job_run(run_id, rows_processed, error);

@@ -227,6 +227,9 @@ CREATE INDEX orders_completed_order_date_idx ON orders (order_date) INCLUDE (cus
 DROP INDEX customer_segment_assignments_segment_id_idx;
 CREATE INDEX customer_segment_assignments_segment_id_idx ON customer_segment_assignments (segment_id)
     INCLUDE (customer_id, expires_at);
+-- the CLV summaries are stored for a set of customers (the nightly run's
+-- changed ones), not one
+DROP FUNCTION clv_store_summaries(timestamptz, uuid);
 -- customer tags (sql/functions/tags.sql): a table of their own
 CREATE TABLE customer_tags (
     id           bigint GENERATED ALWAYS AS IDENTITY,

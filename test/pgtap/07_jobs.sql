@@ -18,8 +18,10 @@ SELECT results_eq($$SELECT job_name, schedule, command FROM customer_mgmt.cron_j
                            ('customer_mgmt.purge-audit-log.' || (current_database()::text COLLATE "default"), '30 19 * * *',
                             'SELECT customer_mgmt.purge_audit_log()'),
                            ('customer_mgmt.recalculate-all.' || (current_database()::text COLLATE "default"), '0 19 * * *',
-                            'CALL customer_mgmt.recalculate_all_analytics_batched()')$$,
-                  'five jobs; 02:00 in Vietnam (UTC+7) is 19:00 GMT, the audit log''s purge half an hour later, the duplicates at 03:30');
+                            'CALL customer_mgmt.recalculate_all_analytics_batched()'),
+                           ('customer_mgmt.vacuum-after-nightly.' || (current_database()::text COLLATE "default"), '20 19 * * *',
+                            'VACUUM (ANALYZE) customer_mgmt.customer_analytics, customer_mgmt.customer_list, customer_mgmt.customer_clv')$$,
+                  'six jobs; 02:00 in Vietnam (UTC+7) is 19:00 GMT, the vacuum 20 minutes later, the audit log''s purge half an hour later, the duplicates at 03:30');
 SELECT customer_mgmt.set_setting('shop_timezone', 'UTC');
 SELECT is((SELECT schedule FROM customer_mgmt.cron_jobs() WHERE job_name LIKE '%recalculate-all%'), '0 2 * * *',
           'a shop on UTC: 02:00');
@@ -31,38 +33,38 @@ SELECT customer_mgmt.set_setting('shop_timezone', 'Asia/Ho_Chi_Minh');
 -- schedule_jobs / unschedule_jobs: idempotent, and only ours
 SELECT cron.schedule('someone-elses-job', '0 3 * * *', 'SELECT 1');
 CREATE TEMP TABLE first_run AS SELECT e FROM jsonb_array_elements(customer_mgmt.schedule_jobs()) e;
-SELECT is((SELECT count(*)::int FROM first_run), 5, 'schedule_jobs installs five jobs');
+SELECT is((SELECT count(*)::int FROM first_run), 6, 'schedule_jobs installs six jobs');
 SELECT set_eq($$SELECT jobname::text, schedule, command, database FROM cron.job WHERE jobname LIKE 'customer_mgmt.%'$$,
               $$SELECT job_name, schedule, command, (current_database()::text COLLATE "default") FROM customer_mgmt.cron_jobs()$$,
               'pg_cron has them, in this database');
 SELECT set_eq($$SELECT (e ->> 'jobId')::bigint FROM first_run$$,
               $$SELECT jobid FROM cron.job WHERE jobname LIKE 'customer_mgmt.%'$$, 'and returns their ids');
 SELECT customer_mgmt.schedule_jobs();
-SELECT is((SELECT count(*)::int FROM cron.job), 6, 'scheduling again changes nothing');
+SELECT is((SELECT count(*)::int FROM cron.job), 7, 'scheduling again changes nothing');
 SELECT set_eq($$SELECT jobid FROM cron.job WHERE jobname LIKE 'customer_mgmt.%'$$,
               $$SELECT (e ->> 'jobId')::bigint FROM first_run$$, 'the same jobs are kept');
-SELECT is(customer_mgmt.unschedule_jobs(), 5, 'unschedule_jobs removes five');
+SELECT is(customer_mgmt.unschedule_jobs(), 6, 'unschedule_jobs removes six');
 SELECT results_eq($$SELECT jobname::text COLLATE "default" FROM cron.job$$, $$VALUES ('someone-elses-job')$$, 'and leaves the others');
 SELECT is(customer_mgmt.unschedule_jobs(), 0, 'unscheduling again removes nothing');
 
--- retention: a sixth job while privacy.anonymize_inactive_years is set
+-- retention: a seventh job while privacy.anonymize_inactive_years is set
 SELECT customer_mgmt.set_setting('privacy.anonymize_inactive_years', '5');
 SELECT is((SELECT schedule || ' ' || command FROM customer_mgmt.cron_jobs() WHERE job_name LIKE '%anonymize-inactive%'),
           '0 20 * * * SELECT customer_mgmt.anonymize_inactive_customers()', 'retention on: a daily job at 03:00 shop time');
-SELECT is(jsonb_array_length(customer_mgmt.schedule_jobs()), 6, 'schedule_jobs installs six jobs');
+SELECT is(jsonb_array_length(customer_mgmt.schedule_jobs()), 7, 'schedule_jobs installs seven jobs');
 SELECT customer_mgmt.set_setting('privacy.anonymize_inactive_years', NULL);
-SELECT is(jsonb_array_length(customer_mgmt.schedule_jobs()), 5, 'retention off: five again');
+SELECT is(jsonb_array_length(customer_mgmt.schedule_jobs()), 6, 'retention off: six again');
 SELECT is((SELECT count(*)::int FROM cron.job WHERE jobname LIKE 'customer_mgmt.anonymize-inactive.%'), 0,
           'and the retention job is gone from pg_cron');
-SELECT is(customer_mgmt.unschedule_jobs(), 5, 'unschedule_jobs removes them');
+SELECT is(customer_mgmt.unschedule_jobs(), 6, 'unschedule_jobs removes them');
 
 -- the script for a pg_cron in another database
 SELECT is((SELECT count(*)::int FROM regexp_matches(customer_mgmt.cron_script(),
-           format('SELECT cron\.schedule_in_database\([^;]*, %s\);', quote_literal(current_database())), 'g')), 5,
-          'cron_script schedules the five jobs in this database');
+           format('SELECT cron\.schedule_in_database\([^;]*, %s\);', quote_literal(current_database())), 'g')), 6,
+          'cron_script schedules the six jobs in this database');
 SELECT ok(position('''0 19 * * *'', ''CALL customer_mgmt.recalculate_all_analytics_batched()''' IN customer_mgmt.cron_script()) > 0,
           'with the nightly schedule and command quoted');
-SELECT is((SELECT count(*)::int FROM regexp_matches(customer_mgmt.cron_script(true), 'SELECT cron\.unschedule\(jobid\)', 'g')), 5,
+SELECT is((SELECT count(*)::int FROM regexp_matches(customer_mgmt.cron_script(true), 'SELECT cron\.unschedule\(jobid\)', 'g')), 6,
           'cron_script(true) removes them');
 
 SET LOCAL ROLE customer_mgmt_staff;

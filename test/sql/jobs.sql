@@ -24,7 +24,7 @@ SELECT md5(string_agg((to_jsonb(a) - 'updated_at')::text, '' ORDER BY a.customer
   FROM customer_mgmt.customer_analytics a \gset
 ROLLBACK;
 CALL customer_mgmt.recalculate_all_analytics_batched('2026-01-01 00:00+07', 5, full => true);
-SELECT job_name, status, rows_processed, details - 'rfmBreakpointsId' AS details, error
+SELECT job_name, status, rows_processed, details - 'rfmBreakpointsId' - 'seconds' AS details, error
   FROM customer_mgmt.job_runs WHERE job_name LIKE 'recalculate_all%';
 SELECT md5(string_agg((to_jsonb(a) - 'updated_at')::text, '' ORDER BY a.customer_id)) = :'function_state' AS same_rows
   FROM customer_mgmt.customer_analytics a;
@@ -32,7 +32,7 @@ SELECT segment, count(*) FROM customer_mgmt.customer_analytics GROUP BY 1 ORDER 
 -- the next run as of the same time: nothing changed, nothing written
 SELECT customer_mgmt.recalculate_all_analytics('2026-01-01 00:00+07') - 'seconds' - 'jobRunId' AS nightly_result;
 CALL customer_mgmt.recalculate_all_analytics_batched('2026-01-01 00:00+07', 2);
-SELECT job_name, rows_processed, details - 'rfmBreakpointsId' AS details
+SELECT job_name, rows_processed, details - 'rfmBreakpointsId' - 'seconds' AS details
   FROM customer_mgmt.job_runs WHERE job_name LIKE 'recalculate_all%' ORDER BY id DESC LIMIT 1;
 
 -- what it refuses
