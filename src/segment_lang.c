@@ -993,12 +993,14 @@ parse_condition(Parser *p)
 		next_token(p);
 
 		/*
-		 * tags live in a table of their own: the customers holding the tag,
-		 * by its index on tag_key, rather than every customer's array
+		 * tags live in a table of their own: a semi-join (or, negated, an
+		 * anti-join) on its key, rather than every customer's array; NOT IN
+		 * of a subquery would not become an anti-join
 		 */
 		if (strcmp(attr->name, "customer_tags") == 0)
 		{
-			appendStringInfo(out, "(s.customer_id %sIN (SELECT t.customer_id FROM customer_mgmt.customer_tags t WHERE t.tag_key = ",
+			appendStringInfo(out, "(%sEXISTS (SELECT FROM customer_mgmt.customer_tags t"
+							 " WHERE t.customer_id = s.customer_id AND t.tag_key = ",
 							 negated ? "NOT " : "");
 			emit_value(p, attr->kind);
 			appendStringInfoString(out, "))");

@@ -367,12 +367,16 @@ BEGIN
                            jsonb_build_object(CASE b.action WHEN 'add_tags' THEN 'added' ELSE 'removed' END,
                                               to_jsonb(o.tags_changed), 'bulkActionId', b.id)
                       FROM o WHERE o.outcome = 'applied'),
+                -- (the tags as stored: an anonymisation since the start may
+                -- have redacted a name in them, which can lengthen a tag or
+                -- make two equal)
                 added AS (
                     INSERT INTO customer_mgmt.customer_tags (customer_id, tag_key, tag)
-                    SELECT o.customer_id, customer_mgmt.search_fold(g.t), g.t
+                    SELECT o.customer_id, customer_mgmt.search_fold(left(g.t, 50)), left(g.t, 50)
                       FROM o, unnest(o.tags_changed) WITH ORDINALITY g (t, n)
                      WHERE b.action = 'add_tags' AND o.outcome = 'applied'
-                     ORDER BY o.customer_id, g.n),
+                     ORDER BY o.customer_id, g.n
+                    ON CONFLICT ON CONSTRAINT customer_tags_pkey DO NOTHING),
                 removed AS (
                     DELETE FROM customer_mgmt.customer_tags k USING o
                      WHERE b.action = 'remove_tags' AND o.outcome = 'applied' AND k.customer_id = o.customer_id

@@ -142,9 +142,9 @@ COMMENT ON FUNCTION clv_predict_value(customer_clv, jsonb, jsonb, date, double p
 
 -- Store the purchase summaries of every customer of pg_temp.cm_clv_summary
 -- (fit_clv_model's), or of some customers (from the orders), in
--- customer_clv: only the rows that changed are written, and a customer
--- without a completed order by as_of loses the row.  Returns the customers
--- with a summary.
+-- customer_clv: only the rows that changed are written, never over a row
+-- stored as of a later time, and a customer without a completed order by
+-- as_of loses the row.  Returns the customers with a summary.
 CREATE OR REPLACE FUNCTION clv_store_summaries(as_of timestamptz, customer_ids uuid[] DEFAULT NULL) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -165,10 +165,13 @@ DECLARE
                    IS DISTINCT FROM (s.frequency, s.recency, s.first_purchase, s.monetary_value)
             ON CONFLICT (customer_id) DO UPDATE
                SET as_of = excluded.as_of, frequency = excluded.frequency, recency = excluded.recency,
-                   first_purchase = excluded.first_purchase, monetary_value = excluded.monetary_value),
+                   first_purchase = excluded.first_purchase, monetary_value = excluded.monetary_value
+             -- a summary stored as of a later time (the queue worker's, while
+             -- a fit as of an earlier time ran) is not taken back
+             WHERE c.as_of <= excluded.as_of),
         removed AS (
             DELETE FROM customer_mgmt.customer_clv c
-             WHERE %2$s AND NOT EXISTS (SELECT FROM s WHERE s.customer_id = c.customer_id))
+             WHERE %2$s AND c.as_of <= $1 AND NOT EXISTS (SELECT FROM s WHERE s.customer_id = c.customer_id))
         SELECT count(*) FROM s$q$;
     summarised bigint;
 BEGIN
@@ -218,24 +221,31 @@ BEGIN
         DROP TABLE pg_temp.cm_clv_summary;
     END IF;
     -- the stored summaries are a base for this fit: the last fit stored
-    -- everyone's as of no later than as_of, and the time zone has not
-    -- changed since
+    -- everyone's, as of no later than as_of, in the shop's time zone of
+    -- now, and no recalculation has failed since (one that wrote analytics
+    -- and not the summaries would leave its customers out of this one's)
     IF changed IS NOT NULL AND NOT EXISTS (
             SELECT FROM (SELECT * FROM customer_mgmt.clv_models x ORDER BY x.id DESC LIMIT 1) prev
-             WHERE prev.summarised_customers IS NOT NULL AND prev.as_of <= clv_fit.as_of
-               AND NOT EXISTS (SELECT FROM customer_mgmt.settings g
-                                WHERE g.name = 'shop_timezone' AND g.updated_at >= prev.fitted_at)) THEN
+             WHERE prev.summarised_customers IS NOT NULL AND prev.as_of <= clv_fit.as_of AND prev.time_zone = tz
+               AND NOT EXISTS (SELECT FROM customer_mgmt.job_runs j
+                                WHERE j.job_name LIKE 'recalculate_all_analytics%' AND j.status = 'failed'
+                                  AND j.started_at >= prev.fitted_at)) THEN
         changed := NULL;
     END IF;
     IF changed IS NULL THEN
         CREATE TEMP TABLE cm_clv_summary ON COMMIT DROP AS SELECT * FROM customer_mgmt.clv_summary(as_of);
     ELSE
-        PERFORM customer_mgmt.clv_store_summaries(as_of, ARRAY(
-            SELECT unnest(changed) UNION SELECT c.customer_id FROM customer_mgmt.customer_clv c WHERE c.as_of > clv_fit.as_of));
+        PERFORM customer_mgmt.clv_store_summaries(as_of, changed);
+        -- the stored summaries as of no later than as_of, and as of as_of
+        -- those stored as of a later time (kept as they are)
         CREATE TEMP TABLE cm_clv_summary ON COMMIT DROP AS
         SELECT c.customer_id, c.frequency, c.recency, (clv_fit.as_of AT TIME ZONE tz)::date - c.first_purchase AS age,
                c.monetary_value::double precision AS monetary_value, c.first_purchase
-          FROM customer_mgmt.customer_clv c;
+          FROM customer_mgmt.customer_clv c
+         WHERE c.as_of <= clv_fit.as_of
+        UNION ALL
+        SELECT x.* FROM customer_mgmt.customer_clv c, LATERAL customer_mgmt.clv_summary(clv_fit.as_of, c.customer_id) x
+         WHERE c.as_of > clv_fit.as_of;
     END IF;
     SELECT count(*), count(*) FILTER (WHERE s.frequency >= 2), (as_of AT TIME ZONE tz)::date - min(s.first_purchase)
       INTO n, repeat, history
@@ -269,9 +279,9 @@ BEGIN
     END IF;
     fitted := clock_timestamp();
     INSERT INTO customer_mgmt.clv_models (fitted_at, as_of, customers, repeat_customers, history_days, bgnbd, gamma_gamma,
-                                          usable, reason, fit_seconds)
+                                          usable, reason, fit_seconds, time_zone)
     VALUES (fitted, as_of, n, repeat, history, bgnbd, gamma_gamma, why IS NULL, why,
-            round(extract(epoch FROM fitted - started)::numeric, 3))
+            round(extract(epoch FROM fitted - started)::numeric, 3), tz)
     RETURNING * INTO m;
     summarised := CASE WHEN changed IS NULL THEN customer_mgmt.clv_store_summaries(as_of) ELSE n END;
     UPDATE customer_mgmt.clv_models x

@@ -276,7 +276,7 @@ BEGIN
       FROM customer_mgmt.customer_tags x
      WHERE x.customer_id = ANY (duplicate_ids)
      ORDER BY x.customer_id, x.id
-    ON CONFLICT (customer_id, tag_key) DO NOTHING;
+    ON CONFLICT ON CONSTRAINT customer_tags_pkey DO NOTHING;
     -- the duplicates' ids, and those merged into them before, resolve to the survivor
     UPDATE customer_mgmt.customer_merges m SET survivor_id = merge_apply.survivor_id WHERE m.survivor_id = ANY (duplicate_ids);
     INSERT INTO customer_mgmt.customer_merges (merged_id, survivor_id, external_id, actor_id, moved)

@@ -274,8 +274,13 @@ BEGIN
     IF run_id IS NOT NULL AND error IS NULL THEN
         SELECT * INTO r FROM customer_mgmt.job_runs x WHERE x.id = run_id;
         t0 := clock_timestamp();
+        -- (the changed customers from the statistics begin_recalculation
+        -- computed: a temporary table of that name the extension's owner
+        -- did not create makes it a fit from every order)
         PERFORM customer_mgmt.clv_fit((r.details ->> 'asOf')::timestamptz,
                                       CASE WHEN NOT (r.details ->> 'full')::boolean
+                                                AND (SELECT c.relowner = (SELECT o.oid FROM pg_roles o WHERE o.rolname = current_user)
+                                                       FROM pg_class c WHERE c.oid = to_regclass('pg_temp.cm_recalc_stats'))
                                           THEN ARRAY(SELECT st.customer_id FROM pg_temp.cm_recalc_stats st) END);
         t1 := clock_timestamp();
         PERFORM customer_mgmt.refresh_all_segments((r.details ->> 'asOf')::timestamptz);

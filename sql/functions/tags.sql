@@ -69,8 +69,11 @@ BEGIN
                                                            cardinality(had) + cardinality(added)));
     END IF;
     IF cardinality(added) > 0 THEN
+        -- (a tag another transaction added since this one's snapshot, at
+        -- REPEATABLE READ, is kept: no error quoting its key)
         INSERT INTO customer_mgmt.customer_tags (customer_id, tag_key, tag)
-        SELECT cid, customer_mgmt.search_fold(t), t FROM unnest(added) WITH ORDINALITY a (t, n) ORDER BY n;
+        SELECT cid, customer_mgmt.search_fold(t), t FROM unnest(added) WITH ORDINALITY a (t, n) ORDER BY n
+        ON CONFLICT ON CONSTRAINT customer_tags_pkey DO NOTHING;
         PERFORM customer_mgmt.audit('add_customer_tags', 'customer', cid::text, jsonb_build_object('added', to_jsonb(added)));
     END IF;
     RETURN jsonb_build_object('customerId', cid, 'tags', to_jsonb(had || added), 'added', to_jsonb(added));

@@ -623,10 +623,12 @@ CREATE TABLE clv_models (
     reason              text CHECK (usable = (reason IS NULL)),
     fit_seconds         numeric(10,3),
     summarised_customers    integer,
-    summary_seconds       numeric(10,3)
+    summary_seconds       numeric(10,3),
+    time_zone           text
 );
 COMMENT ON TABLE clv_models IS
     'Every fit of the CLV model (fit_clv_model): as of when, the customers with a completed order, those with three or more purchase days, the days of history, the BG/NBD and Gamma-Gamma fits (bgnbd_fit and gamma_gamma_fit results), whether it is usable and, if not, why; the latest row is the model in force.';
+COMMENT ON COLUMN clv_models.time_zone IS 'The shop''s time zone (shop_timezone) whose days the fit counted: the nightly run fits on the stored summaries only when it is still the shop''s.';
 CREATE INDEX clv_models_fitted_at_idx ON clv_models (fitted_at);
 -- each customer's purchase summary for the CLV model, as of the last fit
 -- or the customer's last order: the predictions are computed from it and

@@ -230,6 +230,8 @@ CREATE INDEX customer_segment_assignments_segment_id_idx ON customer_segment_ass
 -- the CLV summaries are stored for a set of customers (the nightly run's
 -- changed ones), not one
 DROP FUNCTION clv_store_summaries(timestamptz, uuid);
+ALTER TABLE clv_models ADD COLUMN time_zone text;
+COMMENT ON COLUMN clv_models.time_zone IS 'The shop''s time zone (shop_timezone) whose days the fit counted: the nightly run fits on the stored summaries only when it is still the shop''s.';
 -- customer tags (sql/functions/tags.sql): a table of their own
 CREATE TABLE customer_tags (
     id           bigint GENERATED ALWAYS AS IDENTITY,

@@ -3,11 +3,12 @@
 -- orders, order lines and sessions of those three only (the rows read, as
 -- this transaction's statistics count them: every scan of the table and of
 -- each of its indexes), and its CLV model, fitted from the stored purchase
--- summaries, is the one a fit from every order gives.
+-- summaries, is the one a fit from every order gives; so is the fit of a
+-- night after the shop's time zone changed.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(9);
+SELECT plan(12);
 
 -- the rows of a table read so far in this transaction: its sequential
 -- scans' and each of its indexes' (an index-only scan reads no heap row)
@@ -77,18 +78,37 @@ SELECT cmp_ok((SELECT web_sessions FROM night), '<=', (SELECT 3 * web_sessions F
               format('sessions: the night read %s rows, the three have %s (the shop %s)',
                      (SELECT web_sessions FROM night), (SELECT web_sessions FROM theirs), (SELECT shop_web_sessions FROM theirs)));
 
--- the model from the stored summaries is the one from every order
-CREATE TEMP TABLE nightly_model AS SELECT customer_mgmt.current_clv_model() AS m;
-CREATE TEMP TABLE stored AS SELECT c.customer_id, c.frequency, c.recency, c.first_purchase, c.monetary_value FROM customer_mgmt.customer_clv c;
+-- the model from the stored summaries is the one from every order: both
+-- fits' parameters (the stored amounts are rounded to the đồng's hundredth)
+CREATE FUNCTION pg_temp.same_fit(x jsonb, y jsonb) RETURNS boolean
+    LANGUAGE sql AS $$
+    SELECT bool_and(abs((x #>> ARRAY[f, k])::float8 - (y #>> ARRAY[f, k])::float8) <= 1e-6 * abs((y #>> ARRAY[f, k])::float8))
+      FROM (VALUES ('bgnbd', 'r'), ('bgnbd', 'alpha'), ('bgnbd', 'a'), ('bgnbd', 'b'),
+                   ('gammaGamma', 'p'), ('gammaGamma', 'q'), ('gammaGamma', 'gamma')) v (f, k)
+$$;
+CREATE FUNCTION pg_temp.summaries() RETURNS SETOF text
+    LANGUAGE sql AS $$
+    SELECT row(c.customer_id, c.frequency, c.recency, c.first_purchase, c.monetary_value)::text FROM customer_mgmt.customer_clv c
+$$;
+CREATE TEMP TABLE nightly_model AS SELECT customer_mgmt.clv_model_dto(customer_mgmt.current_clv_model()) AS m;
+CREATE TEMP TABLE stored AS SELECT pg_temp.summaries() AS s;
 CREATE TEMP TABLE refit AS SELECT customer_mgmt.fit_clv_model('2026-06-02 00:00+07') AS m;
-SELECT is((SELECT count(*) FROM (SELECT * FROM stored EXCEPT
-                                 SELECT c.customer_id, c.frequency, c.recency, c.first_purchase, c.monetary_value
-                                   FROM customer_mgmt.customer_clv c) d), 0::bigint,
-          'the stored purchase summaries are those computed from every order');
-SELECT ok((SELECT bool_and(abs(((n.m).bgnbd ->> k)::float8 - (r.m #>> ARRAY['bgnbd', k])::float8)
-                           <= 1e-6 * abs((r.m #>> ARRAY['bgnbd', k])::float8))
-             FROM nightly_model n, refit r, unnest(ARRAY['r', 'alpha', 'a', 'b']) k),
+SELECT set_eq('SELECT s FROM stored', 'SELECT pg_temp.summaries()',
+              'the stored purchase summaries are those computed from every order');
+SELECT ok(pg_temp.same_fit((SELECT m FROM nightly_model), (SELECT m FROM refit)),
           'and the nightly fit is the fit from every order');
+
+-- the shop moves to UTC: the stored summaries count the days of Vietnam,
+-- so the next night fits from every order, as fit_clv_model does
+\o /dev/null
+SELECT customer_mgmt.set_setting('shop_timezone', 'UTC');
+\o
+SELECT ok((customer_mgmt.recalculate_all_analytics('2026-06-03 00:00+07') ->> 'customers')::int > 0, 'a night after the change');
+CREATE TEMP TABLE utc_nightly AS SELECT customer_mgmt.clv_model_dto(customer_mgmt.current_clv_model()) AS m;
+CREATE TEMP TABLE utc_stored AS SELECT pg_temp.summaries() AS s;
+CREATE TEMP TABLE utc_refit AS SELECT customer_mgmt.fit_clv_model('2026-06-03 00:00+07') AS m;
+SELECT set_eq('SELECT s FROM utc_stored', 'SELECT pg_temp.summaries()', 'its summaries count the days of the new zone');
+SELECT ok(pg_temp.same_fit((SELECT m FROM utc_nightly), (SELECT m FROM utc_refit)), 'and so does its fit');
 
 SELECT * FROM finish();
 ROLLBACK;
