@@ -154,7 +154,8 @@ AS $$
                               AS recent),
     held AS (
         SELECT u.id, u.status, u.last_login_at,
-               CASE WHEN action IN ('add_tags', 'remove_tags')
+               -- (removing reads the tags to remove directly, below)
+               CASE WHEN action = 'add_tags'
                    THEN ARRAY(SELECT k.tag_key FROM customer_mgmt.customer_tags k WHERE k.customer_id = u.id) END AS held_keys,
                CASE WHEN action IN ('assign_segment', 'remove_from_segment')
                    THEN EXISTS (SELECT FROM customer_mgmt.customer_segment_assignments x

@@ -86,7 +86,7 @@ COMMENT ON FUNCTION clv_fit_gamma_gamma() IS 'Internal: the Gamma-Gamma fit in f
 CREATE OR REPLACE FUNCTION clv_day(at timestamptz) RETURNS date
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT (at AT TIME ZONE customer_mgmt.setting('shop_timezone'))::date
+    SELECT customer_mgmt.shop_day(at)
 $$;
 COMMENT ON FUNCTION clv_day(timestamptz) IS 'Internal: the day of a time in the shop''s time zone, the day CLV predictions are for.';
 CREATE OR REPLACE FUNCTION clv_discount_rate() RETURNS double precision
