@@ -57,7 +57,7 @@ AS $$
            customer_mgmt.rfm_group(a.rfm_score),
            customer_mgmt.favorite_keys(a.favorite_categories, 'category'),
            customer_mgmt.favorite_keys(a.favorite_brands, 'brand'),
-           u.email_consent, u.sms_consent
+           u.email_consent, u.sms_consent, customer_mgmt.search_key(u.full_name, u.email, u.phone_number)
       FROM customer_mgmt.users u
       LEFT JOIN customer_mgmt.customer_analytics a ON a.customer_id = u.id
       LEFT JOIN customer_mgmt.provinces p ON p.name = u.province
@@ -79,16 +79,16 @@ BEGIN
     PERFORM customer_mgmt.list_rows_sync(ARRAY(
         SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
          WHERE n.role = 'customer'
-           AND (o.full_name, o.email, o.status, o.last_login_at, o.created_at, o.role, o.gender, o.date_of_birth, o.province,
-                o.email_consent, o.sms_consent)
+           AND (o.full_name, o.email, o.phone_number, o.status, o.last_login_at, o.created_at, o.role, o.gender,
+                o.date_of_birth, o.province, o.email_consent, o.sms_consent)
                IS DISTINCT FROM
-               (n.full_name, n.email, n.status, n.last_login_at, n.created_at, n.role, n.gender, n.date_of_birth, n.province,
-                n.email_consent, n.sms_consent)));
+               (n.full_name, n.email, n.phone_number, n.status, n.last_login_at, n.created_at, n.role, n.gender,
+                n.date_of_birth, n.province, n.email_consent, n.sms_consent)));
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION users_list_sync() IS
-    'Statement trigger: rewrites the customer_list rows of the customers whose listed columns (name, e-mail, status, registration, last login, gender, birth date, province, marketing consent) changed, in one statement; a user who is no longer a customer leaves it.';
+    'Statement trigger: rewrites the customer_list rows of the customers whose listed columns (name, e-mail, phone, status, registration, last login, gender, birth date, province, marketing consent) changed, in one statement; a user who is no longer a customer leaves it.';
 
 -- Insert or rewrite customers' list rows from customer_list_rows(), in one
 -- statement.
@@ -101,13 +101,13 @@ AS $$
        SET (created_at, full_name, email, status, last_login_at, segment, total_spent, total_orders, last_order_date,
             churn_risk_score, gender, date_of_birth, province_key, average_order_value, engagement_score,
             total_sessions, bounce_rate, conversion_rate, rfm_score, rfm_group, category_keys, brand_keys,
-            email_consent, sms_consent)
+            email_consent, sms_consent, search_key)
          = (excluded.created_at, excluded.full_name, excluded.email, excluded.status, excluded.last_login_at,
             excluded.segment, excluded.total_spent, excluded.total_orders, excluded.last_order_date,
             excluded.churn_risk_score, excluded.gender, excluded.date_of_birth, excluded.province_key,
             excluded.average_order_value, excluded.engagement_score, excluded.total_sessions, excluded.bounce_rate,
             excluded.conversion_rate, excluded.rfm_score, excluded.rfm_group, excluded.category_keys,
-            excluded.brand_keys, excluded.email_consent, excluded.sms_consent)
+            excluded.brand_keys, excluded.email_consent, excluded.sms_consent, excluded.search_key)
 $$;
 COMMENT ON FUNCTION list_rows_sync(uuid[]) IS
     'Internal: inserts or rewrites the customer_list rows of customers from customer_list_rows(), in one statement.';
@@ -233,7 +233,8 @@ COMMENT ON FUNCTION filter_value(jsonb, text, text, anyelement) IS
 -- get_customers, the export and saved views share it.  Errors name the
 -- argument, or object_name.key for a saved view's filters.
 CREATE OR REPLACE FUNCTION customer_filter(filters jsonb, as_of timestamptz, object_name text DEFAULT NULL,
-    OUT conditions text, OUT key_column text, OUT order_by text, OUT searching boolean, OUT applied jsonb)
+    OUT conditions text, OUT walk_conditions text, OUT key_column text, OUT order_by text, OUT gathered boolean,
+    OUT applied jsonb)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -260,6 +261,10 @@ DECLARE
     sort_by text := coalesce(customer_mgmt.filter_value(filters, 'sortBy', object_name, NULL::text), 'createdAt');
     sort_order text := coalesce(customer_mgmt.filter_value(filters, 'sortOrder', object_name, NULL::text), 'DESC');
     pattern text;
+    -- the search, as a test of each list row and as the customers gathered
+    -- from the trigram index (which one runs: below)
+    search_test text;
+    search_gather text;
     dir text;
     nulls_last boolean := false;
     conds text[] := ARRAY['true'];
@@ -279,17 +284,35 @@ BEGIN
         PERFORM customer_mgmt.raise_invalid('as_of', 'must be a finite time', as_of::text);
     END IF;
     pattern := customer_mgmt.search_pattern(search);
-    -- the search reads the trigram index on users (customer_list has no
-    -- search key: its index would be rewritten with every analytics change)
-    -- (and the shop's own id, exactly: a second branch on its own index; a
-    -- UNION ALL, not an OR, which the planner mis-estimates into a walk of
-    -- the whole list)
+    -- A search matches the folded name, e-mail and phone (the list row's
+    -- search_key), or the shop's own id exactly (a branch on its own index:
+    -- written as an OR inside the gathering sub-select, the planner
+    -- mis-estimated it into a walk of the whole list).  Two ways to run it,
+    -- chosen from how many customers the term matches, as the planner
+    -- estimates it from the statistics of customer_list.search_key
+    -- (docs/architecture.md, "How a search runs"):
+    --   a rare term: its customers are gathered from the trigram index on
+    --   users, then filtered and sorted (customer_list has no trigram index:
+    --   it would be rewritten with every change of the analytics);
+    --   a frequent term (1 customer in 25 or more: nguyen, tran thi, @gmail,
+    --   090): each list row is tested, in whatever order the other filters
+    --   and the sort read them, which finds a page or 10,001 matches sooner
+    --   than gathering hundreds of thousands of ids.
     IF pattern IS NOT NULL THEN
-        conds := conds || ('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
-                           || ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE '
-                           || quote_literal(pattern)
-                           || ' UNION ALL SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = '
-                           || quote_literal(btrim(search)) || ' AND u.role = ''customer'')');
+        search_test := format('(l.search_key LIKE %L OR l.customer_id IN (SELECT u.id FROM customer_mgmt.users u'
+                              ' WHERE u.external_id = %L AND u.role = ''customer''))', pattern, btrim(search));
+        search_gather := format('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
+                                ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE %L'
+                                ' UNION ALL SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = %L'
+                                ' AND u.role = ''customer'')', pattern, btrim(search));
+        -- (a list never analysed has no statistics to tell: gathered)
+        gathered := coalesce(customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l'
+                                                         || ' WHERE l.search_key LIKE ' || quote_literal(pattern))
+                             < (SELECT nullif(greatest(c.reltuples, 0), 0) FROM pg_catalog.pg_class c
+                                 WHERE c.oid = 'customer_mgmt.customer_list'::regclass) / 25,
+                             true);
+    ELSE
+        gathered := false;
     END IF;
     IF status IS NOT NULL THEN
         conds := conds || customer_mgmt.enum_condition('l.status', customer_mgmt.filter_field('status', object_name), status,
@@ -423,10 +446,10 @@ BEGIN
                 'must be one of createdAt, fullName, email, lastLoginAt, totalSpent, totalOrders, lastOrderDate, churnRiskScore, predictedLtv',
                 sort_by);
     END CASE;
-    conditions := array_to_string(conds, ' AND ');
+    walk_conditions := array_to_string(conds || search_test, ' AND ');
+    conditions := CASE WHEN gathered THEN array_to_string(conds || search_gather, ' AND ') ELSE walk_conditions END;
     order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
                        CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
-    searching := pattern IS NOT NULL;
     -- the values as read (a time with its offset, a number as a number),
     -- so that a saved view means the same in any session's DateStyle and
     -- time zone
@@ -534,7 +557,7 @@ BEGIN
     -- matches it counted (its trigram index scan is the cost, so it runs
     -- once); other filters count from their indexes alone, which is cheaper
     -- than keeping 10,001 rows when the matches are many.
-    IF f.searching THEN
+    IF f.gathered THEN
         EXECUTE 'WITH m AS MATERIALIZED (' || matches || ' LIMIT 10001), n AS (SELECT count(*) AS n FROM m)'
                 || ' SELECT n.n, CASE WHEN n.n <= 10000 THEN ('
                 || format(items, 'SELECT m.customer_id FROM m' || matches_order_by) || ') END FROM n'
@@ -558,8 +581,9 @@ BEGIN
             estimate := true;
         END IF;
         -- more than 10,000 matches: they are dense, and the sort key's index,
-        -- walked and filtered, finds a page quickly
-        EXECUTE format(items, 'SELECT l.customer_id' || where_clause || f.order_by)
+        -- walked and filtered (a search tested on each row), finds a page quickly
+        EXECUTE format(items, 'SELECT l.customer_id FROM customer_mgmt.customer_list l WHERE ' || f.walk_conditions
+                              || f.order_by)
            INTO data
           USING page_size, (page - 1)::bigint * page_size, as_of;
     END IF;

@@ -112,7 +112,7 @@ BEGIN
     -- the log holds no personal data: whether there was a search, not its text
     -- (export_customers adds the number of rows written)
     log_details := jsonb_build_object('format', format, 'columns', to_jsonb(chosen),
-                                      'filters', f.applied - 'search' || CASE WHEN f.searching THEN '{"search": true}'::jsonb
+                                      'filters', f.applied - 'search' || CASE WHEN f.applied ? 'search' THEN '{"search": true}'::jsonb
                                                                               ELSE '{}' END);
     -- behind PostgREST, a file download
     PERFORM set_config('response.headers', jsonb_build_array(

@@ -360,14 +360,17 @@ CREATE TABLE customer_list (
     category_keys        text[] NOT NULL DEFAULT '{}',
     brand_keys           text[] NOT NULL DEFAULT '{}',
     email_consent        consent_status NOT NULL DEFAULT 'not_asked',
-    sms_consent          consent_status NOT NULL DEFAULT 'not_asked'
+    sms_consent          consent_status NOT NULL DEFAULT 'not_asked',
+    -- search_key() of the user: a frequent search term is tested on the row
+    -- (customer_filter); no index, and its statistics say how frequent
+    search_key           text NOT NULL
 )
 -- the nightly run rewrites the rows of the customers whose analytics
 -- changed: room on each page keeps the new versions near the old ones
 -- (and HOT when no indexed column changed), as in customer_analytics
 WITH (fillfactor = 70);
 COMMENT ON TABLE customer_list IS
-    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the search stays on users: its trigram index would be rewritten with every change of the analytics). province_key is the current province, folded; category_keys and brand_keys the favourites, folded.';
+    'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the trigram index of the search stays on users: here it would be rewritten with every change of the analytics; search_key, unindexed, tests a frequent term row by row). province_key is the current province, folded; category_keys and brand_keys the favourites, folded.';
 CREATE INDEX customer_list_created_at_idx ON customer_list (created_at, customer_id);
 CREATE INDEX customer_list_full_name_idx ON customer_list (full_name, customer_id);
 CREATE INDEX customer_list_email_idx ON customer_list (email, customer_id);

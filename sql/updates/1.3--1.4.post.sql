@@ -13,3 +13,9 @@ CREATE INDEX users_customers_mailbox_idx ON users (email_identity(email)) WHERE 
 CREATE TRIGGER users_list_sync AFTER UPDATE ON users
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION users_list_sync();
+
+-- the list row's search key (sql/schema/tables.sql): every customer's, in
+-- one statement, then required as in a fresh install
+UPDATE customer_list l SET search_key = search_key(u.full_name, u.email, u.phone_number)
+  FROM users u WHERE u.id = l.customer_id;
+ALTER TABLE customer_list ALTER COLUMN search_key SET NOT NULL;

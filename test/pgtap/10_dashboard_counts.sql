@@ -1,11 +1,12 @@
--- The dashboard's counts read indexes over the range (overview_counts);
--- on a generated shop they equal the direct computation over every
--- customer, for ranges of a week to five years, before any data, and after
--- the shop changed.
+-- The dashboard's counts read indexes over the range (overview_counts),
+-- and its funnel and cohorts the range's visits and orders joined to its
+-- new customers; on a generated shop they equal the direct computation
+-- customer by customer, for ranges of a week to five years, before any
+-- data, and after the shop changed.
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(14);
+SELECT plan(26);
 
 -- The definitions, computed the long way: every customer, every order.
 CREATE FUNCTION pg_temp.direct_counts(range_from timestamptz, range_to timestamptz) RETURNS text
@@ -31,6 +32,52 @@ CREATE FUNCTION pg_temp.direct_counts(range_from timestamptz, range_to timestamp
                        < range_to))::text
 $$;
 
+-- The funnel and the cohorts, customer by customer: each new customer's
+-- visits and completed orders in the range, and for each cohort month the
+-- customers with a completed order in each month since.
+CREATE FUNCTION pg_temp.direct_funnel_cohorts(range_from timestamptz, range_to timestamptz) RETURNS jsonb
+    LANGUAGE sql AS $$
+    WITH tz AS (SELECT customer_mgmt.setting('shop_timezone') AS z),
+    nc AS (
+        SELECT u.id, u.created_at, date_trunc('month', u.created_at AT TIME ZONE tz.z) AS cohort
+          FROM customer_mgmt.users u, tz
+         WHERE u.role = 'customer' AND u.created_at >= range_from AND u.created_at < range_to),
+    y AS (
+        SELECT (SELECT count(*) FROM customer_mgmt.web_sessions w
+                 WHERE w.customer_id = nc.id AND w.started_at >= range_from AND w.started_at < range_to) AS sessions,
+               (SELECT count(*) FROM customer_mgmt.orders o
+                 WHERE o.customer_id = nc.id AND o.status = 'completed'
+                   AND o.order_date >= range_from AND o.order_date < range_to) AS orders
+          FROM nc),
+    months AS (
+        SELECT m.cohort, m.size, g.i,
+               (SELECT count(DISTINCT nc.id) FROM nc JOIN customer_mgmt.orders o ON o.customer_id = nc.id, tz
+                 WHERE nc.cohort = m.cohort AND o.status = 'completed' AND o.order_date >= nc.created_at
+                   AND o.order_date < range_to
+                   AND date_trunc('month', o.order_date AT TIME ZONE tz.z) = m.cohort + make_interval(months => g.i)) AS n
+          FROM (SELECT nc.cohort, count(*) AS size FROM nc GROUP BY 1) m, tz,
+               generate_series(0, (SELECT count(*) FROM generate_series(
+                   m.cohort, date_trunc('month', (range_to - interval '1 microsecond') AT TIME ZONE tz.z),
+                   interval '1 month'))::integer - 1) g(i))
+    SELECT jsonb_build_object(
+        'funnel', (SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE sessions > 0),
+                                            count(*) FILTER (WHERE orders >= 1), count(*) FILTER (WHERE orders >= 2)) FROM y),
+        'cohorts', (SELECT coalesce(jsonb_agg(jsonb_build_array(to_char(cohort, 'YYYY-MM'), size, i, n)
+                                              ORDER BY cohort, i), '[]') FROM months))
+$$;
+-- the same, read off get_customer_overview
+CREATE FUNCTION pg_temp.overview_funnel_cohorts(range_from timestamptz, range_to timestamptz) RETURNS jsonb
+    LANGUAGE sql AS $$
+    SELECT jsonb_build_object(
+        'funnel', (SELECT jsonb_agg((e ->> 'count')::bigint ORDER BY n) FROM jsonb_array_elements(j -> 'conversionFunnel')
+                                                                          WITH ORDINALITY AS x(e, n)),
+        'cohorts', (SELECT coalesce(jsonb_agg(jsonb_build_array(c ->> 'cohort', (c ->> 'customers')::bigint,
+                                                                (m ->> 'month')::int, (m ->> 'customers')::bigint)
+                                              ORDER BY c ->> 'cohort', (m ->> 'month')::int), '[]')
+                      FROM jsonb_array_elements(j -> 'retentionCohorts') c, jsonb_array_elements(c -> 'months') m))
+      FROM (SELECT customer_mgmt.get_customer_overview(range_from, range_to) AS j) o
+$$;
+
 CREATE FUNCTION pg_temp.fast_counts(range_from timestamptz, range_to timestamptz) RETURNS text
     LANGUAGE sql AS $$
     SELECT row(c.total_customers, c.new_customers, c.active_customers, c.churned_customers)::text
@@ -49,6 +96,18 @@ SELECT is(pg_temp.fast_counts(f, t), pg_temp.direct_counts(f, t), format('counts
                ('2024-01-01 00:00+07', '2024-03-01 00:00+07'),
                ('2010-01-01 00:00+07', '2010-02-01 00:00+07'),
                ('2026-06-01 00:00+07', '2026-07-01 00:00+07')) r(f, t);
+SELECT is(pg_temp.overview_funnel_cohorts(f, t), pg_temp.direct_funnel_cohorts(f, t),
+          format('funnel and cohorts of [%s, %s)', f, t))
+  FROM (VALUES ('2026-05-02 00:00+07'::timestamptz, '2026-06-01 00:00+07'::timestamptz),
+               ('2026-05-25 00:00+07', '2026-06-01 00:00+07'),
+               ('2025-06-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2022-01-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2024-01-01 00:00+07', '2024-03-01 00:00+07'),
+               ('2010-01-01 00:00+07', '2010-02-01 00:00+07'),
+               ('2026-06-01 00:00+07', '2026-07-01 00:00+07')) r(f, t);
+SELECT ok(pg_temp.direct_funnel_cohorts('2025-06-01 00:00+07', '2026-06-01 00:00+07') -> 'funnel' ->> 3 > '0'
+          AND jsonb_array_length(pg_temp.direct_funnel_cohorts('2025-06-01 00:00+07', '2026-06-01 00:00+07') -> 'cohorts') > 12,
+          'a year has new customers who ordered twice, and cohorts of many months');
 
 -- the shop changes: a refund, a new order, a visit, a registration
 SELECT customer_mgmt.set_order_status(
@@ -64,6 +123,12 @@ SELECT is(pg_temp.fast_counts(f, t), pg_temp.direct_counts(f, t), format('after 
                ('2026-05-25 00:00+07', '2026-06-01 00:00+07'),
                ('2025-06-01 00:00+07', '2026-06-01 00:00+07'),
                ('2021-06-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2026-05-31 00:00+07', '2026-06-01 00:00+07')) r(f, t);
+SELECT is(pg_temp.overview_funnel_cohorts(f, t), pg_temp.direct_funnel_cohorts(f, t),
+          format('after the changes, funnel and cohorts of [%s, %s)', f, t))
+  FROM (VALUES ('2026-05-02 00:00+07'::timestamptz, '2026-06-01 00:00+07'::timestamptz),
+               ('2025-06-01 00:00+07', '2026-06-01 00:00+07'),
+               ('2026-05-25 00:00+07', '2026-06-01 00:00+07'),
                ('2026-05-31 00:00+07', '2026-06-01 00:00+07')) r(f, t);
 
 SELECT * FROM finish();

@@ -21,23 +21,6 @@ INSERT INTO p VALUES
 SELECT customer_mgmt.record_order((SELECT id FROM p WHERE k = 'leap'), 300000, 'processing', now() - interval '1 day');
 GRANT SELECT ON p TO PUBLIC;
 
--- every match of a call, in order (all pages)
-CREATE FUNCTION pg_temp.ids(args text) RETURNS uuid[]
-    LANGUAGE plpgsql AS $$
-DECLARE
-    result uuid[] := '{}';
-    page jsonb;
-    n integer := 1;
-BEGIN
-    LOOP
-        EXECUTE format('SELECT customer_mgmt.get_customers(%s page => %s, page_size => 100)', args, n) INTO page;
-        result := result || ARRAY(SELECT (e ->> 'id')::uuid FROM jsonb_array_elements(page -> 'data') e);
-        EXIT WHEN n >= (page ->> 'totalPages')::int;
-        n := n + 1;
-    END LOOP;
-    RETURN result;
-END
-$$;
 -- the same question asked of the tables
 CREATE FUNCTION pg_temp.hand(cond text, ord text) RETURNS uuid[]
     LANGUAGE plpgsql AS $$

@@ -53,3 +53,22 @@ CREATE OR REPLACE FUNCTION pg_temp.list_drift() RETURNS bigint
         UNION ALL
         (SELECT * FROM customer_mgmt.customer_list EXCEPT SELECT * FROM customer_mgmt.customer_list_rows())) d
 $$;
+
+-- Every match of a get_customers call, in order (all its pages): args are
+-- its named arguments, each followed by a comma.
+CREATE OR REPLACE FUNCTION pg_temp.ids(args text) RETURNS uuid[]
+    LANGUAGE plpgsql AS $$
+DECLARE
+    result uuid[] := '{}';
+    page jsonb;
+    n integer := 1;
+BEGIN
+    LOOP
+        EXECUTE format('SELECT customer_mgmt.get_customers(%s page => %s, page_size => 100)', args, n) INTO page;
+        result := result || ARRAY(SELECT (e ->> 'id')::uuid FROM jsonb_array_elements(page -> 'data') e);
+        EXIT WHEN n >= (page ->> 'totalPages')::int;
+        n := n + 1;
+    END LOOP;
+    RETURN result;
+END
+$$;
