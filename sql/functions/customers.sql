@@ -228,6 +228,27 @@ $$;
 COMMENT ON FUNCTION filter_value(jsonb, text, text, anyelement) IS
     'Internal: a filter''s value converted to the type of sample; NULL when absent; 22023 naming the filter when it does not convert.';
 
+-- How many list rows the planner expects a search pattern to match, from
+-- the statistics of customer_list.search_key.  The pattern is a parameter,
+-- not text of the EXPLAIN: a utility statement's text is kept as written
+-- by pg_stat_statements and shown in the context of an error, and a
+-- search is personal data.  VOLATILE: SPI refuses EXPLAIN in a STABLE
+-- function.
+CREATE OR REPLACE FUNCTION search_matches_estimate(pattern text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plan jsonb;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) SELECT 1 FROM customer_mgmt.customer_list l WHERE l.search_key LIKE $1'
+       INTO plan USING pattern;
+    RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric::bigint;
+END
+$$;
+COMMENT ON FUNCTION search_matches_estimate(text) IS
+    'Internal: the planner''s estimate of the customer_list rows whose search_key is LIKE the pattern (EXPLAIN with the pattern as a parameter; VOLATILE, writes nothing).';
+
 -- The list's filters and sort, checked: the SQL condition over
 -- customer_list l, every value a quoted literal, and the ORDER BY.
 -- get_customers, the export and saved views share it.  Errors name the
@@ -299,15 +320,16 @@ BEGIN
     --   and the sort read them, which finds a page or 10,001 matches sooner
     --   than gathering hundreds of thousands of ids.
     IF pattern IS NOT NULL THEN
-        search_test := format('(l.search_key LIKE %L OR l.customer_id IN (SELECT u.id FROM customer_mgmt.users u'
+        -- (the shop's id is unique: a scalar sub-select, which the planner
+        -- estimates as one row, where IN would count half the list)
+        search_test := format('(l.search_key LIKE %L OR l.customer_id = (SELECT u.id FROM customer_mgmt.users u'
                               ' WHERE u.external_id = %L AND u.role = ''customer''))', pattern, btrim(search));
         search_gather := format('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
                                 ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE %L'
                                 ' UNION ALL SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = %L'
                                 ' AND u.role = ''customer'')', pattern, btrim(search));
-        -- (a list never analysed has no statistics to tell: gathered)
-        gathered := coalesce(customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l'
-                                                         || ' WHERE l.search_key LIKE ' || quote_literal(pattern))
+        -- (a list never analysed, reltuples unknown: gathered)
+        gathered := coalesce(customer_mgmt.search_matches_estimate(pattern)
                              < (SELECT nullif(greatest(c.reltuples, 0), 0) FROM pg_catalog.pg_class c
                                  WHERE c.oid = 'customer_mgmt.customer_list'::regclass) / 25,
                              true);
@@ -463,7 +485,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION customer_filter(jsonb, timestamptz, text) IS
-    'Internal: the list''s filters and sort (an object with the keys of customer_filter_keys()) checked (22023 naming the argument, or the key of the JSON object object_name; PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal, the sort key column, the ORDER BY, whether there is a search, and the filters as applied (nulls dropped, the sort filled in).';
+    'Internal: the list''s filters and sort (an object with the keys of customer_filter_keys()) checked (22023 naming the argument, or the key of the JSON object object_name; PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal (a search gathered from the trigram index or tested on each row, chosen from the term''s estimated frequency: either gives the same rows), the condition for walking the sort key''s index (a search tested on each row), the sort key column, the ORDER BY, whether the search is gathered, and the filters as applied (nulls dropped, the sort filled in). STABLE as far as its answer goes: which of the two equivalent conditions it writes follows the statistics of the moment.';
 
 -- The filters object of the list's arguments (get_customers,
 -- export_customers): a saved view's filters and sort (customer_views),
