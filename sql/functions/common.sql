@@ -382,20 +382,23 @@ COMMENT ON FUNCTION days_between(timestamptz, timestamptz) IS
 
 -- The planner's row estimate of a query.  EXPLAIN is a utility command,
 -- which SPI refuses inside STABLE functions, so the list calls this
--- (VOLATILE, but it writes nothing) only when it needs an estimate.
-CREATE OR REPLACE FUNCTION estimate_rows(query text) RETURNS bigint
+-- (VOLATILE, but it writes nothing) only when it needs an estimate.  A
+-- value that is personal data (a search) is passed as $1, the parameter:
+-- a utility statement's text is kept as written by pg_stat_statements and
+-- shown in the context of an error.
+CREATE OR REPLACE FUNCTION estimate_rows(query text, parameter text DEFAULT NULL) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     plan jsonb;
 BEGIN
-    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan USING parameter;
     RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric::bigint;
 END
 $$;
-COMMENT ON FUNCTION estimate_rows(text) IS
-    'Internal: the planner''s estimate of the rows a query returns (EXPLAIN); the query must carry its values as quoted literals.';
+COMMENT ON FUNCTION estimate_rows(text, text) IS
+    'Internal: the planner''s estimate of the rows a query returns (EXPLAIN); the query carries its values as quoted literals, or one as $1, the parameter.';
 
 -- The customer row, or PT404; 22023 when no id is given.  A malformed id
 -- never gets here: the uuid parameter makes it PostgreSQL's own 22P02.

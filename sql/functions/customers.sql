@@ -228,27 +228,6 @@ $$;
 COMMENT ON FUNCTION filter_value(jsonb, text, text, anyelement) IS
     'Internal: a filter''s value converted to the type of sample; NULL when absent; 22023 naming the filter when it does not convert.';
 
--- How many list rows the planner expects a search pattern to match, from
--- the statistics of customer_list.search_key.  The pattern is a parameter,
--- not text of the EXPLAIN: a utility statement's text is kept as written
--- by pg_stat_statements and shown in the context of an error, and a
--- search is personal data.  VOLATILE: SPI refuses EXPLAIN in a STABLE
--- function.
-CREATE OR REPLACE FUNCTION search_matches_estimate(pattern text) RETURNS bigint
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    plan jsonb;
-BEGIN
-    EXECUTE 'EXPLAIN (FORMAT JSON) SELECT 1 FROM customer_mgmt.customer_list l WHERE l.search_key LIKE $1'
-       INTO plan USING pattern;
-    RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric::bigint;
-END
-$$;
-COMMENT ON FUNCTION search_matches_estimate(text) IS
-    'Internal: the planner''s estimate of the customer_list rows whose search_key is LIKE the pattern (EXPLAIN with the pattern as a parameter; VOLATILE, writes nothing).';
-
 -- The list's filters and sort, checked: the SQL condition over
 -- customer_list l, every value a quoted literal, and the ORDER BY.
 -- get_customers, the export and saved views share it.  Errors name the
@@ -329,7 +308,8 @@ BEGIN
                                 ' UNION ALL SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = %L'
                                 ' AND u.role = ''customer'')', pattern, btrim(search));
         -- (a list never analysed, reltuples unknown: gathered)
-        gathered := coalesce(customer_mgmt.search_matches_estimate(pattern)
+        gathered := coalesce(customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l'
+                                                         ' WHERE l.search_key LIKE $1', pattern)
                              < (SELECT nullif(greatest(c.reltuples, 0), 0) FROM pg_catalog.pg_class c
                                  WHERE c.oid = 'customer_mgmt.customer_list'::regclass) / 25,
                              true);

@@ -257,6 +257,8 @@ ALTER TABLE customer_list ADD COLUMN email_consent consent_status NOT NULL DEFAU
 -- the list row's search key, for a frequent search term (customer_filter):
 -- filled and made NOT NULL after the function files (1.3--1.4.post.sql)
 ALTER TABLE customer_list ADD COLUMN search_key text;
+-- estimate_rows takes a parameter (a search's pattern, not kept as text)
+DROP FUNCTION estimate_rows(text);
 COMMENT ON TABLE customer_list IS
     'The filter and sort columns of the customer list (get_customers) and the attributes segments read, one row per customer, copied from users and customer_analytics by their triggers (customer_list_rows() defines every column), so that every filter mix and sort is answered by the indexes of one table and a segment by one scan (the trigram index of the search stays on users: here it would be rewritten with every change of the analytics; search_key, unindexed, tests a frequent term row by row). province_key is the current province, folded; category_keys and brand_keys the favourites, folded.';
 CREATE TABLE marketing_consents (
