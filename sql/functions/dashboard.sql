@@ -12,7 +12,9 @@ BEGIN
     range_to := coalesce(date_to, now());
     range_from := coalesce(date_from, range_to - interval '30 days');
     PERFORM customer_mgmt.check_time_range('date_from', range_from, 'date_to', range_to);
-    IF range_to - range_from > interval '5 years' THEN
+    -- five calendar years (a difference of timestamps is in days, and an
+    -- interval of 5 years compares as 1,800 of them)
+    IF range_to > range_from + interval '5 years' THEN
         PERFORM customer_mgmt.raise_invalid('date_to', 'must be at most 5 years after date_from', range_to::text);
     END IF;
 END

@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 CREATE TEMP TABLE c (k text PRIMARY KEY, id uuid);
 INSERT INTO c VALUES
@@ -93,6 +93,10 @@ SELECT is((customer_mgmt.get_customer_health_score('2026-06-01 00:00+07') ->> 'd
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_overview('2026-06-01', '2026-05-01')$$), '22023 date_to', 'a range backwards');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_overview('-infinity', '2026-05-01')$$), '22023 date_from', 'an infinite start');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_overview('2010-01-01', '2026-05-01')$$), '22023 date_to', 'more than five years');
+SELECT is(customer_mgmt.get_customer_overview('2021-05-01 00:00+07', '2026-05-01 00:00+07') ->> 'totalCustomers', '2',
+          'five calendar years (1,826 days) are at most five years');
+SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_overview('2021-05-01 00:00+07', '2026-05-01 00:00:01+07')$$),
+          '22023 date_to', 'a second more is not');
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_health_score(NULL)$$), '22023 as_of', 'no as_of');
 SET LOCAL ROLE customer_mgmt_app;
 SELECT is(pg_temp.failure($$SELECT customer_mgmt.get_customer_overview()$$), '42501', 'the ingesting app may not read the dashboard');
