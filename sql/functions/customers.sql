@@ -233,8 +233,8 @@ COMMENT ON FUNCTION filter_value(jsonb, text, text, anyelement) IS
 -- get_customers, the export and saved views share it.  Errors name the
 -- argument, or object_name.key for a saved view's filters.
 CREATE OR REPLACE FUNCTION customer_filter(filters jsonb, as_of timestamptz, object_name text DEFAULT NULL,
-    OUT conditions text, OUT walk_conditions text, OUT key_column text, OUT order_by text, OUT gathered boolean,
-    OUT applied jsonb)
+    OUT conditions text, OUT walk_conditions text, OUT estimate_conditions text, OUT key_column text,
+    OUT order_by text, OUT gathered boolean, OUT applied jsonb)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -449,6 +449,11 @@ BEGIN
                 sort_by);
     END CASE;
     walk_conditions := array_to_string(conds || search_test, ' AND ');
+    -- for the planner's estimate of the matches: the search's pattern as
+    -- $1, bound by the caller, so that the EXPLAIN's text holds no search
+    -- (pg_stat_statements keeps a utility statement's text as written);
+    -- the shop's id, one customer at most, left out
+    estimate_conditions := array_to_string(conds || CASE WHEN pattern IS NOT NULL THEN 'l.search_key LIKE $1' END, ' AND ');
     conditions := CASE WHEN gathered THEN array_to_string(conds || search_gather, ' AND ') ELSE walk_conditions END;
     order_by := format(' ORDER BY %s %s%s, l.customer_id %s', key_column, dir,
                        CASE WHEN nulls_last THEN ' NULLS LAST' ELSE '' END, dir);
@@ -465,7 +470,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION customer_filter(jsonb, timestamptz, text) IS
-    'Internal: the list''s filters and sort (an object with the keys of customer_filter_keys()) checked (22023 naming the argument, or the key of the JSON object object_name; PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal (a search gathered from the trigram index or tested on each row, chosen from the term''s estimated frequency: either gives the same rows), the condition for walking the sort key''s index (a search tested on each row), the sort key column, the ORDER BY, whether the search is gathered, and the filters as applied (nulls dropped, the sort filled in). STABLE as far as its answer goes: which of the two equivalent conditions it writes follows the statistics of the moment.';
+    'Internal: the list''s filters and sort (an object with the keys of customer_filter_keys()) checked (22023 naming the argument, or the key of the JSON object object_name; PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal (a search gathered from the trigram index or tested on each row, chosen from the term''s estimated frequency: either gives the same rows), the condition for walking the sort key''s index (a search tested on each row), the condition for the planner''s estimate (a search''s pattern as $1), the sort key column, the ORDER BY, whether the search is gathered, and the filters as applied (nulls dropped, the sort filled in). STABLE as far as its answer goes: which of the two equivalent conditions it writes follows the statistics of the moment.';
 
 -- The filters object of the list's arguments (get_customers,
 -- export_customers): a saved view's filters and sort (customer_views),
@@ -579,7 +584,9 @@ BEGIN
         IF exact_total THEN
             EXECUTE 'SELECT count(*)' || where_clause INTO total;
         ELSE
-            total := greatest(10001, customer_mgmt.estimate_rows('SELECT 1' || where_clause));
+            total := greatest(10001, customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l WHERE '
+                                                                 || f.estimate_conditions,
+                                                                 customer_mgmt.search_pattern(f.applied ->> 'search')));
             estimate := true;
         END IF;
         -- more than 10,000 matches: they are dense, and the sort key's index,

@@ -7,7 +7,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 
 SELECT customer_mgmt.generate_demo_shop(800, seed => 5);
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
@@ -49,6 +49,17 @@ SELECT is((customer_mgmt.customer_filter('{"search": "nguyen"}', now())).conditi
 SELECT isnt((customer_mgmt.customer_filter('{"search": "thaiha@"}', now())).conditions,
             (customer_mgmt.customer_filter('{"search": "thaiha@"}', now())).walk_conditions,
             'a rare term: gathered for the count, tested on each row for a walk');
+
+-- the estimate of a total past 10,000 EXPLAINs the conditions with the
+-- pattern as $1: its text holds no search
+SELECT ok((SELECT position('thaiha' IN f.estimate_conditions) = 0 AND position('thaiha' IN f.walk_conditions) > 0
+              FROM customer_mgmt.customer_filter('{"search": "thaiha@", "status": "active"}', now()) f),
+          'the conditions for the estimate hold no search text (those that run do)');
+SELECT is(customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l WHERE '
+                                      || (customer_mgmt.customer_filter('{"search": "nguyen"}', now())).estimate_conditions,
+                                      customer_mgmt.search_pattern('nguyen')),
+          customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l WHERE l.search_key LIKE ''%nguyen%'''),
+          'and estimate as the pattern written out would');
 
 -- the same answers either way
 SELECT is(pg_temp.ids($$search => 'Nguyễn',$$), pg_temp.hand('Nguyễn', 'true', 'u.created_at DESC, u.id DESC'),
