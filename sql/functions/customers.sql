@@ -307,12 +307,16 @@ BEGIN
                                 ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE %L'
                                 ' UNION ALL SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = %L'
                                 ' AND u.role = ''customer'')', pattern, btrim(search));
-        -- (a list never analysed, reltuples unknown: gathered)
-        gathered := coalesce(customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l'
-                                                         ' WHERE l.search_key LIKE $1', pattern)
-                             < (SELECT nullif(greatest(c.reltuples, 0), 0) FROM pg_catalog.pg_class c
-                                 WHERE c.oid = 'customer_mgmt.customer_list'::regclass) / 25,
-                             true);
+        -- (a list never analysed, reltuples unknown: gathered; a term of
+        -- one or two characters never: the trigram index holds no entry
+        -- narrower than three, so gathering would read all of it and
+        -- recheck every customer)
+        gathered := char_length(regexp_replace(pattern, '\\(.)', '\1', 'g')) - 2 >= 3
+                    AND coalesce(customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l'
+                                                             ' WHERE l.search_key LIKE $1', pattern)
+                                 < (SELECT nullif(greatest(c.reltuples, 0), 0) FROM pg_catalog.pg_class c
+                                     WHERE c.oid = 'customer_mgmt.customer_list'::regclass) / 25,
+                                 true);
     ELSE
         gathered := false;
     END IF;

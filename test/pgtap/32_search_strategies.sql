@@ -7,7 +7,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 
 SELECT customer_mgmt.generate_demo_shop(800, seed => 5);
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
@@ -43,6 +43,9 @@ SELECT cmp_ok((SELECT count(*) FROM customer_mgmt.users WHERE role = 'customer'
 SELECT is(pg_temp.gathered('Nguyễn'), false, 'a frequent term is tested on each list row');
 SELECT is(pg_temp.gathered('thaiha@'), true, 'a rare term is gathered from the trigram index');
 SELECT is(pg_temp.gathered(NULL), false, 'no search, nothing gathered');
+SELECT is(pg_temp.gathered('xq') OR pg_temp.gathered('%a') OR pg_temp.gathered('Ý'), false,
+          'a term of one or two characters is tested on each row: the trigram index cannot narrow it');
+SELECT is(pg_temp.gathered('thai'), true, 'three characters can be gathered');
 SELECT is((customer_mgmt.customer_filter('{"search": "nguyen"}', now())).conditions,
           (customer_mgmt.customer_filter('{"search": "nguyen"}', now())).walk_conditions,
           'a frequent term: one condition for the count and the walk');
@@ -72,6 +75,8 @@ SELECT is(pg_temp.ids($$search => 'nguyen', gender => 'male', status => 'active'
 SELECT ok((SELECT id FROM p WHERE k = 'kh') = ANY (pg_temp.ids($$search => 'nguyen',$$)),
           'a frequent term finds the shop''s id too');
 SELECT is(pg_temp.ids($$search => 'thaiha@',$$), ARRAY[(SELECT id FROM p WHERE k = 'kh')], 'a rare term: its customer');
+SELECT is(pg_temp.ids($$search => 'vu', sort_by => 'fullName',$$), pg_temp.hand('vu', 'true', 'u.full_name DESC, u.id DESC'),
+          'a term of two characters');
 SELECT is(pg_temp.ids($$search => '0912 000',$$), pg_temp.hand('0912 000', 'true', 'u.created_at DESC, u.id DESC'),
           'a phone fragment, spaced');
 SELECT is(pg_temp.ids($$search => 'thai ha', sort_by => 'email', sort_order => 'ASC',$$),
