@@ -234,7 +234,7 @@ COMMENT ON FUNCTION filter_value(jsonb, text, text, anyelement) IS
 -- argument, or object_name.key for a saved view's filters.
 CREATE OR REPLACE FUNCTION customer_filter(filters jsonb, as_of timestamptz, object_name text DEFAULT NULL,
     OUT conditions text, OUT walk_conditions text, OUT estimate_conditions text, OUT key_column text,
-    OUT order_by text, OUT gathered boolean, OUT applied jsonb)
+    OUT order_by text, OUT pattern text, OUT gathered boolean, OUT applied jsonb)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -260,7 +260,6 @@ DECLARE
     tag text := customer_mgmt.filter_value(filters, 'tag', object_name, NULL::text);
     sort_by text := coalesce(customer_mgmt.filter_value(filters, 'sortBy', object_name, NULL::text), 'createdAt');
     sort_order text := coalesce(customer_mgmt.filter_value(filters, 'sortOrder', object_name, NULL::text), 'DESC');
-    pattern text;
     -- the search, as a test of each list row and as the customers gathered
     -- from the trigram index (which one runs: below)
     search_test text;
@@ -474,7 +473,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION customer_filter(jsonb, timestamptz, text) IS
-    'Internal: the list''s filters and sort (an object with the keys of customer_filter_keys()) checked (22023 naming the argument, or the key of the JSON object object_name; PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal (a search gathered from the trigram index or tested on each row, chosen from the term''s estimated frequency: either gives the same rows), the condition for walking the sort key''s index (a search tested on each row), the condition for the planner''s estimate (a search''s pattern as $1), the sort key column, the ORDER BY, whether the search is gathered, and the filters as applied (nulls dropped, the sort filled in). STABLE as far as its answer goes: which of the two equivalent conditions it writes follows the statistics of the moment.';
+    'Internal: the list''s filters and sort (an object with the keys of customer_filter_keys()) checked (22023 naming the argument, or the key of the JSON object object_name; PT404 for a segment): the SQL condition over customer_list l with every value a quoted literal (a search gathered from the trigram index or tested on each row, chosen from the term''s estimated frequency: either gives the same rows), the condition for walking the sort key''s index (a search tested on each row), the condition for the planner''s estimate (a search''s pattern as $1), the sort key column, the ORDER BY, the search''s LIKE pattern (NULL for none), whether the search is gathered, and the filters as applied (nulls dropped, the sort filled in). STABLE as far as its answer goes: which of the two equivalent conditions it writes follows the statistics of the moment.';
 
 -- The filters object of the list's arguments (get_customers,
 -- export_customers): a saved view's filters and sort (customer_views),
@@ -589,8 +588,7 @@ BEGIN
             EXECUTE 'SELECT count(*)' || where_clause INTO total;
         ELSE
             total := greatest(10001, customer_mgmt.estimate_rows('SELECT 1 FROM customer_mgmt.customer_list l WHERE '
-                                                                 || f.estimate_conditions,
-                                                                 customer_mgmt.search_pattern(f.applied ->> 'search')));
+                                                                 || f.estimate_conditions, f.pattern));
             estimate := true;
         END IF;
         -- more than 10,000 matches: they are dense, and the sort key's index,

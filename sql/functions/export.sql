@@ -111,11 +111,10 @@ BEGIN
                     cols.exprs, tz, as_of, f.conditions, f.order_by);
     -- the log holds no personal data: whether there was a search, not its text
     -- (export_customers adds the number of rows written)
-    -- (a search of blanks searches nothing)
+    -- (a search of blanks searches nothing: no pattern)
     log_details := jsonb_build_object('format', format, 'columns', to_jsonb(chosen),
-                                      'filters', f.applied - 'search'
-                                                 || CASE WHEN customer_mgmt.search_pattern(f.applied ->> 'search') IS NOT NULL
-                                                         THEN '{"search": true}'::jsonb ELSE '{}' END);
+                                      'filters', f.applied - 'search' || CASE WHEN f.pattern IS NOT NULL THEN '{"search": true}'::jsonb
+                                                                              ELSE '{}' END);
     -- behind PostgREST, a file download
     PERFORM set_config('response.headers', jsonb_build_array(
         jsonb_build_object('Content-Type', CASE format WHEN 'csv' THEN 'text/csv; charset=utf-8'

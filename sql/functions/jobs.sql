@@ -33,35 +33,35 @@ DECLARE
     -- pg_cron 1.4 reads schedules in GMT; later versions have cron.timezone
     cron_tz text := coalesce(nullif(current_setting('cron.timezone', true), ''), 'GMT');
     nightly timestamp := ((now() AT TIME ZONE shop_tz)::date + time '02:00') AT TIME ZONE shop_tz AT TIME ZONE cron_tz;
+    -- the daily schedule of a job some time after the nightly run (minute
+    -- and hour roll over with the time)
+    after_nightly constant text := 'FMMI FMHH24 "* * *"';
 BEGIN
     RETURN QUERY VALUES
         ('customer_mgmt.analytics-queue.' || (current_database()::text COLLATE "default"), '* * * * *',
          'SELECT customer_mgmt.process_analytics_queue(1000)'),
         ('customer_mgmt.recalculate-all.' || (current_database()::text COLLATE "default"),
-         format('%s %s * * *', extract(minute FROM nightly)::integer, extract(hour FROM nightly)::integer),
+         to_char(nightly, after_nightly),
          'CALL customer_mgmt.recalculate_all_analytics_batched()'),
         ('customer_mgmt.expire-assignments.' || (current_database()::text COLLATE "default"), '*/10 * * * *',
          'SELECT customer_mgmt.remove_expired_segment_assignments()'),
         ('customer_mgmt.purge-audit-log.' || (current_database()::text COLLATE "default"),
-         format('%s %s * * *', (extract(minute FROM nightly)::integer + 30) % 60,
-                (extract(hour FROM nightly)::integer + (extract(minute FROM nightly)::integer + 30) / 60) % 24),
+         to_char(nightly + interval '30 minutes', after_nightly),
          'SELECT customer_mgmt.purge_audit_log()'),
         -- what the night rewrote, vacuumed: the list's count of up to
         -- 10,001 rows reads the visibility map, not the heap, all day
         -- (autovacuum waits for a fifth of the table to change)
         ('customer_mgmt.vacuum-after-nightly.' || (current_database()::text COLLATE "default"),
-         format('%s %s * * *', (extract(minute FROM nightly)::integer + 20) % 60,
-                (extract(hour FROM nightly)::integer + (extract(minute FROM nightly)::integer + 20) / 60) % 24),
+         to_char(nightly + interval '20 minutes', after_nightly),
          'VACUUM (ANALYZE) customer_mgmt.customer_analytics, customer_mgmt.customer_list, customer_mgmt.customer_clv'),
         ('customer_mgmt.find-duplicates.' || (current_database()::text COLLATE "default"),
-         format('%s %s * * *', (extract(minute FROM nightly)::integer + 30) % 60,
-                (extract(hour FROM nightly)::integer + 1 + (extract(minute FROM nightly)::integer + 30) / 60) % 24),
+         to_char(nightly + interval '90 minutes', after_nightly),
          'SELECT customer_mgmt.refresh_duplicate_candidates()');
     -- retention, when the shop turned it on: daily, an hour after the nightly run
     IF customer_mgmt.setting('privacy.anonymize_inactive_years')::integer > 0 THEN
         RETURN QUERY VALUES
             ('customer_mgmt.anonymize-inactive.' || (current_database()::text COLLATE "default"),
-             format('%s %s * * *', extract(minute FROM nightly)::integer, (extract(hour FROM nightly)::integer + 1) % 24),
+             to_char(nightly + interval '1 hour', after_nightly),
              'SELECT customer_mgmt.anonymize_inactive_customers()');
     END IF;
 END
