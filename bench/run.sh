@@ -184,6 +184,7 @@ export)
     # the server (measure.sql); then the memory, each in a session of its own again, as the peak of the
     # backend's private memory (RssAnon, sampled every 10 ms: VmHWM would count the shared buffers too)
     bench_shop
+    work=$(mktemp -d)
     for fmt in csv xlsx; do
         cm_psql "$DATA" "$PORT" "$DB" -v fmt="$fmt" -f "$CM_ROOT/bench/export/measure.sql"
     done | awk -F'|' '
@@ -195,7 +196,15 @@ export)
                 split(line[i], f, "|")
                 printf "| %s | %s s | %.2f |\n", f[1], f[2], f[2] / floor
             }
-        }'
+        }' | tee "$work/times"
+    # the compression floor: the XML of the workbook just timed, through the same zlib at libxlsxwriter's
+    # level and at level 1 (bench/export/deflate.py)
+    cm_psql "$DATA" "$PORT" "$DB" -qtA -c "SELECT encode(customer_mgmt.export_customers(format => 'xlsx'), 'base64')" \
+        | base64 -d > "$work/export.xlsx"
+    /usr/bin/python3 "$CM_ROOT/bench/export/deflate.py" "$work/export.xlsx" | awk -F'|' -v floor="$(awk -F'|' 'NR == 1 { print $3 + 0 }' "$work/times")" '{
+        printf "| its %.0f MB of XML through zlib at level %s (CRC-32 and raw deflate, as minizip): %.0f MB | %.1f s | %.2f |\n",
+               $4 / 1048576, $1, $3 / 1048576, $2, $2 / floor }'
+    rm -rf "$work"
     printf '\n| memory of | result | private memory at rest | peak | growth beyond the result |\n|---|---|---|---|---|\n'
     query=$(cm_psql "$DATA" "$PORT" "$DB" -qtA -f "$CM_ROOT/bench/export/query.sql" -c '\echo :q')
     for fmt in copy csv xlsx; do

@@ -45,7 +45,6 @@
 
 #include "customer_mgmt.h"
 
-PG_FUNCTION_INFO_V1(cm_export_file);
 PG_FUNCTION_INFO_V1(cm_export_customers);
 
 #define EXCEL_MAX_ROWS 1048576
@@ -714,8 +713,6 @@ export_run(FunctionCallInfo fcinfo, const char *plan_sql, int nargs, const Oid *
 	Datum		log_args[2];
 	Oid			log_types[2] = {TEXTOID, INT8OID};
 
-	if (PG_NARGS() != nargs)
-		elog(ERROR, "the export takes %d arguments, not %d", nargs, PG_NARGS());
 	for (int i = 0; i < nargs; i++)
 	{
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
@@ -784,30 +781,38 @@ export_run(FunctionCallInfo fcinfo, const char *plan_sql, int nargs, const Oid *
 }
 
 /*
- * export_file(filters jsonb, format text, columns text[]) returns the domain
- *	  star-slash-star (bytea): the customers of the list's filters as .xlsx or
- *	  CSV; export_customers (sql/functions/export.sql) calls it.
- */
-Datum
-cm_export_file(PG_FUNCTION_ARGS)
-{
-	static const Oid arg_types[3] = {JSONBOID, TEXTOID, TEXTARRAYOID};
-
-	return export_run(fcinfo, "SELECT * FROM customer_mgmt.export_plan($1, $2, $3)", 3, arg_types);
-}
-
-/*
- * export_customers of 1.3 and before, which took the filters as arguments:
- * its script must still load for an update to start from it, but it runs
- * only once the extension is updated.
+ * export_customers(search text, ..., tag text) returns the domain
+ *	  star-slash-star (bytea): the customers of the list's filters (or a saved
+ *	  view) as .xlsx or CSV (sql/functions/export.sql).  It is C, not a SQL
+ *	  wrapper around one: a SQL function's result is copied out of its
+ *	  context, which would hold the file twice.  The export_customers of 1.3
+ *	  and before, which took 15 arguments, runs only once the extension is
+ *	  updated.
  */
 Datum
 cm_export_customers(PG_FUNCTION_ARGS)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("customer_mgmt's export needs the extension updated to the installed library's version"),
-			 errdetail("This database still runs the export_customers of customer_mgmt 1.3 or earlier."),
-			 errhint("Run ALTER EXTENSION customer_mgmt UPDATE.")));
-	PG_RETURN_NULL();
+	/* export_customers' arguments, in its order */
+	static const Oid arg_types[24] = {
+		TEXTOID, TEXTOID, TEXTOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID,
+		INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID,
+		TEXTOID, INT4OID, INT4OID, BOOLOID, BOOLOID, TEXTOID, UUIDOID, TEXTOID
+	};
+
+	if (PG_NARGS() != lengthof(arg_types))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("customer_mgmt's export needs the extension updated to the installed library's version"),
+				 errdetail("This database still runs the export_customers of customer_mgmt 1.3 or earlier."),
+				 errhint("Run ALTER EXTENSION customer_mgmt UPDATE.")));
+
+	/*
+	 * list_filters takes format ($13) and columns ($14) out, tag before
+	 * view_id
+	 */
+	return export_run(fcinfo,
+					  "SELECT * FROM customer_mgmt.export_plan("
+					  "customer_mgmt.list_filters($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $15, $16, $17,"
+					  " $18, $19, $20, $21, $22, $24, $23), $13, $14)",
+					  lengthof(arg_types), arg_types);
 }

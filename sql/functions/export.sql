@@ -215,14 +215,8 @@ $$;
 COMMENT ON FUNCTION export_plan(jsonb, text, text[]) IS
     'Internal: for export_customers, its arguments checked (22023), the query of the rows, the columns'' headers and kinds, the xlsx Summary sheet (a query of its cells, the charts'' titles, types and rows), the rows a sheet holds, and the log''s details; sets response.headers.';
 
--- The file of a filters object (list_filters), written in C (src/export.c).
-CREATE OR REPLACE FUNCTION export_file(filters jsonb, format text, columns text[]) RETURNS "*/*"
-    AS 'MODULE_PATHNAME', 'cm_export_file'
-    LANGUAGE C
-    SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION export_file(jsonb, text, text[]) IS
-    'Internal: the export of a filters object (customer_filter_keys()) as xlsx or CSV, with the columns (export_plan checks them), logged in export_log; what export_customers runs.';
-
+-- The export, written in C (src/export.c): export_plan above checks and
+-- plans, with the filters object of list_filters.
 CREATE OR REPLACE FUNCTION export_customers(
     search                     text DEFAULT NULL,
     status                     text DEFAULT NULL,
@@ -249,17 +243,10 @@ CREATE OR REPLACE FUNCTION export_customers(
     view_id                    uuid DEFAULT NULL,
     tag                        text DEFAULT NULL
 ) RETURNS "*/*"
-    LANGUAGE sql
+    AS 'MODULE_PATHNAME', 'cm_export_customers'
+    LANGUAGE C
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT customer_mgmt.export_file(
-        customer_mgmt.list_filters(search, status, segment, segment_id, registered_after, registered_before, min_total_spent,
-                                   max_total_spent, min_orders, max_days_since_last_order, sort_by, sort_order, rfm_group,
-                                   province, gender, min_age, max_age, has_orders, has_pending_order, external_id, tag,
-                                   view_id),
-        format, columns)
-$$;
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION export_customers(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                                      text, text, text, text[], text, text, text, integer, integer, boolean, boolean, text,
                                      uuid, text) IS

@@ -4,7 +4,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(21);
+SELECT plan(24);
 
 CREATE TEMP TABLE p (k text PRIMARY KEY, id uuid);
 INSERT INTO p VALUES
@@ -81,6 +81,32 @@ SELECT is((SELECT array_agg(d ORDER BY d) FROM unnest(string_to_array(pg_get_fun
           (SELECT array_agg(d ORDER BY d) FROM unnest(string_to_array(pg_get_function_arguments('customer_mgmt.get_customers'::regproc), ', ')) d
             WHERE split_part(d, ' ', 1) IN (SELECT name FROM filter_args WHERE fn = 'list_filters')),
           'the export''s filters default as the list''s do');
+
+-- export_customers is C and hands its arguments to list_filters by position:
+-- each reaches the filters under its own name (the log shows them)
+SELECT id AS segment_id FROM customer_mgmt.customer_segments ORDER BY name LIMIT 1 \gset
+SET LOCAL ROLE customer_mgmt_admin;
+SELECT is(length(customer_mgmt.export_customers(
+              search => 'x', status => 'active', segment => 'vip',
+              segment_id => :'segment_id',
+              registered_after => '2026-01-01', registered_before => '2026-12-01', min_total_spent => 5,
+              max_total_spent => 500, min_orders => 1, max_days_since_last_order => 90, sort_by => 'totalSpent',
+              sort_order => 'ASC', format => 'csv', columns => '{email}', rfm_group => 'champions', province => 'Hà Nội',
+              gender => 'female', min_age => 20, max_age => 60, has_orders => true, has_pending_order => false,
+              external_id => 'E-1', tag => 'sỉ')),
+          11, 'every filter at once: the header alone');
+RESET ROLE;
+SELECT is((SELECT details -> 'filters' FROM customer_mgmt.export_log ORDER BY id DESC LIMIT 1),
+          jsonb_build_object('segmentId', :'segment_id'::uuid)
+          || '{"tag": "sỉ", "gender": "female", "maxAge": 60, "minAge": 20, "search": true, "sortBy": "totalSpent",
+               "status": "active", "segment": "vip", "province": "Hà Nội", "rfmGroup": "champions", "hasOrders": true,
+               "minOrders": 1, "sortOrder": "ASC", "externalId": "E-1", "maxTotalSpent": 500, "minTotalSpent": 5,
+               "hasPendingOrder": false, "registeredAfter": "2026-01-01T00:00:00+00:00",
+               "registeredBefore": "2026-12-01T00:00:00+00:00", "maxDaysSinceLastOrder": 90}'::jsonb,
+          'each argument reaches the filters under its own name');
+SELECT is((SELECT l.lanname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.oid = 'customer_mgmt.export_customers'::regproc),
+          'c', 'export_customers is the writer itself: a SQL or PL/pgSQL function around it would hold the file twice');
 
 SELECT * FROM finish();
 ROLLBACK;
