@@ -46,6 +46,9 @@ CREATE INDEX users_customers_phone_idx ON users (phone_number) WHERE role = 'cus
 CREATE INDEX users_customers_mailbox_idx ON users (email_identity(email)) WHERE role = 'customer';
 CREATE INDEX users_customers_search_idx ON users
     USING gin (search_key(full_name, email, phone_number) gin_trgm_ops) WHERE role = 'customer';
+-- the staff, a handful: the dashboard's active customers are the range's
+-- visitors and buyers less the staff among them (overview_counts)
+CREATE INDEX users_staff_idx ON users (id) WHERE role <> 'customer';
 
 -- addresses ------------------------------------------------------------------
 CREATE TABLE addresses (

@@ -73,6 +73,9 @@ ALTER TABLE users ADD COLUMN external_id text CHECK (length(external_id) BETWEEN
 COMMENT ON COLUMN users.external_id IS 'The shop''s own id of the customer (any text: an integer, a uuid, a code), unique; upsert_customer finds the customer by it.';
 COMMENT ON COLUMN users.source_updated_at IS 'The updated_at of the version of the shop''s record last applied (upsert_customer): an older version is not applied.';
 CREATE UNIQUE INDEX users_external_id_key ON users (external_id) WHERE external_id IS NOT NULL;
+-- the dashboard's active customers: the range's visitors and buyers less
+-- the staff among them (overview_counts)
+CREATE INDEX users_staff_idx ON users (id) WHERE role <> 'customer';
 ALTER TABLE addresses ADD COLUMN external_id text CHECK (length(external_id) BETWEEN 1 AND 200);
 CREATE UNIQUE INDEX addresses_external_id_key ON addresses (external_id) WHERE external_id IS NOT NULL;
 ALTER TABLE orders ADD COLUMN external_id text CHECK (length(external_id) BETWEEN 1 AND 200),
@@ -213,6 +216,8 @@ DROP FUNCTION export_plan(text, text, text, uuid, timestamptz, timestamptz, nume
                           text, text, text, text[], text);
 DROP FUNCTION customer_filter(text, text, text, uuid, timestamptz, timestamptz, numeric, numeric, integer, integer,
                               text, text, timestamptz, text);
+-- the dashboard's counts became a set (RETURN QUERY runs with parallel workers)
+DROP FUNCTION overview_counts(timestamptz, timestamptz);
 -- every list in the list envelope with paging; create_segment and
 -- preview_segment take the query (text) before the criteria (JSON), so
 -- that a query passed by position is a query

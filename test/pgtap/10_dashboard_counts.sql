@@ -109,7 +109,8 @@ SELECT ok(pg_temp.direct_funnel_cohorts('2025-06-01 00:00+07', '2026-06-01 00:00
           AND jsonb_array_length(pg_temp.direct_funnel_cohorts('2025-06-01 00:00+07', '2026-06-01 00:00+07') -> 'cohorts') > 12,
           'a year has new customers who ordered twice, and cohorts of many months');
 
--- the shop changes: a refund, a new order, a visit, a registration
+-- the shop changes: a refund, a new order, a visit, a registration, a
+-- staff member's visit
 SELECT customer_mgmt.set_order_status(
            (SELECT o.id FROM customer_mgmt.orders o WHERE o.status = 'completed' ORDER BY o.order_date DESC LIMIT 1),
            'refunded') IS NULL AS refunded \gset
@@ -118,6 +119,10 @@ SELECT customer_mgmt.record_order((SELECT l.customer_id FROM customer_mgmt.custo
 SELECT customer_mgmt.record_session((SELECT l.customer_id FROM customer_mgmt.customer_list l ORDER BY l.customer_id DESC LIMIT 1),
                                     '2026-05-31 10:00+07', 60, 2, false) IS NOT NULL AS visited \gset
 SELECT customer_mgmt.register_customer('Khách Mới', 'moi@example.vn', registered_at => '2026-05-31 12:00+07') IS NOT NULL AS registered \gset
+-- a staff member's visit (the shop's own table, as a shop writes it): not a
+-- customer, so not active
+INSERT INTO customer_mgmt.web_sessions (customer_id, started_at, duration_seconds, page_views, converted)
+VALUES (customer_mgmt.register_staff('Lê Nhân Viên', 'nv@cuahang.vn', 'staff'), '2026-05-31 09:00+07', 60, 3, false);
 SELECT is(pg_temp.fast_counts(f, t), pg_temp.direct_counts(f, t), format('after the changes, counts of [%s, %s)', f, t))
   FROM (VALUES ('2026-05-02 00:00+07'::timestamptz, '2026-06-01 00:00+07'::timestamptz),
                ('2026-05-25 00:00+07', '2026-06-01 00:00+07'),
