@@ -128,28 +128,39 @@ CREATE OR REPLACE FUNCTION analytics_list_sync() RETURNS trigger
     LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- the changed rows first, narrowed to what the list takes: an UPDATE
+    -- joined to the transition tables themselves carries both whole rows
+    -- (every analytics column) through its joins, and a night's 90,000
+    -- rows then spill its sorts to disk
+    WITH c AS MATERIALIZED (
+        SELECT n.customer_id, n.segment, n.total_spent, n.total_orders, n.last_order_date, n.churn_risk_score,
+               n.average_order_value, n.engagement_score, n.total_sessions, n.bounce_rate, n.conversion_rate,
+               n.rfm_score,
+               -- the favourites are folded when they change
+               CASE WHEN n.favorite_categories IS DISTINCT FROM o.favorite_categories
+                    THEN customer_mgmt.favorite_keys(n.favorite_categories, 'category') END AS category_keys,
+               n.favorite_categories IS DISTINCT FROM o.favorite_categories AS categories_changed,
+               CASE WHEN n.favorite_brands IS DISTINCT FROM o.favorite_brands
+                    THEN customer_mgmt.favorite_keys(n.favorite_brands, 'brand') END AS brand_keys,
+               n.favorite_brands IS DISTINCT FROM o.favorite_brands AS brands_changed
+          FROM new_rows n JOIN old_rows o ON o.id = n.id
+         WHERE (o.segment, o.total_spent, o.total_orders, o.last_order_date, o.churn_risk_score, o.average_order_value,
+                o.engagement_score, o.total_sessions, o.bounce_rate, o.conversion_rate, o.rfm_score,
+                o.favorite_categories, o.favorite_brands, o.customer_id)
+               IS DISTINCT FROM
+               (n.segment, n.total_spent, n.total_orders, n.last_order_date, n.churn_risk_score, n.average_order_value,
+                n.engagement_score, n.total_sessions, n.bounce_rate, n.conversion_rate, n.rfm_score,
+                n.favorite_categories, n.favorite_brands, n.customer_id))
     UPDATE customer_mgmt.customer_list l
-       SET segment = n.segment, total_spent = n.total_spent, total_orders = n.total_orders,
-           last_order_date = n.last_order_date, churn_risk_score = n.churn_risk_score,
-           average_order_value = n.average_order_value, engagement_score = n.engagement_score,
-           total_sessions = n.total_sessions, bounce_rate = n.bounce_rate, conversion_rate = n.conversion_rate,
-           rfm_score = n.rfm_score, rfm_group = customer_mgmt.rfm_group(n.rfm_score),
-           -- the favourites are folded when they change
-           category_keys = CASE WHEN n.favorite_categories IS DISTINCT FROM o.favorite_categories
-                                THEN customer_mgmt.favorite_keys(n.favorite_categories, 'category')
-                                ELSE l.category_keys END,
-           brand_keys = CASE WHEN n.favorite_brands IS DISTINCT FROM o.favorite_brands
-                             THEN customer_mgmt.favorite_keys(n.favorite_brands, 'brand')
-                             ELSE l.brand_keys END
-      FROM new_rows n JOIN old_rows o ON o.id = n.id
-     WHERE l.customer_id = n.customer_id
-       AND (o.segment, o.total_spent, o.total_orders, o.last_order_date, o.churn_risk_score, o.average_order_value,
-            o.engagement_score, o.total_sessions, o.bounce_rate, o.conversion_rate, o.rfm_score,
-            o.favorite_categories, o.favorite_brands, o.customer_id)
-           IS DISTINCT FROM
-           (n.segment, n.total_spent, n.total_orders, n.last_order_date, n.churn_risk_score, n.average_order_value,
-            n.engagement_score, n.total_sessions, n.bounce_rate, n.conversion_rate, n.rfm_score,
-            n.favorite_categories, n.favorite_brands, n.customer_id);
+       SET segment = c.segment, total_spent = c.total_spent, total_orders = c.total_orders,
+           last_order_date = c.last_order_date, churn_risk_score = c.churn_risk_score,
+           average_order_value = c.average_order_value, engagement_score = c.engagement_score,
+           total_sessions = c.total_sessions, bounce_rate = c.bounce_rate, conversion_rate = c.conversion_rate,
+           rfm_score = c.rfm_score, rfm_group = customer_mgmt.rfm_group(c.rfm_score),
+           category_keys = CASE WHEN c.categories_changed THEN c.category_keys ELSE l.category_keys END,
+           brand_keys = CASE WHEN c.brands_changed THEN c.brand_keys ELSE l.brand_keys END
+      FROM c
+     WHERE l.customer_id = c.customer_id;
     RETURN NULL;
 END
 $$;
