@@ -12,19 +12,31 @@ AS $$
 DECLARE
     created bigint;
 BEGIN
-    WITH ins AS (
+    -- the customers without a row, found before a row is written: EXCEPT
+    -- reads both tables whole first (NOT EXISTS probing the table the
+    -- statement fills made the planner's nested loop read every row
+    -- inserted so far, quadratic), and usually finds none, so that no row
+    -- is built only to conflict (a run from scratch built every list row,
+    -- its search key and folded names, for nothing: 38 s of 1,000,000)
+    WITH missing AS MATERIALIZED (
+        SELECT u.id FROM customer_mgmt.users u WHERE u.role = 'customer'
+        EXCEPT
+        SELECT a.customer_id FROM customer_mgmt.customer_analytics a),
+    ins AS (
         INSERT INTO customer_mgmt.customer_analytics (customer_id, created_at, updated_at)
         SELECT u.id, u.created_at, u.created_at
-          FROM customer_mgmt.users u
-         WHERE u.role = 'customer'
-        -- not NOT EXISTS: probing the table this statement fills makes the
-        -- planner's nested loop read every row inserted so far, quadratic
+          FROM missing m JOIN customer_mgmt.users u ON u.id = m.id
+        -- a registration meanwhile made its own
         ON CONFLICT (customer_id) DO NOTHING
         RETURNING 1)
     SELECT count(*) INTO created FROM ins;
     -- and each customer's list row, from the analytics row
+    WITH missing AS MATERIALIZED (
+        SELECT u.id FROM customer_mgmt.users u WHERE u.role = 'customer'
+        EXCEPT
+        SELECT l.customer_id FROM customer_mgmt.customer_list l)
     INSERT INTO customer_mgmt.customer_list
-    SELECT * FROM customer_mgmt.customer_list_rows()
+    SELECT r.* FROM missing m JOIN customer_mgmt.customer_list_rows() r ON r.customer_id = m.id
     ON CONFLICT (customer_id) DO NOTHING;
     RETURN created;
 END

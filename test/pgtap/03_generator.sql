@@ -2,7 +2,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(25);
+SELECT plan(29);
 
 -- a digest of everything the generator writes (identity ids left out: they
 -- count rows, they are not data)
@@ -89,5 +89,17 @@ SELECT customer_mgmt.generate_demo_shop(400, 8, '2026-06-01 00:00+07');
 SELECT isnt(pg_temp.shop_digest(), (SELECT digest FROM first_run), 'another seed, another shop');
 
 SELECT is(pg_temp.list_drift(), 0::bigint, 'the generated shop''s list rows equal its users and analytics');
+
+-- a load that bypassed the triggers: ensure_analytics_rows (a run from
+-- scratch calls it) makes the missing rows, and only those
+SET LOCAL session_replication_role = replica;
+INSERT INTO customer_mgmt.users (full_name, email, created_at) VALUES ('Khách Nạp Thẳng', 'nap@example.vn', '2026-05-01 10:00+07');
+DELETE FROM customer_mgmt.customer_list
+ WHERE customer_id = (SELECT min(customer_id::text)::uuid FROM customer_mgmt.customer_list);
+SET LOCAL session_replication_role = origin;
+SELECT is(pg_temp.list_drift(), 2::bigint, 'a customer without analytics or list row, and one without a list row');
+SELECT is(customer_mgmt.ensure_analytics_rows(), 1::bigint, 'one analytics row made');
+SELECT is(pg_temp.list_drift(), 0::bigint, 'and both list rows: the list equals its users and analytics again');
+SELECT is(customer_mgmt.ensure_analytics_rows(), 0::bigint, 'a second call finds nothing missing');
 SELECT * FROM finish();
 ROLLBACK;
