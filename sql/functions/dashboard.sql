@@ -30,9 +30,12 @@ COMMENT ON FUNCTION overview_range(timestamptz, timestamptz) IS
 -- (a SQL function would plan for any range, and pick the wrong scans).
 
 -- The counts of the range: new, active, churned customers.  Each reads
--- indexes over the range, not every customer (docs/performance.md):
--- customer_list holds exactly the customers; orders are customers'
--- (record_order refuses the staff), sessions are anyone's.
+-- indexes over the range, not every customer (docs/performance.md).  The
+-- totals count the list, active and churned the users who are customers:
+-- the same while the list holds exactly the customers (its triggers keep
+-- it so; after a load past them, ensure_analytics_rows or a run from
+-- scratch).  Orders and sessions may be anyone's (the API refuses the
+-- staff's, the shop's own tables need not).
 CREATE OR REPLACE FUNCTION overview_counts(range_from timestamptz, range_to timestamptz)
     RETURNS TABLE (total_customers bigint, new_customers bigint, active_customers bigint, churned_customers bigint)
     LANGUAGE plpgsql STABLE
@@ -44,9 +47,8 @@ BEGIN
            (SELECT count(*) FROM customer_mgmt.customer_list l
              WHERE l.created_at >= range_from AND l.created_at < range_to),
            -- a session (a login is one) or a completed order in the range: the
-           -- distinct visitors and buyers, less the staff among them (a
-           -- handful, by their index: a join to the list would read every
-           -- customer to keep them out)
+           -- distinct visitors and buyers who are not staff (a handful, by
+           -- their index: a join to the list would read every customer)
            (SELECT count(*)
               FROM (SELECT a.customer_id
                       FROM (SELECT w.customer_id FROM customer_mgmt.web_sessions w
@@ -55,14 +57,8 @@ BEGIN
                             SELECT o.customer_id FROM customer_mgmt.orders o
                              WHERE o.status = 'completed' AND o.order_date >= range_from
                                AND o.order_date < range_to) a
-                     GROUP BY a.customer_id) x)
-           - (SELECT count(*) FROM customer_mgmt.users u
-               WHERE u.role <> 'customer'
-                 AND (EXISTS (SELECT FROM customer_mgmt.web_sessions w
-                               WHERE w.customer_id = u.id AND w.started_at >= range_from AND w.started_at < range_to)
-                      OR EXISTS (SELECT FROM customer_mgmt.orders o
-                                  WHERE o.customer_id = u.id AND o.status = 'completed'
-                                    AND o.order_date >= range_from AND o.order_date < range_to))),
+                     GROUP BY a.customer_id) x
+             WHERE x.customer_id NOT IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role <> 'customer')),
            -- whose last completed order before the end of the range became
            -- older than the churned threshold during it: an order in the range
            -- moved back by the threshold, and none after that before the end
@@ -74,7 +70,8 @@ BEGIN
                                AND o.order_date < range_to - k.after) x
              WHERE NOT EXISTS (SELECT FROM customer_mgmt.orders o
                                 WHERE o.customer_id = x.customer_id AND o.status = 'completed'
-                                  AND o.order_date >= range_to - k.after AND o.order_date < range_to));
+                                  AND o.order_date >= range_to - k.after AND o.order_date < range_to)
+               AND x.customer_id NOT IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role <> 'customer'));
 END
 $$;
 COMMENT ON FUNCTION overview_counts(timestamptz, timestamptz) IS

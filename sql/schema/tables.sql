@@ -46,8 +46,8 @@ CREATE INDEX users_customers_phone_idx ON users (phone_number) WHERE role = 'cus
 CREATE INDEX users_customers_mailbox_idx ON users (email_identity(email)) WHERE role = 'customer';
 CREATE INDEX users_customers_search_idx ON users
     USING gin (search_key(full_name, email, phone_number) gin_trgm_ops) WHERE role = 'customer';
--- the staff, a handful: the dashboard's active customers are the range's
--- visitors and buyers less the staff among them (overview_counts)
+-- the staff, a handful: the dashboard's active and churned customers are
+-- the range's visitors and buyers who are not staff (overview_counts)
 CREATE INDEX users_staff_idx ON users (id) WHERE role <> 'customer';
 
 -- addresses ------------------------------------------------------------------

@@ -73,8 +73,8 @@ ALTER TABLE users ADD COLUMN external_id text CHECK (length(external_id) BETWEEN
 COMMENT ON COLUMN users.external_id IS 'The shop''s own id of the customer (any text: an integer, a uuid, a code), unique; upsert_customer finds the customer by it.';
 COMMENT ON COLUMN users.source_updated_at IS 'The updated_at of the version of the shop''s record last applied (upsert_customer): an older version is not applied.';
 CREATE UNIQUE INDEX users_external_id_key ON users (external_id) WHERE external_id IS NOT NULL;
--- the dashboard's active customers: the range's visitors and buyers less
--- the staff among them (overview_counts)
+-- the staff, a handful: the dashboard's active and churned customers are
+-- the range's visitors and buyers who are not staff (overview_counts)
 CREATE INDEX users_staff_idx ON users (id) WHERE role <> 'customer';
 ALTER TABLE addresses ADD COLUMN external_id text CHECK (length(external_id) BETWEEN 1 AND 200);
 CREATE UNIQUE INDEX addresses_external_id_key ON addresses (external_id) WHERE external_id IS NOT NULL;

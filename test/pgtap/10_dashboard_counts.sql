@@ -110,7 +110,7 @@ SELECT ok(pg_temp.direct_funnel_cohorts('2025-06-01 00:00+07', '2026-06-01 00:00
           'a year has new customers who ordered twice, and cohorts of many months');
 
 -- the shop changes: a refund, a new order, a visit, a registration, a
--- staff member's visit
+-- staff member's visit and orders, a customer made staff
 SELECT customer_mgmt.set_order_status(
            (SELECT o.id FROM customer_mgmt.orders o WHERE o.status = 'completed' ORDER BY o.order_date DESC LIMIT 1),
            'refunded') IS NULL AS refunded \gset
@@ -119,10 +119,22 @@ SELECT customer_mgmt.record_order((SELECT l.customer_id FROM customer_mgmt.custo
 SELECT customer_mgmt.record_session((SELECT l.customer_id FROM customer_mgmt.customer_list l ORDER BY l.customer_id DESC LIMIT 1),
                                     '2026-05-31 10:00+07', 60, 2, false) IS NOT NULL AS visited \gset
 SELECT customer_mgmt.register_customer('Khách Mới', 'moi@example.vn', registered_at => '2026-05-31 12:00+07') IS NOT NULL AS registered \gset
--- a staff member's visit (the shop's own table, as a shop writes it): not a
--- customer, so not active
+-- a staff member's visit and completed orders (the shop's own tables, as a
+-- shop writes them): not a customer, so neither active nor churned
+SELECT customer_mgmt.register_staff('Lê Nhân Viên', 'nv@cuahang.vn', 'staff') AS staff_id,
+       customer_mgmt.register_staff('Đỗ Thu Ngân', 'tn@cuahang.vn', 'staff') AS cashier_id \gset
 INSERT INTO customer_mgmt.web_sessions (customer_id, started_at, duration_seconds, page_views, converted)
-VALUES (customer_mgmt.register_staff('Lê Nhân Viên', 'nv@cuahang.vn', 'staff'), '2026-05-31 09:00+07', 60, 3, false);
+VALUES (:'staff_id', '2026-05-31 09:00+07', 60, 3, false);
+-- one order in the last 30 days; one whose age passes the churned
+-- threshold (180 days) on 2026-05-14
+INSERT INTO customer_mgmt.orders (customer_id, total_amount, status, order_date)
+VALUES (:'staff_id', 250000, 'completed', '2026-05-30 09:00+07'),
+       (:'cashier_id', 250000, 'completed', '2025-11-15 09:00+07');
+-- a customer with orders who became staff leaves every count
+UPDATE customer_mgmt.users SET role = 'staff'
+ WHERE id = (SELECT o.customer_id FROM customer_mgmt.orders o JOIN customer_mgmt.users u ON u.id = o.customer_id
+              WHERE u.role = 'customer' AND o.status = 'completed' AND o.order_date >= '2026-05-02 00:00+07'
+              ORDER BY o.order_date, o.id LIMIT 1);
 SELECT is(pg_temp.fast_counts(f, t), pg_temp.direct_counts(f, t), format('after the changes, counts of [%s, %s)', f, t))
   FROM (VALUES ('2026-05-02 00:00+07'::timestamptz, '2026-06-01 00:00+07'::timestamptz),
                ('2026-05-25 00:00+07', '2026-06-01 00:00+07'),
