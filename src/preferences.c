@@ -21,10 +21,15 @@
  * Amounts are whole cents (bigint), so sums are exact; they come out as
  * numerics with two decimals, as numeric(15,2) prints them.  A customer's
  * state lives in the aggregate's memory context and holds one entry per
- * distinct category and brand, one price per line, and two hash tables per
- * list (names to entries; the distinct (entry, order) pairs), so that a
- * line costs constant time however many orders and names the customer has:
- * a wholesale buyer with 100,000 lines is linear, not quadratic.
+ * distinct category and brand (with its distinct orders) and one price per
+ * line.  A list of a few names, each in a few orders (most customers), is
+ * searched in place; past PREF_LINEAR_NAMES names or PREF_LINEAR_ORDERS
+ * orders of one name it gets two hash tables (names to entries; the
+ * distinct (entry, order) pairs), so that a line costs constant time
+ * however many orders and names the customer has: a wholesale buyer with
+ * 100,000 lines is linear, not quadratic.  The tables are not made for
+ * everyone: a run over every customer keeps hundreds of thousands of
+ * states at once, and with a table each they did not fit in work_mem.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,10 +57,15 @@ PG_FUNCTION_INFO_V1(cm_preferences_deserialize);
 
 #define FAVOURITES	3
 
+/* a list is searched in place up to these sizes, then by its hash tables */
+#define PREF_LINEAR_NAMES	8
+#define PREF_LINEAR_ORDERS	16
+
 /* One category or brand of a customer: its orders and spend. */
 typedef struct PrefEntry
 {
 	char	   *name;
+	int			name_len;
 	int64		spent_cents;
 	int			norders;
 	int			orders_alloc;
@@ -117,7 +127,7 @@ typedef struct PrefList
 	int			n;
 	int			alloc;
 	PrefEntry  *entries;
-	prefnames_hash *names;		/* created with the first entry */
+	prefnames_hash *names;		/* NULL while the list is searched in place */
 	prefpairs_hash *pairs;
 } PrefList;
 
@@ -141,42 +151,81 @@ overflow(const char *name, int len)
 }
 
 /*
+ * The hash tables of a list that outgrew searching in place, filled with its
+ * entries and their orders.  Allocates in the current memory context, which
+ * is the state's.
+ */
+static void
+pref_index(PrefList *list)
+{
+	list->names = prefnames_create(CurrentMemoryContext, list->n * 2, NULL);
+	list->pairs = prefpairs_create(CurrentMemoryContext, list->n * PREF_LINEAR_ORDERS, NULL);
+	for (int i = 0; i < list->n; i++)
+	{
+		PrefEntry  *e = &list->entries[i];
+		PrefNameKey key = {e->name, e->name_len};
+		bool		found;
+
+		prefnames_insert(list->names, key, &found)->entry = i;
+		for (int j = 0; j < e->norders; j++)
+		{
+			PrefPairKey pair;
+
+			pair.entry = i;
+			pair.order = e->orders[j];
+			prefpairs_insert(list->pairs, pair, &found);
+		}
+	}
+}
+
+/*
  * The entry of a name, created when it is new.  Allocates in the current
  * memory context, which is the state's.
  */
 static int
 pref_entry(PrefList *list, const char *name, int len)
 {
-	PrefNameKey key = {name, len};
-	PrefNameSlot *slot;
+	PrefNameSlot *slot = NULL;
 	PrefEntry  *e;
 	bool		found;
 
 	if (list->names == NULL)
 	{
-		list->names = prefnames_create(CurrentMemoryContext, 8, NULL);
-		list->pairs = prefpairs_create(CurrentMemoryContext, 16, NULL);
+		for (int i = 0; i < list->n; i++)
+			if (list->entries[i].name_len == len && memcmp(list->entries[i].name, name, len) == 0)
+				return i;
+		if (list->n >= PREF_LINEAR_NAMES)
+			pref_index(list);
 	}
-	slot = prefnames_insert(list->names, key, &found);
-	if (found)
-		return slot->entry;
+	if (list->names != NULL)
+	{
+		PrefNameKey key = {name, len};
+
+		slot = prefnames_insert(list->names, key, &found);
+		if (found)
+			return slot->entry;
+	}
 
 	if (list->n == list->alloc)
 	{
-		list->alloc = list->alloc == 0 ? 8 : list->alloc * 2;
+		list->alloc = list->alloc == 0 ? 4 : list->alloc * 2;
 		list->entries = list->entries == NULL
 			? palloc(sizeof(PrefEntry) * list->alloc)
 			: repalloc(list->entries, sizeof(PrefEntry) * list->alloc);
 	}
 	e = &list->entries[list->n];
 	e->name = pnstrdup(name, len);
+	e->name_len = len;
 	e->spent_cents = 0;
 	e->norders = 0;
 	e->orders_alloc = 4;
 	e->orders = palloc(sizeof(pg_uuid_t) * e->orders_alloc);
-	/* the table keeps the entry's copy of the name, not the caller's */
-	slot->key.name = e->name;
-	slot->entry = list->n;
+	if (slot != NULL)
+	{
+		/* the table keeps the entry's copy of the name, not the caller's */
+		slot->key.name = e->name;
+		slot->entry = list->n;
+	}
 	return list->n++;
 }
 
@@ -185,22 +234,34 @@ static void
 pref_spend(PrefEntry *e, int64 amount)
 {
 	if (pg_add_s64_overflow(e->spent_cents, amount, &e->spent_cents))
-		overflow(e->name, strlen(e->name));
+		overflow(e->name, e->name_len);
 }
 
 /* Count an order into an entry of a list, once. */
 static void
 pref_order(PrefList *list, int entry, const pg_uuid_t *order)
 {
-	PrefPairKey key;
 	PrefEntry  *e = &list->entries[entry];
 	bool		found;
 
-	key.entry = entry;
-	key.order = *order;
-	prefpairs_insert(list->pairs, key, &found);
-	if (found)
-		return;
+	if (list->pairs == NULL)
+	{
+		for (int i = 0; i < e->norders; i++)
+			if (memcmp(e->orders[i].data, order->data, UUID_LEN) == 0)
+				return;
+		if (e->norders >= PREF_LINEAR_ORDERS)
+			pref_index(list);
+	}
+	if (list->pairs != NULL)
+	{
+		PrefPairKey key;
+
+		key.entry = entry;
+		key.order = *order;
+		prefpairs_insert(list->pairs, key, &found);
+		if (found)
+			return;
+	}
 	if (e->norders == e->orders_alloc)
 	{
 		e->orders_alloc *= 2;
@@ -306,7 +367,7 @@ pref_merge_list(PrefList *into, const PrefList *from)
 	for (i = 0; i < from->n; i++)
 	{
 		const PrefEntry *f = &from->entries[i];
-		int			entry = pref_entry(into, f->name, strlen(f->name));
+		int			entry = pref_entry(into, f->name, f->name_len);
 
 		pref_spend(&into->entries[entry], f->spent_cents);
 		for (j = 0; j < f->norders; j++)
@@ -353,10 +414,9 @@ pref_send_list(StringInfo buf, const PrefList *list)
 	for (i = 0; i < list->n; i++)
 	{
 		const PrefEntry *e = &list->entries[i];
-		int			len = strlen(e->name);
 
-		pq_sendint32(buf, len);
-		pq_sendbytes(buf, e->name, len);
+		pq_sendint32(buf, e->name_len);
+		pq_sendbytes(buf, e->name, e->name_len);
 		pq_sendint64(buf, e->spent_cents);
 		pq_sendint32(buf, e->norders);
 		pq_sendbytes(buf, (const char *) e->orders, sizeof(pg_uuid_t) * e->norders);

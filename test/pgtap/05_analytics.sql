@@ -3,7 +3,7 @@
 \set QUIET 1
 \ir helpers.sql
 BEGIN;
-SELECT plan(94);
+SELECT plan(95);
 
 -- churn risk (docs/analytics.md): (days, orders, engagement, bounce) -> risk
 SELECT is(customer_mgmt.churn_risk(d, o, e, b)::numeric(3,2), r::numeric(3,2),
@@ -162,6 +162,30 @@ SELECT is(customer_mgmt.purchase_preferences(o::uuid, c, b, p, q),
                ('00000000-0000-4000-8000-000000000003', 'Mũ', NULL, 500, 1),
                ('00000000-0000-4000-8000-000000000003', 'Kính', NULL, 500, 1),
                ('00000000-0000-4000-8000-000000000003', NULL, NULL, 5000, 1)) AS t(o, c, b, p, q);
+-- a customer past the sizes searched in place (8 names, 16 orders of one
+-- name): 14 categories, one of them in all 60 orders, 3 brands; the same
+-- as ranking and percentile_disc in SQL
+CREATE TEMP TABLE big_lines AS
+    SELECT format('00000000-0000-4000-8000-%s', lpad(k::text, 12, '0'))::uuid AS o,
+           CASE WHEN l = 1 THEN 'Điện thoại' ELSE 'Loại ' || ((k * 7 + l) % 13) END AS c,
+           'Hãng ' || ((k + l) % 3) AS b, (100000 + ((k * 37 + l * 11) % 500) * 1000)::bigint AS p, 1 + (k + l) % 3 AS q
+      FROM generate_series(1, 60) k, generate_series(1, 3) l;
+SELECT is((SELECT customer_mgmt.purchase_preferences(o, c, b, p, q) FROM big_lines),
+          (SELECT jsonb_build_object(
+                      'favoriteCategories', (SELECT jsonb_agg(jsonb_build_object('category', x.c, 'orderCount', x.n, 'totalSpent', x.spent) ORDER BY x.rk)
+                                               FROM (SELECT c, count(DISTINCT o)::int AS n, sum(p * q) / 100.0 AS spent,
+                                                            row_number() OVER (ORDER BY count(DISTINCT o) DESC, sum(p * q) DESC, c COLLATE "C") AS rk
+                                                       FROM big_lines GROUP BY c) x WHERE x.rk <= 3),
+                      'favoriteBrands', (SELECT jsonb_agg(jsonb_build_object('brand', x.b, 'orderCount', x.n, 'totalSpent', x.spent) ORDER BY x.rk)
+                                           FROM (SELECT b, count(DISTINCT o)::int AS n, sum(p * q) / 100.0 AS spent,
+                                                        row_number() OVER (ORDER BY count(DISTINCT o) DESC, sum(p * q) DESC, b COLLATE "C") AS rk
+                                                   FROM big_lines GROUP BY b) x WHERE x.rk <= 3),
+                      'preferredPriceRange', jsonb_build_object('min', percentile_disc(0.25) WITHIN GROUP (ORDER BY p) / 100.0,
+                                                                'median', percentile_disc(0.5) WITHIN GROUP (ORDER BY p) / 100.0,
+                                                                'max', percentile_disc(0.75) WITHIN GROUP (ORDER BY p) / 100.0,
+                                                                'currency', 'VND'))
+             FROM big_lines),
+          'past the sizes searched in place: the same as ranking and percentile_disc in SQL');
 -- and the same in parallel: workers aggregate parts, the leader combines
 -- (orders split between workers count once)
 SET LOCAL parallel_setup_cost = 0;
