@@ -275,6 +275,7 @@ DECLARE
     -- from the trigram index (which one runs: below)
     search_test text;
     search_gather text;
+    by_shop_id text;
     dir text;
     nulls_last boolean := false;
     conds text[] := ARRAY['true'];
@@ -311,12 +312,12 @@ BEGIN
     IF pattern IS NOT NULL THEN
         -- (the shop's id is unique: a scalar sub-select, which the planner
         -- estimates as one row, where IN would count half the list)
-        search_test := format('(l.search_key LIKE %L OR l.customer_id = (SELECT u.id FROM customer_mgmt.users u'
-                              ' WHERE u.external_id = %L AND u.role = ''customer''))', pattern, btrim(search));
+        by_shop_id := format('SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = %L AND u.role = ''customer''',
+                             btrim(search));
+        search_test := format('(l.search_key LIKE %L OR l.customer_id = (%s))', pattern, by_shop_id);
         search_gather := format('l.customer_id IN (SELECT u.id FROM customer_mgmt.users u WHERE u.role = ''customer'''
                                 ' AND customer_mgmt.search_key(u.full_name, u.email, u.phone_number) LIKE %L'
-                                ' UNION ALL SELECT u.id FROM customer_mgmt.users u WHERE u.external_id = %L'
-                                ' AND u.role = ''customer'')', pattern, btrim(search));
+                                ' UNION ALL %s)', pattern, by_shop_id);
         -- (a list never analysed, reltuples unknown: gathered; a term of
         -- one or two characters never: the trigram index holds no entry
         -- narrower than three, so gathering would read all of it and
