@@ -54,9 +54,12 @@ COMMENT ON FUNCTION clv_model_dto(clv_models) IS
     'Internal: a stored fit as JSON (fit_clv_model''s result, the overview''s clvModel).';
 
 CREATE OR REPLACE FUNCTION current_clv_model() RETURNS clv_models
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT m FROM customer_mgmt.clv_models m ORDER BY m.fitted_at DESC, m.id DESC LIMIT 1
+BEGIN
+    RETURN (
+        SELECT m FROM customer_mgmt.clv_models m ORDER BY m.fitted_at DESC, m.id DESC LIMIT 1);
+END
 $$;
 COMMENT ON FUNCTION current_clv_model() IS
     'Internal: the latest fit, the one in force (NULL before the first).';
@@ -67,18 +70,24 @@ COMMENT ON FUNCTION current_clv_model() IS
 -- (minCustomerDays, setting clv.min_customer_days), which clv_predictions
 -- reads with it.
 CREATE OR REPLACE FUNCTION clv_fit_bgnbd() RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT CASE WHEN m.usable
-                THEN m.bgnbd || jsonb_build_object('minCustomerDays', customer_mgmt.setting('clv.min_customer_days')::integer)
-           END
-      FROM customer_mgmt.current_clv_model() m
+BEGIN
+    RETURN (
+        SELECT CASE WHEN m.usable
+                    THEN m.bgnbd || jsonb_build_object('minCustomerDays', customer_mgmt.setting('clv.min_customer_days')::integer)
+               END
+          FROM customer_mgmt.current_clv_model() m);
+END
 $$;
 COMMENT ON FUNCTION clv_fit_bgnbd() IS 'Internal: the BG/NBD fit in force with minCustomerDays (setting clv.min_customer_days), NULL when the latest fit is not usable.';
 CREATE OR REPLACE FUNCTION clv_fit_gamma_gamma() RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT CASE WHEN m.usable THEN m.gamma_gamma END FROM customer_mgmt.current_clv_model() m
+BEGIN
+    RETURN (
+        SELECT CASE WHEN m.usable THEN m.gamma_gamma END FROM customer_mgmt.current_clv_model() m);
+END
 $$;
 COMMENT ON FUNCTION clv_fit_gamma_gamma() IS 'Internal: the Gamma-Gamma fit in force, NULL when the latest fit is not usable.';
 

@@ -93,12 +93,15 @@ COMMENT ON FUNCTION set_marketing_consent(uuid, text, text, text, timestamptz) I
 
 -- A customer's consent: in force per channel and every record, newest first.
 CREATE OR REPLACE FUNCTION marketing_consent_dto(u users) RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT jsonb_build_object(
-        'email', u.email_consent, 'sms', u.sms_consent,
-        'history', coalesce((SELECT jsonb_agg(customer_mgmt.consent_dto(c) ORDER BY c.consented_at DESC, c.id DESC)
-                               FROM customer_mgmt.marketing_consents c WHERE c.customer_id = u.id), '[]'))
+BEGIN
+    RETURN (
+        SELECT jsonb_build_object(
+            'email', u.email_consent, 'sms', u.sms_consent,
+            'history', coalesce((SELECT jsonb_agg(customer_mgmt.consent_dto(c) ORDER BY c.consented_at DESC, c.id DESC)
+                                   FROM customer_mgmt.marketing_consents c WHERE c.customer_id = u.id), '[]')));
+END
 $$;
 COMMENT ON FUNCTION marketing_consent_dto(users) IS
     'Internal: a customer''s marketing consent: {email, sms} in force and history (every record, newest first).';

@@ -618,82 +618,93 @@ COMMENT ON FUNCTION get_customers(text, text, text, uuid, timestamptz, timestamp
                                   boolean, boolean, text, uuid, text) IS
     'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id), an RFM group, province, gender, age, whether they ordered or have an order in progress, the shop''s id, a tag, or a saved view''s filters and sort (view_id; arguments given replace its values), a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
 
--- get_customer: the 360° detail
+-- get_customer: the 360° detail.  Its helpers (each reads a table, so none
+-- can be inlined) are PL/pgSQL, planned once per session rather than on every
+-- call (docs/architecture.md, Decisions).
 -- CustomerAnalyticsDto of an analytics row, days since the last order
 -- measured at as_of, with the saved insights.
 CREATE OR REPLACE FUNCTION customer_analytics_dto(a customer_analytics, as_of timestamptz) RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT jsonb_build_object(
-        'totalOrders', coalesce(a.total_orders, 0),
-        'totalSpent', coalesce(a.total_spent, 0),
-        'averageOrderValue', coalesce(a.average_order_value, 0),
-        'lastOrderDate', a.last_order_date,
-        'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, customer_analytics_dto.as_of),
-        'totalSessions', coalesce(a.total_sessions, 0),
-        'totalPageViews', coalesce(a.total_page_views, 0),
-        'averageSessionDuration', coalesce(a.average_session_duration, 0),
-        'bounceRate', coalesce(a.bounce_rate, 0),
-        'conversionRate', coalesce(a.conversion_rate, 0),
-        'favoriteCategories', coalesce(a.favorite_categories, '[]'),
-        'favoriteBrands', coalesce(a.favorite_brands, '[]'),
-        'preferredPriceRange', a.preferred_price_range,
-        'customerLifetimeValue', coalesce(a.customer_lifetime_value, 0),
-        -- the CLV model's at as_of (docs/clv.md): NULL without a completed order or a usable fit
-        'predictedLtv', round(p.predicted_ltv::numeric, 2),
-        'totalCustomerValue', coalesce(a.customer_lifetime_value, 0) + round(p.predicted_ltv::numeric, 2),
-        'probabilityAlive', round(p.probability_alive::numeric, 4),
-        'expectedOrders365', round(p.expected_orders_365::numeric, 4),
-        'churnProbability', round(p.churn_probability::numeric, 4),
-        'expectedNextOrderDate', p.expected_next_order_date,
-        'averageDaysBetweenOrders', round(p.average_days_between_orders::numeric, 2),
-        -- what the predictions rest on: why they are NULL, or how much of the
-        -- predicted order rate is the customer's own history (the rest is the shop's average)
-        'predictionStatus', p.status,
-        'predictionHistoryWeight', round(p.own_history_weight::numeric, 4),
-        'churnRiskScore', coalesce(a.churn_risk_score, 0),
-        'engagementScore', coalesce(a.engagement_score, 0),
-        'segment', coalesce(a.segment, 'new'),
-        'rfmScore', a.rfm_score, 'rfmGroup', customer_mgmt.rfm_group(a.rfm_score),
-        'lastCalculatedAt', a.last_calculated_at,
-        'insights', coalesce((
-            SELECT jsonb_agg(jsonb_build_object(
-                       'type', i.type, 'title', i.title, 'description', i.description,
-                       'priority', i.priority, 'actionRecommendation', i.action_recommendation,
-                       'generatedAt', i.generated_at)
-                   ORDER BY i.priority DESC, i.type)
-              FROM customer_mgmt.customer_insights i WHERE i.customer_id = a.customer_id), '[]'))
-      FROM (SELECT) one
-      LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = a.customer_id
-      LEFT JOIN LATERAL customer_mgmt.clv_predict(c, customer_mgmt.clv_fit_bgnbd(), customer_mgmt.clv_fit_gamma_gamma(),
-                                                  customer_mgmt.clv_day(customer_analytics_dto.as_of),
-                                                  customer_mgmt.clv_discount_rate()) p ON true
+BEGIN
+    RETURN (
+        SELECT jsonb_build_object(
+            'totalOrders', coalesce(a.total_orders, 0),
+            'totalSpent', coalesce(a.total_spent, 0),
+            'averageOrderValue', coalesce(a.average_order_value, 0),
+            'lastOrderDate', a.last_order_date,
+            'daysSinceLastOrder', customer_mgmt.days_between(a.last_order_date, customer_analytics_dto.as_of),
+            'totalSessions', coalesce(a.total_sessions, 0),
+            'totalPageViews', coalesce(a.total_page_views, 0),
+            'averageSessionDuration', coalesce(a.average_session_duration, 0),
+            'bounceRate', coalesce(a.bounce_rate, 0),
+            'conversionRate', coalesce(a.conversion_rate, 0),
+            'favoriteCategories', coalesce(a.favorite_categories, '[]'),
+            'favoriteBrands', coalesce(a.favorite_brands, '[]'),
+            'preferredPriceRange', a.preferred_price_range,
+            'customerLifetimeValue', coalesce(a.customer_lifetime_value, 0),
+            -- the CLV model's at as_of (docs/clv.md): NULL without a completed order or a usable fit
+            'predictedLtv', round(p.predicted_ltv::numeric, 2),
+            'totalCustomerValue', coalesce(a.customer_lifetime_value, 0) + round(p.predicted_ltv::numeric, 2),
+            'probabilityAlive', round(p.probability_alive::numeric, 4),
+            'expectedOrders365', round(p.expected_orders_365::numeric, 4),
+            'churnProbability', round(p.churn_probability::numeric, 4),
+            'expectedNextOrderDate', p.expected_next_order_date,
+            'averageDaysBetweenOrders', round(p.average_days_between_orders::numeric, 2),
+            -- what the predictions rest on: why they are NULL, or how much of the
+            -- predicted order rate is the customer's own history (the rest is the shop's average)
+            'predictionStatus', p.status,
+            'predictionHistoryWeight', round(p.own_history_weight::numeric, 4),
+            'churnRiskScore', coalesce(a.churn_risk_score, 0),
+            'engagementScore', coalesce(a.engagement_score, 0),
+            'segment', coalesce(a.segment, 'new'),
+            'rfmScore', a.rfm_score, 'rfmGroup', customer_mgmt.rfm_group(a.rfm_score),
+            'lastCalculatedAt', a.last_calculated_at,
+            'insights', coalesce((
+                SELECT jsonb_agg(jsonb_build_object(
+                           'type', i.type, 'title', i.title, 'description', i.description,
+                           'priority', i.priority, 'actionRecommendation', i.action_recommendation,
+                           'generatedAt', i.generated_at)
+                       ORDER BY i.priority DESC, i.type)
+                  FROM customer_mgmt.customer_insights i WHERE i.customer_id = a.customer_id), '[]'))
+          FROM (SELECT) one
+          LEFT JOIN customer_mgmt.customer_clv c ON c.customer_id = a.customer_id
+          LEFT JOIN LATERAL customer_mgmt.clv_predict(c, customer_mgmt.clv_fit_bgnbd(), customer_mgmt.clv_fit_gamma_gamma(),
+                                                      customer_mgmt.clv_day(customer_analytics_dto.as_of),
+                                                      customer_mgmt.clv_discount_rate()) p ON true);
+END
 $$;
 COMMENT ON FUNCTION customer_analytics_dto(customer_analytics, timestamptz) IS
     'Internal: CustomerAnalyticsDto of an analytics row with its insights and the CLV model''s predictions; daysSinceLastOrder and the predictions at as_of.';
 
 CREATE OR REPLACE FUNCTION address_dto(x addresses) RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT jsonb_build_object(
-        'id', x.id, 'externalId', x.external_id, 'recipientName', x.recipient_name, 'phoneNumber', x.phone_number,
-        'street', x.street, 'ward', x.ward, 'district', x.district, 'province', x.province,
-        'currentProvince', (SELECT p.current_name FROM customer_mgmt.provinces p WHERE p.name = x.province),
-        'isDefaultShipping', x.is_default_shipping, 'isDefaultBilling', x.is_default_billing,
-        'createdAt', x.created_at, 'updatedAt', x.updated_at)
+BEGIN
+    RETURN (
+        SELECT jsonb_build_object(
+            'id', x.id, 'externalId', x.external_id, 'recipientName', x.recipient_name, 'phoneNumber', x.phone_number,
+            'street', x.street, 'ward', x.ward, 'district', x.district, 'province', x.province,
+            'currentProvince', (SELECT p.current_name FROM customer_mgmt.provinces p WHERE p.name = x.province),
+            'isDefaultShipping', x.is_default_shipping, 'isDefaultBilling', x.is_default_billing,
+            'createdAt', x.created_at, 'updatedAt', x.updated_at));
+END
 $$;
 COMMENT ON FUNCTION address_dto(addresses) IS
     'Internal: AddressDto; currentProvince is the province in force since 2025 for a former one.';
 
 CREATE OR REPLACE FUNCTION order_summary_dto(o orders) RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT jsonb_build_object(
-        'id', o.id, 'externalId', o.external_id, 'status', o.status, 'totalAmount', o.total_amount,
-        'orderDate', o.order_date, 'completedAt', o.completed_at,
-        'itemCount', coalesce(sum(i.quantity), 0), 'lineCount', count(i.id),
-        'itemsTotal', coalesce(sum(i.unit_price * i.quantity), 0))
-      FROM customer_mgmt.order_items i WHERE i.order_id = o.id
+BEGIN
+    RETURN (
+        SELECT jsonb_build_object(
+            'id', o.id, 'externalId', o.external_id, 'status', o.status, 'totalAmount', o.total_amount,
+            'orderDate', o.order_date, 'completedAt', o.completed_at,
+            'itemCount', coalesce(sum(i.quantity), 0), 'lineCount', count(i.id),
+            'itemsTotal', coalesce(sum(i.unit_price * i.quantity), 0))
+          FROM customer_mgmt.order_items i WHERE i.order_id = o.id);
+END
 $$;
 COMMENT ON FUNCTION order_summary_dto(orders) IS
     'Internal: OrderSummaryDto: id, externalId, status, totalAmount, orderDate, completedAt, itemCount (units), lineCount, itemsTotal.';

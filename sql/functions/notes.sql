@@ -3,13 +3,16 @@
 
 -- CustomerNoteDto; authorName is NULL for system notes.
 CREATE OR REPLACE FUNCTION note_dto(n customer_notes) RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT jsonb_build_object(
-        'id', n.id, 'customerId', n.customer_id, 'authorId', n.author_id,
-        'authorName', (SELECT u.full_name FROM customer_mgmt.users u WHERE u.id = n.author_id),
-        'title', n.title, 'content', n.content, 'type', n.type, 'priority', n.priority,
-        'isInternal', n.is_internal, 'tags', n.tags, 'createdAt', n.created_at, 'updatedAt', n.updated_at)
+BEGIN
+    RETURN (
+        SELECT jsonb_build_object(
+            'id', n.id, 'customerId', n.customer_id, 'authorId', n.author_id,
+            'authorName', (SELECT u.full_name FROM customer_mgmt.users u WHERE u.id = n.author_id),
+            'title', n.title, 'content', n.content, 'type', n.type, 'priority', n.priority,
+            'isInternal', n.is_internal, 'tags', n.tags, 'createdAt', n.created_at, 'updatedAt', n.updated_at));
+END
 $$;
 COMMENT ON FUNCTION note_dto(customer_notes) IS 'Internal: CustomerNoteDto; authorName is NULL for system notes.';
 
