@@ -618,9 +618,10 @@ COMMENT ON FUNCTION get_customers(text, text, text, uuid, timestamptz, timestamp
                                   boolean, boolean, text, uuid, text) IS
     'Staff: the customer list with the filters of CustomerQueryDto, membership of a saved segment (segment_id), an RFM group, province, gender, age, whether they ordered or have an order in progress, the shop''s id, a tag, or a saved view''s filters and sort (view_id; arguments given replace its values), a whitelisted sort and pagination; total exact up to 10,000 (or with exact_total), else the planner''s estimate flagged totalIsEstimate.';
 
--- get_customer: the 360° detail.  Its helpers (each reads a table, so none
--- can be inlined) are PL/pgSQL, planned once per session rather than on every
--- call (docs/architecture.md, Decisions).
+-- get_customer: the 360° detail.  Its DTO helpers read tables, so none can be
+-- inlined: they are PL/pgSQL, planned once per session rather than on every
+-- call; customer_tag_array stays SQL for the export's rows
+-- (docs/architecture.md, Decisions).
 -- CustomerAnalyticsDto of an analytics row, days since the last order
 -- measured at as_of, with the saved insights.
 CREATE OR REPLACE FUNCTION customer_analytics_dto(a customer_analytics, as_of timestamptz) RETURNS jsonb
